@@ -1,0 +1,129 @@
+"""Order fit: the slope of log e against log h, with the traps of order tests detected and named.
+
+The slope is a least-squares fit shared by all initial points, each with its own intercept:
+    log e[p, j] = s log h[j] + c[p] + noise,
+using only points that are finite, above the round-off floor and whose reference error is at most 1%
+of the error they measure. If the slope still changes across the range (the halves of the range
+disagree by more than the tolerance), the largest step sizes are dropped as pre-asymptotic while at
+least 5 step sizes over 0.75 decade remain.
+
+Statuses: PASS, FAIL (clean fit, wrong slope), EXACT (every error at round-off), FLOOR-LIMITED,
+REFERENCE-LIMITED (too few usable points, and why), PRE-ASYMPTOTIC (no range with a stable slope),
+DIVERGED (non-finite errors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from harness.measure import Measurement
+
+REFERENCE_SHARE = 0.01
+MIN_STEP_SIZES = 4
+MIN_ASYMPTOTIC_STEP_SIZES = 5
+MIN_DECADES = 0.5
+DEFAULT_TOLERANCE = 0.15
+
+
+@dataclass
+class Fit:
+    slope: float | None
+    stderr: float | None
+    status: str
+    reasons: list[str] = field(default_factory=list)
+    fit_range: tuple[float, float] | None = None
+    used: np.ndarray | None = None  # bool [points, step sizes]: which errors entered the fit
+
+
+def pooled_slope(log_h: np.ndarray, log_e: np.ndarray, mask: np.ndarray) -> tuple[float, float]:
+    """Common slope and its standard error for rows of (log h, log e) with per-row intercepts."""
+    sxx = sxy = 0.0
+    rows = []
+    for j in range(log_e.shape[0]):
+        use = mask[j]
+        if use.sum() < 2:
+            continue
+        x, y = log_h[use], log_e[j, use]
+        x_c, y_c = x - x.mean(), y - y.mean()
+        sxx += float(x_c @ x_c)
+        sxy += float(x_c @ y_c)
+        rows.append((x_c, y_c))
+    slope = sxy / sxx
+    residual = sum(float(((y_c - slope * x_c) ** 2).sum()) for x_c, y_c in rows)
+    dof = sum(len(x_c) for x_c, _ in rows) - len(rows) - 1
+    stderr = float(np.sqrt(residual / dof / sxx)) if dof > 0 else float("nan")
+    return slope, stderr
+
+
+def _span_decades(h: np.ndarray, columns: np.ndarray) -> float:
+    chosen = h[columns]
+    return float(np.log10(chosen.max() / chosen.min())) if chosen.size else 0.0
+
+
+def fit_order(measurement: Measurement, expected_slope: float, tolerance: float = DEFAULT_TOLERANCE) -> Fit:
+    """Fit the order of ``measurement`` and compare it with ``expected_slope`` (see module docstring)."""
+    h = measurement.step_sizes
+    e, ref, floor = measurement.errors, measurement.reference_error, measurement.floor
+    reasons: list[str] = []
+
+    finite = np.isfinite(e) & np.isfinite(ref)
+    if not finite.any():
+        return Fit(None, None, "DIVERGED", ["every measured error is NaN or inf: a flow or the update diverges"])
+    if not finite.all():
+        reasons.append(
+            f"{int((~finite).sum())} of {e.size} errors are NaN or inf (diverging at h >= "
+            f"{h[(~finite).any(axis=0)].min():.3g}); dropped"
+        )
+    above_floor = finite & (e >= floor)
+    if not above_floor.any():
+        return Fit(None, None, "EXACT", reasons + [
+            f"every error is at the round-off floor (max {np.nanmax(np.where(finite, e, np.nan)):.3g}): "
+            "the flow matches the update exactly"
+        ])
+    trusted = above_floor & (ref <= REFERENCE_SHARE * e)
+    n_floor = int((finite & ~above_floor).sum())
+    n_reference = int((above_floor & ~trusted).sum())
+    if n_floor:
+        reasons.append(f"{n_floor} errors at the round-off floor excluded")
+    if n_reference:
+        reasons.append(f"{n_reference} errors dropped: reference error above 1% of the error")
+
+    columns = trusted.sum(axis=0) > 0
+    if columns.sum() < MIN_STEP_SIZES or _span_decades(h, columns) < MIN_DECADES:
+        status = "REFERENCE-LIMITED" if n_reference > n_floor else "FLOOR-LIMITED"
+        hint = "larger step sizes" if status == "FLOOR-LIMITED" else "a more accurate reference"
+        return Fit(None, None, status, reasons + [
+            f"only {int(columns.sum())} step sizes have usable errors (need {MIN_STEP_SIZES} over "
+            f"{MIN_DECADES} decade); try {hint}"
+        ], used=trusted)
+
+    log_h, log_e = np.log(h), np.log(np.where(trusted, e, 1.0))
+    usable = trusted.copy()
+    while True:
+        cols = np.flatnonzero(usable.any(axis=0))
+        half = len(cols) // 2
+        low, high = usable.copy(), usable.copy()
+        low[:, cols[half + len(cols) % 2:]] = False
+        high[:, cols[:half]] = False
+        slope_low = pooled_slope(log_h, log_e, low)[0]
+        slope_high = pooled_slope(log_h, log_e, high)[0]
+        if abs(slope_low - slope_high) <= tolerance:
+            break
+        if len(cols) - 1 < MIN_ASYMPTOTIC_STEP_SIZES or _span_decades(h, cols[:-1]) < 0.75:
+            slope, stderr = pooled_slope(log_h, log_e, usable)
+            return Fit(slope, stderr, "PRE-ASYMPTOTIC", reasons + [
+                f"the slope still changes across the range ({slope_low:.2f} on the small half, "
+                f"{slope_high:.2f} on the large half); try step sizes below {h[cols[0]]:.3g}"
+            ], (float(h[cols[0]]), float(h[cols[-1]])), usable)
+        usable[:, cols[-1]] = False
+    dropped = int(trusted.sum() - usable.sum())
+    cols = np.flatnonzero(usable.any(axis=0))
+    if dropped:
+        reasons.append(f"step sizes above {h[cols[-1]]:.3g} dropped as pre-asymptotic")
+    slope, stderr = pooled_slope(log_h, log_e, usable)
+    status = "PASS" if abs(slope - expected_slope) <= tolerance else "FAIL"
+    if status == "FAIL":
+        reasons.append(f"slope {slope:.3f} is outside {expected_slope:g} ± {tolerance:g}")
+    return Fit(slope, stderr, status, reasons, (float(h[cols[0]]), float(h[cols[-1]])), usable)
