@@ -47,25 +47,29 @@ def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.
     return np.vstack([z0[None, :], z0 + spread * (1.0 + np.abs(z0)) * noise])
 
 
+@functools.lru_cache(maxsize=None)
+def _power_step(game: Game):
+    a, b = game.dims
+
+    def power(v, z0, rates):
+        scale = jnp.concatenate([jnp.full(a, rates[0]), jnp.full(b, rates[1])])
+        scaled = lambda z: scale * game.field(z)  # noqa: E731
+        w = jax.vjp(scaled, z0)[1](jax.jvp(scaled, (z0,), (v,))[1])[0]
+        return w / (jnp.linalg.norm(w) + 1e-300), jnp.linalg.norm(w)
+
+    return jax.jit(power)
+
+
 def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
     """Estimate of the spectral norm of dF/dz at z0 for F = (alpha f, lambda g), by power iteration on
     J^T J with one JVP and one VJP per iteration (no Jacobian is formed)."""
-    a = game.dims[0]
-    rates = jnp.concatenate([jnp.full(a, scheme.lr1), jnp.full(game.dims[1], scheme.lr2)])
-    scaled = lambda z: rates * game.field(z)  # noqa: E731
-    z0 = jnp.asarray(game.z0)
-    _, vjp = jax.vjp(scaled, z0)
-
-    @jax.jit
-    def power(v):
-        w = vjp(jax.jvp(scaled, (z0,), (v,))[1])[0]
-        return w / (jnp.linalg.norm(w) + 1e-300), jnp.linalg.norm(w)
-
+    power = _power_step(game)
+    z0, rates = jnp.asarray(game.z0), jnp.array([scheme.lr1, scheme.lr2])
     v = jnp.asarray(np.random.default_rng(0).standard_normal(z0.size))
     v = v / jnp.linalg.norm(v)
     sigma2 = 0.0
     for _ in range(iterations):
-        v, sigma2 = power(v)
+        v, sigma2 = power(v, z0, rates)
     return float(np.sqrt(sigma2))
 
 

@@ -1,0 +1,262 @@
+"""Checks: one (game, update rule, flow, expectation), run and judged; and the check matrix file.
+
+The JSON document written by ``harness check --json`` (``results_document``) is a public contract:
+``schema_version`` and ``results``, one entry per check with ``game``, ``scheme``, ``flow``,
+``expected_slope``, ``fitted_slope``, ``status``, ``passed``, ``step_sizes``, ``points``, ``errors``,
+``reference_error`` (and more fields, listed in ``CheckResult.to_dict``).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import time
+import tomllib
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+from typing import Callable, Iterable
+
+import numpy as np
+
+from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
+from harness.flows import Flow
+from harness.game import Game, GameError
+from harness.measure import Measurement, default_step_sizes, initial_points, measure_local_error
+from harness.schemes import Scheme
+
+SCHEMA_VERSION = 1
+DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
+STATUSES = ("PASS", "FAIL", "EXACT", "FLOOR-LIMITED", "REFERENCE-LIMITED", "PRE-ASYMPTOTIC", "DIVERGED")
+
+
+@dataclass(frozen=True)
+class Settings:
+    """How checks measure: tolerance on the slope, initial points, step-size grid, seed."""
+
+    tolerance: float = DEFAULT_TOLERANCE
+    points: int = 4
+    step_sizes: int = 10
+    decades: float = 1.5
+    seed: int = 0
+    h_max: float | None = None
+
+    def __post_init__(self) -> None:
+        if not (math.isfinite(self.tolerance) and self.tolerance > 0):
+            raise GameError(f"tolerance must be positive, got {self.tolerance}")
+        if self.points < 1:
+            raise GameError(f"points must be at least 1, got {self.points}")
+        if self.step_sizes < 4:
+            raise GameError(f"step_sizes must be at least 4, got {self.step_sizes}")
+        if not (math.isfinite(self.decades) and self.decades > 0):
+            raise GameError(f"decades must be positive, got {self.decades}")
+        if self.h_max is not None and not (math.isfinite(self.h_max) and self.h_max > 0):
+            raise GameError(f"h_max must be a positive step size, got {self.h_max}")
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    """What to check and what to expect (``expected_slope`` defaults to the flow's order + 2)."""
+
+    game: str
+    scheme: Scheme
+    flow: Flow
+    expected_slope: float | None = None
+    expected_status: str = "PASS"
+    reason: str = ""
+
+    def __post_init__(self) -> None:
+        if self.expected_slope is None:
+            object.__setattr__(self, "expected_slope", float(self.flow.order + 2))
+        if self.expected_status not in STATUSES:
+            raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
+
+    @property
+    def label(self) -> str:
+        return f"{self.game} · {self.scheme.label} · {self.flow.name}"
+
+
+@dataclass
+class CheckResult:
+    spec: CheckSpec
+    fit: Fit
+    measurement: Measurement
+    settings: Settings
+    seconds: float = 0.0
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def passed(self) -> bool:
+        return self.fit.status == self.spec.expected_status
+
+    def to_dict(self) -> dict:
+        """The check as the JSON contract's plain data (non-finite numbers become null)."""
+        m, fit = self.measurement, self.fit
+        return {
+            "game": self.spec.game,
+            "scheme": self.spec.scheme.to_dict(),
+            "flow": self.spec.flow.to_dict(),
+            "expected_slope": self.spec.expected_slope,
+            "expected_status": self.spec.expected_status,
+            "reason": self.spec.reason,
+            "fitted_slope": _number(fit.slope),
+            "slope_stderr": _number(fit.stderr),
+            "tolerance": self.settings.tolerance,
+            "status": fit.status,
+            "passed": self.passed,
+            "reasons": list(fit.reasons),
+            "fit_range": list(fit.fit_range) if fit.fit_range else None,
+            "reference": m.reference,
+            "seed": self.settings.seed,
+            "step_sizes": _numbers(m.step_sizes),
+            "points": _numbers(m.points),
+            "errors": _numbers(m.errors),
+            "reference_error": _numbers(m.reference_error),
+            "floor": _numbers(m.floor),
+            "used_in_fit": fit.used.tolist() if fit.used is not None else None,
+            "seconds": round(self.seconds, 4),
+        }
+
+
+def _number(value: float | None) -> float | None:
+    return float(value) if value is not None and math.isfinite(value) else None
+
+
+def _numbers(array: np.ndarray) -> list:
+    """Nested lists of floats, with null for NaN and inf (JSON has no such numbers)."""
+    return [_numbers(row) if np.ndim(row) else _number(float(row)) for row in np.asarray(array)]
+
+
+def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings()) -> CheckResult:
+    """Measure and judge one check."""
+    start = time.perf_counter()
+    if settings.h_max is not None:
+        step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
+    else:
+        step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
+    points = initial_points(game, settings.points, settings.seed)
+    measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points)
+    fit = fit_order(measurement, spec.expected_slope, settings.tolerance)
+    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
+
+
+def run_checks(
+    specs: Iterable[CheckSpec],
+    games: dict[str, Game],
+    settings: Settings = Settings(),
+    progress: Callable[[int, int, CheckResult], None] | None = None,
+) -> list[CheckResult]:
+    """Run checks in order, calling ``progress(done, total, result)`` after each."""
+    specs = list(specs)
+    results = []
+    for index, spec in enumerate(specs, start=1):
+        result = run_check(games[spec.game], spec, settings)
+        results.append(result)
+        if progress:
+            progress(index, len(specs), result)
+    return results
+
+
+def results_document(results: list[CheckResult], settings: Settings, **context) -> dict:
+    """The JSON contract: ``schema_version``, ``settings``, ``summary`` and ``results``."""
+    statuses: dict[str, int] = {}
+    for result in results:
+        statuses[result.fit.status] = statuses.get(result.fit.status, 0) + 1
+    return {
+        "schema_version": SCHEMA_VERSION,
+        **context,
+        "settings": asdict(settings),
+        "summary": {
+            "checks": len(results),
+            "passed": sum(r.passed for r in results),
+            "failed": sum(not r.passed for r in results),
+            "statuses": statuses,
+        },
+        "results": [r.to_dict() for r in results],
+    }
+
+
+# --- the check matrix file -------------------------------------------------------------------------
+
+_TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "flows", "expected_slope",
+               "expected_status", "reason"}
+
+
+class MatrixError(GameError):
+    """A malformed check-matrix file."""
+
+
+def load_matrix(path: str | Path | None = None, games: dict[str, Game] | None = None) -> tuple[Settings, list[CheckSpec]]:
+    """Settings and the expanded list of checks of a matrix file (default: the bundled one) over
+    ``games`` (name -> Game; the catalog when not given)."""
+    from harness.catalog import catalog
+
+    path = Path(path) if path else DEFAULT_MATRIX
+    try:
+        text = path.read_text()
+    except OSError as exc:
+        raise MatrixError(f"check matrix {str(path)!r} cannot be read: {exc.strerror}") from exc
+    try:
+        document = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise MatrixError(f"check matrix {path}: {exc}") from exc
+    games = catalog() if games is None else games
+    table_lines = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[check]]"]
+    unknown = set(document) - {"settings", "check"}
+    if unknown:
+        raise MatrixError(f"check matrix {path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    try:
+        settings = Settings(**document.get("settings", {}))
+    except TypeError as exc:
+        raise MatrixError(f"check matrix {path} [settings]: {exc}") from exc
+    except GameError as exc:
+        raise MatrixError(f"check matrix {path} [settings]: {exc}") from exc
+    specs: list[CheckSpec] = []
+    for index, table in enumerate(document.get("check", [])):
+        where = f"{path}:{table_lines[index] if index < len(table_lines) else '?'}"
+        try:
+            specs.extend(_expand(table, games))
+        except GameError as exc:
+            raise MatrixError(f"check matrix {where}: {exc}") from exc
+        except (TypeError, ValueError) as exc:
+            raise MatrixError(f"check matrix {where}: malformed entry ({exc})") from exc
+    return settings, specs
+
+
+def _expand(table: dict, games: dict[str, Game]) -> list[CheckSpec]:
+    unknown = set(table) - _TABLE_KEYS
+    if unknown:
+        raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}")
+    if "scheme" not in table or "flows" not in table:
+        raise GameError("each [[check]] needs `scheme` and `flows`")
+    selector = table.get("games", "*")
+    if selector in ("*", "two-player", "single-objective"):
+        names = [n for n, g in games.items() if selector == "*" or g.kind == selector]
+    elif isinstance(selector, list):
+        missing = [n for n in selector if n not in games]
+        if missing:
+            raise GameError(f"unknown game(s) {', '.join(missing)}")
+        names = list(selector)
+    else:
+        raise GameError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
+    names = [n for n in names if n not in set(table.get("exclude", []))]
+    flows = [Flow(name) for name in table["flows"]]
+    rates = table.get("rates", [[1, 1]])
+    substeps = table.get("substeps", [[1, 1]])
+    scheme_name = table["scheme"]
+    specs = []
+    for name, (lr1, lr2), (m, k), flow in itertools.product(names, rates, substeps, flows):
+        if scheme_name == "alternating":
+            scheme = Scheme("alternating", float(lr1), float(lr2), m, k, table.get("first", "phi"))
+        else:
+            if (m, k) != (1, 1) or "first" in table:
+                raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
+            scheme = Scheme(scheme_name, float(lr1), float(lr2))
+        expected = table.get("expected_slope")
+        specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
+                               table.get("expected_status", "PASS"), table.get("reason", "")))
+    return specs
+
+
+def with_settings(settings: Settings, **changes) -> Settings:
+    """A copy of ``settings`` with the non-None ``changes`` applied."""
+    return replace(settings, **{k: v for k, v in changes.items() if v is not None})
