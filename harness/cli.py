@@ -1,0 +1,215 @@
+"""Command line: ``harness list``, ``harness check``, ``harness report``.
+
+Exit codes: 0 every check met its expectation, 1 at least one did not, 2 bad input (one line on stderr,
+no traceback; set HARNESS_DEBUG=1 to see the traceback).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from pathlib import Path
+
+import harness
+from harness.catalog import catalog, load_game
+from harness.checks import (
+    DEFAULT_MATRIX,
+    CheckResult,
+    CheckSpec,
+    Settings,
+    load_matrix,
+    results_document,
+    run_checks,
+    with_settings,
+)
+from harness.flows import FLOW_ORDERS, Flow
+from harness.game import GameError
+from harness.schemes import SCHEME_NAMES, Scheme
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str):  # one line, exit 2
+        self.exit(2, f"harness: error: {message}\n")
+
+
+def _positive_float(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not (value > 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive finite number")
+    return value
+
+
+def _positive_int(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    return value
+
+
+def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
+    group = parser.add_argument_group("measurement (defaults from the check matrix's [settings])")
+    group.add_argument("--points", type=_positive_int, help="initial points per check (default 4)")
+    group.add_argument("--step-sizes", type=_positive_int, help="step sizes per check (default 10)")
+    group.add_argument("--decades", type=_positive_float, help="decades spanned by the step sizes (default 1.5)")
+    group.add_argument("--h-max", type=_positive_float, help="largest step size (default 0.1/|dF/dz|)")
+    group.add_argument("--seed", type=int, help="seed of the initial points (default 0)")
+    group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
+    group.add_argument("--matrix", default=None, help=f"check matrix file (default {DEFAULT_MATRIX.name})")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="harness", description="Check that modified flows track discrete learning dynamics.")
+    parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
+    commands = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+
+    listing = commands.add_parser("list", help="list the game catalog")
+    listing.add_argument("--json", action="store_true", help="print the catalog as JSON")
+
+    check = commands.add_parser("check", help="run checks and exit 0 (all met), 1 (some not) or 2 (bad input)")
+    check.add_argument("--game", action="append", help="catalog name or path/to/file.py:NAME (repeatable)")
+    check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
+    check.add_argument("--scheme", choices=SCHEME_NAMES, default="simultaneous")
+    check.add_argument("--lr1", type=_positive_float, default=1.0, help="relative rate alpha of player 1")
+    check.add_argument("--lr2", type=_positive_float, default=1.0, help="relative rate lambda of player 2")
+    check.add_argument("--m", type=_positive_int, default=1, help="substeps of player 1 (alternating)")
+    check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
+    check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
+    check.add_argument("--flow", action="append", choices=list(FLOW_ORDERS),
+                       help="flow to check (repeatable; default gradient and modified)")
+    check.add_argument("--expected-slope", type=float, help="override the expected slope (default order + 2)")
+    check.add_argument("--json", dest="json_path", help="write results as JSON to this path")
+    check.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_measurement_flags(check)
+
+    report = commands.add_parser("report", help="run the check matrix and write a report")
+    report.add_argument("--out", default="reports/latest", help="output folder (default reports/latest)")
+    report.add_argument("--game", action="append", help="restrict to these games (repeatable)")
+    report.add_argument("--quiet", action="store_true", help="no progress lines")
+    _add_measurement_flags(report)
+    return parser
+
+
+def _settings(args, base: Settings) -> Settings:
+    return with_settings(base, points=args.points, step_sizes=args.step_sizes, decades=args.decades,
+                         h_max=args.h_max, seed=args.seed, tolerance=args.tolerance)
+
+
+def _games(specs: list[str] | None):
+    if not specs:
+        return {name: load_game(name) for name in catalog()}
+    games = {}
+    for spec in specs:
+        game = load_game(spec)
+        games[game.name] = game
+    return games
+
+
+def _progress(quiet: bool):
+    def report(done: int, total: int, result: CheckResult) -> None:
+        slope = "   —" if result.fit.slope is None else f"{result.fit.slope:5.2f}"
+        mark = "ok " if result.passed else "NOT"
+        print(f"[{done:>{len(str(total))}}/{total}] {mark} {result.fit.status:<17} slope {slope} "
+              f"(expected {result.spec.expected_slope:g})  {result.spec.label}", file=sys.stderr, flush=True)
+
+    return None if quiet else report
+
+
+def _matrix_specs(args, games):
+    settings, specs = load_matrix(args.matrix, games)
+    if not specs:
+        raise GameError("the check matrix selects no checks for these games")
+    return _settings(args, settings), specs
+
+
+def command_list(args) -> int:
+    games = catalog()
+    if args.json:
+        print(json.dumps([{"name": g.name, "kind": g.kind, "dims": list(g.dims), "description": g.description}
+                          for g in games.values()], indent=2))
+        return 0
+    width = max(len(name) for name in games)
+    for game in games.values():
+        a, b = game.dims
+        dims = f"{a}" if game.kind == "single-objective" else f"{a}+{b}"
+        print(f"{game.name:<{width}}  {game.kind:<16}  dims {dims:<5}  {game.description}")
+    return 0
+
+
+def command_check(args) -> int:
+    if not args.all and not args.game:
+        raise GameError("give --game NAME (repeatable) or --all to run the check matrix")
+    games = _games(args.game if args.game or not args.all else None)
+    if args.all:
+        settings, specs = _matrix_specs(args, games)
+    else:
+        settings = _settings(args, Settings())
+        scheme = Scheme(args.scheme, args.lr1, args.lr2, args.m, args.k, args.first)
+        flows = args.flow or ["gradient", "modified"]
+        specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope) for name in games for flow in flows]
+    results = run_checks(specs, games, settings, _progress(args.quiet))
+    _print_table(results)
+    if args.json_path:
+        _write_json(Path(args.json_path), results_document(results, settings))
+    return 0 if all(r.passed for r in results) else 1
+
+
+def command_report(args) -> int:
+    from harness.report import write_report
+
+    games = _games(args.game)
+    settings, specs = _matrix_specs(args, games)
+    results = run_checks(specs, games, settings, _progress(args.quiet))
+    index = write_report(results, settings, Path(args.out))
+    failed = sum(not r.passed for r in results)
+    print(f"report written to {index} ({len(results)} checks, {failed} not as expected)")
+    return 0 if failed == 0 else 1
+
+
+def _print_table(results: list[CheckResult]) -> None:
+    for r in results:
+        slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
+        line = f"{'PASS' if r.passed else 'FAIL':<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g})  {r.spec.label}"
+        if not r.passed and r.fit.reasons:
+            line += f"  — {'; '.join(r.fit.reasons)}"
+        print(line)
+    failed = sum(not r.passed for r in results)
+    print(f"{len(results)} checks: {len(results) - failed} met their expectation, {failed} did not")
+
+
+def _write_json(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n")
+    temporary.replace(path)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    handlers = {"list": command_list, "check": command_check, "report": command_report}
+    try:
+        return handlers[args.command](args)
+    except GameError as exc:
+        print(f"harness: error: {exc}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("harness: interrupted", file=sys.stderr)
+        return 130
+    except Exception as exc:
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        print(f"harness: error: {type(exc).__name__}: {first} (HARNESS_DEBUG=1 shows the traceback)",
+              file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
