@@ -161,7 +161,8 @@ def validate(game: Game) -> None:
             raise GameError(f"game {game.name!r}: {label} must return a scalar, got shape {jnp.shape(value)}")
         _check_dtype(game, label, value)
         if not np.isfinite(float(value)):
-            raise GameError(f"game {game.name!r}: {label} is {float(value)} at the default state")
+            kind = "NaN" if np.isnan(float(value)) else "inf"
+            raise GameError(f"game {game.name!r}: {label} is {kind} at the default state {game.z0.tolist()}")
     rng = np.random.default_rng(0)
     nonzero = False
     for attempt in range(3):

@@ -41,12 +41,18 @@ def environment() -> dict:
 
 
 def _plotted(results: list[CheckResult], game: str) -> dict[str, list[CheckResult]]:
-    """Per panel (one scheme at rates (1, 1), m = k = 1, phi first), the checks of every flow."""
-    panels: dict[str, list[CheckResult]] = {}
+    """Per scheme (m = k = 1, phi first), the checks at the learning rates with the most flows,
+    preferring unequal rates (where the two conventions differ)."""
+    groups: dict[tuple, list[CheckResult]] = {}
     for r in results:
         s = r.spec.scheme
-        if r.spec.game == game and (s.lr1, s.lr2, s.m, s.k, s.first) == (1.0, 1.0, 1, 1, "phi"):
-            panels.setdefault(s.name, []).append(r)
+        if r.spec.game == game and (s.m, s.k, s.first) == (1, 1, "phi"):
+            groups.setdefault((s.name, s.lr1, s.lr2), []).append(r)
+    panels: dict[str, list[CheckResult]] = {}
+    ranked = sorted(groups.items(), key=lambda item: (-len({r.spec.flow.name for r in item[1]}),
+                                                      item[0][1] == item[0][2]))
+    for (scheme, _, _), checks in ranked:
+        panels.setdefault(scheme, checks)
     return panels
 
 
@@ -70,7 +76,8 @@ def _figure(results: list[CheckResult], game: str, folder: Path) -> str | None:
                 h = np.array(r.fit.fit_range)
                 anchor = np.nanmedian(np.where(used, m.errors, np.nan)[:, np.searchsorted(m.step_sizes, h[1])])
                 ax.loglog(h, anchor * (h / h[1]) ** r.spec.expected_slope, ":", color="k", lw=0.9)
-        ax.set_title(f"{game}: {scheme} (lr1 = lr2 = 1)", fontsize=10)
+        rates = checks[0].spec.scheme
+        ax.set_title(f"{game}: {scheme} (lr1 = {rates.lr1:g}, lr2 = {rates.lr2:g})", fontsize=10)
         ax.set_xlabel("step size h")
         ax.set_ylabel("local error |update − flow|")
         ax.grid(True, which="both", alpha=0.25)

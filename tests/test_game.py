@@ -1,0 +1,74 @@
+import warnings
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from harness import Game, GameError, single_objective
+from harness.game import validate
+
+
+def bilinear(c=2.0):
+    return Game("b", lambda p, t: c * p[0] * t[0], lambda p, t: -c * p[0] * t[0], [1.0], [0.5])
+
+
+def test_fields_are_negative_gradients():
+    game = bilinear()
+    np.testing.assert_allclose(game.field(jnp.array([1.0, 0.5])), [-1.0, 2.0])
+    assert game.dims == (1, 1) and game.kind == "two-player"
+    np.testing.assert_array_equal(game.z0, [1.0, 0.5])
+
+
+def test_vector_field_game_and_single_objective():
+    rot = Game.from_fields("r", lambda p, t: -0.1 * p + t, lambda p, t: -p - 0.1 * t, [1.0], [0.0])
+    np.testing.assert_allclose(rot.field(jnp.array([1.0, 2.0])), [1.9, -1.2])
+    quad = single_objective("q", lambda x: 0.5 * x @ x * 3.0, [1.0, -2.0])
+    assert quad.kind == "single-objective" and quad.dims == (2, 0)
+    np.testing.assert_allclose(quad.field(jnp.array([1.0, -2.0])), [-3.0, 6.0])
+
+
+def test_affine_detection():
+    assert bilinear().is_affine()
+    nonlinear = Game("n", lambda p, t: jnp.sin(p[0]) * t[0], lambda p, t: -p[0] * t[0], [1.0], [0.5])
+    assert not nonlinear.is_affine()
+
+
+def test_float32_state_is_converted_with_a_warning():
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        game = Game("f", lambda p, t: p @ p, lambda p, t: t @ t, np.ones(2, np.float32), [1.0])
+    assert game.phi0.dtype == np.float64
+    assert any("float32" in str(w.message) for w in caught)
+
+
+@pytest.mark.parametrize(
+    "phi0, message",
+    [([[1.0]], "1-D"), ([np.nan], "NaN"), ([1j], "complex"), ([], "empty"), (["a"], "dtype")],
+)
+def test_bad_initial_states(phi0, message):
+    with pytest.raises(GameError, match=message):
+        Game("bad", lambda p, t: p @ p, lambda p, t: t @ t, phi0, [1.0])
+
+
+@pytest.mark.parametrize(
+    "loss1, message",
+    [
+        (lambda p, t: p * t, "scalar"),
+        (lambda p, t: jnp.sum(p * t).astype(jnp.float32), "float64"),
+        (lambda p, t: jnp.sum(jnp.log(p - 10.0)), "NaN"),
+        (lambda p, t: jax.lax.stop_gradient(jnp.sum(p * t)), "identically zero"),
+        (lambda p, t: jnp.sum(p * t).astype(jnp.int32), "failed|int"),
+    ],
+)
+def test_validate_names_the_problem(loss1, message):
+    game = Game("bad", loss1, lambda p, t: -jax.lax.stop_gradient(jnp.sum(p * t)), [1.0], [0.5])
+    with pytest.raises(GameError, match=message):
+        validate(game)
+
+
+def test_catalog_games_are_valid(games):
+    assert len(games) >= 9
+    for game in games.values():
+        validate(game)
+        assert game.description, f"{game.name} documents its source"
