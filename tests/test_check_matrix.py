@@ -1,0 +1,27 @@
+"""The default check matrix, one test per check: every entry meets its expectation."""
+
+import pytest
+
+import harness  # noqa: F401
+from harness.catalog import catalog
+from harness.checks import load_matrix, run_check
+
+GAMES = catalog()
+SETTINGS, SPECS = load_matrix(games=GAMES)
+
+
+def test_matrix_covers_the_catalog():
+    for name, game in GAMES.items():
+        schemes = {s.scheme.name for s in SPECS if s.game == name}
+        assert schemes == ({"gd"} if game.kind == "single-objective" else {"simultaneous", "alternating"})
+    two_player = [s for s in SPECS if GAMES[s.game].kind == "two-player"]
+    assert any(s.scheme.lr1 != s.scheme.lr2 for s in two_player)
+    assert any((s.scheme.m, s.scheme.k) != (1, 1) for s in two_player)
+    assert {s.expected_slope for s in SPECS if s.flow.name == "official"} == {2.0, 3.0}
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.label.replace(" · ", "|").replace(" ", "") for s in SPECS])
+def test_check(spec):
+    result = run_check(GAMES[spec.game], spec, SETTINGS)
+    assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
+    assert abs(result.fit.slope - spec.expected_slope) <= SETTINGS.tolerance

@@ -1,0 +1,94 @@
+"""The command line through a subprocess: exit codes, output and the JSON contract."""
+
+import json
+import subprocess
+import sys
+import textwrap
+
+import pytest
+
+
+def harness(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_list_shows_the_catalog():
+    result = harness("list", "--json")
+    assert result.returncode == 0
+    names = {game["name"] for game in json.loads(result.stdout)}
+    assert {"dirac_gan", "dirac_gan_bilinear", "bilinear", "rotational", "rosenbrock"} <= names
+
+
+def test_check_writes_the_json_contract(tmp_path):
+    out = tmp_path / "r.json"
+    result = harness("check", "--game", "dirac_gan", "--scheme", "alternating", "--lr1", "0.4", "--lr2", "1.5",
+                     "--m", "2", "--flow", "gradient", "--flow", "modified", "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    document = json.loads(out.read_text())
+    assert document["schema_version"] == 1
+    first, second = document["results"]
+    for key in ("game", "scheme", "flow", "expected_slope", "fitted_slope", "status", "passed", "step_sizes",
+                "points", "errors", "reference_error"):
+        assert key in first
+    assert first["scheme"] == {"name": "alternating", "lr1": 0.4, "lr2": 1.5, "m": 2, "k": 1, "first": "phi"}
+    assert first["flow"] == {"name": "gradient", "order": 0} and second["flow"] == {"name": "modified", "order": 1}
+    assert abs(first["fitted_slope"] - 2) < 0.15 and abs(second["fitted_slope"] - 3) < 0.15
+    assert len(first["points"]) == 4 and len(first["points"][0]) == 2
+    assert len(first["errors"]) == 4 and len(first["errors"][0]) == len(first["step_sizes"]) == 10
+    assert "[1/2]" in result.stderr  # progress
+
+
+def test_official_convention_with_unequal_rates_exits_1():
+    result = harness("check", "--game", "bilinear", "--lr2", "0.3", "--flow", "official")
+    assert result.returncode == 1
+    assert "FAIL" in result.stdout and "outside 3" in result.stdout
+
+
+def test_game_from_a_file_outside_the_repository(tmp_path):
+    (tmp_path / "my_game.py").write_text(textwrap.dedent('''
+        """A cubic zero-sum game, written outside the repository."""
+        import jax.numpy as jnp
+        from harness import Game
+        E = lambda p, t: p[0] * t[0] + 0.2 * p[0] ** 3 * t[0]
+        MINE = Game("cubic", E, lambda p, t: -E(p, t), [0.7], [0.4])
+    '''))
+    result = harness("check", "--game", "my_game.py:MINE", "--scheme", "alternating", "--lr2", "0.5", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    assert "cubic" in result.stdout and result.stdout.count("PASS  PASS") == 2
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["check", "--game", "no_such_game"], "unknown game"),
+        (["check", "--game", "missing.py:G"], "does not exist"),
+        (["check", "--game", "dirac_gan", "--lr1", "-1"], "positive"),
+        (["check", "--game", "dirac_gan", "--m", "0"], "positive integer"),
+        (["check", "--game", "dirac_gan", "--flow", "bogus"], "invalid choice"),
+        (["check"], "--game"),
+    ],
+)
+def test_bad_input_is_one_line_and_exit_2(args, message):
+    result = harness(*args)
+    assert result.returncode == 2
+    assert message in result.stderr
+    assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_broken_game_file_is_exit_2(tmp_path):
+    (tmp_path / "broken.py").write_text("import not_a_module\n")
+    (tmp_path / "nan.py").write_text(textwrap.dedent('''
+        import jax.numpy as jnp
+        from harness import Game
+        G = Game("nan", lambda p, t: jnp.log(p[0] - 5) * t[0], lambda p, t: -p[0] * t[0], [1.0], [1.0])
+    '''))
+    for spec, message in (("broken.py:G", "fails to import"), ("nan.py:G", "NaN"), ("nan.py:H", "no game 'H'")):
+        result = harness("check", "--game", spec, cwd=tmp_path)
+        assert result.returncode == 2 and message in result.stderr, result.stderr
+        assert "Traceback" not in result.stderr
+
+
+def test_version():
+    result = harness("--version")
+    assert result.returncode == 0 and result.stdout.startswith("harness ")
