@@ -12,9 +12,9 @@ import itertools
 import math
 import time
 import tomllib
+from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
-from typing import Callable, Iterable
 
 import numpy as np
 
@@ -185,7 +185,9 @@ class MatrixError(GameError):
     """A malformed check-matrix file."""
 
 
-def load_matrix(path: str | Path | None = None, games: dict[str, Game] | None = None) -> tuple[Settings, list[CheckSpec]]:
+def load_matrix(
+    path: str | Path | None = None, games: dict[str, Game] | None = None
+) -> tuple[Settings, list[CheckSpec]]:
     """Settings and the expanded list of checks of a matrix file (default: the bundled one) over
     ``games`` (name -> Game; the catalog when not given)."""
     from harness.catalog import catalog

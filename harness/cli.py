@@ -176,7 +176,8 @@ def command_report(args) -> int:
 def _print_table(results: list[CheckResult]) -> None:
     for r in results:
         slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
-        line = f"{'PASS' if r.passed else 'FAIL':<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g})  {r.spec.label}"
+        verdict = "PASS" if r.passed else "FAIL"
+        line = f"{verdict:<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g})  {r.spec.label}"
         if not r.passed and r.fit.reasons:
             line += f"  — {'; '.join(r.fit.reasons)}"
         print(line)

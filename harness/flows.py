@@ -22,8 +22,8 @@ x' = -a grad(E + (a h/4)|grad E|^2), also available under the name "igr".
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp

@@ -9,7 +9,8 @@ to it unchanged (simultaneous GD becomes plain GD, the modified flow becomes IGR
 from __future__ import annotations
 
 import warnings
-from typing import Any, Callable
+from collections.abc import Callable
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -69,7 +70,7 @@ class Game:
     @classmethod
     def from_fields(
         cls, name: str, f: Callable, g: Callable, phi0: Any, theta0: Any, **metadata: Any
-    ) -> "Game":
+    ) -> Game:
         """A game given directly by its vector fields ``f(phi, theta)`` and ``g(phi, theta)``
         (non-gradient dynamics such as the rotational game)."""
         game = cls.__new__(cls)
@@ -130,8 +131,8 @@ class Game:
             curvature = []
             for _ in range(3):
                 z, v, w = (jnp.asarray(self.z0 + rng.standard_normal(n)) for _ in range(3))
-                dfv = lambda x: jax.jvp(self.field, (x,), (v,))[1]  # noqa: E731
-                curvature.append(float(jnp.max(jnp.abs(jax.jvp(dfv, (z,), (w,))[1]))))
+                second = jax.jvp(lambda x, v=v: jax.jvp(self.field, (x,), (v,))[1], (z,), (w,))[1]
+                curvature.append(float(jnp.max(jnp.abs(second))))
             self._affine = max(curvature) == 0.0
         return self._affine
 

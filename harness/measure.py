@@ -47,7 +47,7 @@ def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.
     return np.vstack([z0[None, :], z0 + spread * (1.0 + np.abs(z0)) * noise])
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _power_step(game: Game):
     a, b = game.dims
 
@@ -90,7 +90,7 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
     return float(h_max) * np.logspace(-decades, 0.0, count)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _kernel(game: Game, structure: tuple, affine: bool):
     step = update_map(game, structure)
     field = first_order_field(game)

@@ -61,7 +61,7 @@ def _figure(results: list[CheckResult], game: str, folder: Path) -> str | None:
     if not panels:
         return None
     fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
-    for ax, (scheme, checks) in zip(axes[0], panels.items()):
+    for ax, (scheme, checks) in zip(axes[0], panels.items(), strict=True):
         for r in checks:
             m, colour = r.measurement, FLOW_COLOURS[r.spec.flow.name]
             used = r.fit.used if r.fit.used is not None else np.zeros_like(m.errors, dtype=bool)

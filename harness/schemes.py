@@ -14,8 +14,8 @@ lambda); m, k and the order are structure (unrolled plain jnp code, which Taylor
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp

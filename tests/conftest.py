@@ -2,9 +2,9 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
-import harness  # noqa: E402,F401  (float64 on)
 import pytest  # noqa: E402
 
+import harness  # noqa: E402,F401  (float64 on)
 from harness.catalog import catalog  # noqa: E402
 
 

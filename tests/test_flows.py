@@ -26,11 +26,10 @@ def test_bilinear_closed_forms(a, l):
     game, z, h = dirac_bilinear(), jnp.array([0.8, -0.6]), 0.05
     phi, theta, c2 = 0.8, -0.6, C**2
     sim = flow_field(game, Flow("modified"), Scheme("simultaneous", a, l))(z, h)
-    np.testing.assert_allclose(sim, [-a * C * theta + a * l * h * c2 / 2 * phi, l * C * phi + a * l * h * c2 / 2 * theta],
-                               rtol=1e-14)
+    drift = a * l * h * c2 / 2
+    np.testing.assert_allclose(sim, [-a * C * theta + drift * phi, l * C * phi + drift * theta], rtol=1e-14)
     alt = flow_field(game, Flow("modified"), Scheme("alternating", a, l))(z, h)
-    np.testing.assert_allclose(alt, [-a * C * theta + a * l * h * c2 / 2 * phi, l * C * phi - a * l * h * c2 / 2 * theta],
-                               rtol=1e-14)
+    np.testing.assert_allclose(alt, [-a * C * theta + drift * phi, l * C * phi - drift * theta], rtol=1e-14)
     official = flow_field(game, Flow("official"), Scheme("alternating", a, l))(z, h)
     np.testing.assert_allclose(
         official, [-a * C * theta + a * a * h * c2 / 2 * phi, l * C * phi + l * (l - 2 * a) * h * c2 / 2 * theta],

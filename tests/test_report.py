@@ -1,5 +1,4 @@
 import json
-from pathlib import Path
 
 from harness.checks import CheckSpec, Settings, run_checks
 from harness.flows import Flow
