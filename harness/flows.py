@@ -1,98 +1,159 @@
 """Flows whose time-h solution is compared with one update step.
 
-Every flow implemented here has the form, for player i with raw field F_i (f for phi, g for theta) and
-rate r_i (alpha, lambda):
+Closed-form flows. For player i with raw field F_i (f for phi, g for theta) and rate r_i (alpha, lambda):
 
-    z_i' = r_i F_i - (h/2) r_i [ dF_i/dphi (c_i1 f) + dF_i/dtheta (c_i2 g) ]
+    z_i' = s r_i F_i - (h/2) r_i [ dF_i/dphi (c_i1 f) + dF_i/dtheta (c_i2 g) ]
 
-with a 2x2 coefficient matrix c (THEORY.md §2). The bracket is one Jacobian-vector product of F_i with
-the tangent (c_i1 f, c_i2 g), taken by autodiff. Coefficients:
+with a leading scale s (1 except for heavy ball) and a 2x2 coefficient matrix c (THEORY.md §2-3). The
+bracket is one Jacobian-vector product of F_i with the tangent (c_i1 f, c_i2 g), taken by autodiff.
+Coefficients (a = alpha, l = lambda):
 
-gradient flow                      c = 0                              (order 0)
-modified, simultaneous             c = [[a, l], [a, l]]               (joint convention, order 1)
-modified, alternating phi first    c = [[a/m, l], [-a, l/k]]
-modified, alternating theta first  c = [[a/m, -l], [a, l/k]]
-official, simultaneous             c = [[a, a], [l, l]]               (official-code convention: own
-official, alternating phi first    c = [[a/m, a], [l - 2a, l/k]]       rate on the interaction term;
-official, alternating theta first  c = [[a/m, a - 2l], [l, l/k]]       O(h^3) only when a = l)
+gradient flow                       c = 0                          (order 0)
+modified, simultaneous / gd         c = [[a, l], [a, l]]           (joint convention, order 1; = IGR for
+modified, alternating phi first     c = [[a/m, l], [-a, l/k]]       a single objective, also named "igr")
+modified, alternating theta first   c = [[a/m, -l], [a, l/k]]
+modified, extragradient and ogda    c = -[[a, l], [a, l]]          (V + (h/2) V'V)
+modified, regularised               c = [[a, 0], [0, l]]           (self terms only, §5 item 9)
+modified, midpoint                  c = 0                          (a second-order method)
+modified, heavy ball (momentum b)   s = 1/(1-b), c = (1+b)/(1-b)^3 [[a, l], [a, l]]
+official, simultaneous              c = [[a, a], [l, l]]           (official-code convention: own rate on
+official, alternating phi first     c = [[a/m, a], [l - 2a, l/k]]   the interaction term; O(h^3) only
+official, alternating theta first   c = [[a/m, a - 2l], [l, l/k]]   when a = l)
 
-(a = alpha, l = lambda.) For single-objective problems "modified" is implicit gradient regularisation,
-x' = -a grad(E + (a h/4)|grad E|^2), also available under the name "igr".
+Flows ``bea:P`` are the modified fields of order P derived automatically from the update rule (harness.bea).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.bea import MAX_ORDER, modified_coefficients
 from harness.game import Game, GameError
-from harness.schemes import Scheme
+from harness.schemes import Scheme, update_map
 
 FLOW_ORDERS = {"gradient": 0, "modified": 1, "official": 1, "igr": 1}
+FLOW_NAMES = (*FLOW_ORDERS, "bea:P")
 
 
 @dataclass(frozen=True)
 class Flow:
-    """A named flow: ``name`` and its order p (local error O(h^(p+2)) when it is the right flow)."""
+    """A named flow: ``gradient``, ``modified``, ``official``, ``igr`` or ``bea:P`` (P = 0...6); its order p
+    (local error O(h^(p+2)) when it is the right flow for a first-order method)."""
 
     name: str
 
     def __post_init__(self) -> None:
-        if self.name not in FLOW_ORDERS:
-            raise GameError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)}")
+        if self.name in FLOW_ORDERS:
+            return
+        prefix, _, order = self.name.partition(":")
+        if prefix != "bea" or not order.isdigit() or int(order) > MAX_ORDER:
+            raise GameError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)} or bea:P "
+                            f"with P = 0...{MAX_ORDER}")
+
+    @property
+    def automatic(self) -> bool:
+        return self.name.startswith("bea:")
 
     @property
     def order(self) -> int:
-        return FLOW_ORDERS[self.name]
+        return int(self.name.split(":")[1]) if self.automatic else FLOW_ORDERS[self.name]
 
     def to_dict(self) -> dict:
         return {"name": self.name, "order": self.order}
 
 
-def flow_coefficients(flow: Flow, scheme: Scheme) -> np.ndarray:
-    """The coefficient matrix c of ``flow`` for ``scheme`` (see the module docstring)."""
-    a, l, m, k = scheme.lr1, scheme.lr2, scheme.m, scheme.k
-    if flow.name == "gradient":
-        return np.zeros((2, 2))
-    alternating = scheme.name == "alternating"
-    if flow.name in ("modified", "igr"):
-        if not alternating:
-            return np.array([[a, l], [a, l]])
+def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
+    """The leading scale s and coefficient matrix c of a closed-form ``flow`` for ``scheme``."""
+    a, l, m, k, name = scheme.lr1, scheme.lr2, scheme.m, scheme.k, scheme.name
+    if flow.automatic:
+        raise GameError(f"{flow.name} is derived automatically; it has no closed-form coefficients")
+    if name == "user" or (name == "rk4" and flow.name != "gradient"):
+        raise GameError(f"no closed-form {flow.name!r} flow for {name!r}; check it against bea:P")
+    lead = 1.0 / (1.0 - scheme.beta) if name == "heavy_ball" else 1.0
+    joint = np.array([[a, l], [a, l]])
+    if flow.name == "gradient" or (name == "midpoint" and flow.name != "official"):
+        return lead, np.zeros((2, 2))
+    if flow.name == "official":
+        if name in ("simultaneous", "gd"):
+            return lead, np.array([[a, a], [l, l]])
+        if name != "alternating":
+            raise GameError(f"the official-code convention is defined for simultaneous and alternating GD, not {name!r}")
         if scheme.first == "phi":
-            return np.array([[a / m, l], [-a, l / k]])
-        return np.array([[a / m, -l], [a, l / k]])
-    if not alternating:
-        return np.array([[a, a], [l, l]])
+            return lead, np.array([[a / m, a], [l - 2 * a, l / k]])
+        return lead, np.array([[a / m, a - 2 * l], [l, l / k]])
+    if name in ("simultaneous", "gd"):
+        return lead, joint
+    if name in ("extragradient", "ogda"):
+        return lead, -joint
+    if name == "regularised":
+        return lead, np.array([[a, 0.0], [0.0, l]])
+    if name == "heavy_ball":
+        return lead, (1 + scheme.beta) / (1 - scheme.beta) ** 3 * joint
     if scheme.first == "phi":
-        return np.array([[a / m, a], [l - 2 * a, l / k]])
-    return np.array([[a / m, a - 2 * l], [l, l / k]])
+        return lead, np.array([[a / m, l], [-a, l / k]])
+    return lead, np.array([[a / m, -l], [a, l / k]])
 
 
 def first_order_field(game: Game) -> Callable:
-    """The field ``(z, h, rates, c) -> z'`` of the module docstring, with rates and c traced."""
+    """The closed-form field ``(z, h, params, (s, c)) -> z'`` of the module docstring; params, s and c are
+    traced (params = (alpha, lambda, beta))."""
     a = game.dims[0]
 
-    def field(z, h, rates, c):
+    def field(z, h, params, coefficients):
+        lead, c = coefficients
         raw = game.field(z)
         f, g = raw[:a], raw[a:]
         tangent1 = jnp.concatenate([c[0, 0] * f, c[0, 1] * g])
         tangent2 = jnp.concatenate([c[1, 0] * f, c[1, 1] * g])
         jvp1 = jax.jvp(game.field, (z,), (tangent1,))[1][:a]
         jvp2 = jax.jvp(game.field, (z,), (tangent2,))[1][a:]
-        correction = jnp.concatenate([rates[0] * jvp1, rates[1] * jvp2])
-        scaled = jnp.concatenate([rates[0] * f, rates[1] * g])
-        return scaled - 0.5 * h * correction
+        correction = jnp.concatenate([params[0] * jvp1, params[1] * jvp2])
+        scaled = jnp.concatenate([params[0] * f, params[1] * g])
+        return lead * scaled - 0.5 * h * correction
 
     return field
 
 
+SHARED_BEA_ORDER = 3
+"""bea:0 ... bea:3 share one compiled order-3 field (its lower terms are exact) with a traced truncation."""
+
+
+def flow_family(flow: Flow, scheme: Scheme) -> tuple[str, tuple]:
+    """The family of ``flow`` (``"closed-form"`` or ``"bea:Q"``, Q the compiled order) and its traced
+    coefficients: one compiled field per family serves every flow, learning rate and momentum in it."""
+    if flow.automatic:
+        if scheme.multistep:
+            raise GameError(f"{flow.name} needs a one-step update rule; {scheme.name} is multistep "
+                            "(check it against its closed-form gradient or modified flow)")
+        compiled = max(flow.order, SHARED_BEA_ORDER)
+        return f"bea:{compiled}", (jnp.arange(compiled + 1) <= flow.order,)
+    lead, c = flow_coefficients(flow, scheme)
+    return "closed-form", (jnp.asarray(lead), jnp.asarray(c))
+
+
+def family_field(game: Game, structure: tuple, family: str) -> Callable:
+    """The field ``(z, h, params, coefficients) -> z'`` of a flow family for a scheme structure; for
+    ``bea:Q`` the coefficients are a mask that truncates f_1 + h f_2 + ... + h^Q f_{Q+1}."""
+    if family == "closed-form":
+        return first_order_field(game)
+    order = Flow(family).order
+    terms = modified_coefficients(update_map(game, structure), order)
+
+    def truncated(z, h, params, coefficients):
+        (mask,) = coefficients
+        return (jnp.where(mask, h ** jnp.arange(order + 1, dtype=z.dtype), 0.0)) @ terms(z, params)
+
+    return truncated
+
+
 def flow_field(game: Game, flow: Flow, scheme: Scheme) -> Callable:
     """The vector field ``(z, h) -> z'`` of ``flow`` for ``scheme`` on ``game``."""
-    field = first_order_field(game)
-    rates = jnp.array([scheme.lr1, scheme.lr2])
-    c = jnp.asarray(flow_coefficients(flow, scheme))
-    return jax.jit(lambda z, h: field(z, h, rates, c))
+    family, coefficients = flow_family(flow, scheme)
+    field = family_field(game, scheme.structure, family)
+    params = scheme.params
+    return jax.jit(lambda z, h: field(z, h, params, coefficients))

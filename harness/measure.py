@@ -16,7 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.flows import Flow, first_order_field, flow_coefficients
+from harness.flows import Flow, family_field, flow_family
 from harness.game import Game, GameError
 from harness.integrate import EPS, reference_solution
 from harness.schemes import Scheme, update_map
@@ -91,15 +91,22 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
 
 
 @functools.cache
-def _kernel(game: Game, structure: tuple, affine: bool):
+def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family: str):
     step = update_map(game, structure)
-    field = first_order_field(game)
+    field = family_field(game, structure, family)
 
-    def one(z0, h, rates, c):
-        stepped = step(z0, h, rates)
-        flowed, reference_error = reference_solution(lambda z: field(z, h, rates, c), z0, h, affine)
+    def one(z0, h, params, coefficients):
+        def flow(z, t):
+            return reference_solution(lambda x: field(x, h, params, coefficients), z, t, affine)
+
+        if multistep:  # start the previous state on the flow being checked
+            z_prev, prev_error = flow(z0, -h)
+            stepped = step(jnp.concatenate([z0, z_prev]), h, params)[: z0.size]
+        else:
+            prev_error, stepped = 0.0, step(z0, h, params)
+        flowed, reference_error = flow(z0, h)
         scale = jnp.maximum(jnp.linalg.norm(z0), jnp.linalg.norm(stepped))
-        return jnp.linalg.norm(stepped - flowed), reference_error, FLOOR_FACTOR * EPS * scale
+        return jnp.linalg.norm(stepped - flowed), reference_error + prev_error, FLOOR_FACTOR * EPS * scale
 
     over_steps = jax.vmap(one, in_axes=(None, 0, None, None))
     return jax.jit(jax.vmap(over_steps, in_axes=(0, None, None, None)))
@@ -108,16 +115,19 @@ def _kernel(game: Game, structure: tuple, affine: bool):
 def measure_local_error(
     game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray
 ) -> Measurement:
-    """Local errors of ``scheme`` against ``flow`` for every (initial point, step size), batched."""
+    """Local errors of ``scheme`` against ``flow`` for every (initial point, step size), batched.
+
+    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0."""
     step_sizes = np.asarray(step_sizes, dtype=np.float64)
     points = np.asarray(points, dtype=np.float64)
     if step_sizes.ndim != 1 or not np.all(np.isfinite(step_sizes)) or np.any(step_sizes <= 0):
         raise GameError("step sizes must be a 1-D array of positive finite numbers")
     if points.ndim != 2 or points.shape[1] != game.z0.size:
         raise GameError(f"initial points must have shape (count, {game.z0.size}), got {points.shape}")
-    affine = game.is_affine()
-    kernel = _kernel(game, scheme.structure, affine)
-    rates = jnp.array([scheme.lr1, scheme.lr2])
-    c = jnp.asarray(flow_coefficients(flow, scheme))
-    errors, reference_error, floor = (np.asarray(x) for x in kernel(points, step_sizes, rates, c))
+    family, coefficients = flow_family(flow, scheme)
+    # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
+    # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
+    affine = game.is_affine() and not flow.automatic
+    kernel = _kernel(game, scheme.structure, scheme.multistep, affine, family)
+    errors, reference_error, floor = (np.asarray(x) for x in kernel(points, step_sizes, scheme.params, coefficients))
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8")

@@ -1,28 +1,39 @@
 """Update rules: one discrete step z -> z' of size h on the joint state z = (phi, theta).
 
-Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lambda = ``lr2``).
+Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lambda = ``lr2``); V(z) =
+(alpha f, lambda g) is the rate-scaled joint field.
 
-- simultaneous: phi' = phi + alpha h f(phi, theta),  theta' = theta + lambda h g(phi, theta)
+- simultaneous: z' = z + h V(z)  (``gd`` is the same rule for single-objective problems)
 - alternating (phi first): m Euler steps of size alpha h/m on phi with theta frozen, then k steps of
   size lambda h/k on theta using the new phi; ``first="theta"`` is the mirror image.
-- gd: plain gradient descent for single-objective problems (simultaneous with one player).
+- extragradient: z' = z + h V(z + h V(z))
+- regularised (Rosca et al. 2021 §6, interaction terms cancelled): phi' = phi + alpha h (f + (lambda h/2)
+  f_theta g), theta' = theta + lambda h (g + (alpha h/2) g_phi f)
+- midpoint: z' = z + h V(z + (h/2) V(z));  rk4: the classical Runge-Kutta step on V.
+- ogda (multistep): z' = z + 2h V(z) - h V(z_prev)
+- heavy_ball (multistep, momentum ``beta``): z' = z + h V(z) + beta (z - z_prev)
+- user: a function ``rule(V, z, h) -> z'`` in a file, given as ``rule="path/to/file.py:NAME"``.
 
-The rates enter the compiled step as traced arguments, so one compiled kernel serves every (alpha,
-lambda); m, k and the order are structure (unrolled plain jnp code, which Taylor-mode AD can see through).
+Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates and beta enter the
+compiled step as traced arguments (``params = (alpha, lambda, beta)``), so one compiled kernel serves every
+value; m, k and the order are structure (unrolled plain jnp code, which nested autodiff sees through).
 """
 
 from __future__ import annotations
 
+import functools
 import math
-from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Callable
 
 import jax
 import jax.numpy as jnp
 
 from harness.game import Game, GameError
 
-SCHEME_NAMES = ("simultaneous", "alternating", "gd")
+ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "regularised", "midpoint", "rk4", "user")
+MULTISTEP = ("ogda", "heavy_ball")
+SCHEME_NAMES = ONE_STEP + MULTISTEP
 
 
 @dataclass(frozen=True)
@@ -35,6 +46,8 @@ class Scheme:
     m: int = 1
     k: int = 1
     first: str = "phi"
+    beta: float = 0.0
+    rule: str | None = None
 
     def __post_init__(self) -> None:
         if self.name not in SCHEME_NAMES:
@@ -49,48 +62,127 @@ class Scheme:
             raise GameError(f"first must be 'phi' or 'theta', got {self.first!r}")
         if self.name != "alternating" and (self.m, self.k, self.first) != (1, 1, "phi"):
             raise GameError(f"m, k and first apply to alternating updates only, not {self.name!r}")
+        if self.name == "heavy_ball":
+            if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < 1):
+                raise GameError(f"beta must be in [0, 1) for heavy_ball, got {self.beta!r}")
+        elif self.beta != 0.0:
+            raise GameError(f"beta applies to heavy_ball only, not {self.name!r}")
+        if (self.name == "user") != (self.rule is not None):
+            raise GameError("a user update rule is given as rule='path/to/file.py:NAME' (and only for 'user')")
+
+    @property
+    def multistep(self) -> bool:
+        return self.name in MULTISTEP
 
     @property
     def structure(self) -> tuple:
-        """What the compiled step depends on (everything but the learning rates)."""
-        return ("alternating", self.m, self.k, self.first) if self.name == "alternating" else ("simultaneous",)
+        """What the compiled step depends on (everything but the traced parameters)."""
+        if self.name == "alternating":
+            return ("alternating", self.m, self.k, self.first)
+        if self.name == "user":
+            return ("user", self.rule)
+        return ("simultaneous",) if self.name == "gd" else (self.name,)
+
+    @property
+    def params(self) -> jax.Array:
+        return jnp.array([self.lr1, self.lr2, self.beta])
 
     @property
     def label(self) -> str:
+        if self.name == "user":
+            return f"user({self.rule}, lr1={self.lr1:g}, lr2={self.lr2:g})"
         text = f"{self.name}(lr1={self.lr1:g}, lr2={self.lr2:g}"
         if self.name == "alternating":
             text += f", m={self.m}, k={self.k}, first={self.first}"
+        if self.name == "heavy_ball":
+            text += f", beta={self.beta:g}"
         return text + ")"
 
     def to_dict(self) -> dict:
         return asdict(self)
 
 
+@functools.lru_cache(maxsize=None)
+def load_rule(spec: str) -> Callable:
+    """The function NAME of ``path/to/file.py:NAME``: a user update rule ``(V, z, h) -> z'``."""
+    from harness.catalog import load_file
+
+    path, _, name = spec.rpartition(":")
+    if not path.endswith(".py") or not name:
+        raise GameError(f"a user update rule is given as path/to/file.py:NAME, got {spec!r}")
+    rule = getattr(load_file(path), name, None)
+    if not callable(rule):
+        raise GameError(f"{path!r} defines no function {name!r} (an update rule (V, z, h) -> z')")
+    return rule
+
+
 def update_map(game: Game, structure: tuple) -> Callable:
-    """The step ``(z, h, rates) -> z'`` for a scheme structure; ``rates = (alpha, lambda)``."""
-    if structure[0] == "simultaneous":
+    """The step ``(z, h, params) -> z'`` for a scheme structure, ``params = (alpha, lambda, beta)``
+    (multistep rules: on the lifted state (z, z_prev))."""
+    a, b = game.dims
+    kind = structure[0]
 
-        def step(z, h, rates):
-            phi, theta = game.split(z)
-            return jnp.concatenate(
-                [phi + rates[0] * h * game.field1(phi, theta), theta + rates[1] * h * game.field2(phi, theta)]
-            )
+    def velocity(z, params):
+        return jnp.concatenate([jnp.full(a, params[0]), jnp.full(b, params[1])]) * game.field(z)
 
-        return step
+    if kind == "simultaneous":
+        return lambda z, h, params: z + h * velocity(z, params)
+    if kind == "extragradient":
+        return lambda z, h, params: z + h * velocity(z + h * velocity(z, params), params)
+    if kind == "midpoint":
+        return lambda z, h, params: z + h * velocity(z + 0.5 * h * velocity(z, params), params)
+    if kind == "rk4":
+
+        def rk4(z, h, params):
+            k1 = velocity(z, params)
+            k2 = velocity(z + 0.5 * h * k1, params)
+            k3 = velocity(z + 0.5 * h * k2, params)
+            k4 = velocity(z + h * k3, params)
+            return z + h / 6 * (k1 + 2 * k2 + 2 * k3 + k4)
+
+        return rk4
+    if kind == "regularised":
+
+        def regularised(z, h, params):
+            raw = game.field(z)
+            f, g = raw[:a], raw[a:]
+            f_theta_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), g]),))[1][:a]
+            g_phi_f = jax.jvp(game.field, (z,), (jnp.concatenate([f, jnp.zeros(b)]),))[1][a:]
+            return z + h * jnp.concatenate([params[0] * (f + 0.5 * params[1] * h * f_theta_g),
+                                            params[1] * (g + 0.5 * params[0] * h * g_phi_f)])
+
+        return regularised
+    if kind == "ogda":
+
+        def ogda(state, h, params):
+            z, z_prev = state[: a + b], state[a + b:]
+            return jnp.concatenate([z + 2 * h * velocity(z, params) - h * velocity(z_prev, params), z])
+
+        return ogda
+    if kind == "heavy_ball":
+
+        def heavy_ball(state, h, params):
+            z, z_prev = state[: a + b], state[a + b:]
+            return jnp.concatenate([z + h * velocity(z, params) + params[2] * (z - z_prev), z])
+
+        return heavy_ball
+    if kind == "user":
+        rule = load_rule(structure[1])
+        return lambda z, h, params: rule(lambda x: velocity(x, params), z, h)
 
     _, m, k, first = structure
 
-    def step(z, h, rates):
+    def alternating(z, h, params):
         phi, theta = game.split(z)
 
         def move_phi(phi, theta):
             for _ in range(m):
-                phi = phi + (rates[0] * h / m) * game.field1(phi, theta)
+                phi = phi + (params[0] * h / m) * game.field1(phi, theta)
             return phi
 
         def move_theta(phi, theta):
             for _ in range(k):
-                theta = theta + (rates[1] * h / k) * game.field2(phi, theta)
+                theta = theta + (params[1] * h / k) * game.field2(phi, theta)
             return theta
 
         if first == "phi":
@@ -101,11 +193,12 @@ def update_map(game: Game, structure: tuple) -> Callable:
             phi = move_phi(phi, theta)
         return jnp.concatenate([phi, theta])
 
-    return step
+    return alternating
 
 
 def update_rule(game: Game, scheme: Scheme) -> Callable:
-    """The step ``(z, h) -> z'`` of ``scheme`` on ``game`` as a plain JAX function."""
+    """The step ``(z, h) -> z'`` of ``scheme`` on ``game`` as a plain JAX function (multistep rules:
+    on the lifted state (z, z_prev))."""
     step = update_map(game, scheme.structure)
-    rates = jnp.array([scheme.lr1, scheme.lr2])
-    return jax.jit(lambda z, h: step(z, h, rates))
+    params = scheme.params
+    return jax.jit(lambda z, h: step(z, h, params))

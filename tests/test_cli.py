@@ -31,7 +31,8 @@ def test_check_writes_the_json_contract(tmp_path):
     for key in ("game", "scheme", "flow", "expected_slope", "fitted_slope", "status", "passed", "step_sizes",
                 "points", "errors", "reference_error"):
         assert key in first
-    assert first["scheme"] == {"name": "alternating", "lr1": 0.4, "lr2": 1.5, "m": 2, "k": 1, "first": "phi"}
+    assert first["scheme"] == {"name": "alternating", "lr1": 0.4, "lr2": 1.5, "m": 2, "k": 1, "first": "phi",
+                                 "beta": 0.0, "rule": None}
     assert first["flow"] == {"name": "gradient", "order": 0} and second["flow"] == {"name": "modified", "order": 1}
     assert abs(first["fitted_slope"] - 2) < 0.15 and abs(second["fitted_slope"] - 3) < 0.15
     assert len(first["points"]) == 4 and len(first["points"][0]) == 2
