@@ -25,7 +25,20 @@ def _enable_compilation_cache() -> None:
 
 _enable_compilation_cache()
 
+from harness.api import (  # noqa: E402
+    check,
+    check_all,
+    document,
+    explain,
+    list_games,
+    load,
+    make_report,
+    make_settings,
+    new_game,
+    worst_point,
+)
 from harness.game import Game, GameError, single_objective  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Game", "GameError", "single_objective", "__version__"]
+__all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "document", "explain",
+           "list_games", "load", "make_report", "make_settings", "new_game", "worst_point"]

@@ -94,6 +94,10 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--game", action="append", help="restrict to these games (repeatable)")
     report.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_measurement_flags(report)
+
+    new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
+    new_game.add_argument("name", help="the game's name (a Python identifier)")
+    new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py)")
     return parser
 
 
@@ -173,6 +177,14 @@ def command_report(args) -> int:
     return 0 if failed == 0 else 1
 
 
+def command_new_game(args) -> int:
+    from harness.scaffold import write_game
+
+    path = write_game(args.name, args.path)
+    print(f"wrote {path}; edit the places marked EDIT HERE, then run: harness check --game {path.as_posix()}:game")
+    return 0
+
+
 def _print_table(results: list[CheckResult]) -> None:
     for r in results:
         slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
@@ -194,7 +206,8 @@ def _write_json(path: Path, document: dict) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"list": command_list, "check": command_check, "report": command_report}
+    handlers = {"list": command_list, "check": command_check, "report": command_report,
+                "new-game": command_new_game}
     try:
         return handlers[args.command](args)
     except GameError as exc:

@@ -1,0 +1,95 @@
+"""Order checks inside a user's own pytest suite.
+
+Installing the package registers a pytest plugin (entry point ``pytest11``, name ``harness``; its hooks
+live in the small top-level module ``harness_pytest`` so that pytest runs that never use it do not import
+JAX). It gives
+
+- the fixture ``harness_check``: ``harness_check(game, scheme, flow, expected=3)`` is ``assert_order``
+  bound to the running test;
+- ``assert_order`` itself, importable from here for helpers and notebooks;
+- the option ``--harness-json PATH``: every order check of the session (passed or not, with the test
+  that ran it) written at the end as the JSON contract of ``harness check --json``; works under
+  pytest-xdist.
+
+::
+
+    from harness.pytest_plugin import assert_order
+
+    def test_my_derivation(harness_check):
+        harness_check("path/to/my_game.py:game", "alternating", "modified", expected=3, lr1=0.4, lr2=1.5)
+
+    def test_bilinear():  # the plain function works too (no recording for --harness-json outside pytest)
+        assert_order("bilinear", "simultaneous", "gradient", expected=2)
+
+A failure is an ``AssertionError`` whose message says what was expected and measured (fitted slope ±
+its standard error, status, reasons, the range of step sizes of the fit), which initial point fits worst
+(its own slope and the pair of consecutive step sizes whose local slope deviates most) and, for a slope one
+order off, what that usually means.
+"""
+
+from __future__ import annotations
+
+import os
+from typing import TYPE_CHECKING, Any
+
+from harness.api import check, explain
+
+if TYPE_CHECKING:
+    from harness.checks import CheckResult, Settings
+    from harness.flows import Flow
+    from harness.game import Game
+    from harness.schemes import Scheme
+
+__all__ = ["assert_order"]
+
+
+def assert_order(
+    game: Game | str,
+    scheme: Scheme | str = "simultaneous",
+    flow: Flow | str = "modified",
+    expected: float | None = None,
+    *,
+    status: str = "PASS",
+    tolerance: float | None = None,
+    settings: Settings | None = None,
+    _test: str | None = None,
+    **params: Any,
+) -> CheckResult:
+    """Measure the local-error order of ``scheme`` against ``flow`` on ``game`` and assert it.
+
+    ``game``: a ``harness.Game`` or a spec (catalog name or ``path/to/file.py:NAME``); ``scheme``: a
+    ``Scheme`` or its name; ``flow``: a ``Flow`` or its name; ``expected``: the expected slope (default:
+    the flow's order + 2); ``status``: the expected status (``PASS``, or e.g. ``PRE-ASYMPTOTIC`` for a
+    check known to be limited); ``tolerance`` and the other keywords (``lr1``, ``lr2``, ``m``, ``k``,
+    ``first``, ``points``, ``seed``, ``h_max``…) as for ``harness.check``.
+
+    Returns the ``CheckResult`` when the check meets its expectation; raises ``AssertionError`` with a
+    readable message (``harness.explain``) when it does not.
+
+    >>> assert_order("dirac_gan", "alternating", "modified", expected=3, lr2=0.5, points=2).fit.status
+    'PASS'
+    >>> assert_order("bilinear", "simultaneous", "official", expected=3, lr2=0.3, points=2)
+    Traceback (most recent call last):
+    ...
+    AssertionError: order check failed: bilinear · simultaneous(lr1=1, lr2=0.3) · official
+    ...
+    """
+    __tracebackhide__ = True
+    result = check(game, scheme, flow, expected_slope=expected, expected_status=status, tolerance=tolerance,
+                   settings=settings, **params)
+    _record(result, _test)
+    if not result.passed:
+        raise AssertionError(explain(result))
+    return result
+
+
+def _record(result: CheckResult, test: str | None) -> None:
+    """Hand the result to the innermost running pytest session, if any (for ``--harness-json``)."""
+    try:
+        import harness_pytest
+    except ImportError:  # the plugin module is not installed: nothing records
+        return
+    if test is None:
+        current = os.environ.get("PYTEST_CURRENT_TEST", "")
+        test = current.rsplit(" (", 1)[0] if current else None
+    harness_pytest.record(result, test)

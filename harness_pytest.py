@@ -1,0 +1,139 @@
+"""The pytest plugin of the discretization-drift harness (entry point ``pytest11``, name ``harness``).
+
+Only hooks live here, and nothing heavy is imported until a test uses the ``harness_check`` fixture or
+``harness.pytest_plugin.assert_order``: installing the harness must not import JAX, switch it to float64
+or turn on a compilation cache in test suites that never ask for it. See ``harness.pytest_plugin`` for
+what the plugin gives; ``pytest -p no:harness`` turns it off.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+_RECORDERS: list[_Recorder] = []  # one per configured session, innermost last (pytester nests them)
+_KEY: pytest.StashKey[_Recorder] = pytest.StashKey()
+
+
+class _Recorder:
+    def __init__(self, config: pytest.Config) -> None:
+        self.config = config
+        path = config.getoption("harness_json", None)
+        self.path = config.invocation_params.dir / path if path else None
+        self.results: list[Any] = []  # (test, CheckResult) on this process
+        self.remote: list[dict] = []  # entries from pytest-xdist workers
+
+    def entries(self) -> list[dict]:
+        local = []
+        for test, result in self.results:
+            entry = result.to_dict()
+            entry["test"] = test
+            entry["settings"] = _settings_dict(result.settings)
+            local.append(entry)
+        return local + self.remote
+
+
+def _settings_dict(settings: Any) -> dict:
+    from dataclasses import asdict
+
+    return asdict(settings)
+
+
+def record(result: Any, test: str | None) -> None:
+    """Called by ``assert_order`` with each result (ignored when no session is running)."""
+    if _RECORDERS:
+        _RECORDERS[-1].results.append((test, result))
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    group = parser.getgroup("harness", "discretization-drift harness")
+    group.addoption("--harness-json", metavar="PATH", default=None,
+                    help="write every order check of the session (harness_check / assert_order) to PATH as the "
+                         "JSON contract of `harness check --json`")
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    recorder = _Recorder(config)
+    config.stash[_KEY] = recorder
+    _RECORDERS.append(recorder)
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    recorder = config.stash.get(_KEY, None)
+    if recorder in _RECORDERS:
+        _RECORDERS.remove(recorder)
+
+
+@pytest.fixture
+def harness_check(request: pytest.FixtureRequest):
+    """``harness.pytest_plugin.assert_order`` bound to this test:
+    ``harness_check(game, scheme="simultaneous", flow="modified", expected=None, **params)`` returns the
+    ``CheckResult`` or fails the test with a readable message."""
+    from harness.pytest_plugin import assert_order
+
+    nodeid = request.node.nodeid
+
+    def check(*args: Any, **kwargs: Any):
+        __tracebackhide__ = True
+        return assert_order(*args, _test=nodeid, **kwargs)
+
+    return check
+
+
+def pytest_sessionfinish(session: pytest.Session) -> None:
+    config = session.config
+    recorder = config.stash.get(_KEY, None)
+    if recorder is None:
+        return
+    workeroutput = getattr(config, "workeroutput", None)
+    if workeroutput is not None:  # a pytest-xdist worker: hand the entries to the controller
+        workeroutput["harness_results"] = json.dumps(recorder.entries())
+        return
+    if recorder.path is not None:
+        _write(recorder.path, _document(recorder.entries()))
+
+
+@pytest.hookimpl(optionalhook=True)
+def pytest_testnodedown(node: Any, error: Any) -> None:
+    """pytest-xdist (controller): collect the entries of a worker that finished."""
+    output = getattr(node, "workeroutput", None) or {}
+    if "harness_results" in output and _RECORDERS:
+        recorder = node.config.stash.get(_KEY, None) or _RECORDERS[-1]
+        recorder.remote.extend(json.loads(output["harness_results"]))
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    recorder = config.stash.get(_KEY, None)
+    if recorder is None or getattr(config, "workeroutput", None) is not None:
+        return
+    if recorder.path is None:
+        return
+    entries = recorder.entries()
+    failed = sum(not entry["passed"] for entry in entries)
+    terminalreporter.write_line(f"harness: {len(entries)} order check(s), {failed} not as expected; written to "
+                                f"{recorder.path}")
+
+
+def _document(entries: list[dict]) -> dict:
+    """The JSON contract (``harness.checks.results_document``) around already converted entries."""
+    from harness.checks import Settings, results_document
+
+    document = results_document([], Settings(), source="pytest")
+    statuses: dict[str, int] = {}
+    for entry in entries:
+        statuses[entry["status"]] = statuses.get(entry["status"], 0) + 1
+    passed = sum(bool(entry["passed"]) for entry in entries)
+    document["summary"] = {"checks": len(entries), "passed": passed, "failed": len(entries) - passed,
+                           "statuses": statuses}
+    document["results"] = entries
+    return document
+
+
+def _write(path: Path, document: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(path.name + ".tmp")
+    temporary.write_text(json.dumps(document, indent=1) + "\n")
+    temporary.replace(path)

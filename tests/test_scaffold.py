@@ -1,0 +1,82 @@
+"""`harness new-game`: the file it writes passes `harness check` as written; bad names and existing files
+are refused in one line with exit code 2."""
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import harness
+from harness.cli import main
+from harness.game import GameError
+from harness.scaffold import render, write_game
+
+
+def harness_cli(*args, cwd=None):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, cwd=cwd,
+                          timeout=600)
+
+
+def test_the_written_game_passes_harness_check_as_written(tmp_path):
+    made = harness_cli("new-game", "spiral", "--path", str(tmp_path / "mine"))
+    assert made.returncode == 0, made.stderr
+    path = tmp_path / "mine" / "spiral.py"
+    assert f"wrote {path}" in made.stdout and f"harness check --game {path}:game" in made.stdout
+    text = path.read_text()
+    assert text.count("EDIT HERE") >= 4 and 'Game(\n    "spiral"' in text
+
+    checked = harness_cli("check", "--game", f"{path}:game")
+    assert checked.returncode == 0, checked.stdout + checked.stderr
+    lines = [line for line in checked.stdout.splitlines() if "spiral" in line]
+    assert len(lines) == 2 and all(line.startswith("PASS  PASS") for line in lines)
+    slopes = {line.split("·")[-1].strip(): float(line.split()[2]) for line in lines}
+    assert abs(slopes["gradient"] - 2) < 0.15 and abs(slopes["modified"] - 3) < 0.15
+
+
+def test_default_folder_is_games_and_existing_files_are_refused(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    assert main(["new-game", "mine"]) == 0 and (tmp_path / "games" / "mine.py").is_file()
+    before = (tmp_path / "games" / "mine.py").read_text()
+    capsys.readouterr()
+    assert main(["new-game", "mine"]) == 2
+    assert capsys.readouterr().err == ("harness: error: games/mine.py already exists; choose another name or "
+                                       "--path (nothing was written)\n")
+    assert (tmp_path / "games" / "mine.py").read_text() == before
+
+
+def test_a_bad_name_is_one_line_and_exit_2_through_the_command(tmp_path):
+    result = harness_cli("new-game", "my-game", "--path", str(tmp_path))
+    assert result.returncode == 2 and "Traceback" not in result.stderr
+    assert result.stderr.strip().splitlines() == [
+        "harness: error: game name 'my-game' is not a Python identifier (letters, digits and _, not starting with a "
+        "digit)"]
+
+
+@pytest.mark.parametrize("name", ["1game", "my-game", "class", "a b", ""])
+def test_names_must_be_python_identifiers(name, tmp_path, capsys):
+    assert main(["new-game", name, "--path", str(tmp_path)]) == 2
+    error = capsys.readouterr().err
+    assert len(error.strip().splitlines()) == 1 and ("identifier" in error or "keyword" in error)
+    assert not any(tmp_path.iterdir())
+
+
+def test_a_py_path_is_the_file_itself_and_the_game_loads_in_python(tmp_path):
+    path = write_game("ring", tmp_path / "deep" / "folder" / "ring_game.py")
+    assert path == tmp_path / "deep" / "folder" / "ring_game.py"
+    game = harness.load(f"{path}:game")
+    assert game.name == "ring" and game.kind == "two-player" and game.dims == (2, 2)
+    assert not game.is_affine()  # nonlinear: the scaffold exercises the Dopri8 reference
+    assert game.description.startswith("ring: EDIT HERE")
+
+
+def test_the_catalog_refuses_a_name_it_already_has():
+    catalog_folder = Path(harness.__file__).resolve().parents[1] / "games"
+    target = catalog_folder / "zz_scaffold_test_never_written.py"
+    with pytest.raises(GameError, match="already has a game named 'bilinear'"):
+        write_game("bilinear", target)
+    assert not target.exists()
+
+
+def test_the_template_is_clean_python():
+    compile(render("name", "games/name.py"), "games/name.py", "exec")
