@@ -124,13 +124,14 @@ def test_projection_of_larger_games_is_labelled():
 
 
 def test_report_command_writes_the_report(tmp_path, capsys):
-    out = tmp_path / "report"
-    code = main(["report", "--game", "dirac_gan_bilinear", "--points", "2", "--out", str(out)])
+    matrix, out = tmp_path / "matrix.toml", tmp_path / "report"
+    matrix.write_text('[settings]\npoints = 2\n[[check]]\ngames = ["dirac_gan_bilinear"]\nscheme = "alternating"\n'
+                      'flows = ["gradient", "modified"]\n')
+    code = main(["report", "--game", "dirac_gan_bilinear", "--matrix", str(matrix), "--out", str(out)])
     captured = capsys.readouterr()
     assert code == 0, captured.err
     assert f"report written to {out / 'index.md'}" in captured.out
-    assert re.search(r"^\[ *1/\d+\] ok ", captured.err, re.M)  # progress lines: checks, then figures
-    assert "figures of dirac_gan_bilinear" in captured.err
+    assert "[1/2] ok " in captured.err and "[1/1] figures of dirac_gan_bilinear" in captured.err  # progress
     assert len(list((out / "figures").glob("*.svg"))) == 2 and (out / "index.html").is_file()
 
 
