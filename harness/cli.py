@@ -89,10 +89,15 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_measurement_flags(check)
 
-    report = commands.add_parser("report", help="run the check matrix and write a report")
+    report = commands.add_parser("report", help="run the check matrix and write a report, or compare two results")
     report.add_argument("--out", default="reports/latest", help="output folder (default reports/latest)")
     report.add_argument("--game", action="append", help="restrict to these games (repeatable)")
     report.add_argument("--quiet", action="store_true", help="no progress lines")
+    report.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
+                        help="compare two results.json files (or report folders) instead; exit 1 if a check "
+                             "regressed")
+    report.add_argument("--slope-tolerance", type=_positive_float, default=0.05,
+                        help="with --compare: report slopes that moved by more than this (default 0.05)")
     _add_measurement_flags(report)
 
     new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
@@ -166,14 +171,41 @@ def command_check(args) -> int:
 
 
 def command_report(args) -> int:
+    if args.compare:
+        from harness.compare import WORSE, compare, load_results, summary
+
+        old, new = (load_results(path) for path in args.compare)
+        changes = compare(old, new, args.slope_tolerance)
+        print("\n".join(summary(old, new, changes)))
+        return 1 if any(c.kind in WORSE for c in changes) else 0
+
+    from harness.progress import ProgressBar
     from harness.report import write_report
 
     games = _games(args.game)
     settings, specs = _matrix_specs(args, games)
-    results = run_checks(specs, games, settings, _progress(args.quiet))
-    index = write_report(results, settings, Path(args.out))
+    if args.quiet:
+        checks_progress = figures_progress = None
+    elif sys.stderr.isatty():
+        bar = ProgressBar()
+
+        def checks_progress(done: int, total: int, result: CheckResult) -> None:
+            if not result.passed:
+                bar.note(f"NOT {result.fit.status}: {result.spec.label}")
+            bar(done, total, f"checks: {result.spec.label}")
+
+        figures_progress = bar
+    else:
+        checks_progress = _progress(False)
+
+        def figures_progress(done: int, total: int, text: str) -> None:
+            print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+    results = run_checks(specs, games, settings, checks_progress)
+    index = write_report(results, settings, Path(args.out), games, figures_progress)
     failed = sum(not r.passed for r in results)
-    print(f"report written to {index} ({len(results)} checks, {failed} not as expected)")
+    print(f"report written to {index} and {index.with_suffix('.html')} ({len(results)} checks, "
+          f"{failed} not as expected)")
     return 0 if failed == 0 else 1
 
 

@@ -1,6 +1,14 @@
-"""Error-scaling report: ``index.md`` (summary table, findings, environment), ``results.json`` (the
-JSON contract of ``harness check --json``) and, per game, a log-log figure of local error against step
-size (``figures/<game>.svg`` and ``.png``). SVGs are byte-stable for the same inputs."""
+"""Error-scaling report of a set of checks, written into one folder:
+
+- ``results.json``: the JSON contract of ``harness check --json`` (plus the environment);
+- ``figures/<game>-error.svg|png``: local error against step size (harness.figures.error_figure);
+- ``figures/<game>-phase.svg|png``: the phase plane, iterates against flows (harness.figures.phase_figure);
+- ``index.md``: findings in sentences, one table row per check, the figures and the environment;
+- ``index.html``: the same content as one self-contained page (harness.html).
+
+Everything but the date (index.md, index.html) and the per-check ``seconds`` (results.json) is the same
+for the same inputs on the same machine and checkout; SVGs are byte-stable.
+"""
 
 from __future__ import annotations
 
@@ -8,24 +16,36 @@ import datetime
 import json
 import platform
 import subprocess
+from collections.abc import Callable
+from dataclasses import dataclass
 from importlib import metadata
 from pathlib import Path
 
-import matplotlib
+import numpy as np
 
-matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+from harness import __version__
+from harness.catalog import catalog
+from harness.checks import CheckResult, Settings, results_document
+from harness.figures import error_figure, phase_figure, rule_name, save
+from harness.game import Game
+from harness.html import render_html
+from harness.trajectories import trajectories
 
-from harness.checks import CheckResult, Settings, results_document  # noqa: E402
+TABLE_HEADER = ("game", "update rule", "flow", "expected", "fitted (± s.e.)", "status", "fit range of h")
 
-plt.rcParams["svg.hashsalt"] = "discretization-drift-harness"
-FLOW_COLOURS = {"gradient": "tab:blue", "modified": "tab:orange", "official": "tab:green", "igr": "tab:orange"}
+
+@dataclass
+class Figure:
+    """One figure of the report: its SVG path relative to the report folder and what it shows."""
+
+    game: str
+    path: str
+    caption: str
 
 
 def environment() -> dict:
-    """Package versions, machine and git commit (stable across runs on one machine and checkout)."""
-    versions = {}
+    """Package versions, machine and git commit (stable across runs on one machine and checkout; no date)."""
+    versions = {"harness": __version__}
     for package in ("jax", "jaxlib", "numpy", "scipy", "diffrax", "matplotlib"):
         try:
             versions[package] = metadata.version(package)
@@ -38,56 +58,6 @@ def environment() -> dict:
         commit = None
     return {"python": platform.python_version(), "machine": f"{platform.system()} {platform.machine()}",
             "packages": versions, "git_commit": commit}
-
-
-def _plotted(results: list[CheckResult], game: str) -> dict[str, list[CheckResult]]:
-    """Per scheme (m = k = 1, phi first), the checks at the learning rates with the most flows,
-    preferring unequal rates (where the two conventions differ)."""
-    groups: dict[tuple, list[CheckResult]] = {}
-    for r in results:
-        s = r.spec.scheme
-        if r.spec.game == game and (s.m, s.k, s.first) == (1, 1, "phi"):
-            groups.setdefault((s.name, s.lr1, s.lr2), []).append(r)
-    panels: dict[str, list[CheckResult]] = {}
-    ranked = sorted(groups.items(), key=lambda item: (-len({r.spec.flow.name for r in item[1]}),
-                                                      item[0][1] == item[0][2]))
-    for (scheme, _, _), checks in ranked:
-        panels.setdefault(scheme, checks)
-    return panels
-
-
-def _figure(results: list[CheckResult], game: str, folder: Path) -> str | None:
-    panels = _plotted(results, game)
-    if not panels:
-        return None
-    fig, axes = plt.subplots(1, len(panels), figsize=(5.2 * len(panels), 4.2), squeeze=False)
-    for ax, (scheme, checks) in zip(axes[0], panels.items(), strict=True):
-        for r in checks:
-            m, colour = r.measurement, FLOW_COLOURS[r.spec.flow.name]
-            used = r.fit.used if r.fit.used is not None else np.zeros_like(m.errors, dtype=bool)
-            slope = "—" if r.fit.slope is None else f"{r.fit.slope:.2f}"
-            label = f"{r.spec.flow.name}: slope {slope} ({r.fit.status})"
-            for p in range(m.errors.shape[0]):
-                e = np.where(np.isfinite(m.errors[p]) & (m.errors[p] > 0), m.errors[p], np.nan)
-                ax.loglog(m.step_sizes, e, "-", color=colour, alpha=0.35, lw=0.8)
-                ax.loglog(m.step_sizes[used[p]], e[used[p]], "o", color=colour, ms=3.5, label=label if p == 0 else None)
-                ax.loglog(m.step_sizes[~used[p]], e[~used[p]], "o", mfc="none", color=colour, ms=4)
-            if r.fit.slope is not None and r.fit.fit_range:
-                h = np.array(r.fit.fit_range)
-                anchor = np.nanmedian(np.where(used, m.errors, np.nan)[:, np.searchsorted(m.step_sizes, h[1])])
-                ax.loglog(h, anchor * (h / h[1]) ** r.spec.expected_slope, ":", color="k", lw=0.9)
-        rates = checks[0].spec.scheme
-        ax.set_title(f"{game}: {scheme} (lr1 = {rates.lr1:g}, lr2 = {rates.lr2:g})", fontsize=10)
-        ax.set_xlabel("step size h")
-        ax.set_ylabel("local error |update − flow|")
-        ax.grid(True, which="both", alpha=0.25)
-        ax.legend(fontsize=7, loc="lower right", title="filled: in fit · dotted: expected slope", title_fontsize=7)
-    fig.tight_layout()
-    folder.mkdir(parents=True, exist_ok=True)
-    fig.savefig(folder / f"{game}.svg", metadata={"Date": None})
-    fig.savefig(folder / f"{game}.png", dpi=110, metadata={"Software": None})
-    plt.close(fig)
-    return f"figures/{game}.svg"
 
 
 def findings(results: list[CheckResult]) -> list[str]:
@@ -113,48 +83,105 @@ def findings(results: list[CheckResult]) -> list[str]:
                          "learning rates are equal.")
     off = [r for r in results if not r.passed]
     sentences.append(f"{len(results) - len(off)} of {len(results)} checks met their expectation."
-                     + ("" if not off else " Not met: " + "; ".join(r.spec.label for r in off[:10]) + "."))
+                     + ("" if not off else " Not met: " + "; ".join(
+                         f"{r.spec.label} ({r.fit.status}{': ' + r.fit.reasons[-1] if r.fit.reasons else ''})"
+                         for r in off[:10]) + ("; …" if len(off) > 10 else "") + "."))
     return sentences
 
 
-def write_report(results: list[CheckResult], settings: Settings, out: Path) -> Path:
-    """Write the report into ``out`` and return the path of ``index.md``."""
-    out.mkdir(parents=True, exist_ok=True)
-    env = environment()
-    document = results_document(results, settings, environment=env)
-    _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
-    games = list(dict.fromkeys(r.spec.game for r in results))
-    figures = {game: _figure(results, game, out / "figures") for game in games}
-
-    lines = ["# Discretization-drift report", "",
-             f"{len(results)} checks over {len(games)} games. Local error of one update step against each "
-             f"flow, at {settings.step_sizes} step sizes over {settings.decades:g} decades and "
-             f"{settings.points} initial points (seed {settings.seed}); slope tolerance ±{settings.tolerance:g}.",
-             "", "## Findings", ""]
-    lines += [f"- {s}" for s in findings(results)]
-    lines += ["", "## Results", "",
-              "| game | update rule | flow | expected | fitted (± s.e.) | status | fit range of h |",
-              "|---|---|---|---|---|---|---|"]
+def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
+    """One row of TABLE_HEADER cells per check."""
+    rows = []
     for r in results:
         fit = r.fit
         fitted = "—" if fit.slope is None else f"{fit.slope:.3f} ± {fit.stderr:.3f}"
         span = "—" if not fit.fit_range else f"{fit.fit_range[0]:.2e} – {fit.fit_range[1]:.2e}"
-        status = fit.status + ("" if r.passed else " ✗")
+        status = fit.status if r.passed else f"{fit.status} ✗ (expected {r.spec.expected_status})"
         expected = f"{r.spec.expected_slope:g}" + (f" ({r.spec.reason})" if r.spec.reason else "")
-        lines.append(f"| {r.spec.game} | {r.spec.scheme.label} | {r.spec.flow.name} | {expected} | {fitted} | "
-                     f"{status} | {span} |")
-    lines += ["", "## Figures", ""]
-    for game, figure in figures.items():
-        if figure:
-            lines += [f"### {game}", "", f"![local error against step size, {game}]({figure})", ""]
-    lines += ["## Environment", "",
-              f"- date: {datetime.date.today().isoformat()}",
-              f"- git commit: {env['git_commit']}",
-              f"- python {env['python']} on {env['machine']}",
-              "- " + ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
-              f"- seed: {settings.seed}", ""]
-    _atomic_write(out / "index.md", "\n".join(lines))
+        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.name, expected, fitted, status, span))
+    return rows
+
+
+def write_figures(results: list[CheckResult], games: dict[str, Game] | None, folder: Path,
+                  progress: Callable[[int, int, str], None] | None = None) -> list[Figure]:
+    """The error and phase-plane figures of every game in ``results``, written into ``folder`` (where
+    figure files of earlier reports that are not rewritten are removed). Phase planes need the Game:
+    from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
+    names = list(dict.fromkeys(r.spec.game for r in results))
+    if not set(names) <= set(games or {}):
+        games = {**catalog(), **(games or {})}
+    figures, written = [], set()
+    for index, name in enumerate(names, start=1):
+        if progress:
+            progress(index, len(names), f"figures of {name}")
+        figure = error_figure(results, name)
+        if figure is not None:
+            written.update(save(figure, folder, f"{name}-error"))
+            figures.append(Figure(name, f"{folder.name}/{name}-error.svg",
+                                  f"{name}: local error against step size, per update rule"))
+        game = games.get(name)
+        if game is None:
+            continue
+        paths = trajectories(game)
+        written.update(save(phase_figure(paths, game.dims), folder, f"{name}-phase"))
+        rules = " and ".join(rule_name(panel.scheme.name) for panel in paths.panels)
+        flows = " and ".join(paths.panels[0].flows)
+        figures.append(Figure(name, f"{folder.name}/{name}-phase.svg",
+                              f"{name}: {rules} iterates against the {flows} flows, h = {paths.h:.3g}, "
+                              f"{paths.steps} steps"))
+    for stale in folder.glob("*"):
+        if stale.suffix in (".svg", ".png") and stale.name not in written:
+            stale.unlink()
+    return figures
+
+
+def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
+                 progress: Callable[[int, int, str], None] | None = None) -> Path:
+    """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see
+    ``write_figures``); return the path of ``index.md``."""
+    out.mkdir(parents=True, exist_ok=True)
+    env = environment()
+    document = results_document(results, settings, environment=env)
+    _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
+    figures = write_figures(results, games, out / "figures", progress)
+    names = list(dict.fromkeys(r.spec.game for r in results))
+    content = {
+        "title": "Discretization-drift report",
+        "summary": f"{len(results)} checks over {len(names)} games. Local error of one update step against "
+                   f"each flow, at {settings.step_sizes} step sizes over {settings.decades:g} decades and "
+                   f"{settings.points} initial points (seed {settings.seed}); slope tolerance "
+                   f"±{settings.tolerance:g}. Statuses: "
+                   + ", ".join(f"{k} {v}" for k, v in document["summary"]["statuses"].items()) + ".",
+        "findings": findings(results),
+        "header": TABLE_HEADER,
+        "rows": table_rows(results),
+        "passed": [r.passed for r in results],
+        "figures": figures,
+        "environment": [f"date: {datetime.date.today().isoformat()}",
+                        f"git commit: {env['git_commit']}",
+                        f"python {env['python']} on {env['machine']}",
+                        ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
+                        f"seed: {settings.seed}"],
+    }
+    _atomic_write(out / "index.md", markdown(content))
+    _atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
+
+
+def markdown(content: dict) -> str:
+    """index.md: summary, findings, results table, figures per game, environment."""
+    lines = [f"# {content['title']}", "", content["summary"], "", "## Findings", ""]
+    lines += [f"- {s}" for s in content["findings"]]
+    lines += ["", "## Results", "", "| " + " | ".join(content["header"]) + " |",
+              "|" + "---|" * len(content["header"])]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in content["rows"]]
+    lines += ["", "## Figures", ""]
+    for game in dict.fromkeys(f.game for f in content["figures"]):
+        lines += [f"### {game}", ""]
+        for f in (f for f in content["figures"] if f.game == game):
+            lines += [f"![{f.caption}]({f.path})", "", f"*{f.caption}* ([PNG]({f.path[:-4]}.png))", ""]
+    lines += ["## Environment", ""] + [f"- {item}" for item in content["environment"]] + [""]
+    return "\n".join(lines)
 
 
 def _atomic_write(path: Path, text: str) -> None:

@@ -1,37 +1,218 @@
+"""The report generator on a small matrix (files, tables, figures, byte stability), the phase-plane
+trajectories, and ``harness report --compare``."""
+
+import base64
 import json
+import re
+
+import numpy as np
+import pytest
 
 from harness.checks import CheckSpec, Settings, run_checks
+from harness.cli import main
+from harness.figures import projection
 from harness.flows import Flow
 from harness.report import findings, write_report
 from harness.schemes import Scheme
+from harness.trajectories import SAMPLES_PER_STEP, trajectories
+
+SETTINGS = Settings(points=2)
+GAMES = ("dirac_gan", "rotational", "quadratic_objective")
 
 
 def small_matrix(games):
     specs = [CheckSpec(game, Scheme(name, 1.0, lr2), Flow(flow), 2.0 if (flow == "official" and lr2 != 1.0) else None)
              for game in ("dirac_gan", "rotational") for name in ("simultaneous", "alternating")
              for lr2 in (1.0, 0.3) for flow in ("gradient", "modified", "official")]
-    return run_checks(specs, games, Settings(points=2))
+    specs += [CheckSpec("quadratic_objective", Scheme("gd"), Flow(flow)) for flow in ("gradient", "igr")]
+    return run_checks(specs, games, SETTINGS)
 
 
-def test_report_files_tables_and_figures(tmp_path, games):
+@pytest.fixture(scope="module")
+def reports(games, tmp_path_factory):
+    """The small matrix's results and its report written twice (the second over a stale figure)."""
     results = small_matrix(games)
-    index = write_report(results, Settings(points=2), tmp_path / "a")
-    text = index.read_text()
-    assert text.count("\n| dirac_gan |") + text.count("\n| rotational |") == len(results) == 24
-    figures = sorted(p.name for p in (tmp_path / "a" / "figures").iterdir())
-    assert figures == ["dirac_gan.png", "dirac_gan.svg", "rotational.png", "rotational.svg"]
-    for link in [line.split("](")[1].rstrip(")") for line in text.splitlines() if line.startswith("![")]:
-        assert (tmp_path / "a" / link).exists()
-    document = json.loads((tmp_path / "a" / "results.json").read_text())
-    assert document["summary"] == {"checks": 24, "passed": 24, "failed": 0, "statuses": {"PASS": 24}}
-
-    write_report(results, Settings(points=2), tmp_path / "b")
-    for name in ("figures/dirac_gan.svg", "figures/rotational.svg"):
-        assert (tmp_path / "a" / name).read_bytes() == (tmp_path / "b" / name).read_bytes()
+    first, second = tmp_path_factory.mktemp("first"), tmp_path_factory.mktemp("second")
+    write_report(results, SETTINGS, first, games)
+    (second / "figures").mkdir()
+    (second / "figures" / "renamed_game-error.svg").write_text("<svg/>")
+    write_report(results, SETTINGS, second, games)
+    return results, first, second
 
 
-def test_findings_state_the_official_convention_slopes(games):
-    sentence = [s for s in findings(small_matrix(games)) if s.startswith("The official-code convention")][0]
+def test_report_has_the_files_table_and_figures(reports):
+    results, out, _ = reports
+    assert len(results) == 26
+    assert {p.name for p in out.iterdir()} == {"index.md", "index.html", "results.json", "figures"}
+    figures = sorted(p.name for p in (out / "figures").iterdir())
+    assert figures == sorted(f"{game}-{kind}.{ext}" for game in GAMES for kind in ("error", "phase")
+                             for ext in ("svg", "png"))
+    text = (out / "index.md").read_text()
+    rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| game |")]
+    assert len(rows) == len(results)
+    assert sum(row.endswith(" |") and "| PASS |" in row for row in rows) == 26
+    for section in ("## Findings", "## Results", "## Figures", "## Environment", "- git commit:", "- date:",
+                    "- seed: 0", "jax "):
+        assert section in text
+    links = re.findall(r"\]\((figures/[^)]+)\)", text)
+    assert len(links) == 12 and len(set(links)) == 12  # 6 figures, each as SVG image and PNG link
+    assert all((out / link).is_file() for link in links)
+
+
+def test_html_page_is_self_contained(reports):
+    results, out, _ = reports
+    page = (out / "index.html").read_text()
+    body = page.split("<tbody>")[1].split("</tbody>")[0]
+    assert body.count("<tr") == len(results)
+    images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)
+    assert len(images) == 6
+    assert base64.b64decode(images[0]) == (out / "figures" / "dirac_gan-error.svg").read_bytes()
+    assert not re.search(r'src="(?!data:)|href="(?!#)', page) and "<script" not in page and "@import" not in page
+    assert page.count('<a href="#') == len(GAMES)
+
+
+def test_results_json_is_the_check_contract(reports):
+    _, out, _ = reports
+    document = json.loads((out / "results.json").read_text())
+    assert document["schema_version"] == 1
+    assert document["summary"] == {"checks": 26, "passed": 26, "failed": 0, "statuses": {"PASS": 26}}
+    assert "date" not in json.dumps(document["environment"])
+    first = document["results"][0]
+    for key in ("game", "scheme", "flow", "expected_slope", "fitted_slope", "status", "passed", "step_sizes",
+                "points", "errors", "reference_error", "fit_range", "used_in_fit"):
+        assert key in first
+
+
+def test_two_runs_give_identical_figures_and_json(reports):
+    _, first, second = reports
+    for svg in sorted((first / "figures").glob("*.svg")):
+        content = svg.read_bytes()
+        assert content == (second / "figures" / svg.name).read_bytes(), svg.name
+        assert b"<dc:date>" not in content
+    assert not (second / "figures" / "renamed_game-error.svg").exists()  # stale figure removed
+
+    def without_timing(path):
+        document = json.loads(path.read_text())
+        for entry in document["results"]:
+            entry.pop("seconds")
+        return document
+
+    assert without_timing(first / "results.json") == without_timing(second / "results.json")
+
+
+def test_findings_state_the_official_convention_slopes(reports):
+    sentence = [s for s in findings(reports[0]) if s.startswith("The official-code convention")][0]
     equal, unequal = sentence.split(" when lr1 = lr2 and ")
     assert abs(float(equal.split("slope ")[1].split(" ")[0]) - 3.0) < 0.15
     assert abs(float(unequal.split("slope ")[1].split(" ")[0]) - 2.0) < 0.15
+
+
+def test_modified_flow_tracks_the_iterates_more_closely_than_the_gradient_flow(games):
+    paths = trajectories(games["dirac_gan"], steps=40)
+    assert [panel.scheme.name for panel in paths.panels] == ["simultaneous", "alternating"]
+    for panel in paths.panels:
+        assert panel.iterates.shape == (41, 2) and panel.flows["gradient"].shape == (40 * SAMPLES_PER_STEP + 1, 2)
+        gaps = {name: np.abs(path[::SAMPLES_PER_STEP] - panel.iterates).max() for name, path in panel.flows.items()}
+        assert gaps["modified"] < 0.2 * gaps["gradient"], gaps
+
+
+def test_projection_of_larger_games_is_labelled():
+    assert projection((1, 1)) == ((0, 1), ("φ", "θ"), "")
+    indices, labels, note = projection((3, 2))
+    assert indices == (0, 3) and labels == ("φ[0]", "θ[0]") and "3 + 2" in note
+    assert projection((3, 0))[1] == ("x[0]", "x[1]") and projection((1, 0))[1] == ("time t", "x")
+
+
+def test_report_command_writes_the_report(tmp_path, capsys):
+    matrix, out = tmp_path / "matrix.toml", tmp_path / "report"
+    matrix.write_text('[settings]\npoints = 2\n[[check]]\ngames = ["dirac_gan_bilinear"]\nscheme = "alternating"\n'
+                      'flows = ["gradient", "modified"]\n')
+    code = main(["report", "--game", "dirac_gan_bilinear", "--matrix", str(matrix), "--out", str(out)])
+    captured = capsys.readouterr()
+    assert code == 0, captured.err
+    assert f"report written to {out / 'index.md'}" in captured.out
+    assert "[1/2] ok " in captured.err and "[1/1] figures of dirac_gan_bilinear" in captured.err  # progress
+    assert len(list((out / "figures").glob("*.svg"))) == 2 and (out / "index.html").is_file()
+
+
+# --- harness report --compare ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def documents(reports, tmp_path):
+    """OLD: the small report's results.json; change(edit) writes an edited copy and returns its path."""
+    old = reports[1] / "results.json"
+
+    def change(edit):
+        document = json.loads(old.read_text())
+        edit(document["results"])
+        path = tmp_path / f"new{len(list(tmp_path.iterdir()))}.json"
+        path.write_text(json.dumps(document))
+        return str(path)
+
+    return str(old), change
+
+
+def compare(capsys, *args):
+    code = main(["report", "--compare", *args])
+    captured = capsys.readouterr()
+    return code, captured.out, captured.err
+
+
+def test_compare_identical_results_exits_0(documents, capsys):
+    old, change = documents
+    code, out, _ = compare(capsys, old, change(lambda results: None))
+    assert code == 0 and out.strip() == "26 checks in both; no change"
+
+
+def test_compare_reports_a_regression_and_exits_1(documents, capsys):
+    old, change = documents
+
+    def regress(results):
+        results[1].update(status="FAIL", passed=False, fitted_slope=2.4)
+
+    code, out, _ = compare(capsys, old, change(regress))
+    assert code == 1
+    assert out.splitlines()[0].startswith("REGRESSED")
+    assert "dirac_gan · simultaneous(lr1=1, lr2=1) · modified: PASS → FAIL" in out
+    assert out.splitlines()[-1] == "26 checks in both; 1 regressed"
+
+
+def test_compare_reports_moved_slopes_and_changed_checks(documents, capsys):
+    old, change = documents
+
+    def edit(results):
+        results[0]["fitted_slope"] += 0.08  # moved by more than 0.05
+        results[2]["fitted_slope"] += 0.03  # within the tolerance
+        results[3]["scheme"]["lr2"] = 0.7  # disappeared (lr2 = 0.3) and appeared (lr2 = 0.7)
+        results.pop()
+
+    code, out, _ = compare(capsys, old, change(edit))
+    assert code == 0
+    kinds = [line.split()[0] for line in out.splitlines()[:-1]]
+    assert kinds == ["SLOPE", "APPEARED", "DISAPPEARED", "DISAPPEARED"]
+    assert "(moved +0.080, tolerance 0.05)" in out
+    code, out, _ = compare(capsys, old, change(edit), "--slope-tolerance", "0.1")
+    assert "SLOPE" not in out
+
+
+def test_compare_new_failing_check_exits_1(documents, capsys):
+    old, change = documents
+
+    def add(results):
+        results.append({**results[0], "game": "new_game", "status": "FAIL", "passed": False})
+
+    code, out, _ = compare(capsys, old, change(add))
+    assert code == 1 and out.startswith("NEW-FAILING  new_game")
+
+
+@pytest.mark.parametrize("content, message", [(None, "cannot read"), ("{not json", "is not JSON"),
+                                              ('{"results": [{"game": "x"}]}', "not a harness results document")])
+def test_compare_unreadable_file_is_one_line_and_exit_2(documents, capsys, tmp_path, content, message):
+    old, _ = documents
+    bad = tmp_path / "bad.json"
+    if content is not None:
+        bad.write_text(content)
+    code, out, err = compare(capsys, old, str(bad))
+    assert code == 2 and out == ""
+    assert message in err and len(err.strip().splitlines()) == 1 and "Traceback" not in err
