@@ -55,7 +55,8 @@ class Settings:
 
 @dataclass(frozen=True)
 class CheckSpec:
-    """What to check and what to expect (``expected_slope`` defaults to the flow's order + 2)."""
+    """What to check and what to expect. ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of
+    order p and a method of order q (a flow truncated below the method's order is the gradient flow)."""
 
     game: str
     scheme: Scheme
@@ -66,7 +67,8 @@ class CheckSpec:
 
     def __post_init__(self) -> None:
         if self.expected_slope is None:
-            object.__setattr__(self, "expected_slope", float(self.flow.order + 2))
+            expected = max(self.flow.order + 2, self.scheme.method_order + 1)
+            object.__setattr__(self, "expected_slope", float(expected))
         if self.expected_status not in STATUSES:
             raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
 
@@ -177,7 +179,7 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 
 # --- the check matrix file -------------------------------------------------------------------------
 
-_TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "flows", "expected_slope",
+_TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
                "expected_status", "reason"}
 
 
@@ -252,7 +254,7 @@ def _expand(table: dict, games: dict[str, Game]) -> list[CheckSpec]:
         else:
             if (m, k) != (1, 1) or "first" in table:
                 raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
-            scheme = Scheme(scheme_name, float(lr1), float(lr2))
+            scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)))
         expected = table.get("expected_slope")
         specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
                                table.get("expected_status", "PASS"), table.get("reason", "")))

@@ -24,7 +24,7 @@ from harness.checks import (
     run_checks,
     with_settings,
 )
-from harness.flows import FLOW_ORDERS, Flow
+from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError
 from harness.schemes import SCHEME_NAMES, Scheme
 
@@ -54,6 +54,20 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _scheme_name(text: str) -> str:
+    if text in SCHEME_NAMES and text != "user" or ".py:" in text:
+        return text
+    raise argparse.ArgumentTypeError(f"unknown scheme {text!r}; choose one of "
+                                     f"{', '.join(n for n in SCHEME_NAMES if n != 'user')} or path/to/file.py:NAME")
+
+
+def _flow_name(text: str) -> str:
+    try:
+        return Flow(text).name
+    except GameError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement (defaults from the check matrix's [settings])")
     group.add_argument("--points", type=_positive_int, help="initial points per check (default 4)")
@@ -76,15 +90,19 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run checks and exit 0 (all met), 1 (some not) or 2 (bad input)")
     check.add_argument("--game", action="append", help="catalog name or path/to/file.py:NAME (repeatable)")
     check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
-    check.add_argument("--scheme", choices=SCHEME_NAMES, default="simultaneous")
+    check.add_argument("--scheme", default="simultaneous", type=_scheme_name,
+                       help=f"update rule: {', '.join(n for n in SCHEME_NAMES if n != 'user')}, or a user rule "
+                       "path/to/file.py:NAME, a function (V, z, h) -> z' of the rate-scaled field V")
     check.add_argument("--lr1", type=_positive_float, default=1.0, help="relative rate alpha of player 1")
     check.add_argument("--lr2", type=_positive_float, default=1.0, help="relative rate lambda of player 2")
     check.add_argument("--m", type=_positive_int, default=1, help="substeps of player 1 (alternating)")
     check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
     check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
-    check.add_argument("--flow", action="append", choices=list(FLOW_ORDERS),
-                       help="flow to check (repeatable; default gradient and modified)")
-    check.add_argument("--expected-slope", type=float, help="override the expected slope (default order + 2)")
+    check.add_argument("--beta", type=float, default=0.0, help="momentum of heavy_ball, in [0, 1)")
+    check.add_argument("--flow", action="append", type=_flow_name,
+                       help=f"flow to check: {', '.join(FLOW_NAMES)} (repeatable; default gradient and modified)")
+    check.add_argument("--expected-slope", type=float,
+                       help="override the expected slope (default: flow order + 2, or method order + 1 if larger)")
     check.add_argument("--json", dest="json_path", help="write results as JSON to this path")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_measurement_flags(check)
@@ -160,7 +178,8 @@ def command_check(args) -> int:
         settings, specs = _matrix_specs(args, games)
     else:
         settings = _settings(args, Settings())
-        scheme = Scheme(args.scheme, args.lr1, args.lr2, args.m, args.k, args.first)
+        name, rule = ("user", args.scheme) if ".py" in args.scheme else (args.scheme, None)
+        scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule)
         flows = args.flow or ["gradient", "modified"]
         specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope) for name in games for flow in flows]
     results = run_checks(specs, games, settings, _progress(args.quiet))

@@ -71,6 +71,11 @@ class Scheme:
             raise GameError("a user update rule is given as rule='path/to/file.py:NAME' (and only for 'user')")
 
     @property
+    def method_order(self) -> int:
+        """The order q of the rule as an integrator of the gradient flow (local error O(h^(q+1)))."""
+        return {"midpoint": 2, "rk4": 4}.get(self.name, 1)
+
+    @property
     def multistep(self) -> bool:
         return self.name in MULTISTEP
 

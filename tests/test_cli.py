@@ -93,3 +93,24 @@ def test_broken_game_file_is_exit_2(tmp_path):
 def test_version():
     result = harness("--version")
     assert result.returncode == 0 and result.stdout.startswith("harness ")
+
+
+def test_user_update_rule_from_a_file_gets_its_order_2_flow_checked(tmp_path):
+    (tmp_path / "rules.py").write_text(textwrap.dedent('''
+        def lookahead(V, z, h):
+            """A one-step momentum variant: z' = z + h V(z + 0.3 h V(z))."""
+            return z + h * V(z + 0.3 * h * V(z))
+    '''))
+    result = harness("check", "--game", "dirac_gan", "--scheme", "rules.py:lookahead", "--lr2", "0.5",
+                     "--flow", "bea:2", "--json", "out.json", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr + result.stdout
+    (check,) = json.loads((tmp_path / "out.json").read_text())["results"]
+    assert check["scheme"]["rule"] == "rules.py:lookahead" and check["flow"] == {"name": "bea:2", "order": 2}
+    assert abs(check["fitted_slope"] - 4.0) < 0.15
+
+
+def test_unknown_scheme_and_flow_order_are_exit_2():
+    for args in (["--scheme", "adam"], ["--flow", "bea:12"]):
+        result = harness("check", "--game", "dirac_gan", *args)
+        assert result.returncode == 2 and "Traceback" not in result.stderr
+        assert len(result.stderr.strip().splitlines()) == 1

@@ -1,0 +1,116 @@
+"""Automatic modified flows against numbers computed independently (THEORY.md §2-3)."""
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+import pytest
+
+from harness import Game
+from harness.bea import modified_coefficients, modified_field
+from harness.flows import Flow, flow_field
+from harness.schemes import Scheme, update_map
+
+
+def nonlinear_game():
+    l1 = lambda p, t: jnp.sum(jnp.sin(p) * t[0]) + 0.3 * p @ p * t[1] ** 2 + jax.nn.softplus(p[0] * t[1])
+    l2 = lambda p, t: jnp.log1p(jnp.exp(p[0] * t[1])) + 0.2 * jnp.cos(t[0] + p[1]) - p @ t
+    return Game("n", l1, l2, [0.4, -0.7], [0.9, 0.3])
+
+
+GAME = nonlinear_game()
+Z, H = jnp.array([0.3, -0.2, 1.1, -0.4]), 0.05
+
+
+def relative(a, b):
+    return float(jnp.max(jnp.abs(a - b)) / jnp.max(jnp.abs(b)))
+
+
+@pytest.mark.parametrize("scheme", [
+    Scheme("simultaneous", 1.0, 1.0), Scheme("simultaneous", 0.4, 1.5),
+    Scheme("alternating", 1.0, 0.3), Scheme("alternating", 0.4, 1.5, 2, 3),
+    Scheme("alternating", 0.7, 1.2, 3, 1, "theta"), Scheme("extragradient", 0.6, 1.3),
+    Scheme("regularised", 0.6, 1.3),
+])
+def test_order_one_equals_the_closed_form_flows(scheme):
+    automatic = modified_field(update_map(GAME, scheme.structure), 1)(Z, H, scheme.params)
+    assert relative(automatic, flow_field(GAME, Flow("modified"), scheme)(Z, H)) <= 1e-10
+
+
+def test_regularised_update_has_only_self_terms():
+    """§5 item 9: phi' = a f - (a^2 h/2) f_phi f, theta' = l g - (l^2 h/2) g_theta g."""
+    a, l = 0.6, 1.3
+    f = lambda z: GAME.field(z)[:2]
+    g = lambda z: GAME.field(z)[2:]
+    ff = jax.jvp(f, (Z,), (jnp.concatenate([f(Z), jnp.zeros(2)]),))[1]
+    gg = jax.jvp(g, (Z,), (jnp.concatenate([jnp.zeros(2), g(Z)]),))[1]
+    expected = jnp.concatenate([a * f(Z) - a * a * H / 2 * ff, l * g(Z) - l * l * H / 2 * gg])
+    automatic = modified_field(update_map(GAME, ("regularised",)), 1)(Z, H, jnp.array([a, l, 0.0]))
+    assert relative(automatic, expected) <= 1e-10
+
+
+def test_second_order_euler_term():
+    """Simultaneous GD is Euler on F = (a f, l g): f_3 = F''(F, F)/12 + F'F'F/3."""
+    params = jnp.array([0.8, 1.3, 0.0])
+    F = lambda z: jnp.concatenate([jnp.full(2, 0.8), jnp.full(2, 1.3)]) * GAME.field(z)
+    dF = lambda z, v: jax.jvp(F, (z,), (v,))[1]
+    second = jax.jvp(lambda z: dF(z, F(Z)), (Z,), (F(Z),))[1]  # F''(F, F) at Z
+    expected = second / 12 + dF(Z, dF(Z, F(Z))) / 3
+    terms = modified_coefficients(update_map(GAME, ("simultaneous",)), 2)(Z, params)
+    assert relative(terms[2], expected) <= 1e-10
+    assert relative(terms[1], -0.5 * dF(Z, F(Z))) <= 1e-12
+
+
+def _log_series(matrices, order):
+    """Coefficients of h^1..h^(order+1) of log(M(h)) for M(h) = sum_i matrices[i] h^i, M(0) = I, by the
+    series log(I + X) = sum_k (-1)^(k+1) X^k / k on matrix polynomials truncated at h^(order+1)."""
+    n, top = matrices[0].shape[0], order + 1
+    x = [np.zeros((n, n))] + [matrices[i] if i < len(matrices) else np.zeros((n, n)) for i in range(1, top + 1)]
+    power, total = [np.eye(n)] + [np.zeros((n, n))] * top, [np.zeros((n, n)) for _ in range(top + 1)]
+    for k in range(1, top + 1):
+        power = [sum(power[j] @ x[i - j] for j in range(i + 1)) for i in range(top + 1)]
+        for i in range(top + 1):
+            total[i] = total[i] + (-1) ** (k + 1) / k * power[i]
+    return total[1:]
+
+
+@pytest.mark.parametrize("scheme", [Scheme("simultaneous", 0.7, 1.4), Scheme("alternating", 0.7, 1.4, 2, 1)])
+def test_linear_game_coefficients_are_the_matrix_logarithm_series(scheme):
+    rng = np.random.default_rng(5)
+    a = rng.standard_normal((3, 2))
+    game = Game("bilinear", lambda p, t: p @ jnp.asarray(a) @ t, lambda p, t: -p @ jnp.asarray(a) @ t,
+                np.ones(3), np.ones(2))
+    step = update_map(game, scheme.structure)
+    order = 3
+    # M(h) = sum_i M_i h^i: one step is a polynomial in h of degree m + k at most, read off exactly
+    jac = lambda h: jax.jacfwd(lambda z: step(z, h, scheme.params))(jnp.zeros(5))
+    degree = 3
+    nodes = np.arange(1, degree + 2, dtype=float)
+    values = np.stack([np.asarray(jac(h)) for h in nodes])
+    vandermonde = np.vander(nodes, degree + 1, increasing=True)
+    matrices = np.einsum("ij,jkl->ikl", np.linalg.inv(vandermonde), values)
+    np.testing.assert_allclose(matrices[0], np.eye(5), atol=1e-12)
+    expected = _log_series(list(matrices), order)
+    z = jnp.asarray(rng.standard_normal(5))
+    terms = jax.jit(modified_coefficients(step, order))(z, scheme.params)
+    for i in range(order + 1):
+        np.testing.assert_allclose(terms[i], expected[i] @ np.asarray(z), rtol=1e-9, atol=1e-12)
+
+
+def test_jit_vmap_and_grad_work_through_the_field():
+    field = modified_field(update_map(GAME, ("simultaneous",)), 1)
+    params = jnp.array([1.0, 0.5, 0.0])
+    batch = jnp.stack([Z, 1.1 * Z, 0.9 * Z])
+    vmapped = jax.jit(jax.vmap(field, in_axes=(0, None, None)))(batch, H, params)
+    assert relative(vmapped[1], field(1.1 * Z, H, params)) < 1e-14
+    gradient = jax.jit(jax.grad(lambda z: jnp.sum(field(z, H, params) ** 2)))(Z)
+    assert gradient.shape == Z.shape and bool(jnp.all(jnp.isfinite(gradient)))
+
+
+def test_bea_refuses_multistep_rules_and_bad_orders():
+    from harness import GameError
+    from harness.flows import flow_family
+
+    with pytest.raises(GameError, match="multistep"):
+        flow_family(Flow("bea:2"), Scheme("ogda"))
+    with pytest.raises(GameError, match="unknown flow"):
+        Flow("bea:9")
