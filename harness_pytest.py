@@ -43,8 +43,9 @@ def _settings_dict(settings: Any) -> dict:
 
 
 def record(result: Any, test: str | None) -> None:
-    """Called by ``assert_order`` with each result (ignored when no session is running)."""
-    if _RECORDERS:
+    """Called by ``assert_order`` with each result; kept only when the running session (the innermost one)
+    writes ``--harness-json`` (pytest-xdist hands the option to its workers too)."""
+    if _RECORDERS and _RECORDERS[-1].path is not None:
         _RECORDERS[-1].results.append((test, result))
 
 
@@ -107,9 +108,7 @@ def pytest_testnodedown(node: Any, error: Any) -> None:
 
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     recorder = config.stash.get(_KEY, None)
-    if recorder is None or getattr(config, "workeroutput", None) is not None:
-        return
-    if recorder.path is None:
+    if recorder is None or recorder.path is None or getattr(config, "workeroutput", None) is not None:
         return
     entries = recorder.entries()
     failed = sum(not entry["passed"] for entry in entries)
