@@ -7,34 +7,54 @@ map itself as a formal series, satisfies (THEORY.md §3)
 
 where z_n = step^n(z) is the orbit and Delta the forward difference in n. Since Delta^k z_0 = O(h^k), the
 Taylor coefficients in h of z_1 ... z_{p+1} up to h^(p+1) give f_h = f_1 + h f_2 + ... + h^p f_{p+1}
-exactly. The coefficients are derivatives in h at h = 0, taken by nested forward-mode autodiff (jvp):
-exact, no finite differences, and it sees through every JAX primitive (Taylor-mode ``jax.experimental.jet``
-fails on functions with custom derivative rules such as softplus). The cost grows as 2^(p+1) evaluations
-of the orbit, which is what orders 0 to 4 need.
+exactly. The coefficients come from Taylor-mode autodiff (``jax.experimental.jet``) of the orbit in h at
+h = 0: exact, no finite differences, and polynomial in p (nested jvp would cost 2^(p+1) orbits and compile
+accordingly). jet has no rules for custom derivatives (softplus, logaddexp) or nested jit, so the orbit is
+first traced to a jaxpr in which those calls are replaced by their bodies (``_inline``).
 """
 
 from __future__ import annotations
 
 import math
-from typing import Callable
+from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.experimental.jet import jet
+from jax.extend import core as jcore
 
 MAX_ORDER = 6
 
 
-def _derivatives(function: Callable, order: int) -> Callable:
-    """h -> [F(h), F'(h), ..., F^(order)(h)] by nested jvp."""
-    if order == 0:
-        return lambda h: [function(h)]
-    lower = _derivatives(function, order - 1)
+def _evaluate_inlined(jaxpr, consts, *args):
+    """Evaluate a jaxpr with jit calls and custom_jvp/custom_vjp calls replaced by their bodies."""
+    env = {}
 
-    def all_orders(h):
-        values, tangents = jax.jvp(lower, (h,), (jnp.ones_like(h),))
-        return [values[0], *tangents]
+    def read(var):
+        return var.val if isinstance(var, jcore.Literal) else env[var]
 
-    return all_orders
+    env.update(zip(jaxpr.constvars, consts, strict=True))
+    env.update(zip(jaxpr.invars, args, strict=True))
+    for eqn in jaxpr.eqns:
+        values = [read(var) for var in eqn.invars]
+        inner = next((eqn.params[k] for k in ("jaxpr", "call_jaxpr", "fun_jaxpr") if k in eqn.params), None)
+        if eqn.primitive.name in _INLINED and inner is not None:
+            outs = _evaluate_inlined(inner.jaxpr, inner.consts, *values)
+        else:
+            outs = eqn.primitive.bind(*values, **eqn.params)
+            outs = outs if eqn.primitive.multiple_results else [outs]
+        env.update(zip(eqn.outvars, outs, strict=True))
+    return [read(var) for var in jaxpr.outvars]
+
+
+_INLINED = {"pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
+            "custom_vjp_call_jaxpr", "remat", "checkpoint"}
+
+
+def _inline(function: Callable, *example) -> Callable:
+    """``function`` as plain primitives (traced once at the example arguments' shapes)."""
+    closed = jax.make_jaxpr(function)(*example)
+    return lambda *args: _evaluate_inlined(closed.jaxpr, closed.consts, *args)[0]
 
 
 def modified_coefficients(step: Callable, order: int) -> Callable:
@@ -44,19 +64,22 @@ def modified_coefficients(step: Callable, order: int) -> Callable:
     terms = order + 1
 
     def coefficients(z, *params):
-        def orbit(h):
-            iterates, x = [], z
+        def orbit(x, h, *params):
+            iterates = []
             for _ in range(terms):
                 x = step(x, h, *params)
                 iterates.append(x)
             return jnp.stack(iterates)  # z_1 ... z_{p+1}
 
-        derivatives = _derivatives(orbit, terms)(jnp.zeros((), z.dtype))
-        # taylor[i][j] = coefficient of h^i in z_j, for j = 0 ... p+1 (z_0 = z does not depend on h)
-        taylor = [jnp.concatenate([z[None] if i == 0 else jnp.zeros_like(z)[None], d / math.factorial(i)])
-                  for i, d in enumerate(derivatives)]
+        h0 = jnp.zeros((), z.dtype)
+        plain = _inline(orbit, z, h0, *params)
+        unit = (jnp.ones((), z.dtype),) + (jnp.zeros((), z.dtype),) * (terms - 1)
+        _, derivatives = jet(lambda h: plain(z, h, *params), (h0,), (unit,))
+        # taylor[i][j] = coefficient of h^(i+1) in z_j, j = 0 ... p+1 (z_0 = z does not depend on h)
+        taylor = [jnp.concatenate([jnp.zeros_like(z)[None], d / math.factorial(i)])
+                  for i, d in enumerate(derivatives, start=1)]
         fields = []
-        for i in range(1, terms + 1):  # h f_h has the h^i coefficient f_i
+        for i in range(terms):  # h f_h has the h^(i+1) coefficient f_(i+1)
             total = jnp.zeros_like(z)
             for k in range(1, terms + 1):
                 delta_k = sum((-1) ** (k - j) * math.comb(k, j) * taylor[i][j] for j in range(k + 1))
