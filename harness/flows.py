@@ -25,8 +25,8 @@ Flows ``bea:P`` are the modified fields of order P derived automatically from th
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -82,7 +82,7 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
         if name in ("simultaneous", "gd"):
             return lead, np.array([[a, a], [l, l]])
         if name != "alternating":
-            raise GameError(f"the official-code convention is defined for simultaneous and alternating GD, not {name!r}")
+            raise GameError(f"the official-code convention exists for simultaneous and alternating GD, not {name!r}")
         if scheme.first == "phi":
             return lead, np.array([[a / m, a], [l - 2 * a, l / k]])
         return lead, np.array([[a / m, a - 2 * l], [l, l / k]])

@@ -4,10 +4,10 @@
   z(h) = z0 + [expm(M)]_{:n, n} with M = [[h A, h F(z0)], [0, 0]] (augmented matrix exponential); the
   error estimate is the round-off scale eps (|z0| + (n + 1) |z(h) - z0|).
 - Other fields: the 8th-order Dormand-Prince tableau (diffrax's Dopri8) with fixed steps, run with N and
-  2N steps (two lanes of one loop, so the field is compiled once); the 2N solution is returned and |z_N - z_2N| (an upper estimate of its error, which is about
-  2^8 times smaller than that of z_N; it also holds the two solutions' round-off) plus eps |z| is its
-  error estimate.
-  Fixed steps keep the solve batchable with vmap and deterministic.
+  2N steps (two lanes of one loop, so the field is compiled once). The 2N solution is returned; its error
+  estimate is |z_N - z_2N| (an upper estimate: the 2N solution's error is about 2^8 times smaller than
+  that of z_N; the difference also holds both solutions' round-off) plus eps |z|. Fixed steps keep the
+  solve batchable with vmap and deterministic.
 """
 
 from __future__ import annotations

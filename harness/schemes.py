@@ -23,8 +23,8 @@ from __future__ import annotations
 
 import functools
 import math
+from collections.abc import Callable
 from dataclasses import asdict, dataclass
-from typing import Callable
 
 import jax
 import jax.numpy as jnp
@@ -107,7 +107,7 @@ class Scheme:
         return asdict(self)
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def load_rule(spec: str) -> Callable:
     """The function NAME of ``path/to/file.py:NAME``: a user update rule ``(V, z, h) -> z'``."""
     from harness.catalog import load_file
