@@ -21,7 +21,7 @@ import numpy as np
 from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
 from harness.flows import Flow
 from harness.game import Game, GameError
-from harness.measure import Measurement, default_step_sizes, initial_points, measure_local_error
+from harness.measure import Measurement, default_step_sizes, initial_points, jacobian_norm, measure_local_error
 from harness.schemes import Scheme
 
 SCHEMA_VERSION = 1
@@ -137,7 +137,8 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings()) -> C
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
     points = initial_points(game, settings.points, settings.seed)
     measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points)
-    fit = fit_order(measurement, spec.expected_slope, settings.tolerance)
+    step_scale = step_sizes[-1] * jacobian_norm(game, spec.scheme)
+    fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_scale)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 
 

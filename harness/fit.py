@@ -62,8 +62,17 @@ def _span_decades(h: np.ndarray, columns: np.ndarray) -> float:
     return float(np.log10(chosen.max() / chosen.min())) if chosen.size else 0.0
 
 
-def fit_order(measurement: Measurement, expected_slope: float, tolerance: float = DEFAULT_TOLERANCE) -> Fit:
-    """Fit the order of ``measurement`` and compare it with ``expected_slope`` (see module docstring)."""
+EXACT_MIN_STEP_SCALE = 0.05
+
+
+def fit_order(
+    measurement: Measurement, expected_slope: float, tolerance: float = DEFAULT_TOLERANCE,
+    step_scale: float | None = None,
+) -> Fit:
+    """Fit the order of ``measurement`` and compare it with ``expected_slope`` (see module docstring).
+
+    ``step_scale`` is h_max |dF/dz|: when every error is at the round-off floor, the flow is called EXACT
+    only if the steps were not tiny (step_scale >= 0.05, or unknown); otherwise it is FLOOR-LIMITED."""
     h = measurement.step_sizes
     e, ref, floor = measurement.errors, measurement.reference_error, measurement.floor
     reasons: list[str] = []
@@ -77,6 +86,10 @@ def fit_order(measurement: Measurement, expected_slope: float, tolerance: float 
             f"{h[(~finite).any(axis=0)].min():.3g}); dropped"
         )
     above_floor = finite & (e >= floor)
+    if not above_floor.any() and step_scale is not None and step_scale < EXACT_MIN_STEP_SCALE:
+        return Fit(None, None, "FLOOR-LIMITED", reasons + [
+            f"every error is at the round-off floor with h |dF/dz| <= {step_scale:.2g}; try larger step sizes"
+        ], used=np.zeros_like(finite))
     if not above_floor.any():
         return Fit(None, None, "EXACT", reasons + [
             f"every error is at the round-off floor (max {np.nanmax(np.where(finite, e, np.nan)):.3g}): "

@@ -60,6 +60,7 @@ def _power_step(game: Game):
     return jax.jit(power)
 
 
+@functools.cache
 def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
     """Estimate of the spectral norm of dF/dz at z0 for F = (alpha f, lambda g), by power iteration on
     J^T J with one JVP and one VJP per iteration (no Jacobian is formed)."""

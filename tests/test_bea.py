@@ -114,3 +114,13 @@ def test_bea_refuses_multistep_rules_and_bad_orders():
         flow_family(Flow("bea:2"), Scheme("ogda"))
     with pytest.raises(GameError, match="unknown flow"):
         Flow("bea:9")
+
+
+def test_a_slope_hidden_by_the_floor_is_floor_limited_and_a_larger_range_shows_it(games):
+    from harness.checks import CheckSpec, Settings, run_check
+
+    spec = CheckSpec("bilinear", Scheme("simultaneous", 1.0, 0.3), Flow("bea:4"))
+    hidden = run_check(games["bilinear"], spec, Settings(h_max=2e-3))
+    assert hidden.fit.status == "FLOOR-LIMITED" and hidden.fit.slope is None
+    shown = run_check(games["bilinear"], spec, Settings())
+    assert shown.fit.status == "PASS" and abs(shown.fit.slope - 6.0) < 0.15
