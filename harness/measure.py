@@ -114,18 +114,22 @@ def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family:
 
 
 def measure_local_error(
-    game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray
+    game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray,
+    coefficients: tuple | None = None,
 ) -> Measurement:
     """Local errors of ``scheme`` against ``flow`` for every (initial point, step size), batched.
 
-    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0."""
+    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
+    ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
+    to test the checker itself."""
     step_sizes = np.asarray(step_sizes, dtype=np.float64)
     points = np.asarray(points, dtype=np.float64)
     if step_sizes.ndim != 1 or not np.all(np.isfinite(step_sizes)) or np.any(step_sizes <= 0):
         raise GameError("step sizes must be a 1-D array of positive finite numbers")
     if points.ndim != 2 or points.shape[1] != game.z0.size:
         raise GameError(f"initial points must have shape (count, {game.z0.size}), got {points.shape}")
-    family, coefficients = flow_family(flow, scheme)
+    family, own = flow_family(flow, scheme)
+    coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
     affine = game.is_affine() and not flow.automatic
