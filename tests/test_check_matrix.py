@@ -20,7 +20,18 @@ def test_matrix_covers_the_catalog():
     assert {s.expected_slope for s in SPECS if s.flow.name == "official"} == {2.0, 3.0}
 
 
-@pytest.mark.parametrize("spec", SPECS, ids=[s.label.replace(" · ", "|").replace(" ", "") for s in SPECS])
+# Automatic flows compile one order-3 field per game and scheme (several seconds each): the default suite
+# runs them on three representative games; `pytest -m slow` (and `harness check --all`) runs all of them.
+BEA_GAMES_BY_DEFAULT = {"dirac_gan", "bilinear", "rosenbrock"}
+
+
+def _param(spec):
+    heavy = spec.flow.automatic and spec.game not in BEA_GAMES_BY_DEFAULT
+    return pytest.param(spec, id=spec.label.replace(" · ", "|").replace(" ", ""),
+                        marks=[pytest.mark.slow] if heavy else [])
+
+
+@pytest.mark.parametrize("spec", [_param(spec) for spec in SPECS])
 def test_check(spec):
     result = run_check(GAMES[spec.game], spec, SETTINGS)
     assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
