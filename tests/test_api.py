@@ -90,15 +90,38 @@ def test_bad_input_raises_game_error_with_one_line(call, message):
     assert "\n" not in str(info.value)
 
 
-def test_check_all_runs_the_matrix_over_given_games():
-    results = harness.check_all(["rosenbrock"], points=1)
-    assert {r.spec.scheme.name for r in results} == {"gd"} and {r.spec.flow.name for r in results} == {"gradient",
-                                                                                                          "igr"}
-    assert all(r.passed for r in results) and all(r.settings.points == 1 for r in results)
+MATRIX = """
+[settings]
+points = 2
+
+[[check]]
+games = "single-objective"
+scheme = "gd"
+rates = [[1, 1], [0.3, 1]]
+flows = ["gradient", "igr"]
+
+[[check]]
+games = ["dirac_gan", "rosenbrock"]
+scheme = "gd"
+flows = ["gradient"]
+expected_slope = 2
+reason = "an entry naming games"
+"""
+
+
+def test_check_all_runs_a_matrix_on_the_given_games_only(tmp_path):
+    (tmp_path / "matrix.toml").write_text(MATRIX)
+    results = harness.check_all(["rosenbrock"], tmp_path / "matrix.toml")
+    assert [(r.spec.game, r.spec.scheme.lr1, r.spec.flow.name) for r in results] == [
+        ("rosenbrock", 1.0, "gradient"), ("rosenbrock", 1.0, "igr"), ("rosenbrock", 0.3, "gradient"),
+        ("rosenbrock", 0.3, "igr"), ("rosenbrock", 1.0, "gradient")]
+    assert all(r.passed for r in results) and all(r.settings.points == 2 for r in results)
     for r in results:
         assert abs(r.fit.slope - r.spec.expected_slope) < 0.15
+    assert results[-1].spec.reason == "an entry naming games"
+    assert [r.settings.points for r in harness.check_all(["rosenbrock"], tmp_path / "matrix.toml", points=1)] == [1] * 5
     with pytest.raises(GameError, match="selects no checks"):
-        harness.check_all([], points=1)
+        harness.check_all(["dirac_gan_bilinear"], tmp_path / "matrix.toml")
 
 
 def test_worst_point_and_explain_on_a_failing_check():
