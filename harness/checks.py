@@ -204,7 +204,9 @@ def load_matrix(
         document = tomllib.loads(text)
     except tomllib.TOMLDecodeError as exc:
         raise MatrixError(f"check matrix {path}: {exc}") from exc
-    games = catalog() if games is None else games
+    catalog_games = catalog()
+    games = catalog_games if games is None else games
+    known = set(catalog_games) | set(games)
     table_lines = [n for n, line in enumerate(text.splitlines(), start=1) if line.strip() == "[[check]]"]
     unknown = set(document) - {"settings", "check"}
     if unknown:
@@ -219,7 +221,7 @@ def load_matrix(
     for index, table in enumerate(document.get("check", [])):
         where = f"{path}:{table_lines[index] if index < len(table_lines) else '?'}"
         try:
-            specs.extend(_expand(table, games))
+            specs.extend(_expand(table, games, known))
         except GameError as exc:
             raise MatrixError(f"check matrix {where}: {exc}") from exc
         except (TypeError, ValueError) as exc:
@@ -227,7 +229,8 @@ def load_matrix(
     return settings, specs
 
 
-def _expand(table: dict, games: dict[str, Game]) -> list[CheckSpec]:
+def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckSpec]:
+    """The checks of one [[check]] table over ``games``; names in the table must be ``known`` games."""
     unknown = set(table) - _TABLE_KEYS
     if unknown:
         raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -237,10 +240,10 @@ def _expand(table: dict, games: dict[str, Game]) -> list[CheckSpec]:
     if selector in ("*", "two-player", "single-objective"):
         names = [n for n, g in games.items() if selector == "*" or g.kind == selector]
     elif isinstance(selector, list):
-        missing = [n for n in selector if n not in games]
+        missing = [n for n in selector if n not in known]
         if missing:
             raise GameError(f"unknown game(s) {', '.join(missing)}")
-        names = list(selector)
+        names = [n for n in selector if n in games]
     else:
         raise GameError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
     names = [n for n in names if n not in set(table.get("exclude", []))]

@@ -13,7 +13,10 @@ SETTINGS, SPECS = load_matrix(games=GAMES)
 def test_matrix_covers_the_catalog():
     for name, game in GAMES.items():
         schemes = {s.scheme.name for s in SPECS if s.game == name}
-        assert schemes == ({"gd"} if game.kind == "single-objective" else {"simultaneous", "alternating"})
+        assert schemes >= ({"gd", "simultaneous"} if game.kind == "single-objective"
+                           else {"simultaneous", "alternating"})
+        orders = {s.flow.order for s in SPECS if s.game == name and s.flow.automatic}
+        assert orders == {0, 1, 2, 3}
     two_player = [s for s in SPECS if GAMES[s.game].kind == "two-player"]
     assert any(s.scheme.lr1 != s.scheme.lr2 for s in two_player)
     assert any((s.scheme.m, s.scheme.k) != (1, 1) for s in two_player)

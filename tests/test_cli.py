@@ -66,7 +66,7 @@ def test_game_from_a_file_outside_the_repository(tmp_path):
         (["check", "--game", "missing.py:G"], "does not exist"),
         (["check", "--game", "dirac_gan", "--lr1", "-1"], "positive"),
         (["check", "--game", "dirac_gan", "--m", "0"], "positive integer"),
-        (["check", "--game", "dirac_gan", "--flow", "bogus"], "invalid choice"),
+        (["check", "--game", "dirac_gan", "--flow", "bogus"], "unknown flow"),
         (["check"], "--game"),
     ],
 )
