@@ -24,12 +24,14 @@ def test_matrix_covers_the_catalog():
 
 
 # Automatic flows compile one order-3 field per game and scheme (several seconds each): the default suite
-# runs them on three representative games; `pytest -m slow` (and `harness check --all`) runs all of them.
+# runs them for GD on three representative games; `pytest -m slow` (and `harness check --all`) runs all.
 BEA_GAMES_BY_DEFAULT = {"dirac_gan", "bilinear", "rosenbrock"}
+BEA_SCHEMES_BY_DEFAULT = {"simultaneous", "alternating", "gd"}
 
 
 def _param(spec):
-    heavy = spec.flow.automatic and spec.game not in BEA_GAMES_BY_DEFAULT
+    heavy = spec.flow.automatic and (spec.game not in BEA_GAMES_BY_DEFAULT
+                                     or spec.scheme.name not in BEA_SCHEMES_BY_DEFAULT)
     return pytest.param(spec, id=spec.label.replace(" · ", "|").replace(" ", ""),
                         marks=[pytest.mark.slow] if heavy else [])
 
