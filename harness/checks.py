@@ -21,7 +21,14 @@ import numpy as np
 from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
 from harness.flows import Flow
 from harness.game import Game, GameError
-from harness.measure import Measurement, default_step_sizes, initial_points, jacobian_norm, measure_local_error
+from harness.measure import (
+    Measurement,
+    default_step_sizes,
+    initial_points,
+    jacobian_norm,
+    measure_global_error,
+    measure_local_error,
+)
 from harness.schemes import Scheme
 
 SCHEMA_VERSION = 1
@@ -53,10 +60,15 @@ class Settings:
             raise GameError(f"h_max must be a positive step size, got {self.h_max}")
 
 
+MEASURES = ("local", "global")
+
+
 @dataclass(frozen=True)
 class CheckSpec:
-    """What to check and what to expect. ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of
-    order p and a method of order q (a flow truncated below the method's order is the gradient flow)."""
+    """What to check and what to expect. ``expected_slope`` defaults to max(p + 2, q + 1) for the local
+    error of a flow of order p and a method of order q (a flow truncated below the method's order is the
+    gradient flow), one less for the global error at a fixed ``horizon`` (default GLOBAL_HORIZON largest
+    step sizes)."""
 
     game: str
     scheme: Scheme
@@ -64,17 +76,25 @@ class CheckSpec:
     expected_slope: float | None = None
     expected_status: str = "PASS"
     reason: str = ""
+    measure: str = "local"
+    horizon: float | None = None
 
     def __post_init__(self) -> None:
+        if self.measure not in MEASURES:
+            raise GameError(f"unknown measure {self.measure!r}; choose local or global")
+        if self.horizon is not None and (self.measure != "global" or not (math.isfinite(self.horizon)
+                                                                          and self.horizon > 0)):
+            raise GameError(f"a horizon must be a positive time and goes with measure global, got {self.horizon}")
         if self.expected_slope is None:
-            expected = max(self.flow.order + 2, self.scheme.method_order + 1)
+            expected = max(self.flow.order + 2, self.scheme.method_order + 1) - (self.measure == "global")
             object.__setattr__(self, "expected_slope", float(expected))
         if self.expected_status not in STATUSES:
             raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
 
     @property
     def label(self) -> str:
-        return f"{self.game} · {self.scheme.label} · {self.flow.name}"
+        label = f"{self.game} · {self.scheme.label} · {self.flow.name}"
+        return label if self.measure == "local" else f"{label} · global"
 
 
 @dataclass
@@ -108,6 +128,9 @@ class CheckResult:
             "reasons": list(fit.reasons),
             "fit_range": list(fit.fit_range) if fit.fit_range else None,
             "reference": m.reference,
+            "measure": self.spec.measure,
+            "horizon": m.horizon,
+            "update_steps": m.update_steps.tolist() if m.update_steps is not None else None,
             "seed": self.settings.seed,
             "step_sizes": _numbers(m.step_sizes),
             "points": _numbers(m.points),
@@ -128,6 +151,10 @@ def _numbers(array: np.ndarray) -> list:
     return [_numbers(row) if np.ndim(row) else _number(float(row)) for row in np.asarray(array)]
 
 
+GLOBAL_HORIZON = 10.0
+"""Default horizon of a global error, in units of the largest step size."""
+
+
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings()) -> CheckResult:
     """Measure and judge one check."""
     start = time.perf_counter()
@@ -136,7 +163,11 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings()) -> C
     else:
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
     points = initial_points(game, settings.points, settings.seed)
-    measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points)
+    if spec.measure == "global":
+        horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
+        measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon)
+    else:
+        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points)
     step_scale = step_sizes[-1] * jacobian_norm(game, spec.scheme)
     fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_scale)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
@@ -181,7 +212,7 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 # --- the check matrix file -------------------------------------------------------------------------
 
 _TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
-               "expected_status", "reason"}
+               "expected_status", "reason", "measure", "horizon"}
 
 
 class MatrixError(GameError):
@@ -261,7 +292,9 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
             scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)))
         expected = table.get("expected_slope")
         specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
-                               table.get("expected_status", "PASS"), table.get("reason", "")))
+                               table.get("expected_status", "PASS"), table.get("reason", ""),
+                               table.get("measure", "local"),
+                               None if table.get("horizon") is None else float(table["horizon"])))
     return specs
 
 

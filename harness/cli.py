@@ -102,7 +102,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--flow", action="append", type=_flow_name,
                        help=f"flow to check: {', '.join(FLOW_NAMES)} (repeatable; default gradient and modified)")
     check.add_argument("--expected-slope", type=float,
-                       help="override the expected slope (default: flow order + 2, or method order + 1 if larger)")
+                       help="override the expected slope (default: flow order + 2, or method order + 1 if larger; "
+                       "one less for --measure global)")
+    check.add_argument("--measure", choices=("local", "global"), default="local",
+                       help="local error of one step (default), or global error after T/h steps to a horizon T")
+    check.add_argument("--horizon", type=_positive_float,
+                       help="the horizon T of --measure global (default 10 times the largest step size)")
     check.add_argument("--json", dest="json_path", help="write results as JSON to this path")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     _add_measurement_flags(check)
@@ -181,7 +186,10 @@ def command_check(args) -> int:
         name, rule = ("user", args.scheme) if ".py" in args.scheme else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule)
         flows = args.flow or ["gradient", "modified"]
-        specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope) for name in games for flow in flows]
+        if args.horizon is not None and args.measure != "global":
+            raise GameError("--horizon goes with --measure global")
+        specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope, measure=args.measure, horizon=args.horizon)
+                 for name in games for flow in flows]
     results = run_checks(specs, games, settings, _progress(args.quiet))
     _print_table(results)
     if args.json_path:

@@ -30,21 +30,23 @@ for _row, _coefficients in enumerate(_TABLEAU.a_lower, start=1):
 _B = np.asarray(_TABLEAU.b_sol, dtype=np.float64)
 
 
-def rk8(field: Callable, z0: jax.Array, t: jax.Array, n_steps: int) -> jax.Array:
-    """z(t) for z' = field(z) by ``n_steps`` fixed Dopri8 steps.
-
-    The stages run in a loop (the field is traced once, which keeps compilation short)."""
-    dt = t / n_steps
+def _dopri8_step(field: Callable, z: jax.Array, dt: jax.Array) -> jax.Array:
+    """One Dopri8 step of every row of z ([B, n]) with its own step dt ([B]); ``field`` maps [B, n] to
+    [B, n]. The stages run in a loop, so the field is traced once."""
     a, b = jnp.asarray(_A), jnp.asarray(_B)
 
-    def one_step(_, z):
-        def stage(i, k):
-            return k.at[i].set(field(z + dt * (a[i] @ k)))
+    def stage(i, k):  # k: [stages, B, n]
+        return k.at[i].set(field(z + dt[:, None] * jnp.tensordot(a[i], k, axes=1)))
 
-        k = jax.lax.fori_loop(0, _STAGES, stage, jnp.zeros((_STAGES, z.size)))
-        return z + dt * (b @ k)
+    k = jax.lax.fori_loop(0, _STAGES, stage, jnp.zeros((_STAGES, *z.shape), z.dtype))
+    return z + dt[:, None] * jnp.tensordot(b, k, axes=1)
 
-    return jax.lax.fori_loop(0, n_steps, one_step, z0)
+
+def rk8(field: Callable, z0: jax.Array, t: jax.Array, n_steps: int) -> jax.Array:
+    """z(t) for z' = field(z) by ``n_steps`` fixed Dopri8 steps."""
+    rows = lambda z: field(z[0])[None]  # noqa: E731
+    dt = jnp.reshape(t / n_steps, (1,))
+    return jax.lax.fori_loop(0, n_steps, lambda _, z: _dopri8_step(rows, z, dt), z0[None])[0]
 
 
 def expm_flow(field: Callable, z0: jax.Array, t: jax.Array) -> jax.Array:
@@ -56,34 +58,44 @@ def expm_flow(field: Callable, z0: jax.Array, t: jax.Array) -> jax.Array:
     return z0 + jax.scipy.linalg.expm(augmented)[:n, n]
 
 
+def reference_solutions(
+    field: Callable, z0: jax.Array, t: jax.Array, args, affine: bool, n_steps: int = DEFAULT_STEPS
+) -> tuple[jax.Array, jax.Array]:
+    """(z(t), estimated error of z(t)) for every row: z' = field(z, arg), z(0) = z0, over its own time t.
+
+    z0 is [B, n]; t is [B]; ``args`` is a pytree of per-row arguments (leading axis B) passed to
+    ``field(z, arg)``, which is written for one row. The rows are batched explicitly (one vmap of the
+    field, no vmap around the solver loops), which keeps tracing short for large fields."""
+    if affine:
+        z_t = jax.vmap(lambda z, s, arg: expm_flow(lambda x: field(x, arg), z, s))(z0, t, args)
+        scale = jnp.linalg.norm(z0, axis=1) + (z0.shape[1] + 1) * jnp.linalg.norm(z_t - z0, axis=1)
+        return z_t, EPS * scale
+    coarse, fine = _coarse_and_fine(jax.vmap(field), z0, t, args, n_steps)
+    return fine, jnp.linalg.norm(coarse - fine, axis=1) + EPS * jnp.linalg.norm(fine, axis=1)
+
+
 def reference_solution(
     field: Callable, z0: jax.Array, t: jax.Array, affine: bool, n_steps: int = DEFAULT_STEPS
 ) -> tuple[jax.Array, jax.Array]:
     """(z(t), estimated error of z(t)) for z' = field(z), z(0) = z0 (see the module docstring)."""
-    if affine:
-        z_t = expm_flow(field, z0, t)
-        return z_t, EPS * (jnp.linalg.norm(z0) + (z0.size + 1) * jnp.linalg.norm(z_t - z0))
-    coarse, fine = _coarse_and_fine(field, z0, t, n_steps)
-    return fine, jnp.linalg.norm(coarse - fine) + EPS * jnp.linalg.norm(fine)
+    z_t, error = reference_solutions(lambda z, _: field(z), jnp.asarray(z0)[None], jnp.reshape(t, (1,)),
+                                     jnp.zeros(1), affine, n_steps)
+    return z_t[0], error[0]
 
 
-def _coarse_and_fine(field: Callable, z0: jax.Array, t: jax.Array, n_steps: int) -> jax.Array:
-    """The N-step and 2N-step Dopri8 solutions, computed as two vmapped lanes of one loop so that the field
-    is traced (and compiled) once: over 2N iterations the fine lane steps t/2N each time, the coarse lane
-    steps t/N on even iterations and stands still (step 0) on odd ones."""
-    a, b = jnp.asarray(_A), jnp.asarray(_B)
+def _coarse_and_fine(rows: Callable, z0: jax.Array, t: jax.Array, args, n_steps: int) -> tuple:
+    """The N-step and 2N-step Dopri8 solutions of every row, computed as two lanes of one loop so that the
+    field is traced (and compiled) once: over 2N iterations the fine lane steps t/2N each time, the coarse
+    lane steps t/N on even iterations and stands still (step 0) on odd ones. ``rows(z, args)`` is the
+    field on a batch of rows."""
+    count = z0.shape[0]
+    both_args = jax.tree_util.tree_map(lambda x: jnp.concatenate([x, x]), args)
+    field = lambda z: rows(z, both_args)  # noqa: E731
     fine_dt = t / (2 * n_steps)
 
-    def lane_step(z, dt):
-        def stage(i, k):
-            return k.at[i].set(field(z + dt * (a[i] @ k)))
-
-        k = jax.lax.fori_loop(0, _STAGES, stage, jnp.zeros((_STAGES, z.size)))
-        return z + dt * (b @ k)
-
     def iteration(i, lanes):
-        dts = jnp.stack([jnp.where(i % 2 == 0, 2 * fine_dt, 0.0), fine_dt])
-        return jax.vmap(lane_step)(lanes, dts)
+        dts = jnp.concatenate([jnp.where(i % 2 == 0, 2 * fine_dt, 0.0), fine_dt])
+        return _dopri8_step(field, lanes, dts)
 
-    lanes = jax.lax.fori_loop(0, 2 * n_steps, iteration, jnp.stack([z0, z0]))
-    return lanes[0], lanes[1]
+    lanes = jax.lax.fori_loop(0, 2 * n_steps, iteration, jnp.concatenate([z0, z0]))
+    return lanes[:count], lanes[count:]

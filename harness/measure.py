@@ -1,10 +1,12 @@
-"""Local error of one update step against a flow, over a grid of step sizes and initial points.
+"""Local and global errors of an update rule against a flow, over a grid of step sizes and initial points.
 
-    e(h, z0) = |Phi_h(z0) - phi_h(z0)|
+    local:  e(h, z0) = |Phi_h(z0) - phi_h(z0)|
+    global: e(h, z0) = |Phi_h^N(z0) - phi_T(z0)|,  N = T / h steps to a fixed horizon T
 
-with Phi_h the update rule and phi_h the flow's time-h map (reference solution, harness.integrate).
-One compiled kernel per (game, scheme structure) serves every learning rate, flow coefficient matrix,
-step size and initial point: all of those are traced arguments, batched with vmap.
+with Phi_h the update rule and phi_t the flow's time-t map (reference solution, harness.integrate).
+One compiled kernel per (game, scheme structure, flow family) serves every learning rate, flow
+coefficient matrix, step size, initial point and horizon: all of those are traced arguments, and the
+(point, step size) pairs are the rows of one batch.
 """
 
 from __future__ import annotations
@@ -18,7 +20,7 @@ import numpy as np
 
 from harness.flows import Flow, family_field, flow_family
 from harness.game import Game, GameError
-from harness.integrate import EPS, reference_solution
+from harness.integrate import DEFAULT_STEPS, EPS, reference_solutions
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -27,7 +29,8 @@ FLOOR_FACTOR = 1000.0
 
 @dataclass
 class Measurement:
-    """Errors e[point, step size] with their reference-error estimates and round-off floors."""
+    """Errors e[point, step size] with their reference-error estimates and round-off floors (FLOOR_FACTOR *
+    eps * |z| per update step)."""
 
     step_sizes: np.ndarray
     points: np.ndarray
@@ -35,6 +38,8 @@ class Measurement:
     reference_error: np.ndarray
     floor: np.ndarray
     reference: str
+    update_steps: np.ndarray | None = None  # N per step size: 1 for local errors, T / h for global ones
+    horizon: float | None = None  # T of a global error
 
 
 def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.1) -> np.ndarray:
@@ -93,46 +98,104 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
 
 @functools.cache
 def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family: str):
-    step = update_map(game, structure)
+    """The compiled sweep ``(points [P, n], step sizes [H], update steps [H], reference steps, params,
+    coefficients) -> errors, reference errors, floors [P, H]``: from each point, N update steps of size h
+    against the flow over time N h (N = 1: local error). The P * H (point, step size) pairs are the rows
+    of one explicit batch; N and the reference solver's step count are traced, so local and global
+    errors share the kernel."""
+    step = jax.vmap(update_map(game, structure), in_axes=(0, 0, None))
     field = family_field(game, structure, family)
 
-    def one(z0, h, params, coefficients):
-        def flow(z, t):
-            return reference_solution(lambda x: field(x, h, params, coefficients), z, t, affine)
-
+    def sweep(points, step_sizes, update_steps, reference_steps, params, coefficients):
+        count, n = points.shape
+        z0 = jnp.repeat(points, step_sizes.size, axis=0)
+        h = jnp.tile(step_sizes, count)
+        steps = jnp.tile(update_steps, count)
+        row_field = lambda z, h_row: field(z, h_row, params, coefficients)  # noqa: E731
         if multistep:  # start the previous state on the flow being checked
-            z_prev, prev_error = flow(z0, -h)
-            stepped = step(jnp.concatenate([z0, z_prev]), h, params)[: z0.size]
+            z_prev, prev_error = reference_solutions(row_field, z0, -h, h, affine)
+            start = jnp.concatenate([z0, z_prev], axis=1)
         else:
-            prev_error, stepped = 0.0, step(z0, h, params)
-        flowed, reference_error = flow(z0, h)
-        scale = jnp.maximum(jnp.linalg.norm(z0), jnp.linalg.norm(stepped))
-        return jnp.linalg.norm(stepped - flowed), reference_error + prev_error, FLOOR_FACTOR * EPS * scale
+            prev_error, start = 0.0, z0
 
-    over_steps = jax.vmap(one, in_axes=(None, 0, None, None))
-    return jax.jit(jax.vmap(over_steps, in_axes=(0, None, None, None)))
+        def update(i, z):
+            return jnp.where((i < steps)[:, None], step(z, h, params), z)
+
+        stepped = jax.lax.fori_loop(0, jnp.max(steps), update, start)[:, :n]
+        flowed, reference_error = reference_solutions(row_field, z0, h * steps, h, affine, reference_steps)
+        scale = jnp.maximum(jnp.linalg.norm(z0, axis=1), jnp.linalg.norm(stepped, axis=1))
+        errors = jnp.linalg.norm(stepped - flowed, axis=1)
+        floor = FLOOR_FACTOR * EPS * scale * steps
+        return tuple(jnp.reshape(x, (count, step_sizes.size)) for x in (errors, reference_error + prev_error, floor))
+
+    return jax.jit(sweep)
 
 
-def measure_local_error(
-    game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray,
-    coefficients: tuple | None = None,
-) -> Measurement:
-    """Local errors of ``scheme`` against ``flow`` for every (initial point, step size), batched.
-
-    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
-    ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
-    to test the checker itself."""
+def _validated(game: Game, step_sizes, points) -> tuple[np.ndarray, np.ndarray]:
     step_sizes = np.asarray(step_sizes, dtype=np.float64)
     points = np.asarray(points, dtype=np.float64)
     if step_sizes.ndim != 1 or not np.all(np.isfinite(step_sizes)) or np.any(step_sizes <= 0):
         raise GameError("step sizes must be a 1-D array of positive finite numbers")
     if points.ndim != 2 or points.shape[1] != game.z0.size:
         raise GameError(f"initial points must have shape (count, {game.z0.size}), got {points.shape}")
+    return step_sizes, points
+
+
+def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, horizon=None):
     family, own = flow_family(flow, scheme)
     coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
     affine = game.is_affine() and not flow.automatic
     kernel = _kernel(game, scheme.structure, scheme.multistep, affine, family)
-    errors, reference_error, floor = (np.asarray(x) for x in kernel(points, step_sizes, scheme.params, coefficients))
-    return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8")
+    arrays = kernel(points, step_sizes, update_steps, reference_steps, scheme.params, coefficients)
+    errors, reference_error, floor = (np.asarray(x) for x in arrays)
+    return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
+                       update_steps, horizon)
+
+
+def measure_local_error(
+    game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray,
+    coefficients: tuple | None = None,
+) -> Measurement:
+    """Local errors |Phi_h(z0) - phi_h(z0)| of ``scheme`` against ``flow`` for every (initial point, step
+    size), batched.
+
+    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
+    ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
+    to test the checker itself."""
+    step_sizes, points = _validated(game, step_sizes, points)
+    ones = np.ones(step_sizes.size, dtype=np.int32)
+    return _sweep(game, scheme, flow, step_sizes, points, ones, DEFAULT_STEPS, coefficients)
+
+
+def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarray, np.ndarray]:
+    """(h, N) in increasing h: each step size rounded down to horizon / N with N = ceil(horizon / h) a
+    whole number of steps; repeated N are merged."""
+    if not (np.isfinite(horizon) and horizon > 0):
+        raise GameError(f"the horizon must be a positive time, got {horizon}")
+    counts = np.unique(np.ceil(horizon / np.asarray(step_sizes, dtype=np.float64) - 1e-9).astype(np.int64))[::-1]
+    if counts.size < 3:
+        raise GameError(f"horizon {horizon:g} gives only {counts.size} distinct step counts over these step "
+                        "sizes; use a longer horizon or more decades")
+    if counts[0] > MAX_GLOBAL_STEPS:
+        raise GameError(f"horizon {horizon:g} needs {counts[0]} steps at the smallest step size (at most "
+                        f"{MAX_GLOBAL_STEPS}); use a shorter horizon or larger step sizes")
+    return horizon / counts, counts.astype(np.int32)
+
+
+MAX_GLOBAL_STEPS = 100_000
+
+
+def measure_global_error(
+    game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray, horizon: float,
+    coefficients: tuple | None = None,
+) -> Measurement:
+    """Global errors |Phi_h^N(z0) - phi_T(z0)| at the fixed horizon T = N h, for every initial point and
+    step size (each rounded so that N = T / h is an integer, see ``global_step_sizes``).
+
+    The reference solves the flow over T with Dopri8 steps no longer than a quarter of the largest h."""
+    step_sizes, points = _validated(game, step_sizes, points)
+    step_sizes, counts = global_step_sizes(step_sizes, horizon)
+    reference_steps = DEFAULT_STEPS * int(counts.min())
+    return _sweep(game, scheme, flow, step_sizes, points, counts, reference_steps, coefficients, float(horizon))
