@@ -16,5 +16,6 @@ game = Game(
     lambda phi, theta: jax.nn.softplus(-phi[0] * theta[0]),
     phi0=[0.5],
     theta0=[1.0],
+    equilibrium=[0.0, 0.0],
     source=__doc__,
 )

@@ -20,5 +20,6 @@ game = Game(
     lambda phi, theta: -payoff(phi, theta),
     phi0=[1.0],
     theta0=[-0.5],
+    equilibrium=[0.0, 0.0],
     source=__doc__,
 )

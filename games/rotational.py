@@ -15,5 +15,6 @@ game = Game.from_fields(
     lambda phi, theta: -phi - EPSILON * theta,
     phi0=[1.0],
     theta0=[0.5],
+    equilibrium=[0.0, 0.0],
     source=__doc__,
 )

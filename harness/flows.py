@@ -13,12 +13,21 @@ modified, simultaneous / gd         c = [[a, l], [a, l]]           (joint conven
 modified, alternating phi first     c = [[a/m, l], [-a, l/k]]       a single objective, also named "igr")
 modified, alternating theta first   c = [[a/m, -l], [a, l/k]]
 modified, extragradient and ogda    c = -[[a, l], [a, l]]          (V + (h/2) V'V)
-modified, regularised               c = [[a, 0], [0, l]]           (self terms only, §5 item 9)
+modified, regularised               c = [[(1+u)a, l-r1], [a-r2, (1+u)l]]   (u = strengthen, (r1, r2) =
+                                                                   Scheme.interaction_rates; joint convention
+                                                                   with cancel = 1: self terms only, §5 item 9)
 modified, midpoint                  c = 0                          (a second-order method)
 modified, heavy ball (momentum b)   s = 1/(1-b), c = (1+b)/(1-b)^3 [[a, l], [a, l]]
 official, simultaneous              c = [[a, a], [l, l]]           (official-code convention: own rate on
 official, alternating phi first     c = [[a/m, a], [l - 2a, l/k]]   the interaction term; O(h^3) only
 official, alternating theta first   c = [[a/m, a - 2l], [l, l/k]]   when a = l)
+official, regularised               c = [[(1+u)a, a-r1], [l-r2, (1+u)l]]   (what the official convention
+                                                                   predicts: self terms only for its own
+                                                                   convention="official" update)
+
+Regularised: one step is z + hV + h^2 W with W = (a (r1 f_theta g - u a f_phi f)/2, l (r2 g_phi f -
+u l g_theta g)/2), so its first-order field is V + h (W - V'V/2); the official convention puts the own rate
+a (l) where V'V/2 has the other player's rate l (a) on the interaction term.
 
 Flows ``bea:P`` are the modified fields of order P derived automatically from the update rule (harness.bea).
 """
@@ -78,11 +87,17 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
     joint = np.array([[a, l], [a, l]])
     if flow.name == "gradient" or (name == "midpoint" and flow.name != "official"):
         return lead, np.zeros((2, 2))
+    if name == "regularised":
+        r1, r2 = scheme.interaction_rates
+        self_ = 1.0 + scheme.strengthen
+        other = (a, l) if flow.name == "official" else (l, a)
+        return lead, np.array([[self_ * a, other[0] - r1], [other[1] - r2, self_ * l]])
     if flow.name == "official":
         if name in ("simultaneous", "gd"):
             return lead, np.array([[a, a], [l, l]])
         if name != "alternating":
-            raise GameError(f"the official-code convention exists for simultaneous and alternating GD, not {name!r}")
+            raise GameError("the official-code convention exists for simultaneous, alternating and regularised "
+                            f"updates, not {name!r}")
         if scheme.first == "phi":
             return lead, np.array([[a / m, a], [l - 2 * a, l / k]])
         return lead, np.array([[a / m, a - 2 * l], [l, l / k]])
@@ -90,8 +105,6 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
         return lead, joint
     if name in ("extragradient", "ogda"):
         return lead, -joint
-    if name == "regularised":
-        return lead, np.array([[a, 0.0], [0.0, l]])
     if name == "heavy_ball":
         return lead, (1 + scheme.beta) / (1 - scheme.beta) ** 3 * joint
     if scheme.first == "phi":
@@ -101,7 +114,7 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
 
 def first_order_field(game: Game) -> Callable:
     """The closed-form field ``(z, h, params, (s, c)) -> z'`` of the module docstring; params, s and c are
-    traced (params = (alpha, lambda, beta))."""
+    traced (params = Scheme.params: alpha, lambda first)."""
     a = game.dims[0]
 
     def field(z, h, params, coefficients):

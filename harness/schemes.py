@@ -7,16 +7,23 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 - alternating (phi first): m Euler steps of size alpha h/m on phi with theta frozen, then k steps of
   size lambda h/k on theta using the new phi; ``first="theta"`` is the mirror image.
 - extragradient: z' = z + h V(z + h V(z))
-- regularised (Rosca et al. 2021 §6, interaction terms cancelled): phi' = phi + alpha h (f + (lambda h/2)
-  f_theta g), theta' = theta + lambda h (g + (alpha h/2) g_phi f)
+- regularised (Rosca et al. 2021 §6, explicit regularisers): with cancellation kappa = ``cancel`` (default 1)
+  and self-term strength mu = ``strengthen`` (default 0),
+      phi'   = phi   + alpha h  (f + (rho_1 h/2) f_theta g - (mu alpha h/2) f_phi f)
+      theta' = theta + lambda h (g + (rho_2 h/2) g_phi f   - (mu lambda h/2) g_theta g)
+  with (rho_1, rho_2) = kappa (lambda, alpha) (``convention="joint"``: the interaction terms of the joint-
+  convention drift cancel exactly when kappa = 1) or kappa (alpha, lambda) (``convention="official"``, the
+  official code's own-rate coefficient). For a gradient game f_phi f = (1/2) grad_phi |grad_phi L1|^2, so the
+  mu term is the explicit regulariser L1 + mu (alpha h/4) |grad_phi L1|^2 (the self terms strengthened).
 - midpoint: z' = z + h V(z + (h/2) V(z));  rk4: the classical Runge-Kutta step on V.
 - ogda (multistep): z' = z + 2h V(z) - h V(z_prev)
 - heavy_ball (multistep, momentum ``beta``): z' = z + h V(z) + beta (z - z_prev)
 - user: a function ``rule(V, z, h) -> z'`` in a file, given as ``rule="path/to/file.py:NAME"``.
 
-Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates and beta enter the
-compiled step as traced arguments (``params = (alpha, lambda, beta)``), so one compiled kernel serves every
-value; m, k and the order are structure (unrolled plain jnp code, which nested autodiff sees through).
+Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates, beta and the
+regulariser's coefficients enter the compiled step as traced arguments (``params = (alpha, lambda, beta,
+rho_1, rho_2, mu)``), so one compiled kernel serves every value; m, k and the order are structure (unrolled
+plain jnp code, which nested autodiff sees through).
 """
 
 from __future__ import annotations
@@ -28,6 +35,7 @@ from dataclasses import asdict, dataclass
 
 import jax
 import jax.numpy as jnp
+import numpy as np
 
 from harness.game import Game, GameError
 
@@ -48,6 +56,9 @@ class Scheme:
     first: str = "phi"
     beta: float = 0.0
     rule: str | None = None
+    cancel: float = 1.0
+    strengthen: float = 0.0
+    convention: str = "joint"
 
     def __post_init__(self) -> None:
         if self.name not in SCHEME_NAMES:
@@ -67,6 +78,14 @@ class Scheme:
                 raise GameError(f"beta must be in [0, 1) for heavy_ball, got {self.beta!r}")
         elif self.beta != 0.0:
             raise GameError(f"beta applies to heavy_ball only, not {self.name!r}")
+        if self.name == "regularised":
+            for label, value in (("cancel", self.cancel), ("strengthen", self.strengthen)):
+                if not (isinstance(value, (int, float)) and math.isfinite(value)):
+                    raise GameError(f"{label} must be a finite number, got {value!r}")
+            if self.convention not in ("joint", "official"):
+                raise GameError(f"convention must be 'joint' or 'official', got {self.convention!r}")
+        elif (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
+            raise GameError(f"cancel, strengthen and convention apply to regularised only, not {self.name!r}")
         if (self.name == "user") != (self.rule is not None):
             raise GameError("a user update rule is given as rule='path/to/file.py:NAME' (and only for 'user')")
 
@@ -89,8 +108,23 @@ class Scheme:
         return ("simultaneous",) if self.name == "gd" else (self.name,)
 
     @property
+    def interaction_rates(self) -> tuple[float, float]:
+        """(rho_1, rho_2) of the regularised update: kappa (lambda, alpha) in the joint convention, kappa
+        (alpha, lambda) in the official code's (0 for every other rule)."""
+        if self.name != "regularised":
+            return 0.0, 0.0
+        rates = (self.lr2, self.lr1) if self.convention == "joint" else (self.lr1, self.lr2)
+        return self.cancel * rates[0], self.cancel * rates[1]
+
+    @property
+    def param_values(self) -> np.ndarray:
+        """The traced parameters (alpha, lambda, beta, rho_1, rho_2, mu) as a numpy array."""
+        return np.array([self.lr1, self.lr2, self.beta, *self.interaction_rates, self.strengthen], dtype=np.float64)
+
+    @property
     def params(self) -> jax.Array:
-        return jnp.array([self.lr1, self.lr2, self.beta])
+        """``param_values`` as a JAX array."""
+        return jnp.asarray(self.param_values)
 
     @property
     def label(self) -> str:
@@ -101,10 +135,17 @@ class Scheme:
             text += f", m={self.m}, k={self.k}, first={self.first}"
         if self.name == "heavy_ball":
             text += f", beta={self.beta:g}"
+        if self.name == "regularised" and (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
+            text += f", cancel={self.cancel:g}, strengthen={self.strengthen:g}, convention={self.convention}"
         return text + ")"
 
     def to_dict(self) -> dict:
-        return asdict(self)
+        """The fields as plain data; the regulariser's fields only for the regularised rule."""
+        data = asdict(self)
+        if self.name != "regularised":
+            for key in ("cancel", "strengthen", "convention"):
+                del data[key]
+        return data
 
 
 @functools.cache
@@ -151,10 +192,12 @@ def update_map(game: Game, structure: tuple) -> Callable:
         def regularised(z, h, params):
             raw = game.field(z)
             f, g = raw[:a], raw[a:]
-            f_theta_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), g]),))[1][:a]
-            g_phi_f = jax.jvp(game.field, (z,), (jnp.concatenate([f, jnp.zeros(b)]),))[1][a:]
-            return z + h * jnp.concatenate([params[0] * (f + 0.5 * params[1] * h * f_theta_g),
-                                            params[1] * (g + 0.5 * params[0] * h * g_phi_f)])
+            along_f = jax.jvp(game.field, (z,), (jnp.concatenate([f, jnp.zeros(b)]),))[1]  # (f_phi f, g_phi f)
+            along_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), g]),))[1]  # (f_theta g, g_theta g)
+            alpha, lam, rho1, rho2, mu = params[0], params[1], params[3], params[4], params[5]
+            phi_step = f + 0.5 * h * (rho1 * along_g[:a] - mu * alpha * along_f[:a])
+            theta_step = g + 0.5 * h * (rho2 * along_f[a:] - mu * lam * along_g[a:])
+            return z + h * jnp.concatenate([alpha * phi_step, lam * theta_step])
 
         return regularised
     if kind == "ogda":

@@ -44,7 +44,7 @@ def test_regularised_update_has_only_self_terms():
     ff = jax.jvp(f, (Z,), (jnp.concatenate([f(Z), jnp.zeros(2)]),))[1]
     gg = jax.jvp(g, (Z,), (jnp.concatenate([jnp.zeros(2), g(Z)]),))[1]
     expected = jnp.concatenate([a * f(Z) - a * a * H / 2 * ff, l * g(Z) - l * l * H / 2 * gg])
-    automatic = modified_field(update_map(GAME, ("regularised",)), 1)(Z, H, jnp.array([a, l, 0.0]))
+    automatic = modified_field(update_map(GAME, ("regularised",)), 1)(Z, H, Scheme("regularised", a, l).params)
     assert relative(automatic, expected) <= 1e-10
 
 

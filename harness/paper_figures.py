@@ -1,0 +1,104 @@
+"""Figures of the report section "The paper, checked" (harness.paper), in the style of harness.figures.
+
+- ``stability_figure``: per update rule (rows), the behaviour of the iterates near the equilibrium over
+  the grid of (alpha h, lambda h) on log10 axes (rho(M) < 1, = 1, > 1) and what each flow predicts there (max Re eig of
+  its Jacobian < 0, = 0, > 0); the boundary of the update rule's divergence region is drawn on every panel.
+- ``drift_figure``: per update rule (columns) and convention (rows), the sizes of the self and interaction
+  terms of the first-order drift along the update rule's iterates.
+- ``distance_figure``: distance to the equilibrium |z_n - z*| against the step n for several update rules.
+"""
+
+from __future__ import annotations
+
+import matplotlib
+
+matplotlib.use("Agg")
+import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
+from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.patches import Patch  # noqa: E402
+
+from harness.drift import TERMS, DriftAlongPath  # noqa: E402
+from harness.figures import STYLE  # noqa: E402
+from harness.stability import CLASSES, StabilityMap  # noqa: E402
+
+CLASS_COLOURS = ("#9ecae1", "#e6e6e6", "#fc9272")  # converges, cycles, diverges
+TERM_STYLES = {TERMS[0]: ("tab:blue", "-"), TERMS[1]: ("tab:blue", "--"), TERMS[2]: ("tab:red", "-"),
+               TERMS[3]: ("tab:red", "--")}
+CONVENTIONS = {"modified": "joint convention", "official": "official-code convention"}
+
+
+def _class_panel(ax: plt.Axes, smap: StabilityMap, classes: np.ndarray, title: str) -> None:
+    """One panel on log10 axes (plotted as linear axes of log10 values: far cheaper to lay out)."""
+    x, y = np.log10(smap.x), np.log10(smap.y)
+    ax.imshow(classes, cmap=ListedColormap(CLASS_COLOURS), vmin=-0.5, vmax=2.5, origin="lower", aspect="auto",
+              extent=(x[0], x[-1], y[0], y[-1]), interpolation="nearest")
+    diverges = (smap.discrete == 2).astype(float)
+    if 0 < diverges.mean() < 1:
+        ax.contour(x, y, diverges, levels=[0.5], colors="k", linewidths=1.0)
+    ax.set_xlabel("log₁₀ α h")
+    ax.set_ylabel("log₁₀ λ h")
+    ax.set_title(title)
+
+
+def stability_figure(maps: list[StabilityMap]) -> plt.Figure:
+    """Rows: update rules (one StabilityMap each, same game); columns: the iterates, then each flow."""
+    columns = 1 + max(len(m.flows) for m in maps)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(maps), columns, figsize=(3.3 * columns, 3.1 * len(maps) + 0.5),
+                                 squeeze=False)
+        for row, smap in zip(axes, maps, strict=True):
+            rule = smap.scheme.name
+            _class_panel(row[0], smap, smap.discrete, f"{rule} iterates")
+            for ax, (name, classes) in zip(row[1:], smap.flows.items(), strict=False):
+                _class_panel(ax, smap, classes, f"{name} flow of {rule}\nagrees at {100 * smap.agreement(name):.0f}% "
+                             "of the grid")
+            for ax in row[1 + len(smap.flows):]:
+                ax.set_visible(False)
+        handles = [Patch(color=c, label=label) for c, label in zip(CLASS_COLOURS, CLASSES, strict=True)]
+        handles.append(plt.Line2D([], [], color="k", lw=1.0, label="where the iterates start to diverge"))
+        fig.legend(handles=handles, loc="lower center", ncols=len(handles))
+        fig.suptitle(f"{maps[0].game}: linear stability at the equilibrium over (α h, λ h)")
+        fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16 if len(maps) < 3 else 0.1, top=0.86, wspace=0.3,
+                            hspace=0.55)
+    return fig
+
+
+def drift_figure(paths: list[DriftAlongPath]) -> plt.Figure:
+    """Columns: update rules (one DriftAlongPath each); rows: the conventions (flows) in the first one."""
+    flows = list(paths[0].sizes)
+    with plt.rc_context(STYLE):
+        fig, axes = plt.subplots(len(flows), len(paths), figsize=(4.6 * len(paths), 3.3 * len(flows)),
+                                 squeeze=False, sharey=True)
+        for column, path in enumerate(paths):
+            steps = np.arange(len(path.path))
+            for row, flow in enumerate(flows):
+                ax = axes[row, column]
+                for term, values in path.sizes[flow].items():
+                    colour, style = TERM_STYLES[term]
+                    ax.semilogy(steps, np.maximum(values, 1e-300), style, color=colour, lw=1.1, label=term)
+                s = path.scheme
+                ax.set_title(f"{path.game}: {s.name} (α = {s.lr1:g}, λ = {s.lr2:g}), h = {path.h:.3g}\n"
+                             f"{CONVENTIONS.get(flow, flow)}")
+                ax.set_xlabel("step n")
+                ax.set_ylabel("|drift term| at z_n")
+                ax.grid(True, alpha=0.25)
+                ax.legend(loc="best")
+        fig.tight_layout()
+    return fig
+
+
+def distance_figure(game: str, h: float, distances: dict[str, np.ndarray]) -> plt.Figure:
+    """|z_n - z*| against n, one line per update rule (label -> distances)."""
+    colours = iter(["tab:red", "tab:blue", "tab:green", "0.45", "tab:purple", "tab:brown"])
+    with plt.rc_context(STYLE):
+        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        for label, values in distances.items():
+            ax.semilogy(np.arange(len(values)), values, "-", color=next(colours), lw=1.2, label=label)
+        ax.set_xlabel("step n")
+        ax.set_ylabel("distance to the equilibrium |z_n − z*|")
+        ax.set_title(f"{game}: h = {h:g}, {len(next(iter(distances.values()))) - 1} steps")
+        ax.grid(True, alpha=0.25)
+        ax.legend(loc="best")
+        fig.tight_layout()
+    return fig
