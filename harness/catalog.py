@@ -53,6 +53,9 @@ def load_file(path: str) -> ModuleType:
     sys.modules[module_name] = module
     try:
         spec.loader.exec_module(module)
+    except GameError as exc:  # a Game(...) at module level refused its arguments: say which, plainly
+        del sys.modules[module_name]
+        raise GameError(f"game file {path!r}: {exc}") from exc
     except Exception as exc:
         del sys.modules[module_name]
         raise GameError(f"game file {path!r} fails to import: {type(exc).__name__}: {exc}") from exc

@@ -13,11 +13,12 @@ import math
 import time
 import tomllib
 from collections.abc import Callable, Iterable
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 
 import numpy as np
 
+from harness import guards
 from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
 from harness.flows import Flow
 from harness.game import Game, GameError
@@ -141,6 +142,35 @@ class CheckResult:
             "seconds": round(self.seconds, 4),
         }
 
+    @classmethod
+    def from_dict(cls, entry: dict, settings: Settings | None = None) -> CheckResult:
+        """The check back from ``to_dict``'s plain data (null becomes NaN), so that ``from_dict(d).to_dict()
+        == d``; ``settings`` are the run's (default: those of the entry, tolerance and seed)."""
+        def known(kind, values: dict) -> dict:  # tolerate fields added to either side later
+            names = {f.name for f in fields(kind)}
+            return {k: v for k, v in values.items() if k in names}
+
+        def array(values) -> np.ndarray:
+            values = np.array(values, dtype=object)
+            return np.where(values == None, np.nan, values).astype(np.float64)  # noqa: E711
+
+        try:
+            settings = settings or Settings(tolerance=entry["tolerance"], seed=entry["seed"])
+            spec = CheckSpec(**known(CheckSpec, {**entry, "scheme": Scheme(**entry["scheme"]),
+                                                 "flow": Flow(entry["flow"]["name"])}))
+            fit = Fit(entry["fitted_slope"], entry["slope_stderr"], entry["status"], list(entry["reasons"]),
+                      tuple(entry["fit_range"]) if entry["fit_range"] else None,
+                      None if entry["used_in_fit"] is None else np.array(entry["used_in_fit"], dtype=bool))
+            measured = {key: array(entry[key]) for key in ("step_sizes", "points", "errors", "reference_error",
+                                                           "floor")}
+            extra = {k: entry[k] for k in ("horizon",) if k in entry}
+            if entry.get("update_steps") is not None:
+                extra["update_steps"] = np.array(entry["update_steps"])
+            measurement = Measurement(**known(Measurement, {**measured, "reference": entry["reference"], **extra}))
+        except (KeyError, TypeError, ValueError) as exc:
+            raise GameError(f"not a harness check result ({type(exc).__name__}: {exc})") from exc
+        return cls(spec, fit, measurement, settings, entry.get("seconds", 0.0))
+
 
 def _number(value: float | None) -> float | None:
     return float(value) if value is not None and math.isfinite(value) else None
@@ -155,21 +185,25 @@ GLOBAL_HORIZON = 10.0
 """Default horizon of a global error, in units of the largest step size."""
 
 
-def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings()) -> CheckResult:
-    """Measure and judge one check."""
+def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None
+              ) -> CheckResult:
+    """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error)."""
     start = time.perf_counter()
     if settings.h_max is not None:
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
     points = initial_points(game, settings.points, settings.seed)
+    notes = guards.before_measuring(game, spec.scheme, points, step_sizes, settings.seed)
     if spec.measure == "global":
         horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
-        measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon)
+        measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon,
+                                           bea_order=bea_order)
     else:
-        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points)
+        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order)
     step_scale = step_sizes[-1] * jacobian_norm(game, spec.scheme)
     fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_scale)
+    fit = guards.after_fit(game, spec.scheme, measurement, fit, notes)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 
 
@@ -179,11 +213,17 @@ def run_checks(
     settings: Settings = Settings(),
     progress: Callable[[int, int, CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Run checks in order, calling ``progress(done, total, result)`` after each."""
+    """Run checks in order, calling ``progress(done, total, result)`` after each. The bea:P checks of one
+    game and update rule share one kernel, compiled at the highest P among them."""
     specs = list(specs)
+    bea_orders: dict[tuple, int] = {}
+    for spec in specs:
+        if spec.flow.automatic:
+            key = (spec.game, spec.scheme.structure)
+            bea_orders[key] = max(bea_orders.get(key, 0), spec.flow.order)
     results = []
     for index, spec in enumerate(specs, start=1):
-        result = run_check(games[spec.game], spec, settings)
+        result = run_check(games[spec.game], spec, settings, bea_orders.get((spec.game, spec.scheme.structure)))
         results.append(result)
         if progress:
             progress(index, len(specs), result)
@@ -281,6 +321,9 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
     flows = [Flow(name) for name in table["flows"]]
     rates = table.get("rates", [[1, 1]])
     substeps = table.get("substeps", [[1, 1]])
+    for key, pairs in (("rates", rates), ("substeps", substeps)):
+        if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
+            raise GameError(f"`{key}` must be a list of pairs such as [[1, 1], [1, 0.3]], got {pairs!r}")
     scheme_name = table["scheme"]
     specs = []
     for name, (lr1, lr2), (m, k), flow in itertools.product(names, rates, substeps, flows):

@@ -1,7 +1,8 @@
 """Command line: ``harness list``, ``harness check``, ``harness report``.
 
 Exit codes: 0 every check met its expectation, 1 at least one did not, 2 bad input (one line on stderr,
-no traceback; set HARNESS_DEBUG=1 to see the traceback).
+no traceback; set HARNESS_DEBUG=1 to see the traceback), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by
+SIGTERM (the finished checks saved; ``--resume`` continues, see harness.resume).
 """
 
 from __future__ import annotations
@@ -25,8 +26,18 @@ from harness.checks import (
     with_settings,
 )
 from harness.flows import FLOW_NAMES, Flow
-from harness.game import GameError
-from harness.schemes import SCHEME_NAMES, Scheme
+from harness.game import GameError, validate
+from harness.resume import (
+    PARTIAL_NAME,
+    Interrupted,
+    PartialRun,
+    interrupted,
+    publish,
+    run_saving,
+    start,
+    stop_on_sigterm,
+)
+from harness.schemes import SCHEME_NAMES, Scheme, load_rule
 
 
 class _Parser(argparse.ArgumentParser):
@@ -55,7 +66,13 @@ def _positive_int(text: str) -> int:
 
 
 def _scheme_name(text: str) -> str:
-    if text in SCHEME_NAMES and text != "user" or ".py:" in text:
+    if text in SCHEME_NAMES and text != "user":
+        return text
+    if ".py:" in text:
+        try:
+            load_rule(text)  # the file and the function exist, before any check runs
+        except GameError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return text
     raise argparse.ArgumentTypeError(f"unknown scheme {text!r}; choose one of "
                                      f"{', '.join(n for n in SCHEME_NAMES if n != 'user')} or path/to/file.py:NAME")
@@ -76,7 +93,8 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--h-max", type=_positive_float, help="largest step size (default 0.1/|dF/dz|)")
     group.add_argument("--seed", type=int, help="seed of the initial points (default 0)")
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
-    group.add_argument("--matrix", default=None, help=f"check matrix file (default {DEFAULT_MATRIX.name})")
+    group.add_argument("--matrix", default=None, help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}) or large "
+                       "(the games of 10^4 parameters and more)")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -110,12 +128,16 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the horizon T of --measure global (default 10 times the largest step size)")
     check.add_argument("--json", dest="json_path", help="write results as JSON to this path")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--resume", action="store_true",
+                       help="with --json PATH: continue an interrupted run from PATH.partial (its finished checks)")
     _add_measurement_flags(check)
 
     report = commands.add_parser("report", help="run the check matrix and write a report, or compare two results")
     report.add_argument("--out", default="reports/latest", help="output folder (default reports/latest)")
     report.add_argument("--game", action="append", help="restrict to these games (repeatable)")
     report.add_argument("--quiet", action="store_true", help="no progress lines")
+    report.add_argument("--resume", action="store_true",
+                        help=f"continue an interrupted run from OUT/{PARTIAL_NAME} (its finished checks)")
     report.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                         help="compare two results.json files (or report folders) instead; exit 1 if a check "
                              "regressed")
@@ -135,8 +157,9 @@ def _settings(args, base: Settings) -> Settings:
 
 
 def _games(specs: list[str] | None):
+    """The games named (validated), or the whole catalog (validated when a check uses a game)."""
     if not specs:
-        return {name: load_game(name) for name in catalog()}
+        return catalog()
     games = {}
     for spec in specs:
         game = load_game(spec)
@@ -158,6 +181,8 @@ def _matrix_specs(args, games):
     settings, specs = load_matrix(args.matrix, games)
     if not specs:
         raise GameError("the check matrix selects no checks for these games")
+    for name in dict.fromkeys(spec.game for spec in specs):
+        validate(games[name])
     return _settings(args, settings), specs
 
 
@@ -190,10 +215,17 @@ def command_check(args) -> int:
             raise GameError("--horizon goes with --measure global")
         specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope, measure=args.measure, horizon=args.horizon)
                  for name in games for flow in flows]
-    results = run_checks(specs, games, settings, _progress(args.quiet))
+    if args.json_path:  # saved as it goes: an interrupted run continues with --resume
+        partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
+        results = run_saving(partial, games, start(partial, args.resume, _note), _progress(args.quiet))
+    elif args.resume:
+        raise GameError("--resume needs --json PATH (the partial results are saved beside PATH)")
+    else:
+        results = run_checks(specs, games, settings, _progress(args.quiet))
     _print_table(results)
     if args.json_path:
         _write_json(Path(args.json_path), results_document(results, settings))
+        partial.remove()
     return 0 if all(r.passed for r in results) else 1
 
 
@@ -228,8 +260,16 @@ def command_report(args) -> int:
         def figures_progress(done: int, total: int, text: str) -> None:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
 
-    results = run_checks(specs, games, settings, checks_progress)
-    index = write_report(results, settings, Path(args.out), games, figures_progress)
+    out = Path(args.out)
+    partial = PartialRun(out / PARTIAL_NAME, specs, settings, games)
+    results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress)
+    try:  # written aside, then moved into place: an interruption leaves the previous report as it was
+        write_report(results, settings, out / ".staging", games, figures_progress)
+        publish(out / ".staging", out)
+    except KeyboardInterrupt as exc:
+        raise interrupted(exc, len(results), len(results), partial.path) from None
+    partial.remove()
+    index = out / "index.md"
     failed = sum(not r.passed for r in results)
     print(f"report written to {index} and {index.with_suffix('.html')} ({len(results)} checks, "
           f"{failed} not as expected)")
@@ -256,6 +296,10 @@ def _print_table(results: list[CheckResult]) -> None:
     print(f"{len(results)} checks: {len(results) - failed} met their expectation, {failed} did not")
 
 
+def _note(text: str) -> None:
+    print(f"harness: {text}", file=sys.stderr, flush=True)
+
+
 def _write_json(path: Path, document: dict) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(path.name + ".tmp")
@@ -268,13 +312,17 @@ def main(argv: list[str] | None = None) -> int:
     handlers = {"list": command_list, "check": command_check, "report": command_report,
                 "new-game": command_new_game}
     try:
-        return handlers[args.command](args)
+        with stop_on_sigterm():
+            return handlers[args.command](args)
     except GameError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
-    except KeyboardInterrupt:
-        print("harness: interrupted", file=sys.stderr)
-        return 130
+    except Interrupted as exc:
+        print(f"harness: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt as exc:
+        print(f"harness: {interrupted(exc, 0, 0, None)}", file=sys.stderr)
+        return interrupted(exc, 0, 0, None).exit_code
     except Exception as exc:
         if os.environ.get("HARNESS_DEBUG"):
             raise

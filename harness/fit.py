@@ -128,7 +128,8 @@ def fit_order(
             slope, stderr = pooled_slope(log_h, log_e, usable)
             return Fit(slope, stderr, "PRE-ASYMPTOTIC", reasons + [
                 f"the slope still changes across the range ({slope_low:.2f} on the small half, "
-                f"{slope_high:.2f} on the large half); try step sizes below {h[cols[0]]:.3g}"
+                f"{slope_high:.2f} on the large half); step sizes below h = {h[cols[0]]:.3g} should be asymptotic: try "
+                f"--h-max {h[cols[0]]:.3g} (h_max= from Python)"
             ], (float(h[cols[0]]), float(h[cols[-1]])), usable)
         usable[:, cols[-1]] = False
     dropped = int(trusted.sum() - usable.sum())

@@ -19,6 +19,10 @@ import numpy as np
 Array = jax.Array
 
 
+AFFINE_TOLERANCE = 1e-10
+"""Relative defect of F(z + v) - F(z) = J(z) v (round-off of an affine field) above which it is not affine."""
+
+
 class GameError(ValueError):
     """A game or an input that the harness cannot use; the message is one line meant for people."""
 
@@ -120,21 +124,32 @@ class Game:
     def is_affine(self) -> bool:
         """Whether the joint field is affine in z (then every flow is linear and solved by expm).
 
-        Decided by the second directional derivative F''(z)[v, w] at three seeded random points, which
-        autodiff gives as exact zeros for affine fields. ``linear=True/False`` metadata overrides it.
+        Decided at three seeded random points z near the default state: the second directional derivative
+        F''(z)[v, w], which autodiff gives as exact zeros for affine fields, and, because a piecewise-affine
+        field (ReLU, abs) also has F'' = 0 almost everywhere, the secant F(z + v) - F(z) against J(z) v,
+        which must agree to round-off. ``linear=True/False`` metadata overrides it.
         """
         if "linear" in self.metadata:
             return bool(self.metadata["linear"])
         if self._affine is None:
             rng = np.random.default_rng(0)
             n = self.z0.size
-            curvature = []
+            affine = True
             for _ in range(3):
                 z, v, w = (jnp.asarray(self.z0 + rng.standard_normal(n)) for _ in range(3))
                 second = jax.jvp(lambda x, v=v: jax.jvp(self.field, (x,), (v,))[1], (z,), (w,))[1]
-                curvature.append(float(jnp.max(jnp.abs(second))))
-            self._affine = max(curvature) == 0.0
+                value, slope = jax.jvp(self.field, (z,), (v,))
+                secant = self.field(z + v) - value
+                scale = float(jnp.max(jnp.abs(secant)) + jnp.max(jnp.abs(slope)) + jnp.max(jnp.abs(value)))
+                defect = float(jnp.max(jnp.abs(secant - slope)))
+                affine = affine and float(jnp.max(jnp.abs(second))) == 0.0 and defect <= AFFINE_TOLERANCE * scale
+            self._affine = affine
         return self._affine
+
+    def mark_not_affine(self, flag: bool = True) -> None:
+        """Solve this game's flows numerically (a kink was found that is_affine missed), until called again
+        with ``flag=False`` (then is_affine decides afresh)."""
+        self._affine = False if flag else None
 
     def __repr__(self) -> str:
         a, b = self.dims

@@ -1,0 +1,199 @@
+"""Guards around a measurement: inputs that would give a silently wrong number, and traps to name.
+
+Before measuring (``before_measuring``):
+- the field must be finite at every initial point (a loss undefined there is bad input: GameError);
+- a field judged affine (solved by expm) must also be affine along the measured steps: a piecewise-affine
+  field (ReLU, abs) has a zero second derivative almost everywhere and can fool ``Game.is_affine``; the
+  secant F(z1) - F(z0) is compared with J(z0)(z1 - z0), and a mismatch switches the game to Dopri8.
+
+After fitting (``after_fit``):
+- non-finite errors: a field that is NaN or inf at a finite state within one step of an initial point (the
+  loss is not defined along the flow) is bad input (GameError); otherwise the update or the flow diverged,
+  which the fit reports (DIVERGED, or the errors dropped and counted);
+- non-smooth fields: when the fit did not pass cleanly, the segments z0 -> z0 + h V(z0) of the measured
+  (point, step size) pairs are tested with the fundamental theorem of calculus, for the field and for its
+  Jacobian, with autodiff derivatives and Gauss-Legendre quadrature:
+
+      F(z0 + d) - F(z0)     = integral_0^1 J(z0 + s d) d ds
+      J(z0 + d) v - J(z0) v = integral_0^1 F''(z0 + s d)[d, v] ds
+
+  Both hold to quadrature and round-off error for a smooth field. At a kink, autodiff's F'' (or J) misses
+  the jump, so the identity fails by the size of the jump: the field is not smooth there, the order theory
+  (which expands the field in Taylor series) does not apply, and the verdict says so.
+
+Segments use h V(z0) (V = (alpha f, lambda g)), the first-order part of both the update and the flow.
+"""
+
+from __future__ import annotations
+
+import functools
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harness.game import Game, GameError
+from harness.integrate import EPS
+
+SMOOTHNESS_TOLERANCE = 1e-3
+"""Relative defect of the calculus identities above which a segment is taken to cross a kink."""
+ROUND_OFF = 100.0
+"""Round-off allowance, in units of eps times the magnitudes summed, before a defect counts."""
+_NODES, _WEIGHTS = np.polynomial.legendre.leggauss(6)
+_NODES, _WEIGHTS = (_NODES + 1.0) / 2.0, _WEIGHTS / 2.0  # on [0, 1]
+_DIRECTIONS = 2
+
+
+def _rates(game: Game, scheme) -> jnp.ndarray:
+    a, b = game.dims
+    return jnp.concatenate([jnp.full(a, scheme.lr1), jnp.full(b, scheme.lr2)])
+
+
+def _fmt(z) -> str:
+    return "[" + ", ".join(f"{float(x):.4g}" for x in np.asarray(z).ravel()[:6]) + (
+        ", …]" if np.asarray(z).size > 6 else "]")
+
+
+def check_points(game: Game, points: np.ndarray, seed: int) -> None:
+    """GameError if the field (or a loss) is NaN or inf at one of the initial points."""
+    z = jnp.asarray(points)
+    values = {"the field": np.asarray(jax.vmap(game.field)(z))}
+    for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
+        if loss is not None:
+            values[label] = np.asarray(jax.vmap(lambda x, loss=loss: loss(*game.split(x)))(z))
+    for label, value in values.items():
+        bad = ~np.isfinite(value.reshape(len(points), -1)).all(axis=1)
+        if bad.any():
+            i = int(np.flatnonzero(bad)[0])
+            kind = "NaN" if np.isnan(value.reshape(len(points), -1)[i]).any() else "inf"
+            where = "the default state" if i == 0 else f"a seeded point near it (seed {seed})"
+            raise GameError(
+                f"game {game.name!r}: {label} is {kind} at initial point {i + 1} of {len(points)}, {where}, "
+                f"z0 = {_fmt(points[i])}: the loss is not defined there; move the default state away from "
+                "where it is undefined, or use --points 1 or another --seed"
+            )
+
+
+@functools.cache
+def _secant_defect(game: Game):
+    def one(z0, d):
+        value, slope = jax.jvp(game.field, (z0,), (d,))
+        secant = game.field(z0 + d) - value
+        allowance = ROUND_OFF * EPS * (jnp.linalg.norm(value) + jnp.linalg.norm(secant) + jnp.linalg.norm(slope))
+        scale = jnp.linalg.norm(secant) + jnp.linalg.norm(slope) + 1e-300
+        return jnp.maximum(jnp.linalg.norm(secant - slope) - allowance, 0.0) / scale
+
+    return jax.jit(jax.vmap(one))
+
+
+@functools.cache
+def _smoothness_defect(game: Game):
+    nodes, weights = jnp.asarray(_NODES), jnp.asarray(_WEIGHTS)
+
+    def one(z0, d, directions):
+        at = z0[None, :] + nodes[:, None] * d[None, :]
+        jd = jax.vmap(lambda z: jax.jvp(game.field, (z,), (d,))[1])(at)
+        value0, value1 = game.field(z0), game.field(z0 + d)
+        residual = value1 - value0 - weights @ jd
+        allowance = ROUND_OFF * EPS * (jnp.linalg.norm(value0) + jnp.linalg.norm(value1)
+                                       + weights @ jnp.linalg.norm(jd, axis=1))
+        scale = jnp.linalg.norm(value1 - value0) + weights @ jnp.linalg.norm(jd, axis=1) + 1e-300
+        defects = [jnp.maximum(jnp.linalg.norm(residual) - allowance, 0.0) / scale]
+        for v in directions:
+            jv = lambda z, v=v: jax.jvp(game.field, (z,), (v,))[1]  # noqa: E731
+            second = jax.vmap(lambda z, jv=jv: jax.jvp(jv, (z,), (d,))[1])(at)
+            jump = jv(z0 + d) - jv(z0)
+            residual = jump - weights @ second
+            size = weights @ jnp.linalg.norm(second, axis=1)
+            allowance = ROUND_OFF * EPS * (jnp.linalg.norm(jv(z0)) + jnp.linalg.norm(jv(z0 + d)) + size)
+            defects.append(jnp.maximum(jnp.linalg.norm(residual) - allowance, 0.0)
+                           / (jnp.linalg.norm(jump) + size + 1e-300))
+        return jnp.max(jnp.stack(defects))
+
+    return jax.jit(jax.vmap(one, in_axes=(0, 0, None)))
+
+
+def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Start and displacement h V(z0) of every (point, step size) pair, as [points * step sizes, n]."""
+    velocity = np.asarray(jax.vmap(game.field)(jnp.asarray(points))) * np.asarray(_rates(game, scheme))
+    starts = np.repeat(points, len(step_sizes), axis=0)
+    moves = (velocity[:, None, :] * np.asarray(step_sizes)[None, :, None]).reshape(starts.shape)
+    return starts, moves
+
+
+def before_measuring(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray, seed: int) -> list[str]:
+    """Check the initial points (GameError) and confirm an affine field along the measured steps; return
+    notes for the fit's reasons."""
+    check_points(game, points, seed)
+    if "linear" in game.metadata or not game.is_affine():
+        return []
+    starts, moves = _segments(game, scheme, points, step_sizes)
+    defect = np.asarray(_secant_defect(game)(jnp.asarray(starts), jnp.asarray(moves)))
+    if not np.any(defect > SMOOTHNESS_TOLERANCE):
+        return []
+    game.mark_not_affine()
+    return ["the field looked affine (zero second derivative) but is not along the measured steps: it is "
+            "piecewise affine (a kink, e.g. ReLU or abs); solved with Dopri8 instead of expm"]
+
+
+def non_smooth_reason(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> str | None:
+    """A reason naming the kink when the field is not smooth along the measured steps, else None."""
+    starts, moves = _segments(game, scheme, points, step_sizes)
+    finite = np.isfinite(moves).all(axis=1)
+    if not finite.any():
+        return None
+    directions = jnp.asarray(np.random.default_rng(0).standard_normal((_DIRECTIONS, game.z0.size)))
+    defect = np.full(len(starts), np.nan)
+    defect[finite] = np.asarray(_smoothness_defect(game)(jnp.asarray(starts[finite]), jnp.asarray(moves[finite]),
+                                                         directions))
+    kinked = defect > SMOOTHNESS_TOLERANCE
+    if not kinked.any():
+        return None
+    grid = kinked.reshape(len(points), len(step_sizes))
+    smallest = float(np.min(np.asarray(step_sizes)[grid.any(axis=0)]))
+    return (f"the field is not smooth (a kink, e.g. ReLU or abs: its Jacobian jumps) within "
+            f"one step of {int(grid.any(axis=1).sum())} of {len(points)} initial points, at {int(grid.sum())} "
+            f"of {grid.size} (point, step size) pairs (h >= {smallest:.3g}); the order theory assumes a smooth "
+            "field, and the reference solver loses accuracy at a kink")
+
+
+def check_non_finite(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray, errors: np.ndarray) -> None:
+    """GameError when a non-finite error comes from a field that is NaN or inf at a finite state within one
+    step of an initial point (the loss is undefined along the flow), not from a diverging update or flow."""
+    bad = ~np.isfinite(errors)
+    if not bad.any():
+        return
+    starts, moves = _segments(game, scheme, points, step_sizes)
+    rows = np.flatnonzero(bad.ravel())
+    fractions = np.linspace(0.0, 1.0, 17)
+    for row in rows:
+        z0, d = starts[row], moves[row]
+        if not np.all(np.isfinite(d)) or np.linalg.norm(d) > 1.0 + np.linalg.norm(z0):
+            continue  # a large step: divergence, reported by the fit
+        states = z0[None, :] + fractions[:, None] * d[None, :]
+        values = np.asarray(jax.vmap(game.field)(jnp.asarray(states)))
+        broken = ~np.isfinite(values).all(axis=1)
+        if broken.any():
+            point, step = divmod(int(row), len(step_sizes))
+            z = states[int(np.flatnonzero(broken)[0])]
+            raise GameError(
+                f"game {game.name!r}: the field is NaN or inf at z = {_fmt(z)}, within one step of size "
+                f"h = {step_sizes[step]:.3g} from initial point {point + 1} of {len(points)} (z0 = {_fmt(z0)}): "
+                "the loss is not defined along the flow; move the default state away from where it is "
+                "undefined, or use smaller step sizes (--h-max)"
+            )
+
+
+def after_fit(game: Game, scheme, measurement, fit, notes: list[str]):
+    """Raise GameError for a loss undefined along the flow; add ``notes`` and, when the fit did not pass
+    cleanly (or a kink was already seen), the non-smooth reason to the fit's reasons."""
+    if notes:  # each check decides for itself (the same numbers whatever ran before it)
+        game.mark_not_affine(False)
+    check_non_finite(game, scheme, measurement.points, measurement.step_sizes, measurement.errors)
+    doubtful = fit.status not in ("PASS", "EXACT") or any("reference error" in r for r in fit.reasons)
+    reason = non_smooth_reason(game, scheme, measurement.points, measurement.step_sizes) if (
+        doubtful or notes) else None
+    if reason and fit.status != "PASS":
+        reason = "order broke down: " + reason
+    fit.reasons[:0] = ([reason] if reason else []) + notes
+    return fit
