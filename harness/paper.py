@@ -19,7 +19,6 @@ predicts convergence. Fact 7 is checked with the corrected value.
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -353,7 +352,6 @@ def _cell(text: str) -> str:
 def write_section(out: Path, folder: str = "paper") -> str:
     """Measure every fact, write the section's figures into ``out / folder`` and return the section's
     Markdown (figure links relative to ``out``)."""
-    start = time.perf_counter()
     target = Path(out) / folder
     measured = facts()
     passed = sum(f.passed is True for f in measured)
@@ -369,7 +367,6 @@ def write_section(out: Path, folder: str = "paper") -> str:
               "so for every α ≠ λ the official convention wrongly predicts divergence of alternating GD, which "
               "cycles.", ""]
     lines += _stability(target) + _invariants() + _drift(target) + _regularisers(target)
-    lines += [f"*This section took {time.perf_counter() - start:.0f} s.*", ""]
     return "\n".join(lines)
 
 

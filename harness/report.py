@@ -163,7 +163,9 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
                         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
                         f"seed: {settings.seed}"],
     }
-    _atomic_write(out / "index.md", markdown(content))
+    from harness.paper import add_section  # "The paper, checked": THEORY.md §5 measured (when its games are run)
+
+    _atomic_write(out / "index.md", add_section(markdown(content), names, out))
     _atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
 
