@@ -118,7 +118,7 @@ def fact_3() -> Fact:
 def fact_4() -> Fact:
     """The phi equation of the modified flow is the same for simultaneous and alternating GD (phi first):
     max over initial points of |phi'_sim - phi'_alt| / |phi'_sim| (and the same for theta, which differs)."""
-    gaps = {}
+    gaps: dict[tuple[str, str], float] = {}
     for name in (GAME, "nonconvex_nonconcave"):
         game = _games()[name]
         a, h = game.dims[0], 0.1

@@ -10,18 +10,23 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import matplotlib
 
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.artist import Artist  # noqa: E402
 from matplotlib.colors import ListedColormap  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
 from harness.drift import TERMS, DriftAlongPath  # noqa: E402
 from harness.figures import STYLE  # noqa: E402
 from harness.stability import CLASSES, StabilityMap  # noqa: E402
 
+_STYLE: Any = STYLE  # matplotlib's stubs type rc_context's keys as literals
 CLASS_COLOURS = ("#9ecae1", "#e6e6e6", "#fc9272")  # converges, cycles, diverges
 TERM_STYLES = {TERMS[0]: ("tab:blue", "-"), TERMS[1]: ("tab:blue", "--"), TERMS[2]: ("tab:red", "-"),
                TERMS[3]: ("tab:red", "--")}
@@ -44,7 +49,7 @@ def _class_panel(ax: plt.Axes, smap: StabilityMap, classes: np.ndarray, title: s
 def stability_figure(maps: list[StabilityMap]) -> plt.Figure:
     """Rows: update rules (one StabilityMap each, same game); columns: the iterates, then each flow."""
     columns = 1 + max(len(m.flows) for m in maps)
-    with plt.rc_context(STYLE):
+    with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(maps), columns, figsize=(3.3 * columns, 3.1 * len(maps) + 0.5),
                                  squeeze=False)
         for row, smap in zip(axes, maps, strict=True):
@@ -55,8 +60,8 @@ def stability_figure(maps: list[StabilityMap]) -> plt.Figure:
                              "of the grid")
             for ax in row[1 + len(smap.flows):]:
                 ax.set_visible(False)
-        handles = [Patch(color=c, label=label) for c, label in zip(CLASS_COLOURS, CLASSES, strict=True)]
-        handles.append(plt.Line2D([], [], color="k", lw=1.0, label="where the iterates start to diverge"))
+        handles: list[Artist] = [Patch(color=c, label=label) for c, label in zip(CLASS_COLOURS, CLASSES, strict=True)]
+        handles.append(Line2D([], [], color="k", lw=1.0, label="where the iterates start to diverge"))
         fig.legend(handles=handles, loc="lower center", ncols=len(handles))
         fig.suptitle(f"{maps[0].game}: linear stability at the equilibrium over (α h, λ h)")
         fig.subplots_adjust(left=0.06, right=0.98, bottom=0.16 if len(maps) < 3 else 0.1, top=0.86, wspace=0.3,
@@ -67,7 +72,7 @@ def stability_figure(maps: list[StabilityMap]) -> plt.Figure:
 def drift_figure(paths: list[DriftAlongPath]) -> plt.Figure:
     """Columns: update rules (one DriftAlongPath each); rows: the conventions (flows) in the first one."""
     flows = list(paths[0].sizes)
-    with plt.rc_context(STYLE):
+    with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(len(flows), len(paths), figsize=(4.6 * len(paths), 3.3 * len(flows)),
                                  squeeze=False, sharey=True)
         for column, path in enumerate(paths):
@@ -91,7 +96,7 @@ def drift_figure(paths: list[DriftAlongPath]) -> plt.Figure:
 def distance_figure(game: str, h: float, distances: dict[str, np.ndarray]) -> plt.Figure:
     """|z_n - z*| against n, one line per update rule (label -> distances)."""
     colours = iter(["tab:red", "tab:blue", "tab:green", "0.45", "tab:purple", "tab:brown"])
-    with plt.rc_context(STYLE):
+    with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
         for label, values in distances.items():
             ax.semilogy(np.arange(len(values)), values, "-", color=next(colours), lw=1.2, label=label)
