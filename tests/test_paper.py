@@ -42,4 +42,4 @@ def test_section(tmp_path):
     for stem in ("dirac_gan-stability", "rotational-stability", "dirac_gan-drift", "dirac_gan-regularisers"):
         assert f"(paper/{stem}.svg)" in section
         assert (tmp_path / "paper" / f"{stem}.svg").is_file() and (tmp_path / "paper" / f"{stem}.png").is_file()
-    assert "### Conserved quantities" in section and "| alternating | 1000 |" in section
+    assert "### Conserved quantities" in section and "| dirac_gan_bilinear | Q | alternating | 1000 |" in section
