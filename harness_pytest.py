@@ -9,10 +9,32 @@ what the plugin gives; ``pytest -p no:harness`` turns it off.
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 from typing import Any
 
 import pytest
+
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+
+
+def cap_threads_per_worker(environ: Any = os.environ) -> None:
+    """Under pytest-xdist, give each worker its share of the cores: XLA's intra-op threads and the BLAS
+    thread counts become max(1, cores // workers) unless already set, so that n workers do not each
+    start a thread per core. Runs when pytest loads the plugin in a worker, before JAX is imported."""
+    workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
+    if not environ.get("PYTEST_XDIST_WORKER") or workers < 1:
+        return
+    threads = max(1, (os.cpu_count() or 1) // workers)
+    for variable in THREAD_VARIABLES:
+        environ.setdefault(variable, str(threads))
+    flags = environ.get("XLA_FLAGS", "")
+    if "intra_op_parallelism_threads" not in flags:
+        single = " --xla_cpu_multi_thread_eigen=false" if threads == 1 else ""
+        environ["XLA_FLAGS"] = f"{flags}{single} intra_op_parallelism_threads={threads}".strip()
+
+
+cap_threads_per_worker()
 
 _RECORDERS: list[_Recorder] = []  # one per configured session, innermost last (pytester nests them)
 _KEY: pytest.StashKey[_Recorder] = pytest.StashKey()

@@ -34,6 +34,8 @@ from harness.schemes import Scheme
 
 SCHEMA_VERSION = 1
 DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
+BUNDLED_MATRICES = {"default": DEFAULT_MATRIX, "large": Path(__file__).with_name("check_matrix_large.toml")}
+"""Matrix files shipped with the harness, by the name ``--matrix`` accepts in place of a path."""
 STATUSES = ("PASS", "FAIL", "EXACT", "FLOOR-LIMITED", "REFERENCE-LIMITED", "PRE-ASYMPTOTIC", "DIVERGED")
 
 
@@ -207,23 +209,30 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 
 
+def shared_bea_orders(specs: Iterable[CheckSpec]) -> dict[tuple, int]:
+    """(game, scheme structure) -> the highest P of the bea:P checks among ``specs``: compiled once at that
+    order, one kernel serves all of them."""
+    orders: dict[tuple, int] = {}
+    for spec in specs:
+        if spec.flow.automatic:
+            key = (spec.game, spec.scheme.structure)
+            orders[key] = max(orders.get(key, 0), spec.flow.order)
+    return orders
+
+
 def run_checks(
     specs: Iterable[CheckSpec],
     games: dict[str, Game],
     settings: Settings = Settings(),
     progress: Callable[[int, int, CheckResult], None] | None = None,
 ) -> list[CheckResult]:
-    """Run checks in order, calling ``progress(done, total, result)`` after each. The bea:P checks of one
-    game and update rule share one kernel, compiled at the highest P among them."""
+    """Run checks in order, calling ``progress(done, total, result)`` after each; the bea checks share
+    kernels (``shared_bea_orders``)."""
     specs = list(specs)
-    bea_orders: dict[tuple, int] = {}
-    for spec in specs:
-        if spec.flow.automatic:
-            key = (spec.game, spec.scheme.structure)
-            bea_orders[key] = max(bea_orders.get(key, 0), spec.flow.order)
+    orders = shared_bea_orders(specs)
     results = []
     for index, spec in enumerate(specs, start=1):
-        result = run_check(games[spec.game], spec, settings, bea_orders.get((spec.game, spec.scheme.structure)))
+        result = run_check(games[spec.game], spec, settings, orders.get((spec.game, spec.scheme.structure)))
         results.append(result)
         if progress:
             progress(index, len(specs), result)
@@ -262,11 +271,11 @@ class MatrixError(GameError):
 def load_matrix(
     path: str | Path | None = None, games: dict[str, Game] | None = None
 ) -> tuple[Settings, list[CheckSpec]]:
-    """Settings and the expanded list of checks of a matrix file (default: the bundled one) over
-    ``games`` (name -> Game; the catalog when not given)."""
+    """Settings and the expanded list of checks of a matrix file (a path, or a name in BUNDLED_MATRICES;
+    default: the default matrix) over ``games`` (name -> Game; the catalog when not given)."""
     from harness.catalog import catalog
 
-    path = Path(path) if path else DEFAULT_MATRIX
+    path = BUNDLED_MATRICES.get(str(path), Path(path)) if path else DEFAULT_MATRIX
     try:
         text = path.read_text()
     except OSError as exc:
@@ -309,7 +318,8 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
         raise GameError("each [[check]] needs `scheme` and `flows`")
     selector = table.get("games", "*")
     if selector in ("*", "two-player", "single-objective"):
-        names = [n for n, g in games.items() if selector == "*" or g.kind == selector]
+        names = [n for n, g in games.items()
+                 if (selector == "*" or g.kind == selector) and not g.metadata.get("large")]
     elif isinstance(selector, list):
         missing = [n for n in selector if n not in known]
         if missing:

@@ -93,7 +93,8 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--h-max", type=_positive_float, help="largest step size (default 0.1/|dF/dz|)")
     group.add_argument("--seed", type=int, help="seed of the initial points (default 0)")
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
-    group.add_argument("--matrix", default=None, help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}) or large "
+    group.add_argument("--matrix", default=None,
+                       help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}) or large "
                        "(the games of 10^4 parameters and more)")
 
 

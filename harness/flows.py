@@ -132,18 +132,16 @@ def first_order_field(game: Game) -> Callable:
     return field
 
 
-SHARED_BEA_ORDER = 3
-"""bea:0 ... bea:3 share one compiled order-3 field (its lower terms are exact) with a traced truncation."""
-
-
-def flow_family(flow: Flow, scheme: Scheme) -> tuple[str, tuple]:
+def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -> tuple[str, tuple]:
     """The family of ``flow`` (``"closed-form"`` or ``"bea:Q"``, Q the compiled order) and its traced
-    coefficients: one compiled field per family serves every flow, learning rate and momentum in it."""
+    coefficients: one compiled field per family serves every flow, learning rate and momentum in it.
+    ``bea:P`` is compiled at order Q = max(P, compiled_order) with a traced truncation to order P, so
+    the checks of bea:0 ... bea:Q on one game and rule share a kernel (its lower terms are exact)."""
     if flow.automatic:
         if scheme.multistep:
             raise GameError(f"{flow.name} needs a one-step update rule; {scheme.name} is multistep "
                             "(check it against its closed-form gradient or modified flow)")
-        compiled = max(flow.order, SHARED_BEA_ORDER)
+        compiled = max(flow.order, compiled_order or 0)
         return f"bea:{compiled}", (jnp.arange(compiled + 1) <= flow.order,)
     lead, c = flow_coefficients(flow, scheme)
     return "closed-form", (jnp.asarray(lead), jnp.asarray(c))

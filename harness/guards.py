@@ -54,13 +54,23 @@ def _fmt(z) -> str:
         ", …]" if np.asarray(z).size > 6 else "]")
 
 
+@functools.cache
+def _values(game: Game):
+    """Compiled ``points -> {"the field": F, "loss1": L1, "loss2": L2}`` at a batch of states (the losses
+    a game has)."""
+    losses = (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None))
+
+    def one(z):
+        values = {"the field": game.field(z)}
+        values.update({label: loss(*game.split(z)) for label, loss in losses if loss is not None})
+        return values
+
+    return jax.jit(jax.vmap(one))
+
+
 def check_points(game: Game, points: np.ndarray, seed: int) -> None:
     """GameError if the field (or a loss) is NaN or inf at one of the initial points."""
-    z = jnp.asarray(points)
-    values = {"the field": np.asarray(jax.vmap(game.field)(z))}
-    for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
-        if loss is not None:
-            values[label] = np.asarray(jax.vmap(lambda x, loss=loss: loss(*game.split(x)))(z))
+    values = {label: np.asarray(value) for label, value in _values(game)(jnp.asarray(points)).items()}
     for label, value in values.items():
         bad = ~np.isfinite(value.reshape(len(points), -1)).all(axis=1)
         if bad.any():
@@ -115,7 +125,7 @@ def _smoothness_defect(game: Game):
 
 def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and displacement h V(z0) of every (point, step size) pair, as [points * step sizes, n]."""
-    velocity = np.asarray(jax.vmap(game.field)(jnp.asarray(points))) * np.asarray(_rates(game, scheme))
+    velocity = np.asarray(_values(game)(jnp.asarray(points))["the field"]) * np.asarray(_rates(game, scheme))
     starts = np.repeat(points, len(step_sizes), axis=0)
     moves = (velocity[:, None, :] * np.asarray(step_sizes)[None, :, None]).reshape(starts.shape)
     return starts, moves

@@ -12,6 +12,7 @@ coefficient matrix, step size, initial point and horizon: all of those are trace
 from __future__ import annotations
 
 import functools
+import math
 from dataclasses import dataclass
 
 import jax
@@ -20,7 +21,7 @@ import numpy as np
 
 from harness.flows import Flow, family_field, flow_family
 from harness.game import Game, GameError
-from harness.integrate import DEFAULT_STEPS, EPS, reference_solutions
+from harness.integrate import EPS, reference_solutions
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -131,6 +132,22 @@ def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family:
     return jax.jit(sweep)
 
 
+REFERENCE_STEP_SCALE = 0.1
+"""The reference's coarse Dopri8 steps span at most REFERENCE_STEP_SCALE / |dF/dz| of time ..."""
+MAX_REFERENCE_STEPS = 4096
+"""... but there are at most MAX_REFERENCE_STEPS of them (beyond, the error estimate says how far off it is)."""
+
+
+def reference_steps(game: Game, scheme: Scheme, time_span: float) -> int:
+    """Coarse Dopri8 steps N of the reference over ``time_span`` (the fine solution takes 2N): at least 1,
+    with dt |dF/dz| <= 0.1, where a step's error ~ (dt |dF/dz|)^9 is far below any measured error; the
+    recorded estimate |z_N - z_2N| checks it point by point. At most MAX_REFERENCE_STEPS."""
+    steps = time_span * jacobian_norm(game, scheme) / REFERENCE_STEP_SCALE
+    if not math.isfinite(steps):
+        return MAX_REFERENCE_STEPS
+    return int(min(max(1, math.ceil(steps - 1e-9)), MAX_REFERENCE_STEPS))
+
+
 def _validated(game: Game, step_sizes, points) -> tuple[np.ndarray, np.ndarray]:
     step_sizes = np.asarray(step_sizes, dtype=np.float64)
     points = np.asarray(points, dtype=np.float64)
@@ -141,14 +158,27 @@ def _validated(game: Game, step_sizes, points) -> tuple[np.ndarray, np.ndarray]:
     return step_sizes, points
 
 
-def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, horizon=None):
-    family, own = flow_family(flow, scheme)
+def shard_rows(points: np.ndarray) -> jax.Array:
+    """``points`` split across the local devices along the point axis (jax.sharding), so that the batched
+    sweep runs on all of them; on a single device, or when no device count > 1 divides the number of
+    points, they stay on the default device."""
+    devices = jax.local_devices()
+    count = max((d for d in range(1, len(devices) + 1) if points.shape[0] % d == 0), default=1)
+    if count == 1:
+        return jnp.asarray(points)
+    mesh = jax.sharding.Mesh(np.array(devices[:count]), ("points",))
+    return jax.device_put(points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points")))
+
+
+def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
+           horizon=None):
+    family, own = flow_family(flow, scheme, bea_order)
     coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
     affine = game.is_affine() and not flow.automatic
     kernel = _kernel(game, scheme.structure, scheme.multistep, affine, family)
-    arrays = kernel(points, step_sizes, update_steps, reference_steps, scheme.params, coefficients)
+    arrays = kernel(shard_rows(points), step_sizes, update_steps, reference_steps, scheme.params, coefficients)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
                        update_steps, horizon)
@@ -156,17 +186,19 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
 
 def measure_local_error(
     game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray,
-    coefficients: tuple | None = None,
+    coefficients: tuple | None = None, bea_order: int | None = None,
 ) -> Measurement:
     """Local errors |Phi_h(z0) - phi_h(z0)| of ``scheme`` against ``flow`` for every (initial point, step
     size), batched.
 
     Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
     ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
-    to test the checker itself."""
+    to test the checker itself. ``bea_order`` compiles a bea:P flow at that higher order (its kernel then
+    serves every bea flow up to it, see harness.flows.flow_family)."""
     step_sizes, points = _validated(game, step_sizes, points)
     ones = np.ones(step_sizes.size, dtype=np.int32)
-    return _sweep(game, scheme, flow, step_sizes, points, ones, DEFAULT_STEPS, coefficients)
+    steps = reference_steps(game, scheme, step_sizes[-1])
+    return _sweep(game, scheme, flow, step_sizes, points, ones, steps, coefficients, bea_order)
 
 
 def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarray, np.ndarray]:
@@ -189,13 +221,14 @@ MAX_GLOBAL_STEPS = 100_000
 
 def measure_global_error(
     game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray, horizon: float,
-    coefficients: tuple | None = None,
+    coefficients: tuple | None = None, bea_order: int | None = None,
 ) -> Measurement:
     """Global errors |Phi_h^N(z0) - phi_T(z0)| at the fixed horizon T = N h, for every initial point and
     step size (each rounded so that N = T / h is an integer, see ``global_step_sizes``).
 
-    The reference solves the flow over T with Dopri8 steps no longer than a quarter of the largest h."""
+    The reference solves the flow over T as in ``reference_steps``; ``coefficients`` and ``bea_order`` are
+    as in ``measure_local_error``."""
     step_sizes, points = _validated(game, step_sizes, points)
     step_sizes, counts = global_step_sizes(step_sizes, horizon)
-    reference_steps = DEFAULT_STEPS * int(counts.min())
-    return _sweep(game, scheme, flow, step_sizes, points, counts, reference_steps, coefficients, float(horizon))
+    steps = reference_steps(game, scheme, horizon)
+    return _sweep(game, scheme, flow, step_sizes, points, counts, steps, coefficients, bea_order, float(horizon))

@@ -1,0 +1,74 @@
+"""Scale-out and the large game: thread caps under pytest-xdist, device sharding, the MLP GAN."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+from harness.checks import load_matrix
+from harness_pytest import cap_threads_per_worker
+
+SHARDED_SWEEP = """
+import json, sys
+import jax
+import harness
+from harness.catalog import load_game
+from harness.flows import Flow
+from harness.measure import default_step_sizes, initial_points, measure_local_error, shard_rows
+from harness.schemes import Scheme
+game, scheme = load_game("dirac_gan"), Scheme("alternating", 1.0, 0.3)
+points = initial_points(game)
+m = measure_local_error(game, scheme, Flow("modified"), default_step_sizes(game, scheme), points)
+print(json.dumps({"devices": len(shard_rows(points).sharding.device_set), "errors": m.errors.tolist()}))
+"""
+
+
+def test_threads_are_capped_per_xdist_worker():
+    environ = {"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": str(os.cpu_count() or 1)}
+    cap_threads_per_worker(environ)
+    assert environ["OMP_NUM_THREADS"] == environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
+    mine = {"PYTEST_XDIST_WORKER": "gw1", "PYTEST_XDIST_WORKER_COUNT": "2",
+            "XLA_FLAGS": "intra_op_parallelism_threads=3", "OMP_NUM_THREADS": "3"}
+    cap_threads_per_worker(mine)
+    assert mine["XLA_FLAGS"] == "intra_op_parallelism_threads=3" and mine["OMP_NUM_THREADS"] == "3"
+    outside = {}
+    cap_threads_per_worker(outside)
+    assert outside == {}
+
+
+def _sweep(device_count: int) -> dict:
+    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={device_count}"}
+    run = subprocess.run([sys.executable, "-c", SHARDED_SWEEP], env=env, capture_output=True, text=True, timeout=300)
+    assert run.returncode == 0, run.stderr
+    return json.loads(run.stdout.strip().splitlines()[-1])
+
+
+def test_a_sweep_sharded_over_two_cpu_devices_gives_the_same_errors():
+    sharded, single = _sweep(2), _sweep(1)
+    assert (sharded["devices"], single["devices"]) == (2, 1)
+    np.testing.assert_array_equal(sharded["errors"], single["errors"])
+
+
+def test_the_large_game_has_ten_thousand_parameters_and_its_own_matrix(games):
+    game = games["mlp_gan"]
+    assert sum(game.dims) >= 10_000 and game.metadata["large"]
+    _, default = load_matrix(games=games)
+    assert "mlp_gan" not in {spec.game for spec in default}
+    _, large = load_matrix("large", games)
+    assert {(s.game, s.scheme.name, s.flow.name) for s in large} == {
+        ("mlp_gan", scheme, flow) for scheme in ("simultaneous", "alternating") for flow in ("gradient", "modified")}
+
+
+@pytest.mark.slow
+def test_the_large_game_measures_slopes_2_and_3(tmp_path):
+    out = tmp_path / "large.json"
+    run = subprocess.run([sys.executable, "-m", "harness", "check", "--all", "--matrix", "large", "--quiet",
+                          "--json", str(out)], capture_output=True, text=True, timeout=900)
+    assert run.returncode == 0, run.stdout + run.stderr
+    for result in json.loads(out.read_text())["results"]:
+        expected = {"gradient": 2.0, "modified": 3.0}[result["flow"]["name"]]
+        assert result["status"] == "PASS" and abs(result["fitted_slope"] - expected) < 0.1
