@@ -261,7 +261,7 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 # --- the check matrix file -------------------------------------------------------------------------
 
 _TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
-               "expected_status", "reason", "measure", "horizon"}
+               "expected_status", "reason", "measure", "horizon", "cancel", "strengthen", "convention"}
 
 
 class MatrixError(GameError):
@@ -342,7 +342,8 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
         else:
             if (m, k) != (1, 1) or "first" in table:
                 raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
-            scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)))
+            regulariser = {key: table[key] for key in ("cancel", "strengthen", "convention") if key in table}
+            scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)), **regulariser)
         expected = table.get("expected_slope")
         specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
                                table.get("expected_status", "PASS"), table.get("reason", ""),

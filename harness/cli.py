@@ -118,6 +118,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
     check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
     check.add_argument("--beta", type=float, default=0.0, help="momentum of heavy_ball, in [0, 1)")
+    check.add_argument("--cancel", type=float, default=1.0,
+                       help="regularised: share of the interaction terms cancelled (default 1)")
+    check.add_argument("--strengthen", type=float, default=0.0,
+                       help="regularised: self terms multiplied by 1 + this (default 0)")
+    check.add_argument("--convention", choices=("joint", "official"), default="joint",
+                       help="regularised: rates of the cancelling terms, joint (default) or the official code's")
     check.add_argument("--flow", action="append", type=_flow_name,
                        help=f"flow to check: {', '.join(FLOW_NAMES)} (repeatable; default gradient and modified)")
     check.add_argument("--expected-slope", type=float,
@@ -210,7 +216,8 @@ def command_check(args) -> int:
     else:
         settings = _settings(args, Settings())
         name, rule = ("user", args.scheme) if ".py" in args.scheme else (args.scheme, None)
-        scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule)
+        scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
+                        args.strengthen, args.convention)
         flows = args.flow or ["gradient", "modified"]
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")

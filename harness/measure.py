@@ -19,9 +19,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness import kernel_cache
 from harness.flows import Flow, family_field, flow_family
 from harness.game import Game, GameError
 from harness.integrate import EPS, reference_solutions
+from harness.kernel_cache import program_key
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -178,7 +180,10 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
     affine = game.is_affine() and not flow.automatic
     kernel = _kernel(game, scheme.structure, scheme.multistep, affine, family)
-    arrays = kernel(shard_rows(points), step_sizes, update_steps, reference_steps, scheme.params, coefficients)
+    args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
+            scheme.params, coefficients)
+    key = f"{program_key(game, scheme.structure, scheme.params.shape, scheme.multistep)}|{family}|{affine}"
+    arrays = kernel_cache.call(kernel, key, args)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
                        update_steps, horizon)

@@ -1,13 +1,14 @@
 """Nothing lost: finished checks saved as a run goes, a clean stop on Ctrl-C or SIGTERM, and ``--resume``.
 
 A run of the check matrix (``harness report``, ``harness check --all --json PATH``) saves its finished
-checks, atomically, after each one into a partial-results file (``OUT/partial-results.json``, or
-``PATH.partial``), with a fingerprint of what it runs: the harness version, the settings, every check and
-the games' default states. An interrupted run stops with one line (how many checks were saved, how to
-resume) and exit code 130 (Ctrl-C, SIGINT) or 143 (SIGTERM); the previous report or JSON file is left as
-it was, since the outputs are written only at the end (the report into a staging folder, then moved into
-place). ``--resume`` loads the saved checks, refusing (exit 2) if the fingerprint changed, and runs only
-the rest; the finished run removes the partial file.
+checks as it goes into a partial-results file (``OUT/partial-results.json``, or ``PATH.partial``), in JSON
+Lines: a header with a fingerprint of what the run does (the harness version, the settings, every check
+and the games' default states), then one line appended per finished check (signals deferred while it is
+written; a line cut short by a crash is ignored). An interrupted run stops with one line (how many
+checks were saved, how to resume) and exit code 130 (Ctrl-C, SIGINT) or 143 (SIGTERM); the previous
+report or JSON file is left as it was, since the outputs are written only at the end (the report into a
+staging folder, then moved into place). ``--resume`` loads the saved checks, refusing (exit 2) if the
+fingerprint changed, and runs only the rest; the finished run removes the partial file.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from harness.checks import CheckResult, CheckSpec, Settings, run_checks
 from harness.game import Game, GameError
 
 PARTIAL_NAME = "partial-results.json"
-PARTIAL_VERSION = 1
+PARTIAL_VERSION = 2
 EXIT_CODES = {signal.SIGINT: 130, signal.SIGTERM: 143}
 
 
@@ -120,9 +121,14 @@ class PartialRun:
     def load(self) -> list[CheckResult]:
         """The saved checks (the first ones of ``specs``); GameError if they belong to another run."""
         try:
-            document = json.loads(self.path.read_text())
-            saved = document["fingerprint"]
-            entries = document["results"]
+            header, *lines = self.path.read_text().splitlines()
+            saved = json.loads(header)["fingerprint"]
+            entries = []
+            for line in lines:
+                try:
+                    entries.append(json.loads(line))
+                except ValueError:  # the last line, cut short
+                    break
         except (OSError, ValueError, KeyError, TypeError) as exc:
             raise GameError(f"cannot resume from {self.path}: it is not a readable partial-results file "
                             f"({type(exc).__name__}); run without --resume to start over") from exc
@@ -139,10 +145,16 @@ class PartialRun:
                             "--resume to start over")
         return results
 
-    def save(self, results: list[CheckResult]) -> None:
-        document = {"partial_version": PARTIAL_VERSION, "fingerprint": self.fingerprint,
-                    "results": [r.to_dict() for r in results]}
-        atomic_write(self.path, json.dumps(document, indent=None) + "\n")
+    def begin(self, results: list[CheckResult]) -> None:
+        """Start the file: the header, then ``results`` (the checks kept from a resumed run)."""
+        header = {"partial_version": PARTIAL_VERSION, "fingerprint": self.fingerprint}
+        atomic_write(self.path, "".join(json.dumps(x) + "\n" for x in [header, *(r.to_dict() for r in results)]))
+
+    def append(self, result: CheckResult) -> None:
+        """Add one finished check (one line, signals deferred)."""
+        line = json.dumps(result.to_dict()) + "\n"
+        with signals_deferred(), self.path.open("a") as file:
+            file.write(line)
 
     def remove(self) -> None:
         with contextlib.suppress(FileNotFoundError):
@@ -171,10 +183,11 @@ def run_saving(
     with Interrupted (the finished checks saved)."""
     results = list(previous)
     total = len(partial.specs)
+    partial.begin(results)
 
     def finished(done: int, _total: int, result: CheckResult) -> None:
         results.append(result)
-        partial.save(results)
+        partial.append(result)
         if progress:
             progress(len(results), total, result)
 

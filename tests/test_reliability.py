@@ -249,7 +249,7 @@ def test_resume_refuses_a_partial_run_of_other_settings(tmp_path, capsys, games)
     selected = {name: games[name] for name in ("dirac_gan_bilinear", "rotational")}
     settings, specs = load_matrix(matrix, selected)
     partial = PartialRun(tmp_path / "out.json.partial", specs, settings, selected)
-    partial.save(run_checks(specs[:1], selected, settings))
+    partial.begin(run_checks(specs[:1], selected, settings))
     assert [r.spec for r in partial.load()] == specs[:1]
     args = ["check", "--all", "--game", "dirac_gan_bilinear", "--game", "rotational", "--matrix", str(matrix),
             "--json", str(tmp_path / "out.json"), "--resume", "--quiet"]
@@ -291,7 +291,8 @@ def test_an_interrupted_report_keeps_the_old_one_and_resumes_to_the_same_results
     assert match and int(match.group(1)) >= 3, lines[-1]
     assert (out / "index.md").read_text() == "previous report\n"
     assert (out / "results.json").read_text() == '{"previous": true}\n'
-    saved = json.loads((out / "partial-results.json").read_text())["results"]
+    header, *saved = (out / "partial-results.json").read_text().splitlines()
+    assert json.loads(header)["partial_version"] == 2
     assert len(saved) == int(match.group(1))
 
     start = time.perf_counter()
@@ -310,6 +311,6 @@ def test_an_interrupted_report_keeps_the_old_one_and_resumes_to_the_same_results
 def test_flow_spec_survives_the_partial_file(tmp_path, games):
     spec = CheckSpec("dirac_gan", Scheme("heavy_ball", beta=0.5), Flow("modified"))
     partial = PartialRun(tmp_path / "p.json", [spec], Settings(points=1), games)
-    partial.save(run_checks([spec], games, Settings(points=1)))
+    partial.begin(run_checks([spec], games, Settings(points=1)))
     (loaded,) = partial.load()
     assert loaded.spec == spec and loaded.settings == Settings(points=1)

@@ -1,0 +1,110 @@
+"""Measurement kernels kept across runs, so that a second run skips tracing as well as compiling.
+
+JAX's persistent compilation cache (turned on in ``harness/__init__.py``) skips XLA compilation, but a
+kernel must still be traced in Python before the cache can be consulted; for automatic modified flows
+(Taylor-mode AD over the inlined update rule) tracing takes seconds. Here a kernel, once traced, is
+serialised with ``jax.export`` into ``<compilation cache dir>/kernels/`` under a key that hashes everything
+it depends on:
+
+- the game and update rule, by their traced programs: the jaxprs (and captured constants) of the update
+  step and of the JVP of the game's field (the field, its derivative and any custom derivative rule);
+- the kernel's own options (flow family, affine, multistep), the argument shapes and dtypes;
+- the harness source files, the JAX version and the platform.
+
+Editing a game file, a rule or the harness gives a new key, never a stale kernel. A loaded kernel gives the
+same numbers as a freshly traced one (tested). The cache is off with ``HARNESS_CACHE_DIR=off`` and when the
+arguments are sharded over several devices.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import os
+from collections.abc import Callable
+from pathlib import Path
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harness.game import Game
+from harness.schemes import update_map
+
+_MEMORY: dict[Path, Callable] = {}
+
+
+def directory() -> Path | None:
+    """Where kernels are kept: ``kernels/`` in JAX's compilation cache directory (None when it is off)."""
+    base = jax.config.jax_compilation_cache_dir
+    return Path(base) / "kernels" if base else None
+
+
+@functools.cache
+def _harness_source() -> str:
+    digest = hashlib.sha256()
+    for path in sorted(Path(__file__).parent.glob("*.py")):
+        digest.update(path.name.encode() + path.read_bytes())
+    return digest.hexdigest()
+
+
+def _add_program(digest, closed) -> None:
+    digest.update(str(closed.jaxpr).encode())
+    for constant in closed.consts:
+        array = np.asarray(constant)
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+
+
+@functools.cache
+def _field_key(game: Game) -> str:
+    z = jnp.asarray(game.z0)
+    digest = hashlib.sha256()
+    _add_program(digest, jax.make_jaxpr(lambda x, v: jax.jvp(game.field, (x,), (v,)))(z, z))
+    return digest.hexdigest()
+
+
+@functools.cache
+def program_key(game: Game, structure: tuple, params_shape: tuple, multistep: bool) -> str:
+    """Hash of the traced update step and of the field's JVP for ``game`` and a scheme ``structure`` (a
+    multistep rule steps the lifted state (z, z_prev))."""
+    z = jnp.asarray(game.z0)
+    h = jnp.zeros((), z.dtype)
+    params = jnp.zeros(params_shape, z.dtype)
+    digest = hashlib.sha256(_field_key(game).encode())
+    state = jnp.concatenate([z, z]) if multistep else z
+    _add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
+    return digest.hexdigest()
+
+
+def _arguments_key(args) -> str:
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    shapes = [(np.shape(x), str(jnp.result_type(x)), getattr(x, "weak_type", False)) for x in leaves]
+    return f"{tree}{shapes}"
+
+
+def call(kernel: Callable, key: str, args: tuple):
+    """``kernel(*args)``, through the kernel kept under ``key`` and the arguments' shapes when there is one,
+    keeping it otherwise."""
+    folder = directory()
+    on_devices = {d for x in jax.tree_util.tree_leaves(args) if isinstance(x, jax.Array) for d in x.devices()}
+    if folder is None or len(on_devices) > 1:
+        return kernel(*args)
+    text = "|".join([key, _arguments_key(args), _harness_source(), jax.__version__, jax.default_backend()])
+    path = folder / f"{hashlib.sha256(text.encode()).hexdigest()}.jaxexport"
+    compiled = _MEMORY.get(path)
+    if compiled is None:
+        try:
+            exported = jax.export.deserialize(bytearray(path.read_bytes()))
+        except Exception:  # missing, unreadable or corrupt: trace it again  # noqa: BLE001
+            exported = jax.export.export(kernel)(*args)
+            _write(path, exported.serialize())
+        compiled = _MEMORY[path] = jax.jit(exported.call)
+    return compiled(*args)
+
+
+def _write(path: Path, data: bytes) -> None:
+    """Write through a temporary file and a rename (a concurrent reader never sees half a kernel)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
+    temporary.write_bytes(data)
+    temporary.replace(path)

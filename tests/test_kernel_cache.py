@@ -1,0 +1,62 @@
+"""Kernels kept across runs (harness.kernel_cache): same numbers, new key when the game changes."""
+
+import jax
+import numpy as np
+import pytest
+
+from harness import Game, kernel_cache
+from harness.flows import Flow
+from harness.measure import initial_points, measure_local_error
+from harness.schemes import Scheme
+
+STEPS = np.geomspace(1e-3, 3e-2, 6)
+ALTERNATING = Scheme("alternating", 1.0, 0.3)
+
+
+def _game(scale: float) -> Game:
+    return Game("pair", lambda p, t: scale * p[0] ** 2 * t[0] + p[0] * t[0], lambda p, t: -p[0] * t[0] + t[0] ** 4 / 4,
+                [0.6], [0.8])
+
+
+@pytest.fixture
+def kernels(tmp_path):
+    previous = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))
+    yield tmp_path / "kernels"
+    jax.config.update("jax_compilation_cache_dir", previous)
+
+
+def _errors(game, flow="modified", scheme=ALTERNATING):
+    return measure_local_error(game, scheme, Flow(flow), STEPS, initial_points(game, 3)).errors
+
+
+def test_a_kept_kernel_gives_the_numbers_of_a_freshly_traced_one(kernels):
+    game = _game(0.5)
+    first = _errors(game)
+    assert len(list(kernels.glob("*.jaxexport"))) == 1
+    kernel_cache._MEMORY.clear()  # as in a new process: the kernel is read back from disk
+    again = _errors(game)
+    np.testing.assert_array_equal(first, again)
+    jax.config.update("jax_compilation_cache_dir", None)  # cache off: traced and run directly
+    np.testing.assert_array_equal(first, _errors(game))
+
+
+def test_an_edited_game_or_another_rule_gets_its_own_kernel(kernels):
+    _errors(_game(0.5))
+    _errors(_game(0.5))
+    assert len(list(kernels.glob("*.jaxexport"))) == 1
+    changed = _errors(_game(0.7))
+    assert len(list(kernels.glob("*.jaxexport"))) == 2
+    assert not np.array_equal(changed, _errors(_game(0.5)))
+    _errors(_game(0.5), scheme=Scheme("simultaneous", 1.0, 0.3))
+    assert len(list(kernels.glob("*.jaxexport"))) == 3
+
+
+def test_a_corrupt_kernel_file_is_traced_again(kernels):
+    game = _game(0.5)
+    first = _errors(game)
+    (path,) = kernels.glob("*.jaxexport")
+    path.write_bytes(b"not a kernel")
+    kernel_cache._MEMORY.clear()
+    np.testing.assert_array_equal(first, _errors(game))
+    assert path.read_bytes() != b"not a kernel"
