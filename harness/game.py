@@ -134,12 +134,17 @@ class Game:
         if self._affine is None:
             rng = np.random.default_rng(0)
             n = self.z0.size
+
+            @jax.jit
+            def terms(z, v, w):
+                second = jax.jvp(lambda x: jax.jvp(self.field, (x,), (v,))[1], (z,), (w,))[1]
+                value, slope = jax.jvp(self.field, (z,), (v,))
+                return second, value, slope, self.field(z + v) - value
+
             affine = True
             for _ in range(3):
                 z, v, w = (jnp.asarray(self.z0 + rng.standard_normal(n)) for _ in range(3))
-                second = jax.jvp(lambda x, v=v: jax.jvp(self.field, (x,), (v,))[1], (z,), (w,))[1]
-                value, slope = jax.jvp(self.field, (z,), (v,))
-                secant = self.field(z + v) - value
+                second, value, slope, secant = terms(z, v, w)
                 scale = float(jnp.max(jnp.abs(secant)) + jnp.max(jnp.abs(slope)) + jnp.max(jnp.abs(value)))
                 defect = float(jnp.max(jnp.abs(secant - slope)))
                 affine = affine and float(jnp.max(jnp.abs(second))) == 0.0 and defect <= AFFINE_TOLERANCE * scale

@@ -72,3 +72,30 @@ def test_the_large_game_measures_slopes_2_and_3(tmp_path):
     for result in json.loads(out.read_text())["results"]:
         expected = {"gradient": 2.0, "modified": 3.0}[result["flow"]["name"]]
         assert result["status"] == "PASS" and abs(result["fitted_slope"] - expected) < 0.1
+
+
+XDIST_CHECKS = """
+import pytest
+
+
+@pytest.mark.parametrize("flow, expected", [("gradient", 2), ("modified", 3)])
+@pytest.mark.parametrize("scheme", ["simultaneous", "alternating"])
+def test_order(harness_check, scheme, flow, expected):
+    harness_check("dirac_gan", scheme, flow, expected=expected, lr2=0.3)
+"""
+
+
+@pytest.mark.slow
+def test_numbers_and_verdicts_are_the_same_under_pytest_xdist(tmp_path):
+    (tmp_path / "test_orders.py").write_text(XDIST_CHECKS)
+    documents = {}
+    for label, extra in (("serial", []), ("xdist", ["-n", "2"])):
+        run = subprocess.run([sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", *extra,
+                              "--harness-json", f"{label}.json", "test_orders.py"],
+                             cwd=tmp_path, capture_output=True, text=True, timeout=600)
+        assert run.returncode == 0, run.stdout + run.stderr
+        entries = json.loads((tmp_path / f"{label}.json").read_text())["results"]
+        documents[label] = sorted((e["test"].split("::")[-1], e["seed"], e["points"], e["errors"], e["status"],
+                                   e["fitted_slope"]) for e in entries)
+    assert len(documents["serial"]) == 4
+    assert documents["serial"] == documents["xdist"]
