@@ -53,19 +53,24 @@ def save(fig: plt.Figure, folder: Path, stem: str) -> list[str]:
 
 
 def plotted_checks(results: list[CheckResult], game: str) -> dict[str, list[CheckResult]]:
-    """Per update rule (m = k = 1, phi first), the checks at the parameters with the most flows, preferring
-    unequal learning rates (where the two conventions differ); in the order the rules first appear."""
+    """Per update rule (m = k = 1, phi first) and measure (local, then global error in a panel of its own),
+    the checks at the parameters with the most flows, preferring unequal learning rates (where the two
+    conventions differ); in the order the rules first appear."""
+
+    def panel(r: CheckResult) -> str:
+        return r.spec.scheme.name + ("" if r.spec.measure == "local" else f" ({r.spec.measure} error)")
+
     groups: dict[tuple, list[CheckResult]] = {}
     for r in results:
         s = r.spec.scheme
         if r.spec.game == game and (s.m, s.k, s.first) == (1, 1, "phi"):
-            groups.setdefault((s.name, s.label), []).append(r)
+            groups.setdefault((panel(r), s.label), []).append(r)
     panels: dict[str, list[CheckResult]] = {}
     ranked = sorted(groups.items(), key=lambda item: (-len({r.spec.flow.name for r in item[1]}),
                                                       item[1][0].spec.scheme.lr1 == item[1][0].spec.scheme.lr2))
-    for (scheme, _), checks in ranked:
-        panels.setdefault(scheme, checks)
-    order = list(dict.fromkeys(r.spec.scheme.name for r in results))
+    for (name, _), checks in ranked:
+        panels.setdefault(name, checks)
+    order = list(dict.fromkeys(panel(r) for r in results))
     return dict(sorted(panels.items(), key=lambda item: order.index(item[0])))
 
 
@@ -108,9 +113,14 @@ def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
         ax.loglog(span, anchor * (span / span[0]) ** slope, "--", color="0.55", lw=0.8)
         ax.annotate(f"$h^{{{slope:g}}}$", (span[0], anchor), fontsize=8, color="0.4", xytext=(4, -10),
                     textcoords="offset points")
-    ax.set_title(f"{checks[0].spec.game}: {checks[0].spec.scheme.label}")
+    spec, horizon = checks[0].spec, checks[0].measurement.horizon
+    if spec.measure == "global":
+        ax.set_title(f"{spec.game}: {spec.scheme.label}, global error at T = {horizon:.3g}")
+        ax.set_ylabel("global error |T/h updates − flow at T|")
+    else:
+        ax.set_title(f"{spec.game}: {spec.scheme.label}")
+        ax.set_ylabel("local error |update − flow|")
     ax.set_xlabel("step size h")
-    ax.set_ylabel("local error |update − flow|")
     ax.xaxis.set_minor_formatter(NullFormatter())
     ax.grid(True, alpha=0.25)
     flows = ax.legend(loc="lower right", title="flow: fitted slope ± s.e. (status)")

@@ -118,7 +118,8 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
         if figure is not None:
             written.update(save(figure, folder, f"{name}-error"))
             figures.append(Figure(name, f"{folder.name}/{name}-error.svg",
-                                  f"{name}: local error against step size, per update rule"))
+                                  f"{name}: error against step size, per update rule (local; global at a fixed horizon "
+                                  "in panels of their own)"))
         game = games.get(name)
         if game is None:
             continue

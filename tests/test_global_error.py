@@ -66,3 +66,14 @@ def test_global_floor_grows_with_the_number_of_steps():
     game = single_objective("scalar", lambda z: 0.5 * A * z @ z, x0=[0.8])
     m = measure_global_error(game, Scheme("gd"), Flow("gradient"), [0.001, 0.01, 0.1], jnp.array([[1.0]]), 0.3)
     np.testing.assert_allclose(m.floor[0] / m.update_steps, m.floor[0, 0] / m.update_steps[0], rtol=0.2)
+
+
+def test_global_errors_get_panels_of_their_own_in_the_report_figure():
+    from harness.figures import plotted_checks
+
+    game = load_game("rosenbrock")
+    results = [run_check(game, CheckSpec("rosenbrock", Scheme("gd"), Flow(flow), measure=measure), Settings(points=2))
+               for measure in ("local", "global") for flow in ("gradient", "igr")]
+    panels = plotted_checks(results, "rosenbrock")
+    assert list(panels) == ["gd", "gd (global error)"]
+    assert [r.spec.measure for r in panels["gd (global error)"]] == ["global", "global"]
