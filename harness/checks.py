@@ -133,6 +133,7 @@ class CheckResult:
             "reference": m.reference,
             "measure": self.spec.measure,
             "horizon": m.horizon,
+            "requested_horizon": self.spec.horizon,
             "update_steps": m.update_steps.tolist() if m.update_steps is not None else None,
             "seed": self.settings.seed,
             "step_sizes": _numbers(m.step_sizes),
@@ -159,7 +160,8 @@ class CheckResult:
         try:
             settings = settings or Settings(tolerance=entry["tolerance"], seed=entry["seed"])
             spec = CheckSpec(**known(CheckSpec, {**entry, "scheme": Scheme(**entry["scheme"]),
-                                                 "flow": Flow(entry["flow"]["name"])}))
+                                                 "flow": Flow(entry["flow"]["name"]),
+                                                 "horizon": entry.get("requested_horizon")}))
             fit = Fit(entry["fitted_slope"], entry["slope_stderr"], entry["status"], list(entry["reasons"]),
                       tuple(entry["fit_range"]) if entry["fit_range"] else None,
                       None if entry["used_in_fit"] is None else np.array(entry["used_in_fit"], dtype=bool))

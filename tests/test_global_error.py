@@ -77,3 +77,15 @@ def test_global_errors_get_panels_of_their_own_in_the_report_figure():
     panels = plotted_checks(results, "rosenbrock")
     assert list(panels) == ["gd", "gd (global error)"]
     assert [r.spec.measure for r in panels["gd (global error)"]] == ["global", "global"]
+
+
+@pytest.mark.parametrize("horizon", [None, 0.3])
+def test_a_global_check_round_trips_through_its_dict(horizon):
+    from harness.checks import CheckResult
+
+    spec = CheckSpec("rosenbrock", Scheme("gd"), Flow("igr"), measure="global", horizon=horizon)
+    result = run_check(load_game("rosenbrock"), spec, Settings(points=1))
+    entry = result.to_dict()
+    assert entry["requested_horizon"] == horizon and entry["horizon"] == result.measurement.horizon > 0
+    again = CheckResult.from_dict(entry, result.settings)
+    assert again.spec == spec and again.to_dict() == entry
