@@ -23,6 +23,7 @@ import hashlib
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -36,7 +37,7 @@ _MEMORY: dict[Path, Callable] = {}
 
 def directory() -> Path | None:
     """Where kernels are kept: ``kernels/`` in JAX's compilation cache directory (None when it is off)."""
-    base = jax.config.jax_compilation_cache_dir
+    base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     return Path(base) / "kernels" if base else None
 
 
@@ -82,7 +83,7 @@ def _arguments_key(args) -> str:
     return f"{tree}{shapes}"
 
 
-def call(kernel: Callable, key: str, args: tuple):
+def call(kernel: Any, key: str, args: tuple):
     """``kernel(*args)``, through the kernel kept under ``key`` and the arguments' shapes when there is one,
     keeping it otherwise."""
     folder = directory()
@@ -102,7 +103,7 @@ def call(kernel: Callable, key: str, args: tuple):
     return compiled(*args)
 
 
-def _write(path: Path, data: bytes) -> None:
+def _write(path: Path, data: bytes | bytearray) -> None:
     """Write through a temporary file and a rename (a concurrent reader never sees half a kernel)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")

@@ -39,7 +39,7 @@ from harness import Game
 
 
 def energy(phi, theta):
-    return phi[0] * theta[0] + 0.2 * phi[0] ** 3 * theta[0]
+    return phi[0] * theta[0] + 0.1 * phi[0] ** 3 * theta[0]
 
 
 MY_GAME = Game("my_game", energy, lambda phi, theta: -energy(phi, theta), [0.7], [0.4])
