@@ -5,6 +5,7 @@ highlighted), the figures per game and the environment."""
 from __future__ import annotations
 
 import base64
+import re
 from html import escape
 from pathlib import Path
 
@@ -56,6 +57,48 @@ def render_html(content: dict, folder: Path) -> str:
         for figure in (f for f in content["figures"] if f.game == game):
             parts.append(f'<figure><img src="{_data_uri(folder / figure.path)}" alt="{escape(figure.caption)}">'
                          f"<figcaption>{escape(figure.caption)} ({escape(figure.path)})</figcaption></figure>")
+    parts += section_html(content.get("paper", ""), folder)
     parts += ["<h2>Environment</h2>", "<ul>", *(f"<li>{escape(item)}</li>" for item in content["environment"]),
               "</ul>", "</body>\n</html>\n"]
     return "\n".join(parts)
+
+
+_IMAGE = re.compile(r"^!\[(.*)\]\((.+)\)$")
+
+
+def _inline(text: str) -> str:
+    """Escaped text with Markdown's **bold** and *italic*."""
+    text = escape(text)
+    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
+    return re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*(?!\w)", r"<em>\1</em>", text)
+
+
+def _cells(line: str) -> list[str]:
+    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
+
+
+def section_html(markdown: str, folder: Path) -> list[str]:
+    """HTML of a Markdown section made of what harness.paper writes: ## and ### headings, paragraphs,
+    pipe tables and images (SVGs inlined as data URIs, relative to ``folder``)."""
+    parts: list[str] = []
+    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", markdown) if block.strip()]
+    for block in blocks:
+        lines = block.splitlines()
+        image = _IMAGE.match(block)
+        if block.startswith("### "):
+            parts.append(f"<h3>{_inline(block[4:])}</h3>")
+        elif block.startswith("## "):
+            parts.append(f"<h2>{_inline(block[3:])}</h2>")
+        elif image:
+            source = folder / image.group(2)
+            src = _data_uri(source) if source.suffix == ".svg" and source.exists() else escape(image.group(2))
+            parts.append(f'<figure><img src="{src}" alt="{escape(image.group(1))}"></figure>')
+        elif all(line.startswith("|") for line in lines) and len(lines) >= 2:
+            header, rows = _cells(lines[0]), [_cells(line) for line in lines[2:]]
+            parts += ['<div class="scroll"><table>',
+                      "<thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in header) + "</tr></thead><tbody>",
+                      *("<tr>" + "".join(f"<td>{_inline(c)}</td>" for c in row) + "</tr>" for row in rows),
+                      "</tbody></table></div>"]
+        else:
+            parts.append(f"<p>{_inline(' '.join(lines))}</p>")
+    return parts

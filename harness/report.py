@@ -148,10 +148,10 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
     names = list(dict.fromkeys(r.spec.game for r in results))
     content = {
         "title": "Discretization-drift report",
-        "summary": f"{len(results)} checks over {len(names)} games. Local error of one update step against "
-                   f"each flow, at {settings.step_sizes} step sizes over {settings.decades:g} decades and "
-                   f"{settings.points} initial points (seed {settings.seed}); slope tolerance "
-                   f"±{settings.tolerance:g}. Statuses: "
+        "summary": f"{len(results)} checks over {len(names)} games. Local error of one update step (global "
+                   f"error after T/h steps where marked) against each flow, at {settings.step_sizes} step sizes "
+                   f"over {settings.decades:g} decades and {settings.points} initial points (seed {settings.seed}); "
+                   f"slope tolerance ±{settings.tolerance:g}. Statuses: "
                    + ", ".join(f"{k} {v}" for k, v in document["summary"]["statuses"].items()) + ".",
         "findings": findings(results),
         "header": TABLE_HEADER,
@@ -166,8 +166,10 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
     }
     from harness.paper import add_section  # "The paper, checked": THEORY.md §5 measured (when its games are run)
 
-    _atomic_write(out / "index.md", add_section(markdown(content), names, out))
-    _atomic_write(out / "index.html", render_html(content, out))
+    index = add_section(markdown(content), names, out)
+    start, end = index.find("## The paper, checked"), index.rfind("## Environment")
+    _atomic_write(out / "index.md", index)
+    _atomic_write(out / "index.html", render_html({**content, "paper": index[start:end] if start >= 0 else ""}, out))
     return out / "index.md"
 
 
