@@ -187,7 +187,9 @@ def _progress(quiet: bool):
 def _matrix_specs(args, games):
     settings, specs = load_matrix(args.matrix, games)
     if not specs:
-        raise GameError("the check matrix selects no checks for these games")
+        large = [name for name, game in games.items() if game.metadata.get("large")]
+        hint = f" ({', '.join(large)}: large games, checked with --matrix large)" if large and args.game else ""
+        raise GameError(f"the check matrix selects no checks for these games{hint}")
     for name in dict.fromkeys(spec.game for spec in specs):
         validate(games[name])
     return _settings(args, settings), specs

@@ -99,3 +99,10 @@ def test_numbers_and_verdicts_are_the_same_under_pytest_xdist(tmp_path):
                                    e["fitted_slope"]) for e in entries)
     assert len(documents["serial"]) == 4
     assert documents["serial"] == documents["xdist"]
+
+
+def test_the_default_matrix_points_a_large_game_to_its_own_matrix(capsys):
+    from harness.cli import main
+
+    assert main(["check", "--all", "--game", "mlp_gan"]) == 2
+    assert "mlp_gan: large games, checked with --matrix large" in capsys.readouterr().err
