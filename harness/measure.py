@@ -206,6 +206,10 @@ def measure_local_error(
     return _sweep(game, scheme, flow, step_sizes, points, ones, steps, coefficients, bea_order)
 
 
+MAX_GLOBAL_STEPS = 100_000
+"""The most update steps a global error may take at its smallest step size."""
+
+
 def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarray, np.ndarray]:
     """(h, N) in increasing h: each step size rounded down to horizon / N with N = ceil(horizon / h) a
     whole number of steps; repeated N are merged."""
@@ -219,9 +223,6 @@ def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarra
         raise GameError(f"horizon {horizon:g} needs {counts[0]} steps at the smallest step size (at most "
                         f"{MAX_GLOBAL_STEPS}); use a shorter horizon or larger step sizes")
     return horizon / counts, counts.astype(np.int32)
-
-
-MAX_GLOBAL_STEPS = 100_000
 
 
 def measure_global_error(
