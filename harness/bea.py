@@ -58,26 +58,29 @@ def _inline(function: Callable, *example) -> Callable:
 
 
 def modified_coefficients(step: Callable, order: int) -> Callable:
-    """``(z, *params) -> [f_1(z), ..., f_{order+1}(z)]`` (shape [order + 1, n]) for ``step(z, h, *params)``."""
+    """``(z, *params) -> [f_1(z), ..., f_{order+1}(z)]`` (shape [order + 1, n]) for ``step(z, h, *params)``.
+
+    The orbit z_1 ... z_{p+1} is carried as truncated Taylor series in h through a loop whose body is one
+    Taylor-mode step, so the step is traced (and compiled) once whatever the order."""
     if not (isinstance(order, int) and 0 <= order <= MAX_ORDER):
         raise ValueError(f"the modified-flow order must be an integer from 0 to {MAX_ORDER}, got {order!r}")
     terms = order + 1
 
     def coefficients(z, *params):
-        def orbit(x, h, *params):
-            iterates = []
-            for _ in range(terms):
-                x = step(x, h, *params)
-                iterates.append(x)
-            return jnp.stack(iterates)  # z_1 ... z_{p+1}
-
         h0 = jnp.zeros((), z.dtype)
-        plain = _inline(orbit, z, h0, *params)
-        unit = (jnp.ones((), z.dtype),) + (jnp.zeros((), z.dtype),) * (terms - 1)
-        _, derivatives = jet(lambda h: plain(z, h, *params), (h0,), (unit,))
-        # taylor[i][j] = coefficient of h^(i+1) in z_j, j = 0 ... p+1 (z_0 = z does not depend on h)
-        taylor = [jnp.concatenate([jnp.zeros_like(z)[None], d / math.factorial(i)])
-                  for i, d in enumerate(derivatives, start=1)]
+        plain = _inline(lambda x, h: step(x, h, *params), z, h0)
+        unit = [jnp.ones((), z.dtype)] + [jnp.zeros((), z.dtype)] * (terms - 1)
+
+        def next_iterate(j, orbit):  # orbit[j]: z_j and its h-derivatives at h = 0, shape [p + 2, terms + 1, n]
+            x = orbit[j]
+            primal, derivatives = jet(plain, (x[0], h0), (list(x[1:]), unit))
+            return orbit.at[j + 1].set(jnp.concatenate([primal[None], jnp.stack(derivatives)]))
+
+        start = jnp.zeros((terms + 1, terms + 1, z.size), z.dtype).at[0, 0].set(z)
+        orbit = jax.lax.fori_loop(0, terms, next_iterate, start)
+        # taylor[i][j] = coefficient of h^(i+1) in z_j, j = 0 ... p+1
+        taylor = orbit[:, 1:].swapaxes(0, 1) / jnp.array([math.factorial(i) for i in range(1, terms + 1)],
+                                                         z.dtype)[:, None, None]
         fields = []
         for i in range(terms):  # h f_h has the h^(i+1) coefficient f_(i+1)
             total = jnp.zeros_like(z)

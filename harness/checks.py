@@ -211,13 +211,18 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 
 
-def shared_bea_orders(specs: Iterable[CheckSpec]) -> dict[tuple, int]:
-    """(game, scheme structure) -> the highest P of the bea:P checks among ``specs``: compiled once at that
-    order, one kernel serves all of them."""
+def bea_kernel(spec: CheckSpec, game: Game) -> tuple:
+    """The key of the kernel a bea:P check is measured with: (game, kernel structure)."""
+    return spec.game, spec.scheme.kernel_structure(game, automatic=True)
+
+
+def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dict[tuple, int]:
+    """``bea_kernel`` -> the highest P of the bea:P checks among ``specs``: compiled once at that order, one
+    kernel serves all of them."""
     orders: dict[tuple, int] = {}
     for spec in specs:
         if spec.flow.automatic:
-            key = (spec.game, spec.scheme.structure)
+            key = bea_kernel(spec, games[spec.game])
             orders[key] = max(orders.get(key, 0), spec.flow.order)
     return orders
 
@@ -231,10 +236,10 @@ def run_checks(
     """Run checks in order, calling ``progress(done, total, result)`` after each; the bea checks share
     kernels (``shared_bea_orders``)."""
     specs = list(specs)
-    orders = shared_bea_orders(specs)
+    orders = shared_bea_orders(specs, games)
     results = []
     for index, spec in enumerate(specs, start=1):
-        result = run_check(games[spec.game], spec, settings, orders.get((spec.game, spec.scheme.structure)))
+        result = run_check(games[spec.game], spec, settings, orders.get(bea_kernel(spec, games[spec.game])))
         results.append(result)
         if progress:
             progress(index, len(specs), result)

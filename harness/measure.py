@@ -4,8 +4,9 @@
     global: e(h, z0) = |Phi_h^N(z0) - phi_T(z0)|,  N = T / h steps to a fixed horizon T
 
 with Phi_h the update rule and phi_t the flow's time-t map (reference solution, harness.integrate).
-One compiled kernel per (game, scheme structure, flow family) serves every learning rate, flow
-coefficient matrix, step size, initial point and horizon: all of those are traced arguments, and the
+One compiled kernel per (game, kernel structure, flow family) serves every learning rate, flow
+coefficient matrix, step size, initial point and horizon, and on a two-player game every variant of
+simultaneous and alternating GD (``Scheme.kernel_structure``): all of those are traced arguments, and the
 (point, step size) pairs are the rows of one batch.
 """
 
@@ -179,10 +180,11 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
     affine = game.is_affine() and not flow.automatic
-    kernel = _kernel(game, scheme.structure, scheme.multistep, affine, family)
+    structure = scheme.kernel_structure(game, flow.automatic)
+    kernel = _kernel(game, structure, scheme.multistep, affine, family)
     args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)
-    key = f"{program_key(game, scheme.structure, scheme.params.shape, scheme.multistep)}|{family}|{affine}"
+    key = f"{program_key(game, structure, scheme.params.shape, scheme.multistep)}|{family}|{affine}"
     arrays = kernel_cache.call(kernel, key, args)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",

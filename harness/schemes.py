@@ -22,8 +22,9 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 
 Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates, beta and the
 regulariser's coefficients enter the compiled step as traced arguments (``params = (alpha, lambda, beta,
-rho_1, rho_2, mu)``), so one compiled kernel serves every value; m, k and the order are structure (unrolled
-plain jnp code, which nested autodiff sees through).
+rho_1, rho_2, mu, m, k, order)``), so one compiled kernel serves every value. In ``structure`` m, k and the
+order are structure (unrolled plain jnp code, which Taylor-mode autodiff sees through); the measurement
+kernels of closed-form flows use ``kernel_structure``, where they are traced too.
 """
 
 from __future__ import annotations
@@ -116,10 +117,24 @@ class Scheme:
         rates = (self.lr2, self.lr1) if self.convention == "joint" else (self.lr1, self.lr2)
         return self.cancel * rates[0], self.cancel * rates[1]
 
+    def kernel_structure(self, game: Game, automatic: bool) -> tuple:
+        """The structure a measurement kernel is compiled for. Simultaneous and alternating GD on a two-player
+        game share ``("two-player gd",)`` (substeps and order traced). Taylor-mode autodiff (``automatic``:
+        bea flows) needs unrolled steps: there simultaneous GD shares the alternating step with m = k = 1 and
+        phi first, whose second mover sees the first one's old state when params[8] says simultaneous."""
+        if self.name not in ("simultaneous", "alternating") or game.kind != "two-player":
+            return self.structure
+        if not automatic:
+            return ("two-player gd",)
+        return ("alternating", 1, 1, "phi") if self.name == "simultaneous" else self.structure
+
     @property
     def param_values(self) -> np.ndarray:
-        """The traced parameters (alpha, lambda, beta, rho_1, rho_2, mu) as a numpy array."""
-        return np.array([self.lr1, self.lr2, self.beta, *self.interaction_rates, self.strengthen], dtype=np.float64)
+        """The traced parameters (alpha, lambda, beta, rho_1, rho_2, mu, m, k, order) as a numpy array
+        (order: ORDER_CODES, simultaneous for every rule but alternating)."""
+        order = ORDER_CODES[self.first if self.name == "alternating" else "simultaneous"]
+        return np.array([self.lr1, self.lr2, self.beta, *self.interaction_rates, self.strengthen, self.m, self.k,
+                         order], dtype=np.float64)
 
     @property
     def params(self) -> jax.Array:
@@ -163,8 +178,8 @@ def load_rule(spec: str) -> Callable:
 
 
 def update_map(game: Game, structure: tuple) -> Callable:
-    """The step ``(z, h, params) -> z'`` for a scheme structure, ``params = (alpha, lambda, beta)``
-    (multistep rules: on the lifted state (z, z_prev))."""
+    """The step ``(z, h, params) -> z'`` for a scheme structure (``Scheme.structure`` or ``kernel_structure``),
+    ``params = Scheme.params`` (multistep rules: on the lifted state (z, z_prev))."""
     a, b = game.dims
     kind = structure[0]
 
@@ -218,6 +233,9 @@ def update_map(game: Game, structure: tuple) -> Callable:
         rule = load_rule(structure[1])
         return lambda z, h, params: rule(lambda x: velocity(x, params), z, h)
 
+    if kind == "two-player gd":
+        return _two_player_gd(game)
+
     _, m, k, first = structure
 
     def alternating(z, h, params):
@@ -233,15 +251,51 @@ def update_map(game: Game, structure: tuple) -> Callable:
                 theta = theta + (params[1] * h / k) * game.field2(phi, theta)
             return theta
 
+        sees_new = params[8] != ORDER_CODES["simultaneous"]  # simultaneous GD: the second mover sees the old state
         if first == "phi":
-            phi = move_phi(phi, theta)
-            theta = move_theta(phi, theta)
+            phi_new = move_phi(phi, theta)
+            theta = move_theta(jnp.where(sees_new, phi_new, phi), theta)
+            phi = phi_new
         else:
-            theta = move_theta(phi, theta)
-            phi = move_phi(phi, theta)
+            theta_new = move_theta(phi, theta)
+            phi = move_phi(phi, jnp.where(sees_new, theta_new, theta))
+            theta = theta_new
         return jnp.concatenate([phi, theta])
 
     return alternating
+
+
+ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
+"""params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
+
+
+def _two_player_gd(game: Game) -> Callable:
+    """Simultaneous and alternating GD as one step whose substep counts m, k and player order are traced
+    (params[6], params[7], params[8] = ORDER_CODES), so that one compiled kernel serves them all: phi takes
+    m Euler substeps of size alpha h / m with theta held, theta takes k of size lambda h / k with phi held;
+    the player who moves second sees the first one's new state (simultaneous: both see the old one). Loops
+    and branches are lax control flow, which Taylor-mode autodiff (harness.bea) does not go through."""
+
+    def step(z, h, params):
+        phi, theta = game.split(z)
+        m, k, order = params[6], params[7], params[8]
+
+        def move_phi(theta_seen):
+            substep = lambda _, x: x + (params[0] * h / m) * game.field1(x, theta_seen)  # noqa: E731
+            return jax.lax.fori_loop(0, m.astype(jnp.int32), substep, phi)
+
+        def move_theta(phi_seen):
+            substep = lambda _, x: x + (params[1] * h / k) * game.field2(phi_seen, x)  # noqa: E731
+            return jax.lax.fori_loop(0, k.astype(jnp.int32), substep, theta)
+
+        theta_first = order == ORDER_CODES["theta"]
+        theta_seen = jax.lax.cond(theta_first, move_theta, lambda _: theta, phi)
+        phi_new = move_phi(theta_seen)
+        phi_seen = jnp.where(order == ORDER_CODES["phi"], phi_new, phi)
+        theta_new = jax.lax.cond(theta_first, lambda _: theta_seen, move_theta, phi_seen)
+        return jnp.concatenate([phi_new, theta_new])
+
+    return step
 
 
 def update_rule(game: Game, scheme: Scheme) -> Callable:

@@ -48,7 +48,10 @@ def test_an_edited_game_or_another_rule_gets_its_own_kernel(kernels):
     changed = _errors(_game(0.7))
     assert len(list(kernels.glob("*.jaxexport"))) == 2
     assert not np.array_equal(changed, _errors(_game(0.5)))
-    _errors(_game(0.5), scheme=Scheme("simultaneous", 1.0, 0.3))
+    _errors(_game(0.5), scheme=Scheme("simultaneous", 1.0, 0.3))  # the same kernel: substeps and order traced
+    _errors(_game(0.5), scheme=Scheme("alternating", 1.0, 0.3, 2, 3, "theta"))
+    assert len(list(kernels.glob("*.jaxexport"))) == 2
+    _errors(_game(0.5), scheme=Scheme("extragradient", 1.0, 0.3))
     assert len(list(kernels.glob("*.jaxexport"))) == 3
 
 

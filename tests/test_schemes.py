@@ -1,9 +1,10 @@
+import jax
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from harness import Game, GameError
-from harness.schemes import Scheme, update_rule
+from harness.schemes import Scheme, update_map, update_rule
 
 A, B = np.array([[0.3, -1.0], [0.7, 0.2]]), np.array([[0.5], [-0.4]])
 
@@ -47,6 +48,23 @@ def test_alternating_substeps(first):
         phi = move_phi(phi, theta)
     step = update_rule(game, Scheme("alternating", a, l, m, k, first))
     np.testing.assert_allclose(step(jnp.array([1.0, -0.5, 0.8]), h), np.concatenate([phi, theta]), rtol=1e-14)
+
+
+@pytest.mark.parametrize("scheme", [Scheme("simultaneous", 0.4, 1.5), Scheme("alternating", 0.4, 1.5),
+                                    Scheme("alternating", 0.4, 1.5, 2, 3),
+                                    Scheme("alternating", 0.4, 1.5, 3, 2, "theta")])
+def test_one_traced_step_for_simultaneous_and_alternating(scheme):
+    """The kernel structure of a two-player game traces m, k and the order: one compiled step gives every
+    variant's own step; the unrolled one of bea kernels serves simultaneous GD too (to round-off: the
+    simultaneous step multiplies in another order)."""
+    game, z, h = linear_game(), jnp.array([1.0, -0.5, 0.8]), 0.1
+    own = update_rule(game, scheme)(z, h)
+    assert scheme.kernel_structure(game, automatic=False) == ("two-player gd",)
+    traced = jax.jit(update_map(game, ("two-player gd",)))
+    np.testing.assert_allclose(traced(z, h, scheme.params), own, rtol=1e-15)
+    unrolled = scheme.kernel_structure(game, automatic=True)
+    assert unrolled == (scheme.structure if scheme.name == "alternating" else ("alternating", 1, 1, "phi"))
+    np.testing.assert_allclose(update_map(game, unrolled)(z, h, scheme.params), own, rtol=1e-15)
 
 
 @pytest.mark.parametrize(
