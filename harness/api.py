@@ -219,15 +219,17 @@ def check_all(
     matrix: str | Path | None = None,
     *,
     progress: Callable[[int, int, CheckResult], None] | None = None,
+    jobs: int = 1,
     **changes: Any,
 ) -> list[CheckResult]:
-    """Run a check matrix, like ``harness check --all [--game G …] [--matrix PATH]``.
+    """Run a check matrix, like ``harness check --all [--game G …] [--matrix PATH] [--jobs N]``.
 
     ``games``: the games to run it on (default: the catalog); the matrix's selectors are expanded over the
     catalog and these games together, then restricted to these games, so an entry that names catalog games
     simply selects none of yours. ``matrix``: a matrix file (default: the bundled
     ``harness/check_matrix.toml``); ``changes``: measurement settings that override the matrix's
-    ``[settings]`` (``points=2``…); ``progress(done, total, result)`` is called after each check. The
+    ``[settings]`` (``points=2``…); ``progress(done, total, result)`` is called after each check; ``jobs``:
+    threads building and running kernels at once (harness.parallel; the numbers do not depend on it). The
     results are in matrix order.
 
     >>> import pathlib, tempfile
@@ -256,7 +258,7 @@ def check_all(
     specs = [spec for spec in specs if spec.game in chosen]
     if not specs:
         raise GameError("the check matrix selects no checks for these games")
-    return run_checks(specs, chosen, make_settings(base, **changes), progress)
+    return run_checks(specs, chosen, make_settings(base, **changes), progress, jobs)
 
 
 def document(results: list[CheckResult], **context: Any) -> dict:

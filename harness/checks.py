@@ -8,6 +8,7 @@ The JSON document written by ``harness check --json`` (``results_document``) is 
 
 from __future__ import annotations
 
+import contextlib
 import itertools
 import math
 import time
@@ -30,6 +31,7 @@ from harness.measure import (
     measure_global_error,
     measure_local_error,
 )
+from harness.parallel import ordered_map
 from harness.schemes import Scheme
 
 SCHEMA_VERSION = 1
@@ -198,13 +200,14 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     else:
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
     points = initial_points(game, settings.points, settings.seed)
-    notes = guards.before_measuring(game, spec.scheme, points, step_sizes, settings.seed)
+    affine, notes = guards.before_measuring(game, spec.scheme, points, step_sizes, settings.seed)
     if spec.measure == "global":
         horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
         measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon,
-                                           bea_order=bea_order)
+                                           bea_order=bea_order, affine=affine)
     else:
-        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order)
+        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order,
+                                          affine=affine)
     step_scale = step_sizes[-1] * jacobian_norm(game, spec.scheme)
     fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_scale)
     fit = guards.after_fit(game, spec.scheme, measurement, fit, notes)
@@ -227,22 +230,34 @@ def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dic
     return orders
 
 
+def kernel_group(spec: CheckSpec, game: Game) -> tuple:
+    """The checks measured with one compiled kernel share this key: (game, kernel structure, automatic)."""
+    return spec.game, spec.scheme.kernel_structure(game, spec.flow.automatic), spec.flow.automatic
+
+
 def run_checks(
     specs: Iterable[CheckSpec],
     games: dict[str, Game],
     settings: Settings = Settings(),
     progress: Callable[[int, int, CheckResult], None] | None = None,
+    jobs: int = 1,
 ) -> list[CheckResult]:
-    """Run checks in order, calling ``progress(done, total, result)`` after each; the bea checks share
-    kernels (``shared_bea_orders``)."""
+    """Run checks, calling ``progress(done, total, result)`` after each, in order; the bea checks share
+    kernels (``shared_bea_orders``). With ``jobs`` > 1 the checks of different kernels run in that many
+    threads (harness.parallel: one kernel compiles while the next is traced); the results are those of a
+    serial run."""
     specs = list(specs)
     orders = shared_bea_orders(specs, games)
+
+    def one(spec: CheckSpec) -> CheckResult:
+        return run_check(games[spec.game], spec, settings, orders.get(bea_kernel(spec, games[spec.game])))
+
     results = []
-    for index, spec in enumerate(specs, start=1):
-        result = run_check(games[spec.game], spec, settings, orders.get(bea_kernel(spec, games[spec.game])))
-        results.append(result)
-        if progress:
-            progress(index, len(specs), result)
+    with contextlib.closing(ordered_map(one, specs, jobs, lambda s: kernel_group(s, games[s.game]))) as ordered:
+        for index, result in enumerate(ordered, start=1):
+            results.append(result)
+            if progress:
+                progress(index, len(specs), result)
     return results
 
 

@@ -27,6 +27,7 @@ from harness.checks import (
 )
 from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError, validate
+from harness.parallel import MAX_JOBS, default_jobs
 from harness.resume import (
     PARTIAL_NAME,
     Interrupted,
@@ -98,6 +99,12 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
                        "(the games of 10^4 parameters and more)")
 
 
+def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(),
+                        help="threads building and running kernels at once (default: the CPUs available, at most "
+                        f"{MAX_JOBS}, here {default_jobs()}); the numbers do not depend on it")
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(prog="harness", description="Check that modified flows track discrete learning dynamics.")
     parser.add_argument("--version", action="version", version=f"harness {harness.__version__}")
@@ -137,6 +144,7 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--quiet", action="store_true", help="no progress lines")
     check.add_argument("--resume", action="store_true",
                        help="with --json PATH: continue an interrupted run from PATH.partial (its finished checks)")
+    _add_jobs_flag(check)
     _add_measurement_flags(check)
 
     report = commands.add_parser("report", help="run the check matrix and write a report, or compare two results")
@@ -150,6 +158,7 @@ def build_parser() -> argparse.ArgumentParser:
                              "regressed")
     report.add_argument("--slope-tolerance", type=_positive_float, default=0.05,
                         help="with --compare: report slopes that moved by more than this (default 0.05)")
+    _add_jobs_flag(report)
     _add_measurement_flags(report)
 
     new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
@@ -227,11 +236,11 @@ def command_check(args) -> int:
                  for name in games for flow in flows]
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
-        results = run_saving(partial, games, start(partial, args.resume, _note), _progress(args.quiet))
+        results = run_saving(partial, games, start(partial, args.resume, _note), _progress(args.quiet), args.jobs)
     elif args.resume:
         raise GameError("--resume needs --json PATH (the partial results are saved beside PATH)")
     else:
-        results = run_checks(specs, games, settings, _progress(args.quiet))
+        results = run_checks(specs, games, settings, _progress(args.quiet), args.jobs)
     _print_table(results)
     if args.json_path:
         _write_json(Path(args.json_path), results_document(results, settings))
@@ -272,7 +281,7 @@ def command_report(args) -> int:
 
     out = Path(args.out)
     partial = PartialRun(out / PARTIAL_NAME, specs, settings, games)
-    results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress)
+    results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         write_report(results, settings, out / ".staging", games, figures_progress)
         publish(out / ".staging", out)

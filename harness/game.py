@@ -151,11 +151,6 @@ class Game:
             self._affine = affine
         return self._affine
 
-    def mark_not_affine(self, flag: bool = True) -> None:
-        """Solve this game's flows numerically (a kink was found that is_affine missed), until called again
-        with ``flag=False`` (then is_affine decides afresh)."""
-        self._affine = False if flag else None
-
     def __repr__(self) -> str:
         a, b = self.dims
         return f"<{self.kind} game {self.name!r}: dims ({a}, {b})>"

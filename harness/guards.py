@@ -4,7 +4,7 @@ Before measuring (``before_measuring``):
 - the field must be finite at every initial point (a loss undefined there is bad input: GameError);
 - a field judged affine (solved by expm) must also be affine along the measured steps: a piecewise-affine
   field (ReLU, abs) has a zero second derivative almost everywhere and can fool ``Game.is_affine``; the
-  secant F(z1) - F(z0) is compared with J(z0)(z1 - z0), and a mismatch switches the game to Dopri8.
+  secant F(z1) - F(z0) is compared with J(z0)(z1 - z0), and a mismatch has the check solved with Dopri8.
 
 After fitting (``after_fit``):
 - non-finite errors: a field that is NaN or inf at a finite state within one step of an initial point (the
@@ -131,19 +131,19 @@ def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) ->
     return starts, moves
 
 
-def before_measuring(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray, seed: int) -> list[str]:
+def before_measuring(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray, seed: int
+                     ) -> tuple[bool, list[str]]:
     """Check the initial points (GameError) and confirm an affine field along the measured steps; return
-    notes for the fit's reasons."""
+    whether the check may solve its flows as affine, and notes for the fit's reasons."""
     check_points(game, points, seed)
     if "linear" in game.metadata or not game.is_affine():
-        return []
+        return game.is_affine(), []
     starts, moves = _segments(game, scheme, points, step_sizes)
     defect = np.asarray(_secant_defect(game)(jnp.asarray(starts), jnp.asarray(moves)))
     if not np.any(defect > SMOOTHNESS_TOLERANCE):
-        return []
-    game.mark_not_affine()
-    return ["the field looked affine (zero second derivative) but is not along the measured steps: it is "
-            "piecewise affine (a kink, e.g. ReLU or abs); solved with Dopri8 instead of expm"]
+        return True, []
+    return False, ["the field looked affine (zero second derivative) but is not along the measured steps: it is "
+                   "piecewise affine (a kink, e.g. ReLU or abs); solved with Dopri8 instead of expm"]
 
 
 def non_smooth_reason(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> str | None:
@@ -199,8 +199,6 @@ def check_non_finite(game: Game, scheme, points: np.ndarray, step_sizes: np.ndar
 def after_fit(game: Game, scheme, measurement, fit, notes: list[str]):
     """Raise GameError for a loss undefined along the flow; add ``notes`` and, when the fit did not pass
     cleanly (or a kink was already seen), the non-smooth reason to the fit's reasons."""
-    if notes:  # each check decides for itself (the same numbers whatever ran before it)
-        game.mark_not_affine(False)
     check_non_finite(game, scheme, measurement.points, measurement.step_sizes, measurement.errors)
     doubtful = fit.status not in ("PASS", "EXACT") or any("reference error" in r for r in fit.reasons)
     reason = non_smooth_reason(game, scheme, measurement.points, measurement.step_sizes) if (

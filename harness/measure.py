@@ -174,12 +174,12 @@ def shard_rows(points: np.ndarray) -> jax.Array:
 
 
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
-           horizon=None):
+           affine, horizon=None):
     family, own = flow_family(flow, scheme, bea_order)
     coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
-    affine = game.is_affine() and not flow.automatic
+    affine = (game.is_affine() if affine is None else affine) and not flow.automatic
     structure = scheme.kernel_structure(game, flow.automatic)
     kernel = _kernel(game, structure, scheme.multistep, affine, family)
     args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
@@ -193,7 +193,7 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
 
 def measure_local_error(
     game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray,
-    coefficients: tuple | None = None, bea_order: int | None = None,
+    coefficients: tuple | None = None, bea_order: int | None = None, affine: bool | None = None,
 ) -> Measurement:
     """Local errors |Phi_h(z0) - phi_h(z0)| of ``scheme`` against ``flow`` for every (initial point, step
     size), batched.
@@ -201,11 +201,12 @@ def measure_local_error(
     Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
     ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
     to test the checker itself. ``bea_order`` compiles a bea:P flow at that higher order (its kernel then
-    serves every bea flow up to it, see harness.flows.flow_family)."""
+    serves every bea flow up to it, see harness.flows.flow_family). ``affine`` says whether the flow may be
+    solved exactly by expm (default: ``game.is_affine()``; False forces Dopri8)."""
     step_sizes, points = _validated(game, step_sizes, points)
     ones = np.ones(step_sizes.size, dtype=np.int32)
     steps = reference_steps(game, scheme, step_sizes[-1])
-    return _sweep(game, scheme, flow, step_sizes, points, ones, steps, coefficients, bea_order)
+    return _sweep(game, scheme, flow, step_sizes, points, ones, steps, coefficients, bea_order, affine)
 
 
 MAX_GLOBAL_STEPS = 100_000
@@ -229,14 +230,15 @@ def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarra
 
 def measure_global_error(
     game: Game, scheme: Scheme, flow: Flow, step_sizes: np.ndarray, points: np.ndarray, horizon: float,
-    coefficients: tuple | None = None, bea_order: int | None = None,
+    coefficients: tuple | None = None, bea_order: int | None = None, affine: bool | None = None,
 ) -> Measurement:
     """Global errors |Phi_h^N(z0) - phi_T(z0)| at the fixed horizon T = N h, for every initial point and
     step size (each rounded so that N = T / h is an integer, see ``global_step_sizes``).
 
-    The reference solves the flow over T as in ``reference_steps``; ``coefficients`` and ``bea_order`` are
-    as in ``measure_local_error``."""
+    The reference solves the flow over T as in ``reference_steps``; ``coefficients``, ``bea_order`` and
+    ``affine`` are as in ``measure_local_error``."""
     step_sizes, points = _validated(game, step_sizes, points)
     step_sizes, counts = global_step_sizes(step_sizes, horizon)
     steps = reference_steps(game, scheme, horizon)
-    return _sweep(game, scheme, flow, step_sizes, points, counts, steps, coefficients, bea_order, float(horizon))
+    return _sweep(game, scheme, flow, step_sizes, points, counts, steps, coefficients, bea_order, affine,
+                  float(horizon))

@@ -177,10 +177,10 @@ def start(partial: PartialRun, resume: bool, say: Callable[[str], None]) -> list
 
 def run_saving(
     partial: PartialRun, games: dict[str, Game], previous: list[CheckResult],
-    progress: Callable[[int, int, CheckResult], None] | None = None,
+    progress: Callable[[int, int, CheckResult], None] | None = None, jobs: int = 1,
 ) -> list[CheckResult]:
-    """Run the checks of ``partial`` after the ``previous`` ones, saving after each; a signal stops the run
-    with Interrupted (the finished checks saved)."""
+    """Run the checks of ``partial`` after the ``previous`` ones in ``jobs`` threads (harness.checks.run_checks),
+    saving after each in order; a signal stops the run with Interrupted (the finished checks saved)."""
     results = list(previous)
     total = len(partial.specs)
     partial.begin(results)
@@ -192,7 +192,7 @@ def run_saving(
             progress(len(results), total, result)
 
     try:
-        run_checks(partial.specs[len(results):], games, partial.settings, finished)
+        run_checks(partial.specs[len(results):], games, partial.settings, finished, jobs)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, len(results), total, partial.path) from None
     return results
