@@ -205,10 +205,10 @@ def update_map(game: Game, structure: tuple) -> Callable:
     if kind == "regularised":
 
         def regularised(z, h, params):
-            raw = game.field(z)
+            raw, jacobian_times = jax.linearize(game.field, z)  # the field once, its Jacobian as a linear map
             f, g = raw[:a], raw[a:]
-            along_f = jax.jvp(game.field, (z,), (jnp.concatenate([f, jnp.zeros(b)]),))[1]  # (f_phi f, g_phi f)
-            along_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), g]),))[1]  # (f_theta g, g_theta g)
+            tangents = jnp.stack([jnp.concatenate([f, jnp.zeros(b)]), jnp.concatenate([jnp.zeros(a), g])])
+            along_f, along_g = jax.vmap(jacobian_times)(tangents)  # (f_phi f, g_phi f), (f_theta g, g_theta g)
             alpha, lam, rho1, rho2, mu = params[0], params[1], params[3], params[4], params[5]
             phi_step = f + 0.5 * h * (rho1 * along_g[:a] - mu * alpha * along_f[:a])
             theta_step = g + 0.5 * h * (rho2 * along_f[a:] - mu * lam * along_g[a:])
