@@ -38,7 +38,8 @@ def _scheme(entry: dict) -> dict:
 
 def load_results(path: str | Path) -> dict[tuple, dict]:
     """The checks of a results document (or of ``results.json`` in a report folder), keyed by (game, update
-    rule, flow); raises GameError with one line when the file cannot be read or is not such a document."""
+    rule, flow, measure, requested horizon); raises GameError with one line when the file cannot be read or
+    is not such a document. Documents written before global errors existed hold local errors only."""
     path = Path(path)
     if path.is_dir():
         path = path / "results.json"
@@ -47,7 +48,8 @@ def load_results(path: str | Path) -> dict[tuple, dict]:
         checks = {}
         for entry in document["results"]:
             scheme = _scheme(entry["scheme"])
-            key = (entry["game"], json.dumps(scheme, sort_keys=True), entry["flow"]["name"])
+            key = (entry["game"], json.dumps(scheme, sort_keys=True), entry["flow"]["name"],
+                   entry.get("measure", "local"), entry.get("requested_horizon"))
             checks[key] = {**entry, "scheme": scheme}
     except OSError as exc:
         raise GameError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
@@ -64,7 +66,11 @@ def _label(check: dict) -> str:
         rule = Scheme(**scheme).label
     except (TypeError, GameError):
         rule = json.dumps(scheme, sort_keys=True)
-    return f"{check['game']} · {rule} · {check['flow']['name']}"
+    label = f"{check['game']} · {rule} · {check['flow']['name']}"
+    if check.get("measure", "local") == "global":
+        horizon = check.get("requested_horizon")
+        label += " · global" + ("" if horizon is None else f" (T = {horizon:g})")
+    return label
 
 
 def _slope(value: float | None) -> str:

@@ -179,6 +179,22 @@ def test_compare_reports_a_regression_and_exits_1(documents, capsys):
     assert out.splitlines()[-1] == "26 checks in both; 1 regressed"
 
 
+def test_compare_keeps_a_global_check_apart_from_its_local_twin(documents, capsys):
+    old, change = documents
+
+    def add_global(results):
+        results.append(dict(results[1], measure="global", horizon=0.5, requested_horizon=None, fitted_slope=2.0))
+
+    def regress(results):
+        add_global(results)
+        results[-1].update(status="FAIL", passed=False, fitted_slope=1.6)
+
+    code, out, _ = compare(capsys, change(add_global), change(regress))
+    assert code == 1
+    assert "dirac_gan · simultaneous(lr1=1, lr2=1) · modified · global: PASS → FAIL" in out
+    assert out.splitlines()[-1] == "27 checks in both; 1 regressed"
+
+
 def test_compare_reports_moved_slopes_and_changed_checks(documents, capsys):
     old, change = documents
 
