@@ -71,7 +71,7 @@ def modified_coefficients(step: Callable, order: int) -> Callable:
         plain = _inline(lambda x, h: step(x, h, *params), z, h0)
         unit = [jnp.ones((), z.dtype)] + [jnp.zeros((), z.dtype)] * (terms - 1)
 
-        def next_iterate(j, orbit):  # orbit[j]: z_j and its h-derivatives at h = 0, shape [p + 2, terms + 1, n]
+        def next_iterate(j, orbit):  # orbit[j] = (z_j, dz_j/dh, ..., d^(p+1) z_j/dh^(p+1)) at h = 0: [p+2, p+2, n]
             x = orbit[j]
             primal, derivatives = jet(plain, (x[0], h0), (list(x[1:]), unit))
             return orbit.at[j + 1].set(jnp.concatenate([primal[None], jnp.stack(derivatives)]))

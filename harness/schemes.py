@@ -43,6 +43,8 @@ from harness.game import Game, GameError
 ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "regularised", "midpoint", "rk4", "user")
 MULTISTEP = ("ogda", "heavy_ball")
 SCHEME_NAMES = ONE_STEP + MULTISTEP
+ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
+"""params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
 
 
 @dataclass(frozen=True)
@@ -263,10 +265,6 @@ def update_map(game: Game, structure: tuple) -> Callable:
         return jnp.concatenate([phi, theta])
 
     return alternating
-
-
-ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
-"""params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
 
 
 def _two_player_gd(game: Game) -> Callable:
