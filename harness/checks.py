@@ -214,25 +214,20 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 
 
-def bea_kernel(spec: CheckSpec, game: Game) -> tuple:
-    """The key of the kernel a bea:P check is measured with: (game, kernel structure)."""
-    return spec.game, spec.scheme.kernel_structure(game, automatic=True)
-
-
-def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dict[tuple, int]:
-    """``bea_kernel`` -> the highest P of the bea:P checks among ``specs``: compiled once at that order, one
-    kernel serves all of them."""
-    orders: dict[tuple, int] = {}
-    for spec in specs:
-        if spec.flow.automatic:
-            key = bea_kernel(spec, games[spec.game])
-            orders[key] = max(orders.get(key, 0), spec.flow.order)
-    return orders
-
-
 def kernel_group(spec: CheckSpec, game: Game) -> tuple:
     """The checks measured with one compiled kernel share this key: (game, kernel structure, automatic)."""
     return spec.game, spec.scheme.kernel_structure(game, spec.flow.automatic), spec.flow.automatic
+
+
+def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dict[tuple, int]:
+    """``kernel_group`` of the bea:P checks among ``specs`` -> their highest P: compiled once at that order,
+    one kernel serves all of them."""
+    orders: dict[tuple, int] = {}
+    for spec in specs:
+        if spec.flow.automatic:
+            key = kernel_group(spec, games[spec.game])
+            orders[key] = max(orders.get(key, 0), spec.flow.order)
+    return orders
 
 
 def run_checks(
@@ -250,7 +245,7 @@ def run_checks(
     orders = shared_bea_orders(specs, games)
 
     def one(spec: CheckSpec) -> CheckResult:
-        return run_check(games[spec.game], spec, settings, orders.get(bea_kernel(spec, games[spec.game])))
+        return run_check(games[spec.game], spec, settings, orders.get(kernel_group(spec, games[spec.game])))
 
     results = []
     with contextlib.closing(ordered_map(one, specs, jobs, lambda s: kernel_group(s, games[s.game]))) as ordered:

@@ -4,7 +4,7 @@ import pytest
 
 import harness  # noqa: F401
 from harness.catalog import catalog
-from harness.checks import bea_kernel, load_matrix, run_check, shared_bea_orders
+from harness.checks import kernel_group, load_matrix, run_check, shared_bea_orders
 
 GAMES = catalog()
 SETTINGS, SPECS = load_matrix(games=GAMES)
@@ -41,6 +41,6 @@ def _param(spec):
 
 @pytest.mark.parametrize("spec", [_param(spec) for spec in SPECS])
 def test_check(spec):
-    result = run_check(GAMES[spec.game], spec, SETTINGS, BEA_ORDERS.get(bea_kernel(spec, GAMES[spec.game])))
+    result = run_check(GAMES[spec.game], spec, SETTINGS, BEA_ORDERS.get(kernel_group(spec, GAMES[spec.game])))
     assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
     assert abs(result.fit.slope - spec.expected_slope) <= SETTINGS.tolerance
