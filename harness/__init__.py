@@ -38,7 +38,8 @@ from harness.api import (  # noqa: E402
     worst_point,
 )
 from harness.game import Game, GameError, single_objective  # noqa: E402
+from harness.user import flow, rule  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "document", "explain",
-           "list_games", "load", "make_report", "make_settings", "new_game", "worst_point"]
+           "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule", "worst_point"]

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.game import Game, GameError
+from harness.user import is_file_spec
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
@@ -145,21 +146,16 @@ def _scheme(scheme: Scheme | str, overrides: dict[str, Any]) -> Scheme:
     try:
         if isinstance(scheme, Scheme):
             return dataclasses.replace(scheme, **overrides) if overrides else scheme
+        if isinstance(scheme, str) and is_file_spec(scheme):
+            return Scheme("user", rule=scheme, **overrides)
         if isinstance(scheme, str):
             return Scheme(scheme, **overrides)
+        if callable(scheme):
+            return Scheme("user", rule=scheme, **overrides)
     except TypeError as exc:  # an unknown keyword
         raise GameError(f"bad update-rule parameter: {exc}") from exc
-    raise GameError(f"an update rule is a harness.schemes.Scheme or its name, got {scheme!r}")
-
-
-def _flow(flow: Flow | str) -> Flow:
-    from harness.flows import Flow
-
-    if isinstance(flow, Flow):
-        return flow
-    if isinstance(flow, str):
-        return Flow(flow)
-    raise GameError(f"a flow is a harness.flows.Flow or its name, got {flow!r}")
+    raise GameError(f"an update rule is a harness.schemes.Scheme, its name, path/to/file.py:NAME or a function, "
+                    f"got {scheme!r}")
 
 
 def check(
@@ -205,10 +201,11 @@ def check(
     True
     """
     from harness.checks import CheckSpec, run_check
+    from harness.flows import Flow
 
     the_game = load(game)
     the_scheme = _scheme(scheme, dict(lr1=lr1, lr2=lr2, m=m, k=k, first=first, **scheme_params))
-    spec = CheckSpec(the_game.name, the_scheme, _flow(flow), expected_slope, expected_status, reason)
+    spec = CheckSpec(the_game.name, the_scheme, Flow.of(flow), expected_slope, expected_status, reason)
     measured = make_settings(settings, tolerance=tolerance, points=points, step_sizes=step_sizes,
                              decades=decades, seed=seed, h_max=h_max)
     return run_check(the_game, spec, measured)

@@ -40,11 +40,11 @@ def catalog() -> dict[str, Game]:
     return dict(sorted(games.items()))
 
 
-def load_file(path: str) -> ModuleType:
-    """Import a Python file by path, with one-line errors."""
+def load_file(path: str, what: str = "game file") -> ModuleType:
+    """Import a Python file by path, with one-line errors (``what`` names the file in them)."""
     file = Path(path)
     if not file.is_file():
-        raise GameError(f"game file {path!r} does not exist")
+        raise GameError(f"{what} {path!r} does not exist")
     module_name = f"harness_user_{abs(hash(str(file.resolve())))}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:
@@ -55,10 +55,10 @@ def load_file(path: str) -> ModuleType:
         spec.loader.exec_module(module)
     except GameError as exc:  # a Game(...) at module level refused its arguments: say which, plainly
         del sys.modules[module_name]
-        raise GameError(f"game file {path!r}: {exc}") from exc
+        raise GameError(f"{what} {path!r}: {exc}") from exc
     except Exception as exc:
         del sys.modules[module_name]
-        raise GameError(f"game file {path!r} fails to import: {type(exc).__name__}: {exc}") from exc
+        raise GameError(f"{what} {path!r} fails to import: {type(exc).__name__}: {exc}") from exc
     return module
 
 

@@ -33,6 +33,7 @@ from harness.measure import (
 )
 from harness.parallel import ordered_map
 from harness.schemes import Scheme
+from harness.user import is_file_spec, resolve
 
 SCHEMA_VERSION = 1
 DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
@@ -98,7 +99,7 @@ class CheckSpec:
 
     @property
     def label(self) -> str:
-        label = f"{self.game} · {self.scheme.label} · {self.flow.name}"
+        label = f"{self.game} · {self.scheme.label} · {self.flow.label}"
         return label if self.measure == "local" else f"{label} · global"
 
 
@@ -162,7 +163,7 @@ class CheckResult:
         try:
             settings = settings or Settings(tolerance=entry["tolerance"], seed=entry["seed"])
             spec = CheckSpec(**known(CheckSpec, {**entry, "scheme": Scheme(**entry["scheme"]),
-                                                 "flow": Flow(entry["flow"]["name"]),
+                                                 "flow": Flow.from_dict(entry["flow"]),
                                                  "horizon": entry.get("requested_horizon")}))
             fit = Fit(entry["fitted_slope"], entry["slope_stderr"], entry["status"], list(entry["reasons"]),
                       tuple(entry["fit_range"]) if entry["fit_range"] else None,
@@ -191,16 +192,21 @@ GLOBAL_HORIZON = 10.0
 """Default horizon of a global error, in units of the largest step size."""
 
 
-def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None
-              ) -> CheckResult:
-    """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error)."""
-    start = time.perf_counter()
+def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
+    """The step sizes and initial points a check measures at."""
     if settings.h_max is not None:
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
-    points = initial_points(game, settings.points, settings.seed)
-    affine, notes = guards.before_measuring(game, spec.scheme, points, step_sizes, settings.seed)
+    return step_sizes, initial_points(game, settings.points, settings.seed)
+
+
+def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None
+              ) -> CheckResult:
+    """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error)."""
+    start = time.perf_counter()
+    step_sizes, points = measurement_grid(game, spec, settings)
+    affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
     if spec.measure == "global":
         horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
         measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon,
@@ -237,11 +243,17 @@ def run_checks(
     progress: Callable[[int, int, CheckResult], None] | None = None,
     jobs: int = 1,
 ) -> list[CheckResult]:
-    """Run checks, calling ``progress(done, total, result)`` after each, in order; the bea checks share
-    kernels (``shared_bea_orders``). With ``jobs`` > 1 the checks of different kernels run in that many
+    """Run checks, calling ``progress(done, total, result)`` after each, in order; the user's functions are
+    checked first (harness.guards.check_user_functions); the bea checks share kernels
+    (``shared_bea_orders``). With ``jobs`` > 1 the checks of different kernels run in that many
     threads (harness.parallel: one kernel compiles while the next is traced); the results are those of a
     serial run."""
     specs = list(specs)
+    for spec in specs:  # a user's function that cannot run stops the run before anything is measured
+        if spec.flow.user is not None or spec.scheme.name == "user":
+            game = games[spec.game]
+            step_sizes, points = measurement_grid(game, spec, settings)
+            guards.check_user_functions(game, spec.scheme, spec.flow, points, step_sizes)
     orders = shared_bea_orders(specs, games)
 
     def one(spec: CheckSpec) -> CheckResult:
@@ -318,7 +330,7 @@ def load_matrix(
     for index, table in enumerate(document.get("check", [])):
         where = f"{path}:{table_lines[index] if index < len(table_lines) else '?'}"
         try:
-            specs.extend(_expand(table, games, known))
+            specs.extend(_expand(table, games, known, path.parent))
         except GameError as exc:
             raise MatrixError(f"check matrix {where}: {exc}") from exc
         except (TypeError, ValueError) as exc:
@@ -326,8 +338,9 @@ def load_matrix(
     return settings, specs
 
 
-def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckSpec]:
-    """The checks of one [[check]] table over ``games``; names in the table must be ``known`` games."""
+def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) -> list[CheckSpec]:
+    """The checks of one [[check]] table over ``games``; names in the table must be ``known`` games; the
+    paths of user rules and flows (file.py:NAME) are relative to the folder ``base`` of the matrix file."""
     unknown = set(table) - _TABLE_KEYS
     if unknown:
         raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}")
@@ -345,7 +358,7 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
     else:
         raise GameError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
     names = [n for n in names if n not in set(table.get("exclude", []))]
-    flows = [Flow(name) for name in table["flows"]]
+    flows = [Flow.of(name, base) for name in table["flows"]]
     rates = table.get("rates", [[1, 1]])
     substeps = table.get("substeps", [[1, 1]])
     for key, pairs in (("rates", rates), ("substeps", substeps)):
@@ -356,6 +369,9 @@ def _expand(table: dict, games: dict[str, Game], known: set[str]) -> list[CheckS
     for name, (lr1, lr2), (m, k), flow in itertools.product(names, rates, substeps, flows):
         if scheme_name == "alternating":
             scheme = Scheme("alternating", float(lr1), float(lr2), m, k, table.get("first", "phi"))
+        elif is_file_spec(scheme_name):
+            scheme = Scheme("user", float(lr1), float(lr2), m, k, table.get("first", "phi"),
+                            float(table.get("beta", 0.0)), resolve(scheme_name, base))
         else:
             if (m, k) != (1, 1) or "first" in table:
                 raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")

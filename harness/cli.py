@@ -38,7 +38,8 @@ from harness.resume import (
     start,
     stop_on_sigterm,
 )
-from harness.schemes import SCHEME_NAMES, Scheme, load_rule
+from harness.schemes import SCHEME_NAMES, Scheme
+from harness.user import is_file_spec, load
 
 
 class _Parser(argparse.ArgumentParser):
@@ -69,9 +70,9 @@ def _positive_int(text: str) -> int:
 def _scheme_name(text: str) -> str:
     if text in SCHEME_NAMES and text != "user":
         return text
-    if ".py:" in text:
+    if is_file_spec(text):
         try:
-            load_rule(text)  # the file and the function exist, before any check runs
+            load(text, "rule")  # the file and the function exist and match a notation, before any check runs
         except GameError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
@@ -79,9 +80,9 @@ def _scheme_name(text: str) -> str:
                                      f"{', '.join(n for n in SCHEME_NAMES if n != 'user')} or path/to/file.py:NAME")
 
 
-def _flow_name(text: str) -> str:
+def _flow(text: str) -> Flow:
     try:
-        return Flow(text).name
+        return Flow(text)  # a user's flow is loaded (file, function, notation, order) before any check runs
     except GameError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -117,8 +118,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--game", action="append", help="catalog name or path/to/file.py:NAME (repeatable)")
     check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
     check.add_argument("--scheme", default="simultaneous", type=_scheme_name,
-                       help=f"update rule: {', '.join(n for n in SCHEME_NAMES if n != 'user')}, or a user rule "
-                       "path/to/file.py:NAME, a function (V, z, h) -> z' of the rate-scaled field V")
+                       help=f"update rule: {', '.join(n for n in SCHEME_NAMES if n != 'user')}, or your own rule "
+                       "path/to/file.py:NAME, rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta') or rule(V, z, h) "
+                       "-> z'")
     check.add_argument("--lr1", type=_positive_float, default=1.0, help="relative rate alpha of player 1")
     check.add_argument("--lr2", type=_positive_float, default=1.0, help="relative rate lambda of player 2")
     check.add_argument("--m", type=_positive_int, default=1, help="substeps of player 1 (alternating)")
@@ -131,8 +133,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="regularised: self terms multiplied by 1 + this (default 0)")
     check.add_argument("--convention", choices=("joint", "official"), default="joint",
                        help="regularised: rates of the cancelling terms, joint (default) or the official code's")
-    check.add_argument("--flow", action="append", type=_flow_name,
-                       help=f"flow to check: {', '.join(FLOW_NAMES)} (repeatable; default gradient and modified)")
+    check.add_argument("--flow", action="append", type=_flow,
+                       help=f"flow to check: {', '.join(FLOW_NAMES)}, or your own path/to/file.py:NAME (repeatable; "
+                       "default gradient and modified)")
     check.add_argument("--expected-slope", type=float,
                        help="override the expected slope (default: flow order + 2, or method order + 1 if larger; "
                        "one less for --measure global)")
@@ -226,13 +229,13 @@ def command_check(args) -> int:
         settings, specs = _matrix_specs(args, games)
     else:
         settings = _settings(args, Settings())
-        name, rule = ("user", args.scheme) if ".py" in args.scheme else (args.scheme, None)
+        name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
                         args.strengthen, args.convention)
-        flows = args.flow or ["gradient", "modified"]
+        flows = args.flow or [Flow("gradient"), Flow("modified")]
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")
-        specs = [CheckSpec(name, scheme, Flow(flow), args.expected_slope, measure=args.measure, horizon=args.horizon)
+        specs = [CheckSpec(name, scheme, flow, args.expected_slope, measure=args.measure, horizon=args.horizon)
                  for name in games for flow in flows]
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)

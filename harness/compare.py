@@ -1,5 +1,6 @@
 """Compare two results documents (``harness check --json`` or a report's ``results.json``), for reviewing a
-change: checks are matched by game, update rule (its parameters, defaults filled in) and flow name.
+change: checks are matched by game, update rule (its parameters, defaults filled in) and flow (name and, for
+a user's flow, source).
 
 Kinds of change, worst first: REGRESSED (passed, now not), NEW-FAILING (appeared, not passed), FIXED (not
 passed, now passed), STATUS (another status, same verdict), SLOPE (fitted slope moved by more than the
@@ -48,7 +49,8 @@ def load_results(path: str | Path) -> dict[tuple, dict]:
         checks = {}
         for entry in document["results"]:
             scheme = _scheme(entry["scheme"])
-            key = (entry["game"], json.dumps(scheme, sort_keys=True), entry["flow"]["name"],
+            flow = entry["flow"]
+            key = (entry["game"], json.dumps(scheme, sort_keys=True), flow["name"], flow.get("source"),
                    entry.get("measure", "local"), entry.get("requested_horizon"))
             checks[key] = {**entry, "scheme": scheme}
     except OSError as exc:
@@ -66,7 +68,8 @@ def _label(check: dict) -> str:
         rule = Scheme(**scheme).label
     except (TypeError, GameError):
         rule = json.dumps(scheme, sort_keys=True)
-    label = f"{check['game']} · {rule} · {check['flow']['name']}"
+    flow = check["flow"]
+    label = f"{check['game']} · {rule} · {flow['name']}" + (f" ({flow['source']})" if flow.get("source") else "")
     if check.get("measure", "local") == "global":
         horizon = check.get("requested_horizon")
         label += " · global" + ("" if horizon is None else f" (T = {horizon:g})")

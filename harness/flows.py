@@ -35,7 +35,8 @@ Flows ``bea:P`` are the modified fields of order P derived automatically from th
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 
 import jax
 import jax.numpy as jnp
@@ -44,6 +45,7 @@ import numpy as np
 from harness.bea import MAX_ORDER, modified_coefficients
 from harness.game import Game, GameError
 from harness.schemes import Scheme, update_map
+from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load, resolve
 
 FLOW_ORDERS = {"gradient": 0, "modified": 1, "official": 1, "igr": 1}
 FLOW_NAMES = (*FLOW_ORDERS, "bea:P")
@@ -51,41 +53,81 @@ FLOW_NAMES = (*FLOW_ORDERS, "bea:P")
 
 @dataclass(frozen=True)
 class Flow:
-    """A named flow: ``gradient``, ``modified``, ``official``, ``igr`` or ``bea:P`` (P = 0...6); its order p
+    """A flow: built-in by name (``gradient``, ``modified``, ``official``, ``igr`` or ``bea:P``, P = 0...6),
+    or a user's flow (harness.user) given as ``path/to/file.py:NAME`` or by ``Flow.of(function)``; its order p
     (local error O(h^(p+2)) when it is the right flow for a first-order method)."""
 
     name: str
+    user: UserFunction | None = field(default=None, repr=False)
 
     def __post_init__(self) -> None:
+        if self.user is None and is_file_spec(self.name):
+            object.__setattr__(self, "user", load(self.name, "flow"))
+        if self.user is not None:
+            object.__setattr__(self, "name", self.user.name)
+            return
         if self.name in FLOW_ORDERS:
             return
         prefix, _, order = self.name.partition(":")
         if prefix != "bea" or not order.isdigit() or int(order) > MAX_ORDER:
-            raise GameError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)} or bea:P "
-                            f"with P = 0...{MAX_ORDER}")
+            raise GameError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)}, bea:P with "
+                            f"P = 0...{MAX_ORDER}, or your own flow as path/to/file.py:NAME")
+
+    @classmethod
+    def of(cls, value: Flow | str | Callable, base: str | Path | None = None) -> Flow:
+        """A flow from a Flow, a built-in name, ``path/to/file.py:NAME`` (a relative path taken relative to
+        the folder ``base`` when given) or a user's function (harness.user)."""
+        if isinstance(value, Flow):
+            return value
+        if isinstance(value, str):
+            return cls(resolve(value, base))
+        if callable(value) or isinstance(value, UserFunction):
+            user = from_callable(value, "flow")
+            return cls(user.name, user)
+        raise GameError(f"a flow is a name, path/to/file.py:NAME or a function, got {value!r}")
 
     @property
     def automatic(self) -> bool:
-        return self.name.startswith("bea:")
+        return self.name.startswith("bea:") and self.user is None
 
     @property
     def order(self) -> int:
+        if self.user is not None:
+            return self.user.order
         return int(self.name.split(":")[1]) if self.automatic else FLOW_ORDERS[self.name]
 
+    @property
+    def label(self) -> str:
+        """The name, with the file for a user's flow."""
+        return self.user.label if self.user is not None else self.name
+
     def to_dict(self) -> dict:
-        return {"name": self.name, "order": self.order}
+        """``name`` and ``order``; a user's flow adds ``source`` (file.py:NAME)."""
+        data = {"name": self.name, "order": self.order}
+        return data if self.user is None else {**data, "source": self.user.source}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Flow:
+        """The flow of ``to_dict``; a user's flow comes back recorded (labels results, not measurable)."""
+        if data.get("source"):
+            return cls(data["name"], UserFunction.recorded("flow", data["name"], data["source"], data["order"]))
+        return cls(data["name"])
 
 
 def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
     """The leading scale s and coefficient matrix c of a closed-form ``flow`` for ``scheme``."""
     a, l, m, k, name = scheme.lr1, scheme.lr2, scheme.m, scheme.k, scheme.name
-    if flow.automatic:
-        raise GameError(f"{flow.name} is derived automatically; it has no closed-form coefficients")
-    if name == "user" or (name == "rk4" and flow.name != "gradient"):
-        raise GameError(f"no closed-form {flow.name!r} flow for {name!r}; check it against bea:P")
+    if flow.automatic or flow.user is not None:
+        raise GameError(f"{flow.label} is not a closed-form flow; it has no coefficients")
     lead = 1.0 / (1.0 - scheme.beta) if name == "heavy_ball" else 1.0
+    if flow.name == "gradient":  # (alpha f, lambda g): the same for every rule, user rules included
+        return lead, np.zeros((2, 2))
+    if name == "user" or name == "rk4":
+        what = f"your rule {scheme.rule_label}" if name == "user" else "rk4"
+        raise GameError(f"no closed-form {flow.name!r} flow for {what}; check it against gradient, bea:P or "
+                        "your own flow (path/to/file.py:NAME)")
     joint = np.array([[a, l], [a, l]])
-    if flow.name == "gradient" or (name == "midpoint" and flow.name != "official"):
+    if name == "midpoint" and flow.name != "official":
         return lead, np.zeros((2, 2))
     if name == "regularised":
         r1, r2 = scheme.interaction_rates
@@ -132,11 +174,21 @@ def first_order_field(game: Game) -> Callable:
     return field
 
 
-def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -> tuple[str, tuple]:
-    """The family of ``flow`` (``"closed-form"`` or ``"bea:Q"``, Q the compiled order) and its traced
-    coefficients: one compiled field per family serves every flow, learning rate and momentum in it.
-    ``bea:P`` is compiled at order Q = max(P, compiled_order) with a traced truncation to order P, so
+@dataclass(frozen=True)
+class UserFamily:
+    """The kernel family of a user's flow: the function and the static keyword values it is called with."""
+
+    user: UserFunction
+    keywords: tuple
+
+
+def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -> tuple[str | UserFamily, tuple]:
+    """The family of ``flow`` (``"closed-form"``, ``"bea:Q"``, Q the compiled order, or a ``UserFamily``) and
+    its traced coefficients: one compiled field per family serves every flow, learning rate and momentum in
+    it. ``bea:P`` is compiled at order Q = max(P, compiled_order) with a traced truncation to order P, so
     the checks of bea:0 ... bea:Q on one game and rule share a kernel (its lower terms are exact)."""
+    if flow.user is not None:
+        return UserFamily(flow.user, flow.user.keywords_from(scheme)), ()
     if flow.automatic:
         if scheme.multistep:
             raise GameError(f"{flow.name} needs a one-step update rule; {scheme.name} is multistep "
@@ -147,9 +199,13 @@ def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -
     return "closed-form", (jnp.asarray(lead), jnp.asarray(c))
 
 
-def family_field(game: Game, structure: tuple, family: str) -> Callable:
+def family_field(game: Game, structure: tuple, family: str | UserFamily) -> Callable:
     """The field ``(z, h, params, coefficients) -> z'`` of a flow family for a scheme structure; for
-    ``bea:Q`` the coefficients are a mask that truncates f_1 + h f_2 + ... + h^Q f_{Q+1}."""
+    ``bea:Q`` the coefficients are a mask that truncates f_1 + h f_2 + ... + h^Q f_{Q+1}; a user's flow has
+    none."""
+    if isinstance(family, UserFamily):
+        user_field = joint_function(family.user, game, family.keywords)
+        return lambda z, h, params, _coefficients: user_field(z, h, params)
     if family == "closed-form":
         return first_order_field(game)
     order = Flow(family).order

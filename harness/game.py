@@ -132,28 +132,35 @@ class Game:
         if "linear" in self.metadata:
             return bool(self.metadata["linear"])
         if self._affine is None:
-            rng = np.random.default_rng(0)
-            n = self.z0.size
-
-            @jax.jit
-            def terms(z, v, w):
-                second = jax.jvp(lambda x: jax.jvp(self.field, (x,), (v,))[1], (z,), (w,))[1]
-                value, slope = jax.jvp(self.field, (z,), (v,))
-                return second, value, slope, self.field(z + v) - value
-
-            affine = True
-            for _ in range(3):
-                z, v, w = (jnp.asarray(self.z0 + rng.standard_normal(n)) for _ in range(3))
-                second, value, slope, secant = terms(z, v, w)
-                scale = float(jnp.max(jnp.abs(secant)) + jnp.max(jnp.abs(slope)) + jnp.max(jnp.abs(value)))
-                defect = float(jnp.max(jnp.abs(secant - slope)))
-                affine = affine and float(jnp.max(jnp.abs(second))) == 0.0 and defect <= AFFINE_TOLERANCE * scale
-            self._affine = affine
+            self._affine = is_affine_function(self.field, self.z0)
         return self._affine
 
     def __repr__(self) -> str:
         a, b = self.dims
         return f"<{self.kind} game {self.name!r}: dims ({a}, {b})>"
+
+
+def is_affine_function(function: Callable, z0: np.ndarray) -> bool:
+    """Whether ``function`` (R^n -> R^n) is affine, judged at three seeded random points near z0: its
+    second directional derivative is exactly zero there (autodiff gives exact zeros for affine functions)
+    and the secant function(z + v) - function(z) equals the JVP J(z) v to round-off (AFFINE_TOLERANCE), which
+    a piecewise-affine function (ReLU, abs) fails across a kink."""
+    rng = np.random.default_rng(0)
+
+    @jax.jit
+    def terms(z, v, w):
+        second = jax.jvp(lambda x: jax.jvp(function, (x,), (v,))[1], (z,), (w,))[1]
+        value, slope = jax.jvp(function, (z,), (v,))
+        return second, value, slope, function(z + v) - value
+
+    for _ in range(3):
+        z, v, w = (jnp.asarray(z0 + rng.standard_normal(z0.size)) for _ in range(3))
+        second, value, slope, secant = terms(z, v, w)
+        scale = float(jnp.max(jnp.abs(secant)) + jnp.max(jnp.abs(slope)) + jnp.max(jnp.abs(value)))
+        defect = float(jnp.max(jnp.abs(secant - slope)))
+        if float(jnp.max(jnp.abs(second))) != 0.0 or defect > AFFINE_TOLERANCE * scale:
+            return False
+    return True
 
 
 def single_objective(name: str, loss: Callable, x0: Any, **metadata: Any) -> Game:

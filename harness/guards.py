@@ -34,6 +34,7 @@ import numpy as np
 
 from harness.game import Game, GameError
 from harness.integrate import EPS
+from harness.user import UserFunction, evaluate
 
 SMOOTHNESS_TOLERANCE = 1e-3
 """Relative defect of the calculus identities above which a segment is taken to cross a kink."""
@@ -131,11 +132,28 @@ def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) ->
     return starts, moves
 
 
-def before_measuring(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray, seed: int
+@functools.cache
+def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple, h: float, params: tuple) -> None:
+    evaluate(user, game, keywords, np.array(points), h, jnp.asarray(params))
+
+
+def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray) -> None:
+    """GameError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
+    wrong structure, shape or dtype, or is NaN or inf at an initial point at the largest step size
+    (harness.user.evaluate). Each (function, game, points, step) is evaluated once."""
+    at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), tuple(scheme.param_values))
+    if scheme.name == "user":
+        _user_values(game, scheme.user_rule, scheme.structure[2], *at)
+    if flow.user is not None:
+        _user_values(game, flow.user, flow.user.keywords_from(scheme), *at)
+
+
+def before_measuring(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray, seed: int
                      ) -> tuple[bool, list[str]]:
-    """Check the initial points (GameError) and confirm an affine field along the measured steps; return
-    whether the check may solve its flows as affine, and notes for the fit's reasons."""
+    """Check the initial points and the user's functions (GameError) and confirm an affine field along the
+    measured steps; return whether the check may solve its flows as affine, and notes for the fit's reasons."""
     check_points(game, points, seed)
+    check_user_functions(game, scheme, flow, points, step_sizes)
     if "linear" in game.metadata or not game.is_affine():
         return game.is_affine(), []
     starts, moves = _segments(game, scheme, points, step_sizes)

@@ -8,7 +8,8 @@ it depends on:
 
 - the game and update rule, by their traced programs: the jaxprs (and captured constants) of the update
   step and of the JVP of the game's field (the field, its derivative and any custom derivative rule);
-- the kernel's own options (flow family, affine, multistep), the argument shapes and dtypes;
+- the kernel's own options (flow family, affine, multistep), the argument shapes and dtypes; a user's flow
+  by its traced program too (``family_key``);
 - the harness source files, the JAX version and the platform.
 
 Editing a game file, a rule or the harness gives a new key, never a stale kernel. A loaded kernel gives the
@@ -75,6 +76,23 @@ def program_key(game: Game, structure: tuple, params_shape: tuple, multistep: bo
     state = jnp.concatenate([z, z]) if multistep else z
     _add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
     return digest.hexdigest()
+
+
+@functools.cache
+def family_key(game: Game, structure: tuple, family: Any, params_shape: tuple) -> str:
+    """A flow family's part of a kernel's key: its name for the built-in families; for a user's flow
+    (harness.flows.UserFamily) the hash of its traced field on ``game``, which holds the function's code,
+    the constants it closes over and its keyword values."""
+    if isinstance(family, str):
+        return family
+    from harness.flows import family_field
+
+    z = jnp.asarray(game.z0)
+    field = family_field(game, structure, family)
+    digest = hashlib.sha256()
+    _add_program(digest, jax.make_jaxpr(lambda x, h, p: field(x, h, p, ()))(z, jnp.zeros((), z.dtype),
+                                                                             jnp.zeros(params_shape, z.dtype)))
+    return f"user:{digest.hexdigest()}"
 
 
 def _arguments_key(args) -> str:

@@ -21,10 +21,10 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness import kernel_cache
-from harness.flows import Flow, family_field, flow_family
-from harness.game import Game, GameError
+from harness.flows import Flow, UserFamily, family_field, flow_family
+from harness.game import Game, GameError, is_affine_function
 from harness.integrate import EPS, reference_solutions
-from harness.kernel_cache import program_key
+from harness.kernel_cache import family_key, program_key
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -173,18 +173,29 @@ def shard_rows(points: np.ndarray) -> jax.Array:
     return jax.device_put(points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points")))
 
 
+@functools.cache
+def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: float, params: tuple) -> bool:
+    """Whether a user's flow field is affine in z (at step size h), so that expm may solve it."""
+    field = family_field(game, structure, family)
+    return is_affine_function(lambda z: field(z, h, jnp.asarray(params), ()), game.z0)
+
+
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
            affine, horizon=None):
     family, own = flow_family(flow, scheme, bea_order)
     coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
-    # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded).
-    affine = (game.is_affine() if affine is None else affine) and not flow.automatic
+    # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded). A
+    # user's flow is solved by expm only when its own field is affine.
     structure = scheme.kernel_structure(game, flow.automatic)
+    affine = (game.is_affine() if affine is None else affine) and not flow.automatic
+    if affine and isinstance(family, UserFamily):
+        affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), tuple(scheme.param_values))
     kernel = _kernel(game, structure, scheme.multistep, affine, family)
     args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)
-    key = f"{program_key(game, structure, scheme.params.shape, scheme.multistep)}|{family}|{affine}"
+    key = (f"{program_key(game, structure, scheme.params.shape, scheme.multistep)}|"
+           f"{family_key(game, structure, family, scheme.params.shape)}|{affine}")
     arrays = kernel_cache.call(kernel, key, args)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",

@@ -19,7 +19,7 @@ import os
 import shutil
 import signal
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, fields
 from pathlib import Path
 
 from harness import __version__
@@ -100,13 +100,24 @@ def atomic_write(path: Path, text: str) -> None:
         temporary.replace(path)
 
 
+def spec_data(spec: CheckSpec) -> dict:
+    """A check as plain data; a user's rule or flow by its source and a hash of its file (its fingerprint)."""
+    data = {f.name: getattr(spec, f.name) for f in fields(spec)}
+    data["scheme"], data["flow"] = spec.scheme.to_dict(), spec.flow.to_dict()
+    if spec.scheme.name == "user":
+        data["scheme"]["rule"] = spec.scheme.user_rule.fingerprint()
+    if spec.flow.user is not None:
+        data["flow"]["source"] = spec.flow.user.fingerprint()
+    return json.loads(json.dumps(data))
+
+
 def fingerprint(specs: list[CheckSpec], settings: Settings, games: dict[str, Game]) -> dict:
     """What a saved partial run must share with the run that resumes it."""
     names = list(dict.fromkeys(spec.game for spec in specs))
     return {
         "harness": __version__,
         "settings": asdict(settings),
-        "checks": [json.loads(json.dumps(asdict(spec))) for spec in specs],
+        "checks": [spec_data(spec) for spec in specs],
         "games": {name: games[name].z0.tolist() for name in names if name in games},
     }
 
@@ -140,9 +151,11 @@ class PartialRun:
             raise GameError(f"cannot resume from {self.path}: the {' and the '.join(changed or ['check matrix'])} "
                             "changed since it was saved; run without --resume to start over")
         results = [CheckResult.from_dict(entry, self.settings) for entry in entries]
-        if any(result.spec != spec for result, spec in zip(results, self.specs, strict=False)):
+        if any(spec_data(result.spec) != spec_data(spec) for result, spec in zip(results, self.specs, strict=False)):
             raise GameError(f"cannot resume from {self.path}: its checks are not those of this run; run without "
                             "--resume to start over")
+        for result, spec in zip(results, self.specs, strict=False):
+            result.spec = spec  # the live check (a user's flow read back from JSON is only a record)
         return results
 
     def begin(self, results: list[CheckResult]) -> None:

@@ -18,7 +18,8 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 - midpoint: z' = z + h V(z + (h/2) V(z));  rk4: the classical Runge-Kutta step on V.
 - ogda (multistep): z' = z + 2h V(z) - h V(z_prev)
 - heavy_ball (multistep, momentum ``beta``): z' = z + h V(z) + beta (z - z_prev)
-- user: a function ``rule(V, z, h) -> z'`` in a file, given as ``rule="path/to/file.py:NAME"``.
+- user: the user's own rule (harness.user), ``rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta')`` per
+  player or ``rule(V, z, h) -> z'`` jointly, in a file (``rule="path/to/file.py:NAME"``) or a function.
 
 Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates, beta and the
 regulariser's coefficients enter the compiled step as traced arguments (``params = (alpha, lambda, beta,
@@ -29,7 +30,6 @@ kernels of closed-form flows use ``kernel_structure``, where they are traced too
 
 from __future__ import annotations
 
-import functools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.game import Game, GameError
+from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load
 
 ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "regularised", "midpoint", "rk4", "user")
 MULTISTEP = ("ogda", "heavy_ball")
@@ -58,7 +59,7 @@ class Scheme:
     k: int = 1
     first: str = "phi"
     beta: float = 0.0
-    rule: str | None = None
+    rule: str | UserFunction | None = None
     cancel: float = 1.0
     strengthen: float = 0.0
     convention: str = "joint"
@@ -74,11 +75,14 @@ class Scheme:
                 raise GameError(f"{label} must be a positive integer, got {count!r}")
         if self.first not in ("phi", "theta"):
             raise GameError(f"first must be 'phi' or 'theta', got {self.first!r}")
-        if self.name != "alternating" and (self.m, self.k, self.first) != (1, 1, "phi"):
+        if self.name not in ("alternating", "user") and (self.m, self.k, self.first) != (1, 1, "phi"):
             raise GameError(f"m, k and first apply to alternating updates only, not {self.name!r}")
         if self.name == "heavy_ball":
             if not (isinstance(self.beta, (int, float)) and 0 <= self.beta < 1):
                 raise GameError(f"beta must be in [0, 1) for heavy_ball, got {self.beta!r}")
+        elif self.name == "user":
+            if not (isinstance(self.beta, (int, float)) and math.isfinite(self.beta)):
+                raise GameError(f"beta must be a finite number, got {self.beta!r}")
         elif self.beta != 0.0:
             raise GameError(f"beta applies to heavy_ball only, not {self.name!r}")
         if self.name == "regularised":
@@ -90,11 +94,36 @@ class Scheme:
         elif (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
             raise GameError(f"cancel, strengthen and convention apply to regularised only, not {self.name!r}")
         if (self.name == "user") != (self.rule is not None):
-            raise GameError("a user update rule is given as rule='path/to/file.py:NAME' (and only for 'user')")
+            raise GameError("a user update rule is given as rule='path/to/file.py:NAME' or a function (and only "
+                            "for 'user')")
+        if self.rule is not None and not isinstance(self.rule, str):
+            object.__setattr__(self, "rule", from_callable(self.rule, "rule"))
+        elif self.rule is not None and not is_file_spec(self.rule):
+            raise GameError(f"a user update rule is given as path/to/file.py:NAME, got {self.rule!r}")
+
+    @property
+    def user_rule(self) -> UserFunction:
+        """The user's rule (loaded from its file when given as a spec); GameError when the scheme sets one of
+        m, k, first, beta that the rule does not name (it would be silently ignored)."""
+        rule = self.rule if isinstance(self.rule, UserFunction) else load(str(self.rule), "rule")
+        defaults = {"m": 1, "k": 1, "first": "phi", "beta": 0.0}
+        ignored = [name for name, default in defaults.items()
+                   if getattr(self, name) != default and name not in rule.keywords]
+        if ignored:
+            raise GameError(f"{rule.describe} does not name {', '.join(ignored)}, so it would ignore the value "
+                            "given; add it as a keyword parameter or leave it out")
+        return rule
+
+    @property
+    def rule_label(self) -> str:
+        """``file.py:NAME`` of a user rule."""
+        return self.rule.source if isinstance(self.rule, UserFunction) else str(self.rule)
 
     @property
     def method_order(self) -> int:
         """The order q of the rule as an integrator of the gradient flow (local error O(h^(q+1)))."""
+        if self.name == "user":
+            return self.user_rule.order
         return {"midpoint": 2, "rk4": 4}.get(self.name, 1)
 
     @property
@@ -107,7 +136,8 @@ class Scheme:
         if self.name == "alternating":
             return ("alternating", self.m, self.k, self.first)
         if self.name == "user":
-            return ("user", self.rule)
+            rule = self.user_rule
+            return ("user", rule, rule.keywords_from(self))
         return ("simultaneous",) if self.name == "gd" else (self.name,)
 
     @property
@@ -146,7 +176,11 @@ class Scheme:
     @property
     def label(self) -> str:
         if self.name == "user":
-            return f"user({self.rule}, lr1={self.lr1:g}, lr2={self.lr2:g})"
+            extra = "".join(f", {name}={value:g}" if isinstance(value, float) else f", {name}={value}"
+                            for name, value in (("m", self.m), ("k", self.k), ("first", self.first),
+                                                ("beta", self.beta))
+                            if value != {"m": 1, "k": 1, "first": "phi", "beta": 0.0}[name])
+            return f"user({self.rule_label}, lr1={self.lr1:g}, lr2={self.lr2:g}{extra})"
         text = f"{self.name}(lr1={self.lr1:g}, lr2={self.lr2:g}"
         if self.name == "alternating":
             text += f", m={self.m}, k={self.k}, first={self.first}"
@@ -159,24 +193,11 @@ class Scheme:
     def to_dict(self) -> dict:
         """The fields as plain data; the regulariser's fields only for the regularised rule."""
         data = asdict(self)
+        data["rule"] = self.rule_label if self.rule is not None else None
         if self.name != "regularised":
             for key in ("cancel", "strengthen", "convention"):
                 del data[key]
         return data
-
-
-@functools.cache
-def load_rule(spec: str) -> Callable:
-    """The function NAME of ``path/to/file.py:NAME``: a user update rule ``(V, z, h) -> z'``."""
-    from harness.catalog import load_file
-
-    path, _, name = spec.rpartition(":")
-    if not path.endswith(".py") or not name:
-        raise GameError(f"a user update rule is given as path/to/file.py:NAME, got {spec!r}")
-    rule = getattr(load_file(path), name, None)
-    if not callable(rule):
-        raise GameError(f"{path!r} defines no function {name!r} (an update rule (V, z, h) -> z')")
-    return rule
 
 
 def update_map(game: Game, structure: tuple) -> Callable:
@@ -232,8 +253,7 @@ def update_map(game: Game, structure: tuple) -> Callable:
 
         return heavy_ball
     if kind == "user":
-        rule = load_rule(structure[1])
-        return lambda z, h, params: rule(lambda x: velocity(x, params), z, h)
+        return joint_function(structure[1], game, structure[2])
 
     if kind == "two-player gd":
         return _two_player_gd(game)

@@ -1,0 +1,335 @@
+"""User functions: a modified flow or an update rule written by the user, in one of two notations.
+
+Per player, in the paper's notation (f and g are the game's raw fields f(phi, theta) and g(phi, theta),
+lr1 = alpha, lr2 = lambda; for a single-objective game theta is empty and g returns an empty array):
+
+    flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)          the flow's field at (phi, theta)
+    rule(f, g, phi, theta, h, lr1, lr2) -> (phi_next, theta_next)  one update step of size h
+
+Jointly, on z = concatenate([phi, theta]) (phi = z[:n_phi], theta = z[n_phi:]) with the rate-scaled field
+V(z) = (alpha f, lambda g):
+
+    flow(V, z, h) -> dz          rule(V, z, h) -> z_next
+
+A function that names any of the keyword parameters in EXTRAS receives them: the update rule's parameters
+(``m``, ``k``, ``first``, ``beta``, ``cancel``, ``strengthen``, ``convention``) as plain Python values and the
+player sizes ``n_phi``, ``n_theta``. ``lr1``, ``lr2`` (inside V: alpha, lambda) and h are traced, so one
+compiled kernel serves every learning rate and step size: write the function in jax.numpy, with
+``jnp.where`` or ``jax.lax.cond`` instead of a Python ``if`` on them.
+
+A flow declares its order p (local error O(h^(p+2)) against the rule it models, 1 for a first-order
+modified flow) with ``@harness.flow(order=1)`` or an attribute ``my_flow.order = 1``. A rule may declare its
+order q as an integrator of the gradient flow (default 1) with ``@harness.rule(order=q)``.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import inspect
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harness.game import Game, GameError
+
+MAX_FLOW_ORDER = 6
+"""The highest order a flow may declare (that of the automatic flows, harness.bea.MAX_ORDER)."""
+MAX_RULE_ORDER = 8
+EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "n_phi", "n_theta")
+NOTATIONS = {
+    "flow": ("flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)", "flow(V, z, h) -> dz"),
+    "rule": ("rule(f, g, phi, theta, h, lr1, lr2) -> (phi_next, theta_next)", "rule(V, z, h) -> z_next"),
+}
+_ARITY = {7: "per-player", 3: "joint"}
+
+
+def _declare(kind: str, order: int, name: str | None) -> Callable:
+    _check_order(order, kind, "the declared order")
+
+    def declare(function: Callable) -> Callable:
+        if not callable(function):
+            raise GameError(f"@harness.{kind}(order=...) decorates a function, got {function!r}")
+        try:
+            function.order = order  # type: ignore[attr-defined]
+            if name is not None:
+                function.harness_name = name  # type: ignore[attr-defined]
+        except AttributeError:  # e.g. a jitted function: declare on a plain wrapper
+            wrapper = functools.wraps(function)(lambda *args, **kwargs: function(*args, **kwargs))
+            return declare(wrapper)
+        return function
+
+    return declare
+
+
+def flow(*, order: int, name: str | None = None) -> Callable:
+    """Declare a user flow's order p (0 ... 6; 1 for a first-order modified flow) and, optionally, the
+    name it is reported under (default: the function's name).
+
+    >>> import harness
+    >>> @harness.flow(order=1)
+    ... def my_flow(V, z, h):
+    ...     return V(z)
+    >>> my_flow.order
+    1
+    """
+    return _declare("flow", order, name)
+
+
+def rule(*, order: int = 1, name: str | None = None) -> Callable:
+    """Declare a user update rule's order q as an integrator of the gradient flow (1 ... 8, default 1:
+    local error O(h^(q+1)) against it) and, optionally, the name it is reported under."""
+    return _declare("rule", order, name)
+
+
+def _check_order(order: Any, kind: str, what: str) -> int:
+    low, high = (0, MAX_FLOW_ORDER) if kind == "flow" else (1, MAX_RULE_ORDER)
+    if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not low <= order <= high:
+        raise GameError(f"{what} must be an integer from {low} to {high}, got {order!r}")
+    return int(order)
+
+
+class UserFunction:
+    """A user's flow or update rule with what the harness needs to call it: its notation (``per-player``
+    or ``joint``), declared order, the EXTRAS it names, its name and ``source`` (``file.py:NAME``).
+    Equal when they wrap the same function from the same source. A *recorded* one (read back from a
+    results document) has no function: it labels results but cannot be measured."""
+
+    __slots__ = ("function", "kind", "name", "source", "notation", "order", "keywords")
+
+    def __init__(self, function: Callable | None, kind: str, name: str, source: str, notation: str | None,
+                 order: int, keywords: tuple[str, ...] = ()):
+        self.function, self.kind, self.name, self.source = function, kind, name, source
+        self.notation, self.order, self.keywords = notation, order, keywords
+
+    @classmethod
+    def recorded(cls, kind: str, name: str, source: str, order: int) -> UserFunction:
+        return cls(None, kind, name, source, None, order)
+
+    def _identity(self) -> tuple:
+        return self.function, self.kind, self.name, self.source, self.order
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, UserFunction) and self._identity() == other._identity()
+
+    def __hash__(self) -> int:
+        return hash(self._identity())
+
+    def __repr__(self) -> str:
+        return f"<user {self.kind} {self.source}>"
+
+    @property
+    def file(self) -> str:
+        return self.source.rpartition(":")[0]
+
+    @property
+    def label(self) -> str:
+        """The name with its file, as results and reports show it."""
+        return f"{self.name} ({Path(self.file).name})"
+
+    @property
+    def describe(self) -> str:
+        return f"{self.kind} {self.name!r} ({self.source})"
+
+    def fingerprint(self) -> str:
+        """The source and a hash of its file's text (or of its code): what a resumed run must share."""
+        digest = hashlib.sha256()
+        try:
+            digest.update(Path(self.file).read_bytes())
+        except OSError:
+            code = getattr(self.function, "__code__", None)
+            digest.update(code.co_code if code is not None else self.source.encode())
+        return f"{self.source}#{digest.hexdigest()[:16]}"
+
+    def keywords_from(self, scheme: Any) -> tuple[tuple[str, Any], ...]:
+        """The scheme's EXTRAS this function names, as sorted (name, value) pairs (static values)."""
+        values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
+                  "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention}
+        return tuple((name, values[name]) for name in self.keywords if name in values)
+
+
+def _source_of(function: Callable) -> str:
+    try:
+        file = inspect.getsourcefile(function)
+    except TypeError:
+        file = None
+    name = getattr(function, "__qualname__", None) or getattr(function, "__name__", type(function).__name__)
+    if file is None:
+        return f"<python>:{name}"
+    relative = os.path.relpath(file)
+    return f"{file if relative.startswith('..') else relative}:{name}"
+
+
+def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[str, ...]]:
+    """The notation of ``function`` and the EXTRAS it names; GameError when it matches neither notation."""
+    both = f"write it as {NOTATIONS[kind][0]} or as {NOTATIONS[kind][1]}"
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        raise GameError(f"{where}: its signature cannot be read; {both}") from None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
+    required = [p for p in positional if p.default is p.empty]
+    while required and required[-1].name in EXTRAS and required[-1].kind == required[-1].POSITIONAL_OR_KEYWORD:
+        required.pop()  # m, k, first... named after the notation's parameters are passed by keyword
+    keyword_only = [p for p in parameters if p.kind == p.KEYWORD_ONLY]
+    unknown = [p.name for p in keyword_only if p.default is p.empty and p.name not in EXTRAS]
+    shown = "(" + ", ".join(p.name for p in parameters) + ")"
+    if len(required) not in _ARITY or unknown:
+        extra = f"; it needs {', '.join(unknown)}, which the harness does not pass" if unknown else ""
+        raise GameError(f"{where} has the signature {shown}, which matches no notation{extra}: {both} "
+                        f"(keyword parameters it may name: {', '.join(EXTRAS)})")
+    names = {p.name for p in parameters[len(required):]}
+    if any(p.kind == p.VAR_KEYWORD for p in parameters):
+        names = set(EXTRAS)
+    return _ARITY[len(required)], tuple(name for name in EXTRAS if name in names)
+
+
+def from_callable(function: Callable, kind: str, source: str | None = None, name: str | None = None
+                  ) -> UserFunction:
+    """Wrap a user's flow or rule (checking its signature and declared order)."""
+    if isinstance(function, UserFunction):
+        return function
+    if not callable(function):
+        raise GameError(f"a user {kind} is a function or path/to/file.py:NAME, got {function!r}")
+    name = getattr(function, "harness_name", None) or name or getattr(function, "__name__", None) or kind
+    source = source or _source_of(function)
+    where = f"{kind} {name!r} ({source})"
+    notation, keywords = _signature(function, kind, where)
+    declared = getattr(function, "order", None)
+    if declared is None and kind == "flow":
+        raise GameError(f"{where} declares no order: decorate it with @harness.flow(order=1) or set "
+                        f"{name}.order = 1 (p = 1 for a first-order modified flow, 0 for the gradient flow)")
+    order = 1 if declared is None else _check_order(declared, kind, f"the order declared by {where}")
+    return UserFunction(function, kind, name, source, notation, order, keywords)
+
+
+def is_file_spec(text: str) -> bool:
+    return isinstance(text, str) and (text.endswith(".py") or ".py:" in text)
+
+
+def resolve(spec: str, base: str | Path | None) -> str:
+    """``path/to/file.py:NAME`` with a relative path taken relative to ``base`` (a folder)."""
+    if base is None or not is_file_spec(spec):
+        return spec
+    path, colon, name = spec.rpartition(":") if ".py:" in spec else (spec, "", "")
+    if Path(path).is_absolute():
+        return spec
+    return f"{(Path(base) / path).as_posix()}{colon}{name}"
+
+
+@functools.cache
+def load(spec: str, kind: str) -> UserFunction:
+    """The flow or rule NAME of ``path/to/file.py:NAME`` (imported once per spec)."""
+    from harness.catalog import load_file
+
+    path, _, name = spec.rpartition(":")
+    if not path.endswith(".py") or not name:
+        raise GameError(f"a user {kind} is given as path/to/file.py:NAME, got {spec!r}")
+    module = load_file(path, what=f"{kind} file")
+    function = getattr(module, name, None)
+    if function is None:
+        found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v) and not k.startswith("_")
+                       and v.__module__ == module.__name__)
+        raise GameError(f"{path!r} defines no {kind} {name!r} (functions there: {', '.join(found) or 'none'})")
+    if not callable(function):
+        raise GameError(f"{path}:{name} is a {type(function).__name__}, not a function ({NOTATIONS[kind][0]})")
+    return from_callable(function, kind, spec, name)
+
+
+def as_user(value: Any, kind: str, base: str | Path | None = None) -> UserFunction:
+    """A UserFunction from a function, a ``file.py:NAME`` spec (relative to ``base``) or a UserFunction."""
+    if isinstance(value, str):
+        return load(resolve(value, base), kind)
+    return from_callable(value, kind)
+
+
+# --- calling a user function on a game ------------------------------------------------------------------
+
+
+def _fail(user: UserFunction, text: str) -> GameError:
+    return GameError(f"{user.describe} {text}")
+
+
+def _checked_part(user: UserFunction, value: Any, what: str, size: int) -> jax.Array:
+    shape = jnp.shape(value)
+    if shape != (size,):
+        raise _fail(user, f"returned {what} with shape {shape}, expected ({size},)")
+    dtype = jnp.result_type(value)
+    if not jnp.issubdtype(dtype, jnp.floating):
+        raise _fail(user, f"returned {what} of dtype {dtype}; it must return real floats")
+    if dtype != jnp.float64:
+        raise _fail(user, f"returned {what} as {dtype}; the harness computes in float64 only "
+                          "(remove the lower-precision cast)")
+    return jnp.asarray(value)
+
+
+def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
+    """The user's flow or rule as ``(z, h, params) -> vector`` on the joint state (params[0], params[1] =
+    alpha, lambda, traced): the flow's field, or the state after one step. Returned parts are checked for
+    structure, shape and dtype while tracing (GameError naming the player)."""
+    if user.function is None:
+        raise GameError(f"{user.describe} was read from a results document; load it from its file to measure it")
+    a, b = game.dims
+    sizes = {"n_phi": a, "n_theta": b}
+    named = {**dict(keywords), **{k: sizes[k] for k in user.keywords if k in sizes}}
+    parts = ("dphi", "dtheta") if user.kind == "flow" else ("phi_next", "theta_next")
+    function = user.function
+
+    def call(z, h, params):
+        alpha, lam = params[0], params[1]
+        if user.notation == "joint":
+            rates = jnp.concatenate([jnp.full(a, alpha), jnp.full(b, lam)])
+            out = function(lambda x: rates * game.field(x), z, h, **named)
+            return _checked_part(user, out, "a vector", a + b)
+        out = function(game.field1, game.field2, z[:a], z[a:], h, alpha, lam, **named)
+        if not isinstance(out, (tuple, list)) or len(out) != 2:
+            got = f"a {type(out).__name__}" + (f" of length {len(out)}" if isinstance(out, (tuple, list)) else "")
+            raise _fail(user, f"returned {got}; it must return a pair ({parts[0]}, {parts[1]})")
+        return jnp.concatenate([_checked_part(user, out[0], f"player 1's {parts[0]}", a),
+                                _checked_part(user, out[1], f"player 2's {parts[1]}", b)])
+
+    return call
+
+
+_TRACING_FIXES = (
+    (jax.errors.TracerBoolConversionError, "it uses a Python `if`, `and`, `or` or bool() on a traced value",
+     "use jnp.where(condition, a, b) or jax.lax.cond"),
+    (jax.errors.TracerArrayConversionError, "it converts a traced value to a numpy array (np.asarray or a "
+     "numpy function)", "use jax.numpy (jnp) instead of numpy"),
+    (jax.errors.TracerIntegerConversionError, "it uses a traced value as a Python int (range(), an index)",
+     "keep integers static, e.g. a keyword such as m or n_phi"),
+    (jax.errors.ConcretizationTypeError, "it needs the concrete value of a traced value (float(), a Python "
+     "branch or shape)", "use jnp.where or jax.lax.cond and static shapes"),
+)
+
+
+def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray, h: float,
+             params: jax.Array) -> np.ndarray:
+    """The user's function at every initial point (one step size h), compiled as the measurement will
+    compile it; GameError with one line when it cannot be traced, raises, returns the wrong structure, or
+    gives NaN or inf at an initial point."""
+    call = joint_function(user, game, keywords)
+    try:
+        values = np.asarray(jax.jit(jax.vmap(call, in_axes=(0, None, None)))(jnp.asarray(points), h, params))
+    except GameError:
+        raise
+    except tuple(kind for kind, _, _ in _TRACING_FIXES) as exc:
+        cause, fix = next((c, f) for kind, c, f in _TRACING_FIXES if isinstance(exc, kind))
+        raise _fail(user, f"cannot be traced by JAX: {cause}; {fix}") from exc
+    except Exception as exc:  # the user's function failing is bad input, reported in one line
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        raise _fail(user, f"raised {type(exc).__name__}: {first}") from exc
+    bad = ~np.isfinite(values).all(axis=1)
+    if bad.any():
+        i = int(np.flatnonzero(bad)[0])
+        kind = "NaN" if np.isnan(values[i]).any() else "inf"
+        z0 = ", ".join(f"{x:.4g}" for x in points[i][:6]) + (", …" if points.shape[1] > 6 else "")
+        where = "the default state" if i == 0 else "a seeded point near it"
+        raise _fail(user, f"returned {kind} at initial point {i + 1} of {len(points)} ({where}, z0 = [{z0}], "
+                          f"h = {h:.3g})")
+    return values
