@@ -94,14 +94,18 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def harness_check(request: pytest.FixtureRequest):
     """``harness.pytest_plugin.assert_order`` bound to this test:
     ``harness_check(game, scheme="simultaneous", flow="modified", expected=None, **params)`` returns the
-    ``CheckResult`` or fails the test with a readable message."""
+    ``CheckResult`` or fails the test with a readable message. Relative paths in ``path/to/file.py:NAME``
+    specs of the game, the rule and the flow are taken relative to the folder of the test file."""
     from harness.pytest_plugin import assert_order
+    from harness.user import resolve
 
-    nodeid = request.node.nodeid
+    nodeid, folder = request.node.nodeid, request.path.parent
 
-    def check(*args: Any, **kwargs: Any):
+    def check(game: Any, scheme: Any = "simultaneous", flow: Any = "modified", *args: Any, **kwargs: Any):
         __tracebackhide__ = True
-        return assert_order(*args, _test=nodeid, **kwargs)
+        game, scheme, flow = (resolve(value, folder) if isinstance(value, str) else value
+                              for value in (game, scheme, flow))
+        return assert_order(game, scheme, flow, *args, _test=nodeid, **kwargs)
 
     return check
 

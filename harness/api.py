@@ -139,7 +139,7 @@ def make_settings(base: Settings | None = None, **changes: Any) -> Settings:
     return with_settings(base if base is not None else Settings(), **changes)
 
 
-def _scheme(scheme: Scheme | str, overrides: dict[str, Any]) -> Scheme:
+def _scheme(scheme: Scheme | str | Callable, overrides: dict[str, Any]) -> Scheme:
     from harness.schemes import Scheme
 
     overrides = {key: value for key, value in overrides.items() if value is not None}
@@ -160,8 +160,8 @@ def _scheme(scheme: Scheme | str, overrides: dict[str, Any]) -> Scheme:
 
 def check(
     game: Game | str,
-    scheme: Scheme | str = "simultaneous",
-    flow: Flow | str = "modified",
+    scheme: Scheme | str | Callable = "simultaneous",
+    flow: Flow | str | Callable = "modified",
     *,
     lr1: float | None = None,
     lr2: float | None = None,
@@ -182,10 +182,14 @@ def check(
 ) -> CheckResult:
     """Measure and judge one check, like ``harness check --game GAME --scheme S --flow F``.
 
-    ``lr1`` (α), ``lr2`` (λ), ``m``, ``k``, ``first`` and any other keyword (``beta``…) are the update
-    rule's parameters (they override those of a ``Scheme`` given as ``scheme``). ``expected_slope``
-    defaults to the flow's order + 2. The measurement settings default to those of ``harness check``;
-    give ``settings`` and/or single values (``points=2`` is a quick look).
+    ``scheme``: a ``Scheme``, a built-in rule's name, or your own rule as ``path/to/file.py:NAME`` or a
+    function; ``flow``: a ``Flow``, a built-in flow's name, or your own flow as ``path/to/file.py:NAME`` or a
+    function declared with ``@harness.flow(order=p)`` (both in either notation of ``harness.user``; relative
+    paths from the working directory). ``lr1`` (α), ``lr2`` (λ), ``m``, ``k``, ``first`` and any other keyword
+    (``beta``…) are the update rule's parameters (they override those of a ``Scheme`` given as ``scheme``).
+    ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of order p and a rule of order q. The
+    measurement settings default to those of ``harness check``; give ``settings`` and/or single values
+    (``points=2`` is a quick look).
 
     Returns a ``CheckResult``: ``result.passed`` (the status met ``expected_status``), ``result.fit``
     (``slope``, ``stderr``, ``status``, ``reasons``, ``fit_range``, ``used``), ``result.measurement``
@@ -199,6 +203,16 @@ def check(
     (False, 'FAIL', True)
     >>> check("bilinear", "simultaneous", "official", lr2=0.3, expected_slope=2, points=2).passed
     True
+
+    Your own flow, here the first-order modified flow of simultaneous GD (IGR) in the joint notation:
+
+    >>> import jax, harness
+    >>> @harness.flow(order=1)
+    ... def igr(V, z, h):
+    ...     return V(z) - (h / 2) * jax.jvp(V, (z,), (V(z),))[1]
+    >>> result = check("rosenbrock", "gd", igr, points=2)
+    >>> result.passed, abs(result.fit.slope - 3) < 0.15, result.to_dict()["flow"]["name"]
+    (True, True, 'igr')
     """
     from harness.checks import CheckSpec, run_check
     from harness.flows import Flow

@@ -107,7 +107,7 @@ def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
             lowest = guides.get(r.spec.expected_slope)
             if lowest is None or line[1][0] < lowest[1][0]:
                 guides[r.spec.expected_slope] = line
-        ax.plot([], [], "-", color=colour, label=f"{r.spec.flow.name}: slope {slope} ({fit.status})")
+        ax.plot([], [], "-", color=colour, label=f"{r.spec.flow.label}: slope {slope} ({fit.status})")
     for slope, (span, values) in sorted(guides.items()):
         anchor = values[0] / 3
         ax.loglog(span, anchor * (span / span[0]) ** slope, "--", color="0.55", lw=0.8)

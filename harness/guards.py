@@ -32,8 +32,10 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.bea import modified_coefficients
 from harness.game import Game, GameError
 from harness.integrate import EPS
+from harness.schemes import update_map
 from harness.user import UserFunction, evaluate
 
 SMOOTHNESS_TOLERANCE = 1e-3
@@ -137,6 +139,19 @@ def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple,
     evaluate(user, game, keywords, np.array(points), h, jnp.asarray(params))
 
 
+@functools.cache
+def _taylor_mode_traces(game: Game, structure: tuple) -> None:
+    """GameError when Taylor-mode autodiff (harness.bea) cannot go through a user's rule."""
+    z = jnp.asarray(game.z0)
+    try:
+        jax.eval_shape(modified_coefficients(update_map(game, structure), 1), z, jnp.zeros(9))
+    except KeyError as exc:  # jet has no rule for this primitive
+        name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
+        raise GameError(f"{structure[1].describe}: Taylor-mode autodiff (bea:P flows) has no rule for the operation "
+                        f"{name!r} it uses; write it with jnp.where, jnp.concatenate and slices instead of "
+                        "x.at[...].set/add, or check it against gradient or your own flow") from exc
+
+
 def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray) -> None:
     """GameError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
     wrong structure, shape or dtype, or is NaN or inf at an initial point at the largest step size
@@ -144,6 +159,8 @@ def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_size
     at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), tuple(scheme.param_values))
     if scheme.name == "user":
         _user_values(game, scheme.user_rule, scheme.structure[2], *at)
+        if flow.automatic:
+            _taylor_mode_traces(game, scheme.structure)
     if flow.user is not None:
         _user_values(game, flow.user, flow.user.keywords_from(scheme), *at)
 

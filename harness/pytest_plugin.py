@@ -18,6 +18,9 @@ JAX). It gives
     def test_my_derivation(harness_check):
         harness_check("path/to/my_game.py:game", "alternating", "modified", expected=3, lr1=0.4, lr2=1.5)
 
+    def test_my_flow(harness_check):  # paths relative to this test file
+        harness_check("dirac_gan", "rules.py:lookahead", "rules.py:lookahead_flow", expected=3)
+
     def test_bilinear():  # the plain function works too (no recording for --harness-json outside pytest)
         assert_order("bilinear", "simultaneous", "gradient", expected=2)
 
@@ -30,6 +33,7 @@ order off, what that usually means.
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.api import check, explain
@@ -45,8 +49,8 @@ __all__ = ["assert_order"]
 
 def assert_order(
     game: Game | str,
-    scheme: Scheme | str = "simultaneous",
-    flow: Flow | str = "modified",
+    scheme: Scheme | str | Callable = "simultaneous",
+    flow: Flow | str | Callable = "modified",
     expected: float | None = None,
     *,
     status: str = "PASS",
@@ -57,10 +61,12 @@ def assert_order(
 ) -> CheckResult:
     """Measure the local-error order of ``scheme`` against ``flow`` on ``game`` and assert it.
 
-    ``game``: a ``harness.Game`` or a spec (catalog name or ``path/to/file.py:NAME``); ``scheme``: a
-    ``Scheme`` or its name; ``flow``: a ``Flow`` or its name; ``expected``: the expected slope (default:
-    the flow's order + 2); ``status``: the expected status (``PASS``, or e.g. ``PRE-ASYMPTOTIC`` for a
-    check known to be limited); ``tolerance`` and the other keywords (``lr1``, ``lr2``, ``m``, ``k``,
+    ``game``: a ``harness.Game`` or a spec (catalog name or ``path/to/file.py:NAME``); ``scheme``: a ``Scheme``,
+    its name, or your rule (``path/to/file.py:NAME`` or a function); ``flow``: a ``Flow``, its name, or your
+    flow (``path/to/file.py:NAME`` or a function declared with ``@harness.flow(order=p)``); relative paths are
+    taken relative to the working directory here, to the test file in the fixture; ``expected``: the expected
+    slope (default: the flow's order + 2); ``status``: the expected status (``PASS``, or e.g. ``PRE-ASYMPTOTIC``
+    for a check known to be limited); ``tolerance`` and the other keywords (``lr1``, ``lr2``, ``m``, ``k``,
     ``first``, ``points``, ``seed``, ``h_max``…) as for ``harness.check``.
 
     Returns the ``CheckResult`` when the check meets its expectation; raises ``AssertionError`` with a

@@ -98,7 +98,7 @@ def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
         span = "—" if not fit.fit_range else f"{fit.fit_range[0]:.2e} – {fit.fit_range[1]:.2e}"
         status = fit.status if r.passed else f"{fit.status} ✗ (expected {r.spec.expected_status})"
         expected = f"{r.spec.expected_slope:g}" + (f" ({r.spec.reason})" if r.spec.reason else "")
-        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.name, expected, fitted, status, span))
+        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.label, expected, fitted, status, span))
     return rows
 
 

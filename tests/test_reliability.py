@@ -89,7 +89,7 @@ BAD_INPUTS = [
     (["--game", "dirac_gan", "--flow", "bogus"], "unknown flow"),
     (["--game", "dirac_gan", "--flow", "bea:12"], "unknown flow"),
     (["--game", "dirac_gan", "--scheme", "adam"], "unknown scheme"),
-    (["--game", "dirac_gan", "--scheme", "{d}/games.py:nope"], "defines no function 'nope'"),
+    (["--game", "dirac_gan", "--scheme", "{d}/games.py:nope"], "defines no rule 'nope'"),
     (["--all", "--game", "dirac_gan", "--matrix", "{d}/bad_matrix.toml"], "bad_matrix.toml:5: `rates` must be"),
     (["--game", "dirac_gan", "--resume"], "--resume needs --json"),
 ]
