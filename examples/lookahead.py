@@ -26,11 +26,6 @@ import jax
 import harness
 
 
-def jvp(field, phi, theta, dphi, dtheta):
-    """field_phi dphi + field_theta dtheta: one Jacobian-vector product (no Jacobian is formed)."""
-    return jax.jvp(field, (phi, theta), (dphi, dtheta))[1]
-
-
 def lookahead(f, g, phi, theta, h, lr1, lr2):
     """One look-ahead step (the update rule, per player)."""
     phi_next = phi + lr1 * h * f(phi, theta + lr2 * h * g(phi, theta))
@@ -41,10 +36,10 @@ def lookahead(f, g, phi, theta, h, lr1, lr2):
 @harness.flow(order=1)
 def lookahead_flow(f, g, phi, theta, h, lr1, lr2):
     """The first-order modified flow of ``lookahead`` (module docstring)."""
-    f0, g0 = f(phi, theta), g(phi, theta)
-    no_phi, no_theta = 0 * phi, 0 * theta
-    f_phi_f, f_theta_g = jvp(f, phi, theta, f0, no_theta), jvp(f, phi, theta, no_phi, g0)
-    g_phi_f, g_theta_g = jvp(g, phi, theta, f0, no_theta), jvp(g, phi, theta, no_phi, g0)
+    f0, df = jax.linearize(f, phi, theta)  # df(u, v) = f_phi u + f_theta v, no Jacobian formed
+    g0, dg = jax.linearize(g, phi, theta)
+    f_phi_f, f_theta_g = df(f0, 0 * theta), df(0 * phi, g0)
+    g_phi_f, g_theta_g = dg(f0, 0 * theta), dg(0 * phi, g0)
     dphi = lr1 * f0 - (lr1 * h / 2) * (lr1 * f_phi_f - lr2 * f_theta_g)
     dtheta = lr2 * g0 - (lr2 * h / 2) * (lr2 * g_theta_g - lr1 * g_phi_f)
     return dphi, dtheta
@@ -53,10 +48,10 @@ def lookahead_flow(f, g, phi, theta, h, lr1, lr2):
 @harness.flow(order=1)
 def lookahead_flow_wrong(f, g, phi, theta, h, lr1, lr2):
     """``lookahead_flow`` with one coefficient wrong: + lambda f_theta g (simultaneous GD's sign)."""
-    f0, g0 = f(phi, theta), g(phi, theta)
-    no_phi, no_theta = 0 * phi, 0 * theta
-    f_phi_f, f_theta_g = jvp(f, phi, theta, f0, no_theta), jvp(f, phi, theta, no_phi, g0)
-    g_phi_f, g_theta_g = jvp(g, phi, theta, f0, no_theta), jvp(g, phi, theta, no_phi, g0)
+    f0, df = jax.linearize(f, phi, theta)  # df(u, v) = f_phi u + f_theta v, no Jacobian formed
+    g0, dg = jax.linearize(g, phi, theta)
+    f_phi_f, f_theta_g = df(f0, 0 * theta), df(0 * phi, g0)
+    g_phi_f, g_theta_g = dg(f0, 0 * theta), dg(0 * phi, g0)
     dphi = lr1 * f0 - (lr1 * h / 2) * (lr1 * f_phi_f + lr2 * f_theta_g)
     dtheta = lr2 * g0 - (lr2 * h / 2) * (lr2 * g_theta_g - lr1 * g_phi_f)
     return dphi, dtheta

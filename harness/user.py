@@ -282,9 +282,10 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
 
     def call(z, h, params):
         alpha, lam = params[0], params[1]
-        if user.notation == "joint":
-            rates = jnp.concatenate([jnp.full(a, alpha), jnp.full(b, lam)])
-            out = function(lambda x: rates * game.field(x), z, h, **named)
+        if user.notation == "joint":  # V as a concatenation, so that XLA drops the half of V' u a flow slices off
+            velocity = lambda x: jnp.concatenate([alpha * game.field1(x[:a], x[a:]),  # noqa: E731
+                                                  lam * game.field2(x[:a], x[a:])])
+            out = function(velocity, z, h, **named)
             return _checked_part(user, out, "a vector", a + b)
         out = function(game.field1, game.field2, z[:a], z[a:], h, alpha, lam, **named)
         if not isinstance(out, (tuple, list)) or len(out) != 2:

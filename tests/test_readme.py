@@ -7,8 +7,8 @@ one temporary folder, through ``bash`` with the test environment's ``harness`` f
 ones (setting up a virtual environment or installing, the whole check matrix, a report, the whole test
 suite) run in tests marked ``slow``, in a copy of the repository, with a fresh virtual environment first
 on PATH when the block installs something. Two placeholders of the README are given meaning here:
-``path/to/my_game.py:MY_GAME`` is a small game file written into the folder, and the argument ``...``
-("any arguments") runs as ``--version``.
+``path/to/my_game.py:MY_GAME`` is a small game file written into the folder (beside a copy of
+``examples/``), and the argument ``...`` ("any arguments") runs as ``--version``.
 
 ``pycon`` blocks run as doctests, ``python`` blocks are imported or run by pytest (see the tests), and
 the failure message shown in a ``text`` block is compared with the real one.
@@ -115,6 +115,7 @@ def commands(block: Block) -> list[Command]:
 def _prepare(folder: Path) -> None:
     (folder / "path" / "to").mkdir(parents=True, exist_ok=True)
     (folder / "path" / "to" / "my_game.py").write_text(MY_GAME)
+    shutil.copytree(ROOT / "examples", folder / "examples", dirs_exist_ok=True)
 
 
 def _environment(path_first: Path) -> dict:
@@ -242,6 +243,11 @@ def test_the_ci_test_file_example_runs_with_the_plugin(pytester):
     pytester.makepyfile(test_orders=example.text)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=len(re.findall(r"^def test_", example.text, re.M)))
+
+
+def test_the_user_flow_shown_is_the_example_file():
+    example = next(b for b in blocks() if b.heading == "Check your own modified flow" and b.language == "python")
+    assert example.text.strip() in (ROOT / "examples" / "lookahead.py").read_text()
 
 
 def test_the_failure_message_shown_is_the_real_one():
