@@ -59,7 +59,7 @@ class Scheme:
     k: int = 1
     first: str = "phi"
     beta: float = 0.0
-    rule: str | UserFunction | None = None
+    rule: str | UserFunction | Callable | None = None
     cancel: float = 1.0
     strengthen: float = 0.0
     convention: str = "joint"

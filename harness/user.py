@@ -189,7 +189,7 @@ def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[st
     return _ARITY[len(required)], tuple(name for name in EXTRAS if name in names)
 
 
-def from_callable(function: Callable, kind: str, source: str | None = None, name: str | None = None
+def from_callable(function: Callable | UserFunction, kind: str, source: str | None = None, name: str | None = None
                   ) -> UserFunction:
     """Wrap a user's flow or rule (checking its signature and declared order)."""
     if isinstance(function, UserFunction):

@@ -354,3 +354,29 @@ def test_a_bound_method_can_be_declared_and_checked():
     assert declared.order == 0
     result = harness.check("dirac_gan", "simultaneous", declared, points=1)
     assert result.passed and abs(result.fit.slope - 2) < 0.15
+
+
+# --- results: JSON round trip, resume, report labels --------------------------------------------------------
+
+
+def test_user_flow_results_round_trip_resume_and_are_labelled_with_their_file(outside):
+    from harness.checks import CheckResult, CheckSpec, Settings, run_checks
+    from harness.report import table_rows
+    from harness.resume import PartialRun
+
+    games = {"dirac_gan": catalog()["dirac_gan"]}
+    spec = CheckSpec("dirac_gan", Scheme("user", 0.7, 1.3, rule=f"{outside}/lookahead.py:lookahead"),
+                     Flow(f"{outside}/lookahead.py:lookahead_flow"))
+    settings = Settings(points=1)
+    partial = PartialRun(outside / "p.json", [spec], settings, games)
+    (result,) = run_checks([spec], games, settings)
+    partial.begin([result])
+    (loaded,) = partial.load()
+    assert loaded.spec == spec and loaded.to_dict() == result.to_dict()
+    entry = json.loads(json.dumps(result.to_dict()))
+    recorded = CheckResult.from_dict(entry, settings)
+    assert recorded.to_dict() == entry and recorded.spec.flow.label == "lookahead_flow (lookahead.py)"
+    assert table_rows([result])[0][2] == "lookahead_flow (lookahead.py)"
+    (outside / "lookahead.py").write_text((outside / "lookahead.py").read_text() + "\n# edited\n")
+    with pytest.raises(harness.GameError, match="check matrix \\(the list of checks\\) changed"):
+        PartialRun(outside / "p.json", [spec], settings, games).load()  # an edited flow file is another check
