@@ -85,7 +85,8 @@ def _errors(game, scheme, flow):
 ALTERNATING = [dict(lr1=0.4, lr2=1.5, m=2, k=3, first="phi"), dict(lr1=1.3, lr2=0.6, m=3, k=1, first="theta")]
 
 
-@pytest.mark.parametrize("name", [n for n, g in catalog().items() if not g.metadata.get("large")])
+@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if g.metadata.get("large") else n
+                                  for n, g in catalog().items()])
 def test_hand_written_alternating_flow_measures_the_builtin_errors(name):
     game = catalog()[name]
     for parameters in ALTERNATING:
