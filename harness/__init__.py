@@ -28,6 +28,7 @@ _enable_compilation_cache()
 from harness.api import (  # noqa: E402
     check,
     check_all,
+    diagnose,
     document,
     explain,
     list_games,
@@ -41,5 +42,5 @@ from harness.game import Game, GameError, single_objective  # noqa: E402
 from harness.user import flow, rule  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "document", "explain",
-           "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule", "worst_point"]
+__all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "diagnose", "document",
+           "explain", "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule", "worst_point"]

@@ -47,12 +47,14 @@ if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
     from harness.flows import Flow
     from harness.schemes import Scheme
+    from harness.series import Series
 
 __all__ = [
     "GameInfo",
     "WorstPoint",
     "check",
     "check_all",
+    "diagnose",
     "document",
     "explain",
     "list_games",
@@ -399,6 +401,29 @@ def worst_point(result: CheckResult) -> WorstPoint:
     return max(candidates, key=lambda c: (c.non_finite, -c.index))
 
 
+def diagnose(result: CheckResult) -> Series:
+    """The error series of a check (harness.series): how far its flow agrees with the update rule's own
+    modified field, the slope that predicts, and at the first differing order the named terms with their
+    coefficients in the flow and in the rule. Computed with the check when it ran (``result.series``); for
+    a result read back without one, computed now.
+
+    >>> series = diagnose(check("dirac_gan", "simultaneous", "official", lr2=0.3, points=2))
+    >>> series.agrees_through, series.predicted_slope
+    (0, 2.0)
+    >>> [(t.player, t.name, t.flow_expression, t.rule_expression) for t in series.terms if t.differs]
+    [('phi', 'f_theta g', '-alpha^2/2', '-alpha lambda/2'), ('theta', 'g_phi f', '-lambda^2/2', '-alpha lambda/2')]
+    """
+    if result.series is not None:
+        return result.series
+    from harness.catalog import load_game
+    from harness.measure import jacobian_norm
+    from harness.series import error_series
+
+    game = load_game(result.spec.game)
+    return error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,
+                        jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed)
+
+
 def explain(result: CheckResult) -> str:
     """A check in a few lines for people: what was expected, what was measured and why (the failure
     message of the pytest plugin's ``assert_order``).
@@ -434,6 +459,8 @@ def explain(result: CheckResult) -> str:
         lines.append(f"  fit range: none ({used} of {total} errors usable, step sizes {float(m.step_sizes[0]):.3g} "
                      f"to {float(m.step_sizes[-1]):.3g}, reference {m.reference})")
     lines.append(f"  worst point: {worst_point(result).describe(expected)}")
+    if result.series is not None:
+        lines.extend(f"  {text}" for text in result.series.lines())
     if fit.status == "FAIL" and fit.slope is not None:
         if abs(fit.slope - (expected - 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order short: the flow's next-order correction is wrong or "

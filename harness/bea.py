@@ -93,6 +93,24 @@ def modified_coefficients(step: Callable, order: int) -> Callable:
     return coefficients
 
 
+def powers_of(h: jax.Array, order: int) -> jax.Array:
+    """[1, h, ..., h^order] by integer powers, which Taylor-mode autodiff differentiates at h = 0 (a float
+    power h ** 0.0 has the derivative 0 * h^-1 there: NaN)."""
+    return jnp.stack([jnp.ones_like(h)] + [h ** i for i in range(1, order + 1)])
+
+
+def taylor_in_h(function: Callable, order: int, dtype) -> jax.Array:
+    """[c_0, ..., c_order] (shape [order + 1, n]) with function(h) = c_0 + c_1 h + ... + c_order h^order +
+    O(h^(order + 1)), by Taylor-mode autodiff at h = 0: any smooth dependence on h, not only polynomials."""
+    h0 = jnp.zeros((), dtype)
+    plain = _inline(function, h0)
+    if order == 0:
+        return plain(h0)[None]
+    unit = [jnp.ones((), dtype)] + [jnp.zeros((), dtype)] * (order - 1)
+    primal, derivatives = jet(plain, (h0,), (unit,))
+    return jnp.stack([primal] + [d / math.factorial(i) for i, d in enumerate(derivatives, start=1)])
+
+
 def modified_field(step: Callable, order: int) -> Callable:
     """The modified field ``(z, h, *params) -> f_1 + h f_2 + ... + h^order f_{order+1}`` of
     ``step(z, h, *params)``, truncated after ``order``; jit, vmap and grad work through it."""
@@ -100,7 +118,7 @@ def modified_field(step: Callable, order: int) -> Callable:
 
     def field(z, h, *params):
         terms = coefficients(z, *params)
-        powers = h ** jnp.arange(order + 1, dtype=z.dtype)
+        powers = powers_of(h, order)
         return powers @ terms
 
     return field

@@ -3,7 +3,8 @@
 The JSON document written by ``harness check --json`` (``results_document``) is a public contract:
 ``schema_version`` and ``results``, one entry per check with ``game``, ``scheme``, ``flow``,
 ``expected_slope``, ``fitted_slope``, ``status``, ``passed``, ``step_sizes``, ``points``, ``errors``,
-``reference_error`` (and more fields, listed in ``CheckResult.to_dict``).
+``reference_error``, ``series`` (the error series, harness.series) and more fields, listed in
+``CheckResult.to_dict``.
 """
 
 from __future__ import annotations
@@ -33,6 +34,7 @@ from harness.measure import (
 )
 from harness.parallel import ordered_map
 from harness.schemes import Scheme
+from harness.series import Series, consistency, error_series, rule_orders_needed
 from harness.user import is_file_spec, resolve
 
 SCHEMA_VERSION = 1
@@ -111,6 +113,7 @@ class CheckResult:
     settings: Settings
     seconds: float = 0.0
     extra: dict = field(default_factory=dict)
+    series: Series | None = None  # the error series (harness.series); None when not computed
 
     @property
     def passed(self) -> bool:
@@ -145,6 +148,7 @@ class CheckResult:
             "reference_error": _numbers(m.reference_error),
             "floor": _numbers(m.floor),
             "used_in_fit": fit.used.tolist() if fit.used is not None else None,
+            "series": self.series.to_dict() if self.series is not None else None,
             "seconds": round(self.seconds, 4),
         }
 
@@ -176,7 +180,8 @@ class CheckResult:
             measurement = Measurement(**known(Measurement, {**measured, "reference": entry["reference"], **extra}))
         except (KeyError, TypeError, ValueError) as exc:
             raise GameError(f"not a harness check result ({type(exc).__name__}: {exc})") from exc
-        return cls(spec, fit, measurement, settings, entry.get("seconds", 0.0))
+        series = Series.from_dict(entry["series"]) if entry.get("series") else None
+        return cls(spec, fit, measurement, settings, entry.get("seconds", 0.0), series=series)
 
 
 def _number(value: float | None) -> float | None:
@@ -201,9 +206,11 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
     return step_sizes, initial_points(game, settings.points, settings.seed)
 
 
-def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None
-              ) -> CheckResult:
-    """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error)."""
+def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
+              series_order: int | None = None) -> CheckResult:
+    """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
+    error series (``series_order``: the rule's coefficients computed to that order, see
+    harness.series.coefficients)."""
     start = time.perf_counter()
     step_sizes, points = measurement_grid(game, spec, settings)
     affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
@@ -214,10 +221,14 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     else:
         measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order,
                                           affine=affine)
-    step_scale = step_sizes[-1] * jacobian_norm(game, spec.scheme)
-    fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_scale)
+    scale = jacobian_norm(game, spec.scheme)
+    fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_sizes[-1] * scale)
     fit = guards.after_fit(game, spec.scheme, measurement, fit, notes)
-    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
+    series = error_series(game, spec.scheme, spec.flow, points, scale, spec.measure, settings.seed, series_order)
+    disagreement = consistency(series, fit.status, fit.slope, settings.tolerance)
+    if disagreement:
+        fit.reasons.append(disagreement)
+    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)
 
 
 def kernel_group(spec: CheckSpec, game: Game) -> tuple:
@@ -234,6 +245,21 @@ def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dic
             key = kernel_group(spec, games[spec.game])
             orders[key] = max(orders.get(key, 0), spec.flow.order)
     return orders
+
+
+def shared_series_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dict[tuple, int]:
+    """(game, the rule's automatic kernel structure) -> the highest series order its checks need: the rule's
+    coefficients are computed once at that order for all of them (harness.series)."""
+    orders: dict[tuple, int] = {}
+    for spec in specs:
+        if not spec.scheme.multistep:
+            key = series_group(spec, games[spec.game])
+            orders[key] = max(orders.get(key, 0), rule_orders_needed(spec.flow, spec.scheme))
+    return orders
+
+
+def series_group(spec: CheckSpec, game: Game) -> tuple:
+    return spec.game, spec.scheme.kernel_structure(game, True)
 
 
 def run_checks(
@@ -255,9 +281,12 @@ def run_checks(
             step_sizes, points = measurement_grid(game, spec, settings)
             guards.check_user_functions(game, spec.scheme, spec.flow, points, step_sizes)
     orders = shared_bea_orders(specs, games)
+    series = shared_series_orders(specs, games)
 
     def one(spec: CheckSpec) -> CheckResult:
-        return run_check(games[spec.game], spec, settings, orders.get(kernel_group(spec, games[spec.game])))
+        game = games[spec.game]
+        return run_check(game, spec, settings, orders.get(kernel_group(spec, game)),
+                         series.get(series_group(spec, game)))
 
     results = []
     with contextlib.closing(ordered_map(one, specs, jobs, lambda s: kernel_group(s, games[s.game]))) as ordered:

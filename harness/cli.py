@@ -39,6 +39,7 @@ from harness.resume import (
     stop_on_sigterm,
 )
 from harness.schemes import SCHEME_NAMES, Scheme
+from harness.series import series_slope
 from harness.user import is_file_spec, load
 
 
@@ -310,10 +311,14 @@ def _print_table(results: list[CheckResult]) -> None:
     for r in results:
         slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
         verdict = "PASS" if r.passed else "FAIL"
-        line = f"{verdict:<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g})  {r.spec.label}"
+        line = (f"{verdict:<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g}, series "
+                f"{series_slope(r.series)})  {r.spec.label}")
         if not r.passed and r.fit.reasons:
             line += f"  — {'; '.join(r.fit.reasons)}"
         print(line)
+        if not r.passed and r.series is not None and r.series.differing_order is not None:
+            for text in r.series.lines():  # the diagnosis, at most 4 lines
+                print(f"      {text}")
     failed = sum(not r.passed for r in results)
     print(f"{len(results)} checks: {len(results) - failed} met their expectation, {failed} did not")
 

@@ -42,7 +42,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.bea import MAX_ORDER, modified_coefficients
+from harness.bea import MAX_ORDER, modified_coefficients, powers_of
 from harness.game import Game, GameError
 from harness.schemes import Scheme, update_map
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load, resolve
@@ -213,7 +213,7 @@ def family_field(game: Game, structure: tuple, family: str | UserFamily) -> Call
 
     def truncated(z, h, params, coefficients):
         (mask,) = coefficients
-        return (jnp.where(mask, h ** jnp.arange(order + 1, dtype=z.dtype), 0.0)) @ terms(z, params)
+        return jnp.where(mask, powers_of(h, order), 0.0) @ terms(z, params)
 
     return truncated
 

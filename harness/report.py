@@ -29,9 +29,10 @@ from harness.checks import CheckResult, Settings, results_document
 from harness.figures import error_figure, phase_figure, rule_name, save
 from harness.game import Game
 from harness.html import render_html
+from harness.series import Series
 from harness.trajectories import trajectories
 
-TABLE_HEADER = ("game", "update rule", "flow", "expected", "fitted (± s.e.)", "status", "fit range of h")
+TABLE_HEADER = ("game", "update rule", "flow", "expected", "fitted (± s.e.)", "series", "status", "fit range of h")
 
 
 @dataclass
@@ -81,12 +82,41 @@ def findings(results: list[CheckResult]) -> list[str]:
         sentences.append("The official-code convention (own rate on the interaction term) measures "
                          + " and ".join(part) + ": it is a first-order modified flow only when the two "
                          "learning rates are equal.")
+    named = diagnoses(results)
+    if named:
+        sentences.append("Where a flow departs from the update rule's modified field below its order (the error "
+                         "series, coefficients of the named terms in the flow and in the rule): " + " ".join(named))
     off = [r for r in results if not r.passed]
     sentences.append(f"{len(results) - len(off)} of {len(results)} checks met their expectation."
                      + ("" if not off else " Not met: " + "; ".join(
                          f"{r.spec.label} ({r.fit.status}{': ' + r.fit.reasons[-1] if r.fit.reasons else ''})"
                          for r in off[:10]) + ("; …" if len(off) > 10 else "") + "."))
     return sentences
+
+
+def series_cell(series: Series | None) -> str:
+    """The diagnosis column: how far the flow agrees with the rule's modified field, and the slope it predicts."""
+    if series is None or not series.available:
+        return "—"
+    if series.at_least:
+        return f"agrees through h^{series.agrees_through} (≥ {series.predicted_slope:g})"
+    return (f"agrees through h^{series.agrees_through}, differs at h^{series.differing_order} "
+            f"({series.predicted_slope:g})")
+
+
+def diagnoses(results: list[CheckResult], limit: int = 12) -> list[str]:
+    """The named terms of every check whose flow departs from the rule's modified field below its expected
+    order (failing, or expected to differ), one sentence each (at most ``limit``)."""
+    sentences = []
+    for r in results:
+        series = r.series
+        if series is None or series.differing_order is None or not series.terms:
+            continue
+        differing = [t.describe() for t in series.terms if t.differs]
+        if differing:
+            sentences.append(f"{r.spec.label}: at h^{series.differing_order}, " + "; ".join(differing) + ".")
+    return sentences[:limit] + ([f"… and {len(sentences) - limit} more (results.json, field series)."]
+                                if len(sentences) > limit else [])
 
 
 def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
@@ -98,7 +128,8 @@ def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
         span = "—" if not fit.fit_range else f"{fit.fit_range[0]:.2e} – {fit.fit_range[1]:.2e}"
         status = fit.status if r.passed else f"{fit.status} ✗ (expected {r.spec.expected_status})"
         expected = f"{r.spec.expected_slope:g}" + (f" ({r.spec.reason})" if r.spec.reason else "")
-        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.label, expected, fitted, status, span))
+        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.label, expected, fitted, series_cell(r.series),
+                     status, span))
     return rows
 
 

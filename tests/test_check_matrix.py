@@ -44,3 +44,12 @@ def test_check(spec):
     result = run_check(GAMES[spec.game], spec, SETTINGS, BEA_ORDERS.get(kernel_group(spec, GAMES[spec.game])))
     assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
     assert abs(result.fit.slope - spec.expected_slope) <= SETTINGS.tolerance
+    series = result.series  # the exact verdict agrees with the fitted one
+    if series.available:
+        assert not any("disagree" in reason for reason in result.fit.reasons), result.fit.reasons
+        assert series.at_least or series.predicted_slope == spec.expected_slope, series.summary()
+        order_plus = spec.flow.order + (2 if spec.measure == "local" else 1)
+        if spec.expected_slope == order_plus and spec.scheme.method_order == 1:
+            assert series.at_least and series.agrees_through == spec.flow.order, series.summary()
+    else:
+        assert spec.scheme.multistep and "multistep" in series.reason

@@ -1,0 +1,416 @@
+"""The error series of a check: where, and by how much, a flow departs from the update rule's modified field.
+
+The rule's modified field (harness.bea, Taylor-mode autodiff over its orbit) and the checked flow's field
+(Taylor-mode autodiff in h at fixed z, whatever its dependence on h) are expanded in h:
+
+    rule:  r_0(z) + h r_1(z) + ... + h^J r_J(z)        flow:  g_0(z) + h g_1(z) + ... + h^J g_J(z)
+
+with J = max(p, q - 1) for a flow of order p and a rule of order q. If d_i = r_i - g_i vanishes for i < j
+and d_j does not, one update step and the flow over time h differ by h^(j+1) d_j(z) + O(h^(j+2)): the local
+error's slope is j + 1 (the global error's j). A difference vanishes when, at every initial point of the
+check, |d_i| <= THRESHOLD * (|r_i| + |g_i| + |r_0| L^i), L the estimate of |dF/dz| (the natural size of an
+order-i coefficient). When all J + 1 agree, the slope is at least J + 2 (= max(p + 2, q + 1)).
+
+At the first differing order the difference is attributed to named terms, by least squares over the
+initial points and EXTRA_POINTS seeded ones: at h^1 on a two-player game, f_phi f and f_theta g in the phi
+equation, g_phi f and g_theta g in the theta equation (raw fields, Jacobian-vector products); on a single
+objective f' f at h^1 and the elementary differentials f''(f, f), f' f' f at h^2 (gradient descent:
+alpha^3/12 and alpha^3/3). Each term's coefficient in the flow and in the rule is given as a number and, where
+it matches one, as a simple product of alpha, lambda, 1/m, 1/k; a term that vanishes on the game, or cannot
+be told apart from another, is said to be unidentifiable there; the residual is the share of the difference
+the terms leave unexplained.
+"""
+
+from __future__ import annotations
+
+import functools
+import itertools
+import math
+from dataclasses import asdict, dataclass, field
+
+import jax
+import jax.numpy as jnp
+import numpy as np
+
+from harness import kernel_cache
+from harness.bea import MAX_ORDER, modified_coefficients, taylor_in_h
+from harness.flows import Flow, family_field, flow_family
+from harness.game import Game
+from harness.integrate import EPS
+from harness.kernel_cache import family_key, program_key
+from harness.schemes import Scheme, update_map
+
+THRESHOLD = 1e4 * EPS
+"""Relative size (see the module docstring) below which a coefficient difference is round-off."""
+EXTRA_POINTS = 6
+"""Seeded points added to the check's initial points for the attribution to named terms."""
+TERM_NAMES = {1: (("phi", "f_phi f"), ("phi", "f_theta g"), ("theta", "g_phi f"), ("theta", "g_theta g"))}
+SINGLE_TERM_NAMES = {1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f"))}
+_SAME = 1e-6  # relative difference below which two fitted coefficients are the same number
+
+
+@dataclass
+class Term:
+    """One named term at the first differing order: its coefficient in the flow and in the rule."""
+
+    player: str
+    name: str
+    flow: float | None
+    rule: float | None
+    flow_expression: str | None = None
+    rule_expression: str | None = None
+    note: str = ""  # why it cannot be identified on this game
+
+    @property
+    def identified(self) -> bool:
+        return self.flow is not None
+
+    @property
+    def differs(self) -> bool:
+        if self.flow is None or self.rule is None:
+            return False
+        return abs(self.flow - self.rule) > _SAME * max(abs(self.flow), abs(self.rule), 1e-300)
+
+    def describe(self) -> str:
+        equation = "" if self.player == "x" else f"{self.player} equation, "
+        return (f"{equation}{self.name}: flow {_number(self.flow, self.flow_expression)}, "
+                f"rule {_number(self.rule, self.rule_expression)}")
+
+
+def _number(value: float | None, expression: str | None) -> str:
+    return f"{value:.4g}" + (f" ({expression})" if expression else "")
+
+
+@dataclass
+class Series:
+    """The error series of one check (see the module docstring); ``reason`` says why there is none."""
+
+    reason: str = ""
+    orders: int = 0
+    agrees_through: int = 0
+    predicted_slope: float = 0.0
+    at_least: bool = False
+    relative: list = field(default_factory=list)  # [order][player]: max relative |d_i| at the check's points
+    players: tuple = ("phi", "theta")
+    leading_difference: dict = field(default_factory=dict)  # player -> |d_j| / |r_j| at the first differing j
+    threshold: float = THRESHOLD
+    terms: list[Term] = field(default_factory=list)
+    residual: float | None = None  # share of the difference at order j the named terms leave unexplained
+    attribution: str = ""  # what was attributed, or why nothing was
+
+    @property
+    def available(self) -> bool:
+        return not self.reason
+
+    @property
+    def differing_order(self) -> int | None:
+        return None if not self.available or self.at_least else self.agrees_through + 1
+
+    def to_dict(self) -> dict:
+        """The JSON field ``series``."""
+        if not self.available:
+            return {"available": False, "reason": self.reason}
+        return {"available": True, "orders": self.orders, "agrees_through": self.agrees_through,
+                "predicted_slope": self.predicted_slope, "at_least": self.at_least,
+                "leading_difference": {"order": self.differing_order, **self.leading_difference},
+                "relative_size": {p: [row[i] for row in self.relative] for i, p in enumerate(self.players)},
+                "threshold": self.threshold, "terms": [asdict(t) for t in self.terms],
+                "residual": self.residual, "attribution": self.attribution}
+
+    @classmethod
+    def from_dict(cls, data: dict) -> Series:
+        if not data.get("available"):
+            return cls(reason=data.get("reason") or "not computed")
+        players = tuple(data["relative_size"])
+        relative = [list(row) for row in zip(*(data["relative_size"][p] for p in players), strict=True)]
+        leading = {k: v for k, v in data["leading_difference"].items() if k != "order"}
+        return cls("", data["orders"], data["agrees_through"], data["predicted_slope"], data["at_least"], relative,
+                   players, leading, data["threshold"], [Term(**t) for t in data["terms"]], data["residual"],
+                   data["attribution"])
+
+    def summary(self) -> str:
+        """One line: how far the flow agrees with the rule's modified field, and the predicted slope."""
+        if not self.available:
+            return f"series: none ({self.reason})"
+        slope = f"{'at least ' if self.at_least else ''}{self.predicted_slope:g}"
+        if self.at_least:
+            how = self.attribution or "every coefficient compared"
+            return (f"series: the flow agrees with the rule's modified field through h^{self.orders} ({how}): "
+                    f"predicted slope {slope}")
+        j = self.differing_order
+        sizes = ", ".join(f"{p} {v:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
+                          for i, (p, v) in enumerate(self.leading_difference.items()))
+        return (f"series: the flow agrees with the rule's modified field through h^{self.agrees_through} and "
+                f"differs at h^{j} (relative to the rule's coefficient: {sizes}): predicted slope {slope}")
+
+    def lines(self) -> list[str]:
+        """At most 4 lines for people: the summary, the differing terms and what agrees."""
+        lines = [self.summary()]
+        if self.differing_order is None:
+            return lines
+        differing = [t.describe() for t in self.terms if t.differs]
+        if differing:
+            lines.extend(differing[:1] + (["; ".join(differing[1:])] if len(differing) > 1 else []))
+        rest = []
+        same = [t.name for t in self.terms if t.identified and not t.differs]
+        if same:
+            rest.append(f"agree: {', '.join(same)}")
+        for note in dict.fromkeys(t.note for t in self.terms if not t.identified):
+            rest.append(f"{', '.join(t.name for t in self.terms if t.note == note)}: {note}")
+        if self.residual is not None:
+            rest.append("the named terms explain the whole difference" if self.residual < 1e-6 else
+                        f"the named terms leave {100 * self.residual:.2g}% of the difference unexplained")
+        elif self.attribution:
+            rest.append(self.attribution)
+        if rest:
+            lines.append("; ".join(rest))
+        return lines
+
+
+def series_slope(series: Series | None) -> str:
+    """The predicted slope in a few characters: "3", "≥3", or "—" without a series."""
+    if series is None or not series.available:
+        return "—"
+    return f"{'≥' if series.at_least else ''}{series.predicted_slope:g}"
+
+
+def unavailable(reason: str) -> Series:
+    return Series(reason=reason)
+
+
+@functools.cache
+def _rule_kernel(game: Game, structure: tuple, orders: int, second: bool):
+    """Compiled ``(points, params) -> (rule [P, J+1, n], terms [P, T, n])``: the rule's modified-field
+    coefficients (harness.bea) and the named terms' vectors, (f_phi f, g_phi f) and (f_theta g, g_theta g) as
+    joint vectors (single objectives add f''(f, f) and f' f' f)."""
+    a, b = game.dims
+    rule = modified_coefficients(update_map(game, structure), orders)
+
+    def one(z, params):
+        raw = game.field(z)
+        along_f = jax.jvp(game.field, (z,), (jnp.concatenate([raw[:a], jnp.zeros(b)]),))[1]
+        along_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), raw[a:]]),))[1]
+        terms = [along_f, along_g]
+        if second:
+            terms.append(jax.jvp(lambda x: jax.jvp(game.field, (x,), (raw,))[1], (z,), (raw,))[1])
+            terms.append(jax.jvp(game.field, (z,), (along_f,))[1])
+        return rule(z, params), jnp.stack(terms)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+
+
+@functools.cache
+def _flow_kernel(game: Game, structure: tuple, family, orders: int):
+    """Compiled ``(points, params, coefficients) -> flow [P, J+1, n]``: the flow's Taylor coefficients in h."""
+    field = family_field(game, structure, family)
+
+    def one(z, params, coefficients):
+        return taylor_in_h(lambda h: field(z, h, params, coefficients), orders, z.dtype)
+
+    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
+
+
+@functools.lru_cache(maxsize=256)
+def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, count: int, orders: int
+                 ) -> tuple[np.ndarray, np.ndarray]:
+    """The rule kernel's values, kept for the other flows checked against the same rule at the same points."""
+    second = game.kind == "single-objective"
+    values = np.frombuffer(points).reshape(count, -1)
+    key = f"series-rule|{program_key(game, structure, (len(params),), False)}|{orders}|{second}"
+    outputs = kernel_cache.call(_rule_kernel(game, structure, orders, second), key,
+                                (jnp.asarray(values), jnp.asarray(params)))
+    return tuple(np.asarray(x) for x in outputs)
+
+
+def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
+                 rule_orders: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``, and the named
+    terms' vectors there. The rule's come from one kernel per game and rule compiled at ``rule_orders``
+    (default ``orders``; a run passes the highest order its checks of that rule need, so they share it),
+    evaluated once for every flow checked against it. A ``bea:P`` flow's field is by definition the
+    rule's, truncated after h^P: its coefficients are those, masked."""
+    structure = scheme.kernel_structure(game, True)
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    rule, terms = _rule_values(game, structure, tuple(scheme.param_values), points.tobytes(), len(points),
+                               max(orders, rule_orders or 0))
+    rule = rule[:, : orders + 1]
+    if flow.automatic:
+        return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None], terms
+    family, flow_coefficients = flow_family(flow, scheme)
+    flow_structure = scheme.kernel_structure(game, False)
+    params = scheme.params
+    key = (f"series-flow|{program_key(game, flow_structure, params.shape, False)}|"
+           f"{family_key(game, flow_structure, family, params.shape)}|{orders}")
+    values = kernel_cache.call(_flow_kernel(game, flow_structure, family, orders), key,
+                               (jnp.asarray(points), params, flow_coefficients))
+    return rule, np.asarray(values), terms
+
+
+def series_orders(flow: Flow, scheme: Scheme) -> int:
+    """J = max(p, q - 1): the orders of h a check's series compares."""
+    return max(flow.order, scheme.method_order - 1)
+
+
+def rule_orders_needed(flow: Flow, scheme: Scheme) -> int:
+    """The order to which a check needs the rule's coefficients: J, or none (0) for a bea:P flow with J = P,
+    which agrees through h^P by construction."""
+    orders = series_orders(flow, scheme)
+    return 0 if flow.automatic and orders == flow.order else orders
+
+
+def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jacobian_norm: float,
+                 measure: str = "local", seed: int = 0, rule_orders: int | None = None) -> Series:
+    """The error series of a check at its initial ``points`` (module docstring); ``jacobian_norm`` is L;
+    ``rule_orders`` as in ``coefficients``."""
+    if scheme.multistep:
+        return unavailable(f"{scheme.name} is a multistep rule: it steps the lifted state (z, z_prev), which has "
+                           "no one-step modified field to expand in h")
+    orders = series_orders(flow, scheme)
+    if orders > MAX_ORDER:
+        return unavailable(f"the series would need order {orders}, above {MAX_ORDER}")
+    if flow.automatic and orders == flow.order:  # bea:P is the rule's series truncated after h^P
+        return Series("", orders, orders, float(orders + 2 - (measure == "global")), True,
+                      players=("phi", "theta") if game.kind == "two-player" else ("x",),
+                      attribution=f"by construction: {flow.name} is the rule's own modified field through h^{orders}")
+    from harness.measure import initial_points
+
+    extra = initial_points(game, EXTRA_POINTS + 1, seed + 1)[1:]
+    try:
+        rule, flow_terms, terms = coefficients(game, scheme, flow, np.vstack([points, extra]), orders, rule_orders)
+    except KeyError as exc:  # Taylor-mode autodiff has no rule for an operation of the rule or the flow
+        name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
+        return unavailable(f"Taylor-mode autodiff has no rule for the operation {name!r} used by the rule or the "
+                           "flow")
+    count = len(points)
+    a = game.dims[0]
+    players = ("phi", "theta") if game.kind == "two-player" else ("x",)
+    parts = [slice(0, a), slice(a, None)][: len(players)]
+    difference = rule - flow_terms
+    size0 = np.linalg.norm(rule[:, 0], axis=1)
+    relative = []
+    for i in range(orders + 1):
+        scale = (np.linalg.norm(rule[:, i], axis=1) + np.linalg.norm(flow_terms[:, i], axis=1)
+                 + size0 * jacobian_norm ** i + 1e-300)
+        relative.append([float(np.max(np.linalg.norm(difference[:count, i, part], axis=1) / scale[:count]))
+                         for part in parts])
+    agrees = [max(row) <= THRESHOLD for row in relative]
+    through = next((i - 1 for i, ok in enumerate(agrees) if not ok), orders)
+    at_least = through == orders
+    local = through + 2
+    series = Series("", orders, through, float(local - (measure == "global")), at_least,
+                    relative, players)
+    if at_least:
+        return series
+    j = through + 1
+    series.leading_difference = {
+        p: float(np.max(np.linalg.norm(difference[:count, j, part], axis=1)
+                        / (np.linalg.norm(rule[:count, j, part], axis=1) + 1e-300)))
+        for p, part in zip(players, parts, strict=True)}
+    _attribute(series, game, scheme, j, rule[:, j], flow_terms[:, j], terms)
+    return series
+
+
+def _attribute(series: Series, game: Game, scheme: Scheme, j: int, rule: np.ndarray, flow: np.ndarray,
+               terms: np.ndarray) -> None:
+    """Fill ``series.terms`` and ``series.residual`` by least squares on the named terms of order j."""
+    a = game.dims[0]
+    if game.kind == "two-player" and j == 1:
+        # terms[:, 0] = (f_phi f, g_phi f), terms[:, 1] = (f_theta g, g_theta g)
+        equations = {"phi": (slice(0, a), [terms[:, 0], terms[:, 1]]),
+                     "theta": (slice(a, None), [terms[:, 0], terms[:, 1]])}
+        names = TERM_NAMES[1]
+    elif game.kind == "single-objective" and j in SINGLE_TERM_NAMES:
+        equations = {"x": (slice(None), [terms[:, 0]] if j == 1 else [terms[:, 2], terms[:, 3]])}
+        names = SINGLE_TERM_NAMES[j]
+    else:
+        series.attribution = (f"no named terms at h^{j} for {game.kind} games (the relative sizes above say how "
+                              "large the difference is)")
+        return
+    symbols = {"alpha": scheme.lr1, "lambda": scheme.lr2, "m": scheme.m, "k": scheme.k}
+    unexplained, total = 0.0, 0.0
+    for player, (part, columns) in equations.items():
+        design = np.stack([c[:, part].ravel() for c in columns], axis=1)
+        target_rule, target_flow = rule[:, part].ravel(), flow[:, part].ravel()
+        usable, notes = _identifiable(design, [n for p, n in names if p == player])
+        fitted_rule, fitted_flow = np.zeros(design.shape[1]), np.zeros(design.shape[1])
+        if usable.any():
+            fitted_rule[usable] = np.linalg.lstsq(design[:, usable], target_rule, rcond=None)[0]
+            fitted_flow[usable] = np.linalg.lstsq(design[:, usable], target_flow, rcond=None)[0]
+        difference = target_rule - target_flow
+        unexplained += float(np.linalg.norm(difference - design @ (fitted_rule - fitted_flow)) ** 2)
+        total += float(np.linalg.norm(difference) ** 2)
+        for index, name in enumerate(n for p, n in names if p == player):
+            if not usable[index]:
+                series.terms.append(Term(player, name, None, None, note=notes[index]))
+                continue
+            flow_value, rule_value = float(fitted_flow[index]), float(fitted_rule[index])
+            series.terms.append(Term(player, name, flow_value, rule_value, expression(flow_value, symbols, j + 1),
+                                     expression(rule_value, symbols, j + 1)))
+    series.residual = math.sqrt(unexplained / total) if total > 0 else None
+    series.attribution = f"attributed at h^{j} to {', '.join(n for _, n in names)}"
+
+
+def _identifiable(design: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
+    """Which columns can be fitted: not vanishing on the game, and not proportional to an earlier column."""
+    norms = np.linalg.norm(design, axis=0)
+    usable = norms > 1e-10 * max(float(np.max(norms)), 1e-300)
+    notes = ["zero on this game (cannot be identified)" if not ok else "" for ok in usable]
+    for k in range(design.shape[1]):
+        if not usable[k]:
+            continue
+        earlier = [i for i in range(k) if usable[i]]
+        if earlier:
+            basis = design[:, earlier] / norms[earlier]
+            column = design[:, k] / norms[k]
+            residual = column - basis @ np.linalg.lstsq(basis, column, rcond=None)[0]
+            if np.linalg.norm(residual) < 1e-8:
+                usable[k] = False
+                notes[k] = f"cannot be told apart from {names[earlier[0]]} on this game"
+    return usable, notes
+
+
+_FRACTIONS = ((1, 2), (1, 1), (1, 4), (1, 12), (1, 3), (1, 6), (3, 2), (2, 1))
+
+
+def expression(value: float, symbols: dict[str, float], degree: int) -> str | None:
+    """``value`` as ± (a/b) times a monomial of ``degree`` in alpha and lambda, optionally over m or k (e.g.
+    "-alpha lambda/2"), the first match in a fixed order; "0" for zero; None when nothing matches."""
+    if value == 0 or abs(value) < 1e-12:
+        return "0"
+    alpha, lam, m, k = symbols["alpha"], symbols["lambda"], symbols["m"], symbols["k"]
+    monomials = []
+    for power in range(degree, -1, -1):
+        name = " ".join(filter(None, (_power("alpha", power), _power("lambda", degree - power))))
+        base = alpha ** power * lam ** (degree - power)
+        monomials.append((name, base))
+    candidates = [(name, base, "") for name, base in monomials]
+    candidates += [(name, base / m, "m") for name, base in monomials if m != 1]
+    candidates += [(name, base / k, "k") for name, base in monomials if k != 1]
+    for (numerator, denominator), (name, base, under) in itertools.product(_FRACTIONS, candidates):
+        if abs(abs(value) - numerator / denominator * base) <= 1e-9 * abs(value):
+            sign = "-" if value < 0 else ""
+            lead = "" if numerator == 1 else f"{numerator} "
+            below = "".join(f"/{d}" for d in ((str(denominator) if denominator != 1 else ""), under) if d)
+            return f"{sign}{lead}{name}{below}"
+    return None
+
+
+def _power(symbol: str, power: int) -> str:
+    return "" if power == 0 else symbol if power == 1 else f"{symbol}^{power}"
+
+
+def consistency(series: Series, status: str, slope: float | None, tolerance: float) -> str | None:
+    """A reason when the series and the fitted slope tell different stories (one of them is being fooled),
+    or, for a status without a clean fit, what the series predicts; None when they agree."""
+    if not series.available or status in ("EXACT", "DIVERGED"):
+        return None
+    predicted = series.predicted_slope
+    if status not in ("PASS", "FAIL") or slope is None:
+        return f"the error series predicts slope {'at least ' if series.at_least else ''}{predicted:g}"
+    if series.at_least and slope >= predicted - tolerance:
+        return None
+    if not series.at_least and abs(slope - predicted) <= tolerance:
+        return None
+    return (f"the error series and the fit disagree: the series predicts slope {'at least ' if series.at_least else ''}"
+            f"{predicted:g}, the fit measured {slope:.3f}; one of them is being fooled (the fit by a round-off floor "
+            "or a pre-asymptotic range, the series by a field that is not smooth)")
