@@ -44,8 +44,10 @@ THRESHOLD = 1e4 * EPS
 """Relative size (see the module docstring) below which a coefficient difference is round-off."""
 EXTRA_POINTS = 6
 """Seeded points added to the check's initial points for the attribution to named terms."""
-TERM_NAMES = {1: (("phi", "f_phi f"), ("phi", "f_theta g"), ("theta", "g_phi f"), ("theta", "g_theta g"))}
-SINGLE_TERM_NAMES = {1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f"))}
+TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
+    1: (("phi", "f_phi f"), ("phi", "f_theta g"), ("theta", "g_phi f"), ("theta", "g_theta g"))}
+SINGLE_TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
+    1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f"))}
 _SAME = 1e-6  # relative difference below which two fitted coefficients are the same number
 
 
@@ -137,7 +139,7 @@ class Series:
             how = self.attribution or "every coefficient compared"
             return (f"series: the flow agrees with the rule's modified field through h^{self.orders} ({how}): "
                     f"predicted slope {slope}")
-        j = self.differing_order
+        j = self.agrees_through + 1
         sizes = ", ".join(f"{p} {v:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
                           for i, (p, v) in enumerate(self.leading_difference.items()))
         return (f"series: the flow agrees with the rule's modified field through h^{self.agrees_through} and "
@@ -219,7 +221,8 @@ def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, cou
     key = f"series-rule|{program_key(game, structure, (len(params),), False)}|{orders}|{second}"
     outputs = kernel_cache.call(_rule_kernel(game, structure, orders, second), key,
                                 (jnp.asarray(values), jnp.asarray(params)))
-    return tuple(np.asarray(x) for x in outputs)
+    rule, terms = (np.asarray(x) for x in outputs)
+    return rule, terms
 
 
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
