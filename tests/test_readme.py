@@ -148,7 +148,7 @@ def test_the_readme_has_commands_and_they_are_classified():
     everything = [c for b in BLOCKS for c in commands(b)]
     assert any(c.line.startswith("harness list") and not c.slow for c in everything)
     assert all(c.slow for c in everything if "--all" in c.line or "pip install" in c.line)
-    assert [c.exit_code for c in everything if "--flow official" in c.line and "--lr2 0.3" in c.line] == [1]
+    assert {c.exit_code for c in everything if "--flow official" in c.line and "--lr2 0.3" in c.line} == {1}
 
 
 def test_extraction_is_robust():
