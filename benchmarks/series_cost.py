@@ -48,7 +48,7 @@ def main() -> None:
     print(f"{'check':<62} {'with ms':>8} {'without ms':>10} {'added':>7}")
     worst = 0.0
     for game, scheme, flow, params in chosen:
-        run = lambda: harness.check(game, scheme, flow, **params)  # noqa: E731
+        run = lambda g=game, s=scheme, f=flow, p=params: harness.check(g, s, f, **p)  # noqa: E731
         run()  # compile
         with_series = best(args.repeats, run)
         checks.error_series = lambda *a, **k: series.unavailable("benchmark stub")

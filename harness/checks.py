@@ -223,9 +223,10 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
                                           affine=affine)
     scale = jacobian_norm(game, spec.scheme)
     fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_sizes[-1] * scale)
-    fit = guards.after_fit(game, spec.scheme, measurement, fit, notes)
+    fit = guards.after_fit(game, spec.scheme, measurement, fit, notes, scale)
     series = error_series(game, spec.scheme, spec.flow, points, scale, spec.measure, settings.seed, series_order)
-    disagreement = consistency(series, fit.status, fit.slope, settings.tolerance)
+    outside = guards.outside_range_reason(game, spec.scheme, step_sizes, scale) is not None
+    disagreement = consistency(series, fit.status, fit.slope, settings.tolerance, outside)
     if disagreement:
         fit.reasons.append(disagreement)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)

@@ -402,9 +402,11 @@ def _power(symbol: str, power: int) -> str:
     return "" if power == 0 else symbol if power == 1 else f"{symbol}^{power}"
 
 
-def consistency(series: Series, status: str, slope: float | None, tolerance: float) -> str | None:
-    """A reason when the series and the fitted slope tell different stories (one of them is being fooled),
-    or, for a status without a clean fit, what the series predicts; None when they agree."""
+def consistency(series: Series, status: str, slope: float | None, tolerance: float, outside: bool = False
+                ) -> str | None:
+    """A reason when the series and the fitted slope tell different stories (one of them is being fooled;
+    ``outside``: the steps were outside the asymptotic range, which fools the fit), or, for a status without
+    a clean fit, what the series predicts; None when they agree."""
     if not series.available or status in ("EXACT", "DIVERGED"):
         return None
     predicted = series.predicted_slope
@@ -414,6 +416,9 @@ def consistency(series: Series, status: str, slope: float | None, tolerance: flo
         return None
     if not series.at_least and abs(slope - predicted) <= tolerance:
         return None
-    return (f"the error series and the fit disagree: the series predicts slope {'at least ' if series.at_least else ''}"
-            f"{predicted:g}, the fit measured {slope:.3f}; one of them is being fooled (the fit by a round-off floor "
-            "or a pre-asymptotic range, the series by a field that is not smooth)")
+    text = (f"the error series and the fit disagree: the series predicts slope "
+            f"{'at least ' if series.at_least else ''}{predicted:g}, the fit measured {slope:.3f}; ")
+    if outside:
+        return text + "the fit is fooled by steps outside the asymptotic range"
+    return text + ("one of them is being fooled (the fit by a round-off floor or a pre-asymptotic range, the series "
+                   "by a field that is not smooth)")

@@ -1,0 +1,108 @@
+"""Every verdict's reason is right: steps outside the asymptotic range are named (and blamed on no kink),
+a kink is claimed only when the refined quadrature confirms it, and impure losses are refused."""
+
+import os
+import subprocess
+import sys
+import textwrap
+
+import numpy as np
+import pytest
+
+import harness
+from harness.catalog import catalog
+from harness.measure import default_step_sizes, jacobian_norm
+from harness.schemes import Scheme
+
+
+def reasons(result) -> str:
+    return " | ".join(result.fit.reasons)
+
+
+def test_a_smooth_game_at_huge_steps_is_outside_the_asymptotic_range_not_kinked():
+    result = harness.check("dirac_gan", "simultaneous", "modified", h_max=10.0, points=2)
+    text = reasons(result)
+    assert "outside the asymptotic range" in text and "kink" not in text, text
+    product = 10.0 * jacobian_norm(harness.load("dirac_gan"), Scheme())
+    assert f"h |dF/dz| = {product:.3g}" in text
+    assert "fooled by steps outside the asymptotic range" in text
+
+
+def test_far_too_large_steps_name_the_product_and_the_default_h_max():
+    game = harness.load("quadratic_objective")
+    result = harness.check(game, "gd", "gradient", h_max=30.0, points=2)
+    norm = jacobian_norm(game, Scheme("gd"))
+    assert result.fit.status != "PASS"
+    assert (f"the step sizes reach h |dF/dz| = {30 * norm:.3g} (> 1: outside the asymptotic range, where the order "
+            f"theory does not hold); the default rule would use h_max = {0.1 / norm:.3g}") in result.fit.reasons
+    assert 30 * norm > 100  # hundreds of times beyond the asymptotic range
+
+
+def test_the_default_grid_is_inside_the_asymptotic_range():
+    for name in ("dirac_gan", "quadratic_objective"):
+        assert "asymptotic range" not in reasons(harness.check(name, flow="gradient", points=2))
+
+
+@pytest.mark.parametrize("name", [n for n, g in catalog().items() if not g.metadata.get("large")])
+def test_catalog_games_at_100_times_their_h_max_report_the_range_and_no_kink(name):
+    game = catalog()[name]
+    scheme = Scheme("gd" if game.kind == "single-objective" else "simultaneous")
+    h_max = 100 * default_step_sizes(game, scheme)[-1]
+    result = harness.check(game, scheme, "gradient", h_max=h_max, points=2)
+    text = reasons(result)
+    assert "outside the asymptotic range" in text and "kink" not in text, text
+
+
+def test_a_genuine_kink_is_still_claimed_and_confirmed_by_the_refined_quadrature():
+    import jax.numpy as jnp
+
+    from harness.guards import _defects, _segments, non_smooth_reason
+
+    relu = harness.Game.from_fields("relu", lambda p, t: -jnp.maximum(p - 0.02, 0.0) - 0.1 * t,
+                                    lambda p, t: -t + 0.1 * p, [0.05], [1.0])
+    scheme, points, steps = Scheme(), np.array([[0.05, 1.0]]), np.logspace(-2, -0.5, 6)
+    reason = non_smooth_reason(relu, scheme, points, steps, jacobian_norm(relu, scheme))
+    assert reason is not None and "kink" in reason
+    starts, moves = _segments(relu, scheme, points, steps)
+    coarse, fine = _defects(relu, starts, moves, "6 nodes"), _defects(relu, starts, moves, "4 x 6 nodes")
+    crossing = coarse > 1e-3
+    assert crossing.any() and np.all(fine[crossing] >= 0.5 * coarse[crossing])  # the jump does not shrink
+
+
+GAME_FILE = '''
+import random
+from harness import Game
+
+calls = []
+
+def noisy(phi, theta):
+    return (1.0 + random.random()) * phi[0] * theta[0]
+
+def counting(phi, theta):
+    calls.append(1)
+    return len(calls) * phi[0] * theta[0]
+
+def pure(phi, theta):
+    return phi[0] * theta[0] + 0.1 * phi[0] ** 3
+
+random_game = Game("random_game", noisy, lambda p, t: -noisy(p, t), [0.7], [0.4])
+stateful_game = Game("stateful_game", counting, lambda p, t: -counting(p, t), [0.7], [0.4])
+pure_game = Game("pure_game", pure, lambda p, t: -pure(p, t), [0.7], [0.4])
+'''
+
+
+@pytest.mark.parametrize("name", ["random_game", "stateful_game"])
+def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(tmp_path, name):
+    (tmp_path / "games.py").write_text(textwrap.dedent(GAME_FILE))
+    env = {**os.environ, "HARNESS_CACHE_DIR": "off"}
+    result = subprocess.run([sys.executable, "-m", "harness", "check", "--game", f"games.py:{name}"], cwd=tmp_path,
+                            capture_output=True, text=True, env=env, timeout=600)
+    assert result.returncode == 2, result.stdout + result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "Traceback" not in result.stderr
+    assert f"game {name!r}: loss1 is not a pure function of (phi, theta): two evaluations at the same point " \
+           "differ by" in lines[0]
+    assert "remove Python/numpy randomness or global state" in lines[0]
+    pure = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "games.py:pure_game"], cwd=tmp_path,
+                          capture_output=True, text=True, env=env, timeout=600)
+    assert pure.returncode == 0, pure.stderr
