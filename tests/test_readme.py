@@ -245,6 +245,15 @@ def test_the_ci_test_file_example_runs_with_the_plugin(pytester):
     result.assert_outcomes(passed=len(re.findall(r"^def test_", example.text, re.M)))
 
 
+def test_every_test_named_in_reading_verdicts_exists():
+    text = README.read_text()
+    section = text[text.index("## Reading verdicts"):text.index("## Reading a report")]
+    named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", section)
+    assert len(named) >= 20
+    for file, test in named:
+        assert re.search(rf"^def {test}\(", (ROOT / "tests" / file).read_text(), re.M), f"{file}::{test}"
+
+
 def test_the_user_flow_shown_is_the_example_file():
     example = next(b for b in blocks() if b.heading == "Check your own modified flow" and b.language == "python")
     assert example.text.strip() in (ROOT / "examples" / "lookahead.py").read_text()
