@@ -173,11 +173,17 @@ def shard_rows(points: np.ndarray) -> jax.Array:
     return jax.device_put(points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points")))
 
 
-@functools.cache
-def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: float, params: tuple) -> bool:
-    """Whether a user's flow field is affine in z (at step size h), so that expm may solve it."""
-    field = family_field(game, structure, family)
-    return is_affine_function(lambda z: field(z, h, jnp.asarray(params), ()), game.z0)
+_USER_FLOWS_AFFINE: dict[tuple, bool] = {}
+
+
+def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: float, params: jax.Array) -> bool:
+    """Whether a user's flow field is affine in z, so that expm may solve it; decided once per game, rule
+    and flow (at the first check's step size and parameters)."""
+    key = (game, structure, family)
+    if key not in _USER_FLOWS_AFFINE:
+        field = family_field(game, structure, family)
+        _USER_FLOWS_AFFINE[key] = is_affine_function(lambda z: field(z, h, params, ()), game.z0)
+    return _USER_FLOWS_AFFINE[key]
 
 
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
@@ -190,7 +196,7 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     structure = scheme.kernel_structure(game, flow.automatic)
     affine = (game.is_affine() if affine is None else affine) and not flow.automatic
     if affine and isinstance(family, UserFamily):
-        affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), tuple(scheme.param_values))
+        affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), scheme.params)
     kernel = _kernel(game, structure, scheme.multistep, affine, family)
     args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)

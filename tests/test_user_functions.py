@@ -389,3 +389,14 @@ def test_user_flow_results_round_trip_resume_and_are_labelled_with_their_file(ou
     (outside / "lookahead.py").write_text((outside / "lookahead.py").read_text() + "\n# edited\n")
     with pytest.raises(harness.GameError, match="check matrix \\(the list of checks\\) changed"):
         PartialRun(outside / "p.json", [spec], settings, games).load()  # an edited flow file is another check
+
+
+def test_a_rule_declares_its_order_and_the_expected_slope_follows():
+    @harness.rule(order=2)
+    def midpoint(V, z, h):
+        return z + h * V(z + 0.5 * h * V(z))
+
+    result = harness.check("nonconvex_nonconcave", midpoint, "gradient", points=2)
+    assert result.spec.expected_slope == 3 and result.passed and abs(result.fit.slope - 3) < 0.15
+    with pytest.raises(harness.GameError, match="must be an integer from 1 to 8, got 0"):
+        harness.rule(order=0)
