@@ -11,14 +11,14 @@ error's slope is j + 1 (the global error's j). A difference vanishes when, at ev
 check, |d_i| <= THRESHOLD * (|r_i| + |g_i| + |r_0| L^i), L the estimate of |dF/dz| (the natural size of an
 order-i coefficient). When all J + 1 agree, the slope is at least J + 2 (= max(p + 2, q + 1)).
 
-At the first differing order the difference is attributed to named terms, by least squares over the
-initial points and EXTRA_POINTS seeded ones: at h^1 on a two-player game, f_phi f and f_theta g in the phi
-equation, g_phi f and g_theta g in the theta equation (raw fields, Jacobian-vector products); on a single
-objective f' f at h^1 and the elementary differentials f''(f, f), f' f' f at h^2 (gradient descent:
-alpha^3/12 and alpha^3/3). Each term's coefficient in the flow and in the rule is given as a number and, where
-it matches one, as a simple product of alpha, lambda, 1/m, 1/k; a term that vanishes on the game, or cannot
-be told apart from another, is said to be unidentifiable there; the residual is the share of the difference
-the terms leave unexplained.
+At the first differing order the difference is attributed to named terms, by least squares over the initial
+points and EXTRA_POINTS seeded ones: at h^1 on a two-player game, f_phi f and f_theta g in the phi equation,
+g_phi f and g_theta g in the theta equation (raw fields, Jacobian-vector products); on a single objective f' f
+at h^1 and the elementary differentials of that order at h^2 (f''(f, f), f' f' f; gradient descent: alpha^3/12
+and alpha^3/3) and h^3 (four of them); above h^3, the relative sizes only. Each term's coefficient in the flow
+and in the rule is given as a number and, where it matches one, as a simple product of alpha, lambda, 1/m,
+1/k; a term that vanishes on the game, or cannot be told apart from another, is said to be unidentifiable
+there; the residual is the share of the difference the terms leave unexplained.
 """
 
 from __future__ import annotations
@@ -47,8 +47,10 @@ EXTRA_POINTS = 6
 TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
     1: (("phi", "f_phi f"), ("phi", "f_theta g"), ("theta", "g_phi f"), ("theta", "g_theta g"))}
 SINGLE_TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
-    1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f"))}
-_SAME = 1e-6  # relative difference below which two fitted coefficients are the same number
+    1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f")),
+    3: (("x", "f'''(f, f, f)"), ("x", "f''(f' f, f)"), ("x", "f' f''(f, f)"), ("x", "f' f' f' f"))}
+_SINGLE_TERM_ROWS = {1: [0], 2: [2, 3], 3: [4, 5, 6, 7]}  # their rows in the terms array
+_SAME = 1e-6  # difference, relative to the equation's largest coefficient, below which two are the same
 
 
 @dataclass
@@ -62,16 +64,11 @@ class Term:
     flow_expression: str | None = None
     rule_expression: str | None = None
     note: str = ""  # why it cannot be identified on this game
+    differs: bool = False  # the coefficients differ by more than _SAME times the equation's largest one
 
     @property
     def identified(self) -> bool:
         return self.flow is not None
-
-    @property
-    def differs(self) -> bool:
-        if self.flow is None or self.rule is None:
-            return False
-        return abs(self.flow - self.rule) > _SAME * max(abs(self.flow), abs(self.rule), 1e-300)
 
     def describe(self) -> str:
         equation = "" if self.player == "x" else f"{self.player} equation, "
@@ -181,21 +178,29 @@ def unavailable(reason: str) -> Series:
 
 
 @functools.cache
-def _rule_kernel(game: Game, structure: tuple, orders: int, second: bool):
+def _rule_kernel(game: Game, structure: tuple, orders: int, differentials: int):
     """Compiled ``(points, params) -> (rule [P, J+1, n], terms [P, T, n])``: the rule's modified-field
-    coefficients (harness.bea) and the named terms' vectors, (f_phi f, g_phi f) and (f_theta g, g_theta g) as
-    joint vectors (single objectives add f''(f, f) and f' f' f)."""
+    coefficients (harness.bea) and the named terms' vectors: (f_phi f, g_phi f) and (f_theta g, g_theta g) as
+    joint vectors, then, for a single objective, the elementary differentials of orders 2 ... ``differentials``
+    (SINGLE_TERM_NAMES, in that order)."""
     a, b = game.dims
     rule = modified_coefficients(update_map(game, structure), orders)
 
     def one(z, params):
-        raw = game.field(z)
-        along_f = jax.jvp(game.field, (z,), (jnp.concatenate([raw[:a], jnp.zeros(b)]),))[1]
-        along_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), raw[a:]]),))[1]
+        field = game.field
+        raw = field(z)
+        along_f = jax.jvp(field, (z,), (jnp.concatenate([raw[:a], jnp.zeros(b)]),))[1]
+        along_g = jax.jvp(field, (z,), (jnp.concatenate([jnp.zeros(a), raw[a:]]),))[1]
         terms = [along_f, along_g]
-        if second:
-            terms.append(jax.jvp(lambda x: jax.jvp(game.field, (x,), (raw,))[1], (z,), (raw,))[1])
-            terms.append(jax.jvp(game.field, (z,), (along_f,))[1])
+        if differentials >= 2:
+            along = lambda x: jax.jvp(field, (x,), (raw,))[1]  # noqa: E731  J(x) f(z)
+            second = jax.jvp(along, (z,), (raw,))[1]  # f''(f, f)
+            terms += [second, jax.jvp(field, (z,), (along_f,))[1]]  # f' f' f
+        if differentials >= 3:
+            terms += [jax.jvp(lambda x: jax.jvp(along, (x,), (raw,))[1], (z,), (raw,))[1],  # third derivative
+                      jax.jvp(along, (z,), (along_f,))[1],  # f''(f' f, f)
+                      jax.jvp(field, (z,), (second,))[1],  # f' f''(f, f)
+                      jax.jvp(field, (z,), (terms[3],))[1]]  # f' f' f' f
         return rule(z, params), jnp.stack(terms)
 
     return jax.jit(jax.vmap(one, in_axes=(0, None)))
@@ -216,10 +221,10 @@ def _flow_kernel(game: Game, structure: tuple, family, orders: int):
 def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, count: int, orders: int
                  ) -> tuple[np.ndarray, np.ndarray]:
     """The rule kernel's values, kept for the other flows checked against the same rule at the same points."""
-    second = game.kind == "single-objective"
+    differentials = min(orders, max(SINGLE_TERM_NAMES)) if game.kind == "single-objective" else 1
     values = np.frombuffer(points).reshape(count, -1)
-    key = f"series-rule|{program_key(game, structure, (len(params),), False)}|{orders}|{second}"
-    outputs = kernel_cache.call(_rule_kernel(game, structure, orders, second), key,
+    key = f"series-rule|{program_key(game, structure, (len(params),), False)}|{orders}|{differentials}"
+    outputs = kernel_cache.call(_rule_kernel(game, structure, orders, differentials), key,
                                 (jnp.asarray(values), jnp.asarray(params)))
     rule, terms = (np.asarray(x) for x in outputs)
     return rule, terms
@@ -323,7 +328,7 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, rule: np.ndar
                      "theta": (slice(a, None), [terms[:, 0], terms[:, 1]])}
         names = TERM_NAMES[1]
     elif game.kind == "single-objective" and j in SINGLE_TERM_NAMES:
-        equations = {"x": (slice(None), [terms[:, 0]] if j == 1 else [terms[:, 2], terms[:, 3]])}
+        equations = {"x": (slice(None), [terms[:, row] for row in _SINGLE_TERM_ROWS[j]])}
         names = SINGLE_TERM_NAMES[j]
     else:
         series.attribution = (f"no named terms at h^{j} for {game.kind} games (the relative sizes above say how "
@@ -342,13 +347,15 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, rule: np.ndar
         difference = target_rule - target_flow
         unexplained += float(np.linalg.norm(difference - design @ (fitted_rule - fitted_flow)) ** 2)
         total += float(np.linalg.norm(difference) ** 2)
+        largest = float(np.max(np.abs(np.concatenate([fitted_rule, fitted_flow])), initial=0.0))
         for index, name in enumerate(n for p, n in names if p == player):
             if not usable[index]:
                 series.terms.append(Term(player, name, None, None, note=notes[index]))
                 continue
             flow_value, rule_value = float(fitted_flow[index]), float(fitted_rule[index])
             series.terms.append(Term(player, name, flow_value, rule_value, expression(flow_value, symbols, j + 1),
-                                     expression(rule_value, symbols, j + 1)))
+                                     expression(rule_value, symbols, j + 1),
+                                     differs=abs(flow_value - rule_value) > _SAME * largest))
     series.residual = math.sqrt(unexplained / total) if total > 0 else None
     series.attribution = f"attributed at h^{j} to {', '.join(n for _, n in names)}"
 

@@ -152,3 +152,17 @@ def test_cli_prints_the_diagnosis_under_a_failing_verdict(tmp_path):
                                     "(-alpha lambda/2)")
     assert diagnosis[3].strip().startswith("agree: f_phi f, g_theta g")
     assert lines[failing + 5].startswith("PASS") and "series ≥3" in lines[failing + 5]
+
+
+def test_third_order_of_gradient_descent_names_its_four_elementary_differentials():
+    @harness.flow(order=3)
+    def euler_second_order(V, z, h):  # the modified field of GD through h^2, claimed through h^3
+        v = V(z)
+        along = lambda u: jax.jvp(V, (z,), (u,))[1]  # noqa: E731
+        second = jax.jvp(lambda x: jax.jvp(V, (x,), (v,))[1], (z,), (v,))[1]
+        return v - h / 2 * along(v) + h ** 2 * (second / 12 + along(along(v)) / 3)
+
+    series = harness.check("rosenbrock", "gd", euler_second_order, points=2, lr1=0.7).series
+    assert (series.agrees_through, series.predicted_slope) == (2, 4.0) and series.residual < 1e-9
+    named = {t.name: t.rule_expression for t in series.terms if t.differs}
+    assert named == {"f''(f' f, f)": "-alpha^4/12", "f' f''(f, f)": "-alpha^4/12", "f' f' f' f": "-alpha^4/4"}
