@@ -259,11 +259,15 @@ def series_orders(flow: Flow, scheme: Scheme) -> int:
     return max(flow.order, scheme.method_order - 1)
 
 
+def by_construction(flow: Flow, scheme: Scheme) -> bool:
+    """Whether the flow is bea:P with J = P: the rule's own series truncated after h^P, which agrees with the
+    rule through every order compared without computing anything."""
+    return flow.automatic and series_orders(flow, scheme) == flow.order
+
+
 def rule_orders_needed(flow: Flow, scheme: Scheme) -> int:
-    """The order to which a check needs the rule's coefficients: J, or none (0) for a bea:P flow with J = P,
-    which agrees through h^P by construction."""
-    orders = series_orders(flow, scheme)
-    return 0 if flow.automatic and orders == flow.order else orders
+    """The order to which a check needs the rule's coefficients: J, or none (0) when ``by_construction``."""
+    return 0 if by_construction(flow, scheme) else series_orders(flow, scheme)
 
 
 def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jacobian_norm: float,
@@ -276,7 +280,7 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
     orders = series_orders(flow, scheme)
     if orders > MAX_ORDER:
         return unavailable(f"the series would need order {orders}, above {MAX_ORDER}")
-    if flow.automatic and orders == flow.order:  # bea:P is the rule's series truncated after h^P
+    if by_construction(flow, scheme):
         return Series("", orders, orders, float(orders + 2 - (measure == "global")), True,
                       players=("phi", "theta") if game.kind == "two-player" else ("x",),
                       attribution=f"by construction: {flow.name} is the rule's own modified field through h^{orders}")
