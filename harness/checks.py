@@ -214,6 +214,8 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     start = time.perf_counter()
     step_sizes, points = measurement_grid(game, spec, settings)
     affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
+    points, equilibria = guards.without_equilibria(game, points)
+    notes = equilibria + notes
     if spec.measure == "global":
         horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
         measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon,

@@ -27,6 +27,7 @@ from harness.checks import (
 )
 from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError, validate
+from harness.guards import EQUILIBRIUM
 from harness.parallel import MAX_JOBS, default_jobs
 from harness.resume import (
     PARTIAL_NAME,
@@ -315,6 +316,8 @@ def _print_table(results: list[CheckResult]) -> None:
                 f"{series_slope(r.series)})  {r.spec.label}")
         if not r.passed and r.fit.reasons:
             line += f"  — {'; '.join(r.fit.reasons)}"
+        elif any(EQUILIBRIUM in reason for reason in r.fit.reasons):
+            line += f"  — note: {next(reason for reason in r.fit.reasons if EQUILIBRIUM in reason)}"
         print(line)
         if not r.passed and r.series is not None and r.series.differing_order is not None:
             for text in r.series.lines():  # the diagnosis, at most 4 lines

@@ -85,7 +85,7 @@ def fit_order(
             f"{int((~finite).sum())} of {e.size} errors are NaN or inf (diverging at h >= "
             f"{h[(~finite).any(axis=0)].min():.3g}); dropped"
         )
-    above_floor = finite & (e >= floor)
+    above_floor = finite & (e >= floor) & (e > 0)  # an exact zero is at any floor (and has no logarithm)
     if not above_floor.any() and step_scale is not None and step_scale < EXACT_MIN_STEP_SCALE:
         return Fit(None, None, "FLOOR-LIMITED", reasons + [
             f"every error is at the round-off floor with h |dF/dz| <= {step_scale:.2g}; try larger step sizes"

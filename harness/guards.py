@@ -2,6 +2,8 @@
 
 Before measuring (``before_measuring``):
 - the field must be finite at every initial point (a loss undefined there is bad input: GameError);
+- an initial point where the field vanishes (an equilibrium: the errors are exactly 0 there) is left out,
+  with a note; when every point is one, GameError;
 - the losses and the field must be pure functions: two separately traced programs must agree at the initial
   points (a loss that draws Python or numpy random numbers, or reads global state, at trace time is a
   different function on every trace: GameError);
@@ -109,6 +111,27 @@ def check_pure(game: Game, points: np.ndarray) -> None:
     loss that reads Python or numpy randomness, or global state, at trace time); checked once per game and
     points."""
     _pure(game, tuple(map(tuple, np.asarray(points))))
+
+
+EQUILIBRIUM = "an equilibrium: F(z0) = 0"
+"""The words of the note that an initial point was left out (shown even beside a passing verdict)."""
+
+
+def without_equilibria(game: Game, points: np.ndarray) -> tuple[np.ndarray, list[str]]:
+    """The initial points where the field does not vanish, and a note for the fit's reasons when some did:
+    at an equilibrium (F(z0) = 0) the update and every flow stay put, the errors are exactly 0 and carry
+    no order. GameError when every initial point is one."""
+    values = np.asarray(_values(game)(jnp.asarray(points))["the field"])
+    at_rest = ~np.any(values != 0, axis=1)
+    if not at_rest.any():
+        return points, []
+    advice = "move phi0/theta0 off it" if at_rest[0] else "use another --seed"
+    if at_rest.all():
+        raise GameError(f"game {game.name!r}: every initial point is an equilibrium (F(z0) = 0 there, so the errors "
+                        f"are exactly 0 and carry no order); {advice}, or use --points 2 or more")
+    where = "the default state is" if at_rest[0] and at_rest.sum() == 1 else f"{int(at_rest.sum())} initial points are"
+    return points[~at_rest], [f"{where} {EQUILIBRIUM}, the errors are exactly 0 there; measured from the other "
+                              f"{int((~at_rest).sum())} initial points ({advice})"]
 
 
 def check_points(game: Game, points: np.ndarray, seed: int) -> None:

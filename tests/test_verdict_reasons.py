@@ -106,3 +106,22 @@ def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(tmp_path, nam
     pure = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "games.py:pure_game"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=600)
     assert pure.returncode == 0, pure.stderr
+
+
+def test_a_default_state_at_an_equilibrium_is_left_out_in_one_note_without_warnings():
+    import warnings
+
+    def energy(p, t):
+        return 0.5 * p[0] ** 2 + p[0] * t[0] - 0.3 * t[0] ** 2
+
+    game = harness.Game("at_rest", energy, lambda p, t: -energy(p, t), [0.0], [0.0])
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # no numpy divide-by-zero warning
+        result = harness.check(game, "simultaneous", "modified")
+    assert result.passed and abs(result.fit.slope - 3) < 0.15
+    assert result.measurement.points.shape[0] == 3 and np.any(result.measurement.points != 0, axis=1).all()
+    assert result.fit.reasons[0] == ("the default state is an equilibrium: F(z0) = 0, the errors are exactly 0 "
+                                     "there; measured from the other 3 initial points (move phi0/theta0 off it)")
+    with pytest.raises(harness.GameError, match="every initial point is an equilibrium .* move phi0/theta0 off it"):
+        harness.check(game, "simultaneous", "modified", points=1)
+    assert not any("equilibrium" in r for r in harness.check("dirac_gan", points=2).fit.reasons)
