@@ -168,7 +168,8 @@ def build_parser() -> argparse.ArgumentParser:
 
     new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
     new_game.add_argument("name", help="the game's name (a Python identifier)")
-    new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py)")
+    new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py from the "
+                          "repository root, where the catalog is, else NAME.py)")
     return parser
 
 
@@ -301,10 +302,12 @@ def command_report(args) -> int:
 
 
 def command_new_game(args) -> int:
-    from harness.scaffold import write_game
+    from harness.scaffold import in_catalog, write_game
 
     path = write_game(args.name, args.path)
-    print(f"wrote {path}; edit the places marked EDIT HERE, then run: harness check --game {path.as_posix()}:game")
+    where = "into the catalog (`harness list` shows it)" if in_catalog(path) else "outside the catalog"
+    print(f"wrote {path.as_posix()} {where}; edit the places marked EDIT HERE, then run: harness check --game "
+          f"{path.as_posix()}:game")
     return 0
 
 

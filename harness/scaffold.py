@@ -83,11 +83,22 @@ def check_name(name: str) -> None:
         raise GameError(f"game name {name!r} is a Python keyword; choose another")
 
 
+def in_catalog(path: Path) -> bool:
+    """Whether ``path`` lies in the folder of the catalog package ``games`` (then ``harness list`` finds it)."""
+    try:
+        import games
+    except ImportError:
+        return False
+    return path.resolve().parent in [Path(p).resolve() for p in getattr(games, "__path__", [])]
+
+
 def target_path(name: str, path: str | Path | None = None) -> Path:
-    """Where ``write_game`` writes: ``games/NAME.py`` by default; ``path`` is a file (``.py``) or a
-    folder (then ``folder/NAME.py``)."""
+    """Where ``write_game`` writes: by default ``games/NAME.py`` when ``./games`` is the catalog (run from the
+    repository root), else ``NAME.py`` in the working directory; ``path`` is a file (``.py``) or a folder
+    (then ``folder/NAME.py``)."""
     if path is None:
-        return DEFAULT_FOLDER / f"{name}.py"
+        catalog_file = DEFAULT_FOLDER / f"{name}.py"
+        return catalog_file if in_catalog(catalog_file) else Path(f"{name}.py")
     path = Path(path)
     if path.suffix == ".py":
         return path
@@ -123,12 +134,7 @@ def write_game(name: str, path: str | Path | None = None) -> Path:
 def _refuse_catalog_duplicate(name: str, target: Path) -> None:
     """A file written into the catalog package must not reuse a catalog game's name (the catalog would
     then refuse to load)."""
-    try:
-        import games
-    except ImportError:
-        return
-    folders = [Path(p).resolve() for p in getattr(games, "__path__", [])]
-    if target.parent.resolve() not in folders:
+    if not in_catalog(target):
         return
     from harness.catalog import catalog
 

@@ -34,15 +34,25 @@ def test_the_written_game_passes_harness_check_as_written(tmp_path):
     assert abs(slopes["gradient"] - 2) < 0.15 and abs(slopes["modified"] - 3) < 0.15
 
 
-def test_default_folder_is_games_and_existing_files_are_refused(tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)
-    assert main(["new-game", "mine"]) == 0 and (tmp_path / "games" / "mine.py").is_file()
-    before = (tmp_path / "games" / "mine.py").read_text()
-    capsys.readouterr()
+def test_outside_the_repository_the_default_is_the_working_directory_and_existing_files_are_refused(
+        tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)  # no catalog here: ./games/mine.py would not be in `harness list`
+    assert main(["new-game", "mine"]) == 0 and (tmp_path / "mine.py").is_file()
+    assert not (tmp_path / "games").exists()
+    assert capsys.readouterr().out == ("wrote mine.py outside the catalog; edit the places marked EDIT HERE, then "
+                                       "run: harness check --game mine.py:game\n")
+    before = (tmp_path / "mine.py").read_text()
     assert main(["new-game", "mine"]) == 2
-    assert capsys.readouterr().err == ("harness: error: games/mine.py already exists; choose another name or "
+    assert capsys.readouterr().err == ("harness: error: mine.py already exists; choose another name or "
                                        "--path (nothing was written)\n")
-    assert (tmp_path / "games" / "mine.py").read_text() == before
+    assert (tmp_path / "mine.py").read_text() == before
+
+
+def test_from_the_repository_root_the_default_is_the_catalog(monkeypatch):
+    from harness.scaffold import in_catalog, target_path
+
+    monkeypatch.chdir(Path(__file__).resolve().parents[1])
+    assert target_path("spiral_x") == Path("games/spiral_x.py") and in_catalog(target_path("spiral_x"))
 
 
 def test_a_bad_name_is_one_line_and_exit_2_through_the_command(tmp_path):
