@@ -94,7 +94,8 @@ def pytest_unconfigure(config: pytest.Config) -> None:
 def harness_check(request: pytest.FixtureRequest):
     """``harness.pytest_plugin.assert_order`` bound to this test:
     ``harness_check(game, scheme="simultaneous", flow="modified", expected=None, **params)`` returns the
-    ``CheckResult`` or fails the test with a readable message. Relative paths in ``path/to/file.py:NAME``
+    ``CheckResult`` or fails the test with a readable message (bad input: the command line's one line).
+    Relative paths in ``path/to/file.py:NAME``
     specs of the game, the rule and the flow are taken relative to the folder of the test file."""
     from harness.pytest_plugin import assert_order
     from harness.user import resolve
@@ -103,9 +104,15 @@ def harness_check(request: pytest.FixtureRequest):
 
     def check(game: Any, scheme: Any = "simultaneous", flow: Any = "modified", *args: Any, **kwargs: Any):
         __tracebackhide__ = True
+        from harness.game import GameError
+
         game, scheme, flow = (resolve(value, folder) if isinstance(value, str) else value
                               for value in (game, scheme, flow))
-        return assert_order(game, scheme, flow, *args, _test=nodeid, **kwargs)
+        try:
+            return assert_order(game, scheme, flow, *args, _test=nodeid, **kwargs)
+        except GameError as exc:  # bad input: the command line's one line, not the harness's traceback
+            message = f"harness: error: {exc}"
+        pytest.fail(message, pytrace=False)
 
     return check
 

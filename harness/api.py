@@ -462,7 +462,11 @@ def explain(result: CheckResult) -> str:
     if result.series is not None:
         lines.extend(f"  {text}" for text in result.series.lines())
     if fit.status == "FAIL" and fit.slope is not None:
-        if abs(fit.slope - (expected - 1)) <= result.settings.tolerance:
+        natural = spec.natural_slope
+        if natural != expected and abs(fit.slope - natural) <= result.settings.tolerance:
+            lines.append(f"  hint: the measured slope matches what a flow of order {spec.flow.order} and this rule "
+                         f"give ({natural:g}); is the expectation {expected:g} right?")
+        elif abs(fit.slope - (expected - 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order short: the flow's next-order correction is wrong or "
                          "missing (a flow of order p tracks the right update with local error O(h^(p+2)))")
         elif abs(fit.slope - (expected + 1)) <= result.settings.tolerance:

@@ -94,10 +94,15 @@ class CheckSpec:
                                                                           and self.horizon > 0)):
             raise GameError(f"a horizon must be a positive time and goes with measure global, got {self.horizon}")
         if self.expected_slope is None:
-            expected = max(self.flow.order + 2, self.scheme.method_order + 1) - (self.measure == "global")
-            object.__setattr__(self, "expected_slope", float(expected))
+            object.__setattr__(self, "expected_slope", self.natural_slope)
         if self.expected_status not in STATUSES:
             raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
+
+    @property
+    def natural_slope(self) -> float:
+        """max(p + 2, q + 1) for a flow of order p and a rule of order q, one less for a global error: the
+        default expectation."""
+        return float(max(self.flow.order + 2, self.scheme.method_order + 1) - (self.measure == "global"))
 
     @property
     def label(self) -> str:

@@ -91,7 +91,8 @@ def test_expected_status_and_slope_can_be_stated(project):
     '''))
     result = project.runpytest("test_more.py")
     result.assert_outcomes(passed=1, failed=1)
-    result.stdout.fnmatch_lines(["*GameError: unknown game 'no_such_game'*"])
+    result.stdout.fnmatch_lines(["harness: error: unknown game 'no_such_game'*"])
+    assert "During handling" not in result.stdout.str()
     assert "written to" not in result.stdout.str()  # no --harness-json: nothing written
 
 
@@ -101,3 +102,28 @@ def test_under_xdist_the_controller_writes_every_workers_results(project):
     result.assert_outcomes(passed=2, failed=1)
     document = json.loads((project.path / "results.json").read_text())
     assert document["summary"]["checks"] == 3 and document["summary"]["failed"] == 1
+
+
+def test_bad_input_in_a_test_fails_it_with_one_line_and_no_internal_traceback(pytester):
+    pytester.makepyfile(test_bad='''
+        def test_unknown_flow(harness_check):
+            harness_check("dirac_gan", "simultaneous", "no_such_flow")
+
+        def test_missing_game_file(harness_check):
+            harness_check("nowhere.py:game")
+    ''')
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(failed=2)
+    result.stdout.fnmatch_lines(["*harness: error: unknown flow 'no_such_flow'; choose one of*",
+                                 "*harness: error: game file '*nowhere.py' does not exist*"])
+    assert "harness/" not in result.stdout.str() and "Traceback" not in result.stdout.str()
+
+
+def test_an_expectation_that_contradicts_the_flow_gets_a_hint_about_the_expectation():
+    from harness.pytest_plugin import assert_order
+
+    with pytest.raises(AssertionError, match="hint: the measured slope matches what a flow of order 0 and this rule "
+                                             "give \\(2\\); is the expectation 3 right\\?"):
+        assert_order("dirac_gan", "simultaneous", "gradient", expected=3, points=2)
+    with pytest.raises(AssertionError, match="hint: the slope is one order short"):
+        assert_order("bilinear", "simultaneous", "official", expected=3, lr2=0.3, points=2)
