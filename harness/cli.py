@@ -147,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="the horizon T of --measure global (default 10 times the largest step size)")
     check.add_argument("--json", dest="json_path", help="write results as JSON to this path")
     check.add_argument("--quiet", action="store_true", help="no progress lines")
+    check.add_argument("--progress", action="store_true",
+                       help="progress lines on stderr even without a terminal (by default only on a terminal: the "
+                       "results follow on stdout)")
     check.add_argument("--resume", action="store_true",
                        help="with --json PATH: continue an interrupted run from PATH.partial (its finished checks)")
     _add_jobs_flag(check)
@@ -187,6 +190,12 @@ def _games(specs: list[str] | None):
         game = load_game(spec)
         games[game.name] = game
     return games
+
+
+def _check_progress(args):
+    """`harness check` prints its results on stdout; progress lines go to stderr on a terminal or with
+    --progress (without a terminal they would repeat every result line), never with --quiet."""
+    return _progress(args.quiet or not (args.progress or sys.stderr.isatty()))
 
 
 def _progress(quiet: bool):
@@ -242,11 +251,11 @@ def command_check(args) -> int:
                  for name in games for flow in flows]
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
-        results = run_saving(partial, games, start(partial, args.resume, _note), _progress(args.quiet), args.jobs)
+        results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs)
     elif args.resume:
         raise GameError("--resume needs --json PATH (the partial results are saved beside PATH)")
     else:
-        results = run_checks(specs, games, settings, _progress(args.quiet), args.jobs)
+        results = run_checks(specs, games, settings, _check_progress(args), args.jobs)
     _print_table(results)
     if args.json_path:
         _write_json(Path(args.json_path), results_document(results, settings))
@@ -312,6 +321,7 @@ def command_new_game(args) -> int:
 
 
 def _print_table(results: list[CheckResult]) -> None:
+    print(f"{'met':<4}  {'measured status':<17} {'slope':>6} (expected, series)  check")
     for r in results:
         slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
         verdict = "PASS" if r.passed else "FAIL"

@@ -23,7 +23,7 @@ def test_list_shows_the_catalog():
 def test_check_writes_the_json_contract(tmp_path):
     out = tmp_path / "r.json"
     result = harness("check", "--game", "dirac_gan", "--scheme", "alternating", "--lr1", "0.4", "--lr2", "1.5",
-                     "--m", "2", "--flow", "gradient", "--flow", "modified", "--json", str(out))
+                     "--m", "2", "--flow", "gradient", "--flow", "modified", "--json", str(out), "--progress")
     assert result.returncode == 0, result.stderr
     document = json.loads(out.read_text())
     assert document["schema_version"] == 1
@@ -37,7 +37,10 @@ def test_check_writes_the_json_contract(tmp_path):
     assert abs(first["fitted_slope"] - 2) < 0.15 and abs(second["fitted_slope"] - 3) < 0.15
     assert len(first["points"]) == 4 and len(first["points"][0]) == 2
     assert len(first["errors"]) == 4 and len(first["errors"][0]) == len(first["step_sizes"]) == 10
-    assert "[1/2]" in result.stderr  # progress
+    assert "[1/2]" in result.stderr  # progress, asked for: no terminal here
+    assert result.stdout.splitlines()[0] == "met   measured status    slope (expected, series)  check"
+    quiet = harness("check", "--game", "dirac_gan", "--flow", "gradient", "--points", "1")
+    assert quiet.returncode == 0 and "[1/1]" not in quiet.stderr  # without a terminal, results on stdout only
 
 
 def test_official_convention_with_unequal_rates_exits_1():
