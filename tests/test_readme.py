@@ -245,6 +245,25 @@ def test_the_ci_test_file_example_runs_with_the_plugin(pytester):
     result.assert_outcomes(passed=len(re.findall(r"^def test_", example.text, re.M)))
 
 
+PLACEHOLDERS = re.compile(r"NAME|GAME|FILE|my_game|my_other_game|test_orders|reports/latest|\*")
+"""Paths the README uses as placeholders, for files a command writes, or in a user's project."""
+
+
+def test_every_repository_path_the_readme_mentions_exists():
+    text = README.read_text()
+    mentioned = set(re.findall(r"(?<![\w/~.-])((?:harness|games|tests|benchmarks|examples|docs|reports|\.github|\.ci)"
+                               r"/[\w./-]*\w)", text))
+    checked = [path for path in mentioned if not PLACEHOLDERS.search(path)]
+    assert len(checked) >= 30
+    missing = sorted(path for path in checked if not (ROOT / path).exists())
+    assert not missing, f"README mentions paths that do not exist: {missing}"
+
+
+def test_the_workflow_shown_is_the_one_shipped():
+    shown = next(b for b in blocks() if b.heading == "Using it in CI" and b.language == "yaml").text
+    assert shown.strip() == (ROOT / ".github" / "workflows" / "orders.yml").read_text().strip()
+
+
 def test_every_test_named_in_reading_verdicts_exists():
     text = README.read_text()
     section = text[text.index("## Reading verdicts"):text.index("## Reading a report")]
