@@ -85,10 +85,10 @@ def load_game(spec: str, check: bool = True) -> Game:
         if not game.metadata.get("source") and module.__doc__:
             game.metadata["source"] = module.__doc__
     else:
-        games = catalog()
-        if spec not in games:
+        known = catalog()
+        if spec not in known:
             raise GameError(f"unknown game {spec!r}; `harness list` shows the catalog, or give path/to/file.py:NAME")
-        game = games[spec]
+        game = known[spec]
     if check:
         validate(game)
     return game

@@ -229,7 +229,8 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
         measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order,
                                           affine=affine)
     scale = jacobian_norm(game, spec.scheme)
-    fit = fit_order(measurement, spec.expected_slope, settings.tolerance, step_sizes[-1] * scale)
+    fit = fit_order(measurement, spec.natural_slope if spec.expected_slope is None else spec.expected_slope,
+                    settings.tolerance, step_sizes[-1] * scale)
     fit = guards.after_fit(game, spec.scheme, measurement, fit, notes, scale)
     series = error_series(game, spec.scheme, spec.flow, points, scale, spec.measure, settings.seed, series_order)
     outside = guards.outside_range_reason(game, spec.scheme, step_sizes, scale) is not None

@@ -11,6 +11,7 @@ import argparse
 import json
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import harness
@@ -277,22 +278,27 @@ def command_report(args) -> int:
 
     games = _games(args.game)
     settings, specs = _matrix_specs(args, games)
+    checks_progress: Callable[[int, int, CheckResult], None] | None
+    figures_progress: Callable[[int, int, str], None] | None
     if args.quiet:
         checks_progress = figures_progress = None
     elif sys.stderr.isatty():
         bar = ProgressBar()
 
-        def checks_progress(done: int, total: int, result: CheckResult) -> None:
+        def bar_progress(done: int, total: int, result: CheckResult) -> None:
             if not result.passed:
                 bar.note(f"NOT {result.fit.status}: {result.spec.label}")
             bar(done, total, f"checks: {result.spec.label}")
 
+        checks_progress = bar_progress
         figures_progress = bar
     else:
         checks_progress = _progress(False)
 
-        def figures_progress(done: int, total: int, text: str) -> None:
+        def print_figures_progress(done: int, total: int, text: str) -> None:
             print(f"[{done}/{total}] {text}", file=sys.stderr, flush=True)
+
+        figures_progress = print_figures_progress
 
     out = Path(args.out)
     partial = PartialRun(out / PARTIAL_NAME, specs, settings, games)

@@ -87,6 +87,7 @@ def compare(old: dict[tuple, dict], new: dict[tuple, dict], slope_tolerance: flo
     for key in old.keys() | new.keys():
         before, after = old.get(key), new.get(key)
         if before is None:
+            assert after is not None  # the key is in one of the two
             kind = "APPEARED" if after["passed"] else "NEW-FAILING"
             changes.append(Change(kind, _label(after), f"{after['status']}, slope {_slope(after['fitted_slope'])}"))
             continue

@@ -14,6 +14,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import matplotlib
 
@@ -26,7 +27,7 @@ from matplotlib.ticker import NullFormatter  # noqa: E402
 from harness.checks import CheckResult  # noqa: E402
 from harness.trajectories import Trajectories  # noqa: E402
 
-STYLE = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 9,
+STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 9,
          "axes.titlesize": 9.5, "legend.fontsize": 7, "legend.title_fontsize": 7}
 PNG_DPI = 80
 FLOW_COLOURS = {"gradient": "tab:blue", "modified": "tab:orange", "official": "tab:green", "igr": "tab:orange"}
@@ -104,14 +105,15 @@ def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
         line = _fitted_line(r)
         if line is not None:
             ax.loglog(*line, "-", color=colour, lw=1.2)
-            lowest = guides.get(r.spec.expected_slope)
+            expected = float(r.spec.expected_slope or 0.0)
+            lowest = guides.get(expected)
             if lowest is None or line[1][0] < lowest[1][0]:
-                guides[r.spec.expected_slope] = line
+                guides[expected] = line
         ax.plot([], [], "-", color=colour, label=f"{r.spec.flow.label}: slope {slope} ({fit.status})")
-    for slope, (span, values) in sorted(guides.items()):
+    for guide, (span, values) in sorted(guides.items()):
         anchor = values[0] / 3
-        ax.loglog(span, anchor * (span / span[0]) ** slope, "--", color="0.55", lw=0.8)
-        ax.annotate(f"$h^{{{slope:g}}}$", (span[0], anchor), fontsize=8, color="0.4", xytext=(4, -10),
+        ax.loglog(span, anchor * (span / span[0]) ** guide, "--", color="0.55", lw=0.8)
+        ax.annotate(f"$h^{{{guide:g}}}$", (span[0], anchor), fontsize=8, color="0.4", xytext=(4, -10),
                     textcoords="offset points")
     spec, horizon = checks[0].spec, checks[0].measurement.horizon
     if spec.measure == "global":

@@ -61,6 +61,7 @@ class Game:
     """
 
     loss1: Callable | None
+    loss: Callable | None = None  # a single-objective problem's loss(x) (single_objective)
     loss2: Callable | None
 
     def __init__(self, name: str, loss1: Callable, loss2: Callable, phi0: Any, theta0: Any, **metadata: Any):

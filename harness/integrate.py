@@ -75,7 +75,7 @@ def reference_solutions(
 
 
 def reference_solution(
-    field: Callable, z0: jax.Array, t: jax.Array, affine: bool, n_steps: int = DEFAULT_STEPS
+    field: Callable, z0: jax.Array, t: jax.Array | float, affine: bool, n_steps: int = DEFAULT_STEPS
 ) -> tuple[jax.Array, jax.Array]:
     """(z(t), estimated error of z(t)) for z' = field(z), z(0) = z0 (see the module docstring)."""
     z_t, error = reference_solutions(lambda z, _: field(z), jnp.asarray(z0)[None], jnp.reshape(t, (1,)),

@@ -46,7 +46,7 @@ class Figure:
 
 def environment() -> dict:
     """Package versions, machine and git commit (stable across runs on one machine and checkout; no date)."""
-    versions = {"harness": __version__}
+    versions: dict[str, str | None] = {"harness": __version__}
     for package in ("jax", "jaxlib", "numpy", "scipy", "diffrax", "matplotlib"):
         try:
             versions[package] = metadata.version(package)
@@ -121,7 +121,7 @@ def diagnoses(results: list[CheckResult], limit: int = 12) -> list[str]:
 
 def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
     """One row of TABLE_HEADER cells per check."""
-    rows = []
+    rows: list[tuple[str, ...]] = []
     for r in results:
         fit = r.fit
         fitted = "—" if fit.slope is None else f"{fit.slope:.3f} ± {fit.stderr:.3f}"
@@ -139,8 +139,7 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
     figure files of earlier reports that are not rewritten are removed). Phase planes need the Game:
     from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
     names = list(dict.fromkeys(r.spec.game for r in results))
-    if not set(names) <= set(games or {}):
-        games = {**catalog(), **(games or {})}
+    known: dict[str, Game] = games if games is not None and set(names) <= set(games) else {**catalog(), **(games or {})}
     figures, written = [], set()
     for index, name in enumerate(names, start=1):
         if progress:
@@ -151,7 +150,7 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
             figures.append(Figure(name, f"{folder.name}/{name}-error.svg",
                                   f"{name}: error against step size, per update rule (local; global at a fixed horizon "
                                   "in panels of their own)"))
-        game = games.get(name)
+        game = known.get(name)
         if game is None:
             continue
         paths = trajectories(game)
