@@ -1,8 +1,11 @@
 """Discretization-drift harness: measure how closely flows track discrete learning dynamics.
 
 Importing the package switches JAX to float64 and turns on JAX's persistent compilation cache
-(directory ``$HARNESS_CACHE_DIR``, default ``~/.cache/discretization-drift-harness/jax``; set
-``HARNESS_CACHE_DIR=off`` to disable it).
+(directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
+``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). Its size is capped
+(``HARNESS_CACHE_MAX_MB``, default 1024: three quarters for JAX's compiled programs, a quarter for the traced
+kernels of ``harness.kernel_cache``), the least recently used entries evicted first; ``harness cache info`` and
+``harness cache clear`` show and empty it.
 """
 
 import os
@@ -12,15 +15,29 @@ import jax
 jax.config.update("jax_enable_x64", True)
 
 
+def cache_folder() -> str:
+    """Where the caches live: ``$HARNESS_CACHE_DIR``, else ``$XDG_CACHE_HOME`` (default ``~/.cache``) /
+    discretization-drift-harness/jax; "off" when turned off."""
+    base = os.environ.get("XDG_CACHE_HOME") or os.path.join(os.path.expanduser("~"), ".cache")
+    return os.environ.get("HARNESS_CACHE_DIR") or os.path.join(base, "discretization-drift-harness", "jax")
+
+
+def cache_limit_bytes() -> int:
+    """The caches' size cap (``HARNESS_CACHE_MAX_MB``, default 1024 MB)."""
+    try:
+        return int(float(os.environ.get("HARNESS_CACHE_MAX_MB", "1024")) * 2**20)
+    except ValueError:
+        return 1024 * 2**20
+
+
 def _enable_compilation_cache() -> None:
-    path = os.environ.get("HARNESS_CACHE_DIR") or os.path.join(
-        os.path.expanduser("~"), ".cache", "discretization-drift-harness", "jax"
-    )
+    path = cache_folder()
     if path.lower() == "off":
         return
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    jax.config.update("jax_compilation_cache_max_size", cache_limit_bytes() * 3 // 4)  # LRU eviction by JAX
 
 
 _enable_compilation_cache()

@@ -170,6 +170,9 @@ def build_parser() -> argparse.ArgumentParser:
     _add_jobs_flag(report)
     _add_measurement_flags(report)
 
+    cache = commands.add_parser("cache", help="where the caches are and how large (info), or empty them (clear)")
+    cache.add_argument("action", choices=("info", "clear"))
+
     new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
     new_game.add_argument("name", help="the game's name (a Python identifier)")
     new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py from the "
@@ -316,6 +319,25 @@ def command_report(args) -> int:
     return 0 if failed == 0 else 1
 
 
+def command_cache(args) -> int:
+    from harness import kernel_cache
+
+    if args.action == "clear":
+        count, size = kernel_cache.clear()
+        print(f"removed {count} files ({size / 2**20:.1f} MB) from {harness.cache_folder()}")
+        return 0
+    found = kernel_cache.usage()
+    if found["folder"] is None:
+        print("the caches are off (HARNESS_CACHE_DIR=off)")
+        return 0
+    print(f"cache folder: {found['folder']} (HARNESS_CACHE_DIR, else XDG_CACHE_HOME or ~/.cache)")
+    for key, text in (("kernels", "traced kernels"), ("programs", "compiled programs")):
+        part = found[key]
+        print(f"{text}: {part['files']} files, {part['bytes'] / 2**20:.1f} MB (at most {part['cap'] / 2**20:.1f} "
+              "MB; least recently used evicted first)")
+    return 0
+
+
 def command_new_game(args) -> int:
     from harness.scaffold import in_catalog, write_game
 
@@ -359,7 +381,7 @@ def _write_json(path: Path, document: dict) -> None:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"list": command_list, "check": command_check, "report": command_report,
-                "new-game": command_new_game}
+                "new-game": command_new_game, "cache": command_cache}
     try:
         with stop_on_sigterm():
             return handlers[args.command](args)

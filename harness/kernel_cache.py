@@ -14,11 +14,13 @@ it depends on:
 
 Editing a game file, a rule or the harness gives a new key, never a stale kernel. A loaded kernel gives the
 same numbers as a freshly traced one (tested). The cache is off with ``HARNESS_CACHE_DIR=off`` and when the
-arguments are sharded over several devices.
+arguments are sharded over several devices. It holds at most a quarter of ``HARNESS_CACHE_MAX_MB`` (default
+1024): beyond, the least recently used kernels are removed.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import hashlib
 import os
@@ -114,11 +116,42 @@ def call(kernel: Any, key: str, args: tuple):
     if compiled is None:
         try:
             exported = jax.export.deserialize(bytearray(path.read_bytes()))
+            os.utime(path)  # used now: the least recently used kernels are evicted first
         except Exception:  # missing, unreadable or corrupt: trace it again  # noqa: BLE001
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
+            evict(folder, kernel_limit_bytes())
         compiled = _MEMORY[path] = jax.jit(exported.call)
     return compiled(*args)
+
+
+def kernel_limit_bytes() -> int:
+    """A quarter of the caches' cap (harness.cache_limit_bytes) for the kernels."""
+    from harness import cache_limit_bytes
+
+    return cache_limit_bytes() // 4
+
+
+def evict(folder: Path, limit: int) -> list[Path]:
+    """Remove the least recently used kernels (oldest modification time, which ``call`` refreshes on use)
+    until ``folder`` holds at most ``limit`` bytes of them; return the removed paths."""
+    files = []
+    for path in folder.glob("*.jaxexport"):
+        try:
+            stat = path.stat()
+        except OSError:
+            continue
+        files.append((stat.st_mtime, stat.st_size, path))
+    total = sum(size for _, size, _ in files)
+    removed = []
+    for _, size, path in sorted(files):
+        if total <= limit:
+            break
+        with contextlib.suppress(OSError):
+            path.unlink()
+            removed.append(path)
+        total -= size
+    return removed
 
 
 def _write(path: Path, data: bytes | bytearray) -> None:
@@ -127,3 +160,39 @@ def _write(path: Path, data: bytes | bytearray) -> None:
     temporary = path.with_name(f"{path.name}.{os.getpid()}.tmp")
     temporary.write_bytes(data)
     temporary.replace(path)
+
+
+def usage() -> dict:
+    """The caches on disk: the folder, and for the kernels (``kernels/``) and JAX's compiled programs (the
+    rest) their file count, size in bytes and cap; ``{"folder": None}`` when the caches are off."""
+    from harness import cache_limit_bytes
+
+    base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
+    if not base:
+        return {"folder": None}
+    folder = Path(base)
+    kernels = [p for p in (folder / "kernels").glob("*") if p.is_file()]
+    programs = [p for p in folder.rglob("*") if p.is_file() and "kernels" not in p.relative_to(folder).parts]
+    return {"folder": str(folder),
+            "kernels": {"files": len(kernels), "bytes": sum(p.stat().st_size for p in kernels),
+                        "cap": kernel_limit_bytes()},
+            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs),
+                         "cap": cache_limit_bytes() * 3 // 4}}
+
+
+def clear() -> tuple[int, int]:
+    """Remove every file of the caches (kernels and compiled programs); return (files, bytes) removed."""
+    base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
+    if not base or not Path(base).is_dir():
+        return 0, 0
+    count = size = 0
+    for path in sorted(Path(base).rglob("*"), reverse=True):
+        with contextlib.suppress(OSError):
+            if path.is_file():
+                bytes_ = path.stat().st_size
+                path.unlink()
+                count, size = count + 1, size + bytes_
+            elif path.is_dir():
+                path.rmdir()
+    _MEMORY.clear()
+    return count, size

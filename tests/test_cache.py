@@ -1,0 +1,47 @@
+"""The caches on disk: where they are (HARNESS_CACHE_DIR, XDG_CACHE_HOME), their size cap with least recently
+used eviction, and `harness cache info` / `harness cache clear`."""
+
+import os
+import subprocess
+import sys
+
+from harness.kernel_cache import evict
+
+
+def harness_cli(*args, env):
+    return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600,
+                          env=env)
+
+
+def test_the_default_folder_follows_xdg_cache_home(tmp_path):
+    env = {k: v for k, v in os.environ.items() if k != "HARNESS_CACHE_DIR"}
+    env["XDG_CACHE_HOME"] = str(tmp_path / "xdg")
+    result = harness_cli("cache", "info", env=env)
+    assert result.returncode == 0, result.stderr
+    assert f"cache folder: {tmp_path / 'xdg' / 'discretization-drift-harness' / 'jax'} " in result.stdout
+    off = harness_cli("cache", "info", env={**env, "HARNESS_CACHE_DIR": "off"})
+    assert off.stdout.strip() == "the caches are off (HARNESS_CACHE_DIR=off)"
+
+
+def test_the_least_recently_used_kernels_are_evicted_beyond_the_cap(tmp_path):
+    for age in range(5):
+        path = tmp_path / f"k{age}.jaxexport"
+        path.write_bytes(b"x" * 100)
+        os.utime(path, (1_000_000 + age, 1_000_000 + age))
+    removed = evict(tmp_path, 250)
+    assert sorted(p.name for p in removed) == ["k0.jaxexport", "k1.jaxexport", "k2.jaxexport"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["k3.jaxexport", "k4.jaxexport"]
+    assert evict(tmp_path, 250) == []
+
+
+def test_cache_info_counts_what_a_check_wrote_and_clear_empties_it(tmp_path):
+    env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
+    assert harness_cli("check", "--game", "dirac_gan", "--points", "1", "--flow", "gradient", env=env).returncode == 0
+    info = harness_cli("cache", "info", env=env).stdout.splitlines()
+    kernels = int(info[1].split(": ")[1].split()[0])
+    programs = int(info[2].split(": ")[1].split()[0])
+    assert kernels >= 2 and programs >= 2, info
+    cleared = harness_cli("cache", "clear", env=env)
+    assert cleared.returncode == 0 and cleared.stdout.startswith(f"removed {kernels + programs} files")
+    after = harness_cli("cache", "info", env=env).stdout.splitlines()
+    assert after[1].startswith("traced kernels: 0 files") and after[2].startswith("compiled programs: 0 files")
