@@ -297,5 +297,7 @@ def test_the_ci_workflow_caches_the_jax_compilation_cache():
     assert "cache: pip" in workflow and "actions/setup-python" in workflow
     assert "path: ~/.cache/discretization-drift-harness/jax" in workflow  # harness/__init__.py's default
     assert "harness check --all" in workflow and "pip install -e '.[test]'" in workflow
-    init = (ROOT / "harness" / "__init__.py").read_text()
-    assert '".cache", "discretization-drift-harness", "jax"' in init
+    environment = {k: v for k, v in os.environ.items() if k not in ("HARNESS_CACHE_DIR", "XDG_CACHE_HOME")}
+    folder = subprocess.run([sys.executable, "-c", "import harness; print(harness.cache_folder())"], env=environment,
+                            capture_output=True, text=True, check=True).stdout.strip()
+    assert folder == os.path.expanduser("~/.cache/discretization-drift-harness/jax")  # the runner's default
