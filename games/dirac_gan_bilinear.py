@@ -1,6 +1,6 @@
 """Bilinear Dirac-GAN: E(phi, theta) = c phi theta, player 1 minimises E, player 2 maximises it.
 
-Rosca et al. 2021 (Discretization Drift in Two-Player Games), §5 and THEORY.md §5 item 7: the
+Rosca et al. 2021 (Discretization Drift in Two-Player Games), §5 and docs/theory.md §5 item 7: the
 linearisation of the Dirac-GAN at its equilibrium. Simultaneous GD diverges for every h (spectral radius
 sqrt(1 + alpha lambda h^2 c^2)); alternating GD conserves Q = phi^2/alpha + theta^2/lambda - h c phi theta.
 """

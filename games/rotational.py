@@ -1,6 +1,6 @@
 """Rotational game given by its vector fields: f = -eps phi + theta, g = -phi - eps theta (eps = 0.09).
 
-THEORY.md §5 item 8 (Rosca et al. 2021 §5): a non-gradient linear dynamic spiralling into the origin.
+docs/theory.md §5 item 8 (Rosca et al. 2021 §5): a non-gradient linear dynamic spiralling into the origin.
 With alpha = lambda = 1 and h = 0.2, simultaneous GD diverges (spectral radius about 1.0022) while
 alternating GD converges (about 0.982), as the modified flows' Jacobian traces predict.
 """

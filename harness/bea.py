@@ -1,7 +1,7 @@
 """Modified vector fields of any order for any update rule, by backward error analysis.
 
 For a one-step map z' = step(z, h) with step(z, 0) = z, the modified field f_h, whose time-h flow is the
-map itself as a formal series, satisfies (THEORY.md §3)
+map itself as a formal series, satisfies (docs/theory.md §3)
 
     h f_h(z) = log(1 + Delta) z_n |_{n=0} = sum_{k>=1} ((-1)^(k+1) / k) Delta^k z_0,
 

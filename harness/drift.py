@@ -1,4 +1,4 @@
-"""Drift decomposition: the self terms and the interaction terms of a first-order modified flow (THEORY.md §2).
+"""Drift decomposition: the self terms and the interaction terms of a first-order modified flow (docs/theory.md §2).
 
 A closed-form first-order flow (harness.flows) is z_i' = s r_i F_i + D_i with the drift of player i
 

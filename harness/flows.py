@@ -4,7 +4,7 @@ Closed-form flows. For player i with raw field F_i (f for phi, g for theta) and 
 
     z_i' = s r_i F_i - (h/2) r_i [ dF_i/dphi (c_i1 f) + dF_i/dtheta (c_i2 g) ]
 
-with a leading scale s (1 except for heavy ball) and a 2x2 coefficient matrix c (THEORY.md §2-3). The
+with a leading scale s (1 except for heavy ball) and a 2x2 coefficient matrix c (docs/theory.md §2-3). The
 bracket is one Jacobian-vector product of F_i with the tangent (c_i1 f, c_i2 g), taken by autodiff.
 Coefficients (a = alpha, l = lambda):
 

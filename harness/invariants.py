@@ -1,4 +1,4 @@
-"""Conserved quantities: their drift along the discrete iterates and along each flow (THEORY.md §5 item 7).
+"""Conserved quantities: their drift along the discrete iterates and along each flow (docs/theory.md §5 item 7).
 
 A game declares invariants with the metadata ``invariants={"Q": Q}``, each a plain JAX function
 ``Q(phi, theta, alpha, lam, h) -> scalar`` of the players' parameters, the relative learning rates and the

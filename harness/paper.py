@@ -1,4 +1,4 @@
-"""The report section "The paper, checked": each fact of THEORY.md §5 with the number the harness measures.
+"""The report section "The paper, checked": each fact of docs/theory.md §5 with the number the harness measures.
 
 Each ``fact_N`` function measures fact N and returns a ``Fact`` (the claim, the measured numbers in words,
 pass or fail, and the raw numbers). Slopes come from ``harness.checks.run_check`` (local error of one step,
@@ -7,9 +7,9 @@ stability numbers from ``harness.stability``, conserved quantities from ``harnes
 ``write_section`` runs them all, writes the section's figures (stability maps, drift decomposition,
 regularised Dirac-GAN) and returns its Markdown; ``add_section`` puts it into a report's index.md.
 
-Fact 7 as THEORY.md states it gives the official-code convention's trace on the bilinear game as
+Fact 7 as docs/theory.md states it gives the official-code convention's trace on the bilinear game as
 (h/2) c^2 (lambda - alpha). The harness measures (autodiff trace of the official flow's Jacobian, alternating
-GD) (h/2) c^2 (alpha - lambda)^2, which is what THEORY.md §2's own official-convention formula gives:
+GD) (h/2) c^2 (alpha - lambda)^2, which is what docs/theory.md §2's own official-convention formula gives:
 f~ = f - (alpha h/2) f_theta g with f_theta g = -c^2 phi, g~ = g - (lambda h/2)(1 - 2 alpha/lambda) g_phi f with
 g_phi f = -c^2 theta, so tr = (h/2) c^2 (alpha^2 + lambda^2 - 2 alpha lambda). It is never negative: for any
 alpha != lambda the official convention wrongly predicts divergence of alternating GD (which cycles); it never
@@ -53,7 +53,7 @@ REGULARISED_H, REGULARISED_STEPS = 0.2, 2000
 
 @dataclass
 class Fact:
-    """One fact of THEORY.md §5: the claim, what was measured (one phrase per number), pass or fail
+    """One fact of docs/theory.md §5: the claim, what was measured (one phrase per number), pass or fail
     (None: not measured), and the raw numbers."""
 
     number: int
@@ -137,7 +137,7 @@ def fact_4() -> Fact:
 
 
 def euler_second_order_field(game: Game, alpha: float, lam: float):
-    """THEORY.md §3: F - (h/2) F'F + h^2 (F''(F, F)/12 + F'F'F/3) for F = (alpha f, lambda g), by JVPs."""
+    """docs/theory.md §3: F - (h/2) F'F + h^2 (F''(F, F)/12 + F'F'F/3) for F = (alpha f, lambda g), by JVPs."""
     a, b = game.dims
     rates = jnp.concatenate([jnp.full(a, alpha), jnp.full(b, lam)])
 
@@ -155,7 +155,7 @@ def euler_second_order_field(game: Game, alpha: float, lam: float):
 
 def fact_5() -> Fact:
     """Simultaneous GD against the second-order Euler field: slope 4 (measured with bea:2, which is checked
-    against the closed form of THEORY.md §3 at the initial points)."""
+    against the closed form of docs/theory.md §3 at the initial points)."""
     game, scheme, h = _games()[GAME], Scheme("simultaneous", 1.0, 0.3), 0.1
     closed = jax.vmap(euler_second_order_field(game, scheme.lr1, scheme.lr2), (0, None))
     automatic = jax.vmap(modified_field(update_map(game, scheme.structure), 2), (0, None, None))
@@ -204,7 +204,7 @@ def fact_7() -> Fact:
               and q <= 1e-13)
     return Fact(7, "Bilinear E = cφθ: simultaneous ρ = √(1 + αλh²c²) > 1 for every h; alternating det M = 1, "
                 "conserves Q = φ²/α + θ²/λ − hcφθ, cycles while αλh²c² < 4; joint modified flow trace 0, "
-                "official (h/2)c²(λ − α) [THEORY.md; measured: (h/2)c²(α − λ)²].", [
+                "official (h/2)c²(λ − α) [docs/theory.md; measured: (h/2)c²(α − λ)²].", [
                     f"simultaneous ρ ≥ {sim.min():.6f} > 1 at 40 step sizes (αλh²c² 1e-4 … 16), "
                     f"|ρ − √(1 + αλh²c²)| ≤ {sim_gap:.1e}",
                     f"alternating det M = {result.determinant:.15f}, |ρ − 1| ≤ {cycle_gap:.1e} where αλh²c² < 4, "
@@ -274,7 +274,7 @@ FACTS = (fact_1, fact_2, fact_3, fact_4, fact_5, fact_6, fact_7, fact_8, fact_9,
 
 
 def facts() -> list[Fact]:
-    """Every fact of THEORY.md §5, measured."""
+    """Every fact of docs/theory.md §5, measured."""
     return [fact() for fact in FACTS]
 
 
@@ -362,12 +362,12 @@ def write_section(out: Path, folder: str = "paper") -> str:
     measured = facts()
     passed = sum(f.passed is True for f in measured)
     lines = [f"## {TITLE}", "",
-             f"Each fact of THEORY.md §5, measured by the harness: {passed} of {len(measured)} confirmed.", "",
-             "| # | fact (THEORY.md §5) | measured | result |", "|---|---|---|---|"]
+             f"Each fact of docs/theory.md §5, measured by the harness: {passed} of {len(measured)} confirmed.", "",
+             "| # | fact (docs/theory.md §5) | measured | result |", "|---|---|---|---|"]
     for f in measured:
         result = {True: "PASS", False: "FAIL ✗", None: "not measured"}[f.passed]
         lines.append(f"| {f.number} | {_cell(f.claim)} | {_cell('; '.join(f.measured))} | {result} |")
-    lines += ["", "**Fact 7, corrected.** THEORY.md §5 item 7 gives the official-code convention's trace on the "
+    lines += ["", "**Fact 7, corrected.** docs/theory.md §5 item 7 gives the official-code convention's trace on the "
               "bilinear game as (h/2)c²(λ − α). The trace of the official flow's Jacobian (alternating GD, by "
               "autodiff) is (h/2)c²(α − λ)², what §2's official-convention formula gives; it is never negative, "
               "so for every α ≠ λ the official convention wrongly predicts divergence of alternating GD, which "

@@ -194,7 +194,7 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
                         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
                         f"seed: {settings.seed}"],
     }
-    from harness.paper import add_section  # "The paper, checked": THEORY.md §5 measured (when its games are run)
+    from harness.paper import add_section  # "The paper, checked": docs/theory.md §5 measured (when its games are run)
 
     index = add_section(markdown(content), names, out)
     start, end = index.find("## The paper, checked"), index.rfind("## Environment")

@@ -1,4 +1,4 @@
-"""Linear stability at an equilibrium z* (F(z*) = 0): the update map against the flows (THEORY.md §5 items 7-8).
+"""Linear stability at an equilibrium z* (F(z*) = 0): the update map against the flows (docs/theory.md §5 items 7-8).
 
 - Update rule: M = dPhi_h/dz at z* (``jax.jacfwd`` of ``harness.schemes.update_map``; multistep rules on the
   lifted state (z*, z*)). The iterates near z* diverge when the spectral radius rho(M) = max |eig M| > 1,

@@ -1,4 +1,4 @@
-"""Automatic modified flows against numbers computed independently (THEORY.md §2-3)."""
+"""Automatic modified flows against numbers computed independently (docs/theory.md §2-3)."""
 
 import jax
 import jax.numpy as jnp

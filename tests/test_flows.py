@@ -22,7 +22,7 @@ def nonlinear_game():
 
 @pytest.mark.parametrize("a, l", [(1.0, 1.0), (0.4, 1.5)])
 def test_bilinear_closed_forms(a, l):
-    """E = c phi theta: f = -c theta, g = c phi (THEORY.md §2 worked out by hand)."""
+    """E = c phi theta: f = -c theta, g = c phi (docs/theory.md §2 worked out by hand)."""
     game, z, h = dirac_bilinear(), jnp.array([0.8, -0.6]), 0.05
     phi, theta, c2 = 0.8, -0.6, C**2
     sim = flow_field(game, Flow("modified"), Scheme("simultaneous", a, l))(z, h)
@@ -40,7 +40,7 @@ def test_bilinear_closed_forms(a, l):
 
 @pytest.mark.parametrize("m, k", [(1, 1), (2, 3)])
 def test_alternating_matches_the_loss_form(m, k):
-    """THEORY.md §2: phi' = -a grad_phi[L1 + (a h/4m)|grad_phi L1|^2 + (l h/2)<grad_theta L1, sg grad_theta L2>]
+    """docs/theory.md §2: phi' = -a grad_phi[L1 + (a h/4m)|grad_phi L1|^2 + (l h/2)<grad_theta L1, sg grad_theta L2>]
     and theta' = -l grad_theta[L2 + (l h/4k)|grad_theta L2|^2 - (a h/2)<grad_phi L2, sg grad_phi L1>]."""
     game, l1, l2 = nonlinear_game()
     a, l, h = 0.7, 1.3, 0.04

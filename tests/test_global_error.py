@@ -1,4 +1,4 @@
-"""Global error at a fixed horizon: exact values on a linear problem, slopes 1 and 2 (THEORY.md §5 item 6)."""
+"""Global error at a fixed horizon: exact values on a linear problem, slopes 1 and 2 (docs/theory.md §5 item 6)."""
 
 import jax.numpy as jnp
 import numpy as np

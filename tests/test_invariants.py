@@ -1,4 +1,4 @@
-"""Conserved quantities (harness.invariants): THEORY.md §5 item 7's Q, measured along iterates and flows."""
+"""Conserved quantities (harness.invariants): docs/theory.md §5 item 7's Q, measured along iterates and flows."""
 
 import jax.numpy as jnp
 import numpy as np

@@ -1,4 +1,4 @@
-"""The report section "The paper, checked" (harness.paper): every fact of THEORY.md §5 measured and confirmed."""
+"""The report section "The paper, checked" (harness.paper): every fact of docs/theory.md §5 measured and confirmed."""
 
 import pytest
 
@@ -14,7 +14,7 @@ def test_every_fact_is_measured_and_confirmed(fact):
 
 
 def test_fact_numbers():
-    """The numbers the section reports, against THEORY.md §5 (items 7 and 8) and the corrected official trace."""
+    """The numbers the section reports, against docs/theory.md §5 (items 7 and 8) and the corrected official trace."""
     seven = paper.fact_7().values
     alpha, lam, h = paper.BILINEAR
     assert seven["official_trace"] == pytest.approx(h / 2 * (alpha - lam) ** 2, rel=1e-13)

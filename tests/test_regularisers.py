@@ -1,4 +1,4 @@
-"""Explicit regularisers (Rosca et al. 2021 §6, THEORY.md §5 item 9): the regularised update with cancelled
+"""Explicit regularisers (Rosca et al. 2021 §6, docs/theory.md §5 item 9): the regularised update with cancelled
 interaction terms and/or strengthened self terms, its closed-form modified flows, and the measured slopes."""
 
 import jax

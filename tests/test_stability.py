@@ -1,4 +1,4 @@
-"""Linear stability at equilibria (harness.stability) against closed forms: THEORY.md §5 items 7 and 8."""
+"""Linear stability at equilibria (harness.stability) against closed forms: docs/theory.md §5 items 7 and 8."""
 
 import numpy as np
 import pytest
@@ -28,7 +28,7 @@ def bilinear():
 def test_bilinear_spectral_radii_and_traces(a, l, h):
     """Item 7: rho_sim = sqrt(1 + a l h^2 c^2); det M_alt = 1, rho_alt = 1; traces of the flows' Jacobians:
     simultaneous joint a l h c^2, official (h/2) c^2 (a^2 + l^2); alternating joint 0, official
-    (h/2) c^2 (a - l)^2 (not THEORY.md's (h/2) c^2 (l - a))."""
+    (h/2) c^2 (a - l)^2 (not docs/theory.md's (h/2) c^2 (l - a))."""
     game, x = bilinear(), a * l * h**2 * C**2
     sim = analyse(game, Scheme("simultaneous", a, l), h)
     assert sim.radius == pytest.approx(np.sqrt(1 + x), rel=1e-15) and sim.behaviour == "diverges"

@@ -1,4 +1,6 @@
-"""docs/THEORY_MAP.md names the function behind each formula: every `file:name` it cites must exist."""
+"""docs/theory.md names the function behind each formula and the tests that measure the facts: every
+`file:name` and `tests/file.py::test` it cites must exist, and every reference to one of its sections, anywhere
+in the repository, must name a section it has."""
 
 import importlib
 import re
@@ -7,7 +9,7 @@ from pathlib import Path
 import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
-MAP = ROOT / "docs" / "THEORY_MAP.md"
+MAP = ROOT / "docs" / "theory.md"
 REFERENCES = sorted(set(re.findall(r"`(harness/[\w/]+\.py):([\w.]+)`", MAP.read_text())))
 
 
@@ -17,7 +19,32 @@ def test_the_map_cites_the_code_of_every_formula_family():
                    "harness/integrate.py:reference_solution", "harness/fit.py:fit_order",
                    "harness/schemes.py:update_map", "harness/game.py:single_objective"):
         assert needed in cited
-    assert "[docs/THEORY_MAP.md](docs/THEORY_MAP.md)" in (ROOT / "README.md").read_text()
+    assert "[docs/theory.md](docs/theory.md)" in (ROOT / "README.md").read_text()
+
+
+def test_every_test_it_names_exists():
+    named = re.findall(r"`tests/(test_\w+\.py)::(test_\w+)`", MAP.read_text())
+    assert len(named) >= 10
+    for file, test in named:
+        assert re.search(rf"^def {test}\(", (ROOT / "tests" / file).read_text(), re.M), f"tests/{file}::{test}"
+
+
+def test_every_reference_to_the_theory_points_to_a_section_that_exists():
+    import subprocess
+
+    sections = set(re.findall(r"^## (\d+)\.", MAP.read_text(), re.M))
+    files = subprocess.run(["git", "ls-files"], cwd=ROOT, capture_output=True, text=True, check=True).stdout.split()
+    cited = 0
+    for name in files:
+        if name.startswith("reports/") or not name.endswith((".py", ".md", ".toml")):
+            continue
+        text = (ROOT / name).read_text()
+        assert not re.search(r"(?<![\w/])THEORY(_MAP)?\.md", text), f"{name} cites a theory file that does not exist"
+        for first, rest in re.findall(r"docs/theory\.md §(\d+)((?:[–-]\d+)?)", text):
+            cited += 1
+            for number in [first] + re.findall(r"\d+", rest):
+                assert number in sections, f"{name} cites docs/theory.md §{number}, which does not exist"
+    assert cited >= 20
 
 
 @pytest.mark.parametrize("path, name", REFERENCES, ids=[f"{p}:{n}" for p, n in REFERENCES])
@@ -25,5 +52,5 @@ def test_reference_exists(path, name):
     module = importlib.import_module(path.removesuffix(".py").replace("/", "."))
     target = module
     for part in name.split("."):
-        assert hasattr(target, part), f"docs/THEORY_MAP.md cites {path}:{name}, which does not exist"
+        assert hasattr(target, part), f"docs/theory.md cites {path}:{name}, which does not exist"
         target = getattr(target, part)
