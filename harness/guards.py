@@ -67,42 +67,34 @@ def _fmt(z) -> str:
         ", …]" if np.asarray(z).size > 6 else "]")
 
 
-@functools.cache
-def _values(game: Game):
+def _program(game: Game):
     """Compiled ``points -> {"the field": F, "loss1": L1, "loss2": L2}`` at a batch of states (the losses
-    a game has)."""
-    losses = (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None))
+    a game has); each call traces a new program."""
+    parts = _parts(game)
+    return jax.jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
 
-    def one(z):
-        values = {"the field": game.field(z)}
-        values.update({label: loss(*game.split(z)) for label, loss in losses if loss is not None})
-        return values
 
-    return jax.jit(jax.vmap(one))
+_values = functools.cache(_program)
+"""``_program``, traced once per game."""
 
 
 @functools.cache
 def _pure(game: Game, points: tuple) -> None:
-    values = []
-    for _ in range(2):  # two separately traced programs of the same functions
-        fresh = jax.jit(jax.vmap(lambda z: {label: f(z) for label, f in _parts(game).items()}))
-        values.append({k: np.asarray(v) for k, v in fresh(jnp.asarray(points)).items()})
-    for label in values[0]:
-        first, second = values[0][label], values[1][label]
-        gap = float(np.max(np.abs(first - second), initial=0.0))
-        if not gap <= 1e-12 * (float(np.max(np.abs(first), initial=0.0)) + 1e-300):
+    first, second = ({k: np.asarray(v) for k, v in _program(game)(jnp.asarray(points)).items()} for _ in range(2))
+    for label in sorted(first, key=lambda label: label == "the field"):  # a loss names the cause before the field
+        gap = float(np.max(np.abs(first[label] - second[label]), initial=0.0))
+        if not gap <= 1e-12 * (float(np.max(np.abs(first[label]), initial=0.0)) + 1e-300):
             raise GameError(f"game {game.name!r}: {label} is not a pure function of (phi, theta): two evaluations at "
                             f"the same point differ by {gap:.3g}; remove Python/numpy randomness or global state from "
                             "it (use a fixed key or constant)")
 
 
-def _parts(game: Game) -> dict:
-    """The game's losses (those it has) and fields, as functions of the joint state."""
-    parts: dict[str, Callable] = {}
+def _parts(game: Game) -> dict[str, Callable]:
+    """The game's field and losses (those it has), as functions of the joint state."""
+    parts: dict[str, Callable] = {"the field": game.field}
     for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
         if loss is not None:
             parts[label] = lambda z, loss=loss: loss(*game.split(z))
-    parts["the field"] = game.field
     return parts
 
 
