@@ -2,10 +2,9 @@
 
 Importing the package switches JAX to float64 and turns on JAX's persistent compilation cache
 (directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
-``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). Its size is capped
-(``HARNESS_CACHE_MAX_MB``, default 1024: three quarters for JAX's compiled programs, a quarter for the traced
-kernels of ``harness.kernel_cache``), the least recently used entries evicted first; ``harness cache info`` and
-``harness cache clear`` show and empty it.
+``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). The traced kernels
+of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256), the least recently used
+evicted first; ``harness cache info`` and ``harness cache clear`` show and empty the caches.
 """
 
 import os
@@ -23,11 +22,11 @@ def cache_folder() -> str:
 
 
 def cache_limit_bytes() -> int:
-    """The caches' size cap (``HARNESS_CACHE_MAX_MB``, default 1024 MB)."""
+    """The kernel cache's size cap (``HARNESS_CACHE_MAX_MB``, default 256 MB)."""
     try:
-        return int(float(os.environ.get("HARNESS_CACHE_MAX_MB", "1024")) * 2**20)
+        return int(float(os.environ.get("HARNESS_CACHE_MAX_MB", "256")) * 2**20)
     except ValueError:
-        return 1024 * 2**20
+        return 256 * 2**20
 
 
 def _enable_compilation_cache() -> None:
@@ -37,7 +36,6 @@ def _enable_compilation_cache() -> None:
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
-    jax.config.update("jax_compilation_cache_max_size", cache_limit_bytes() * 3 // 4)  # LRU eviction by JAX
 
 
 _enable_compilation_cache()

@@ -331,10 +331,10 @@ def command_cache(args) -> int:
         print("the caches are off (HARNESS_CACHE_DIR=off)")
         return 0
     print(f"cache folder: {found['folder']} (HARNESS_CACHE_DIR, else XDG_CACHE_HOME or ~/.cache)")
-    for key, text in (("kernels", "traced kernels"), ("programs", "compiled programs")):
-        part = found[key]
-        print(f"{text}: {part['files']} files, {part['bytes'] / 2**20:.1f} MB (at most {part['cap'] / 2**20:.1f} "
-              "MB; least recently used evicted first)")
+    kernels, programs = found["kernels"], found["programs"]
+    print(f"traced kernels: {kernels['files']} files, {kernels['bytes'] / 2**20:.1f} MB (at most "
+          f"{kernels['cap'] / 2**20:.1f} MB, HARNESS_CACHE_MAX_MB; least recently used evicted first)")
+    print(f"compiled programs: {programs['files']} files, {programs['bytes'] / 2**20:.1f} MB (not capped)")
     return 0
 
 

@@ -14,8 +14,9 @@ it depends on:
 
 Editing a game file, a rule or the harness gives a new key, never a stale kernel. A loaded kernel gives the
 same numbers as a freshly traced one (tested). The cache is off with ``HARNESS_CACHE_DIR=off`` and when the
-arguments are sharded over several devices. It holds at most a quarter of ``HARNESS_CACHE_MAX_MB`` (default
-1024): beyond, the least recently used kernels are removed.
+arguments are sharded over several devices. It holds at most ``HARNESS_CACHE_MAX_MB`` (default 256): beyond,
+the least recently used kernels are removed. (JAX's own compilation cache is not capped here: its
+least-recently-used eviction needs every entry's access-time file, which caches written without it lack.)
 """
 
 from __future__ import annotations
@@ -32,6 +33,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness import cache_limit_bytes
 from harness.game import Game
 from harness.schemes import update_map
 
@@ -120,16 +122,9 @@ def call(kernel: Any, key: str, args: tuple):
         except Exception:  # missing, unreadable or corrupt: trace it again  # noqa: BLE001
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
-            evict(folder, kernel_limit_bytes())
+            evict(folder, cache_limit_bytes())
         compiled = _MEMORY[path] = jax.jit(exported.call)
     return compiled(*args)
-
-
-def kernel_limit_bytes() -> int:
-    """A quarter of the caches' cap (harness.cache_limit_bytes) for the kernels."""
-    from harness import cache_limit_bytes
-
-    return cache_limit_bytes() // 4
 
 
 def evict(folder: Path, limit: int) -> list[Path]:
@@ -163,10 +158,8 @@ def _write(path: Path, data: bytes | bytearray) -> None:
 
 
 def usage() -> dict:
-    """The caches on disk: the folder, and for the kernels (``kernels/``) and JAX's compiled programs (the
-    rest) their file count, size in bytes and cap; ``{"folder": None}`` when the caches are off."""
-    from harness import cache_limit_bytes
-
+    """The caches on disk: the folder, and for the kernels (``kernels/``, with their cap) and JAX's compiled
+    programs (the rest) their file count and size in bytes; ``{"folder": None}`` when the caches are off."""
     base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     if not base:
         return {"folder": None}
@@ -175,9 +168,8 @@ def usage() -> dict:
     programs = [p for p in folder.rglob("*") if p.is_file() and "kernels" not in p.relative_to(folder).parts]
     return {"folder": str(folder),
             "kernels": {"files": len(kernels), "bytes": sum(p.stat().st_size for p in kernels),
-                        "cap": kernel_limit_bytes()},
-            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs),
-                         "cap": cache_limit_bytes() * 3 // 4}}
+                        "cap": cache_limit_bytes()},
+            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs)}}
 
 
 def clear() -> tuple[int, int]:
