@@ -101,8 +101,13 @@ class CheckSpec:
     @property
     def natural_slope(self) -> float:
         """max(p + 2, q + 1) for a flow of order p and a rule of order q, one less for a global error: the
-        default expectation."""
-        return float(max(self.flow.order + 2, self.scheme.method_order + 1) - (self.measure == "global"))
+        default expectation. From a cold start it is at most the regime's ``Scheme.steady_slope`` (1 or 2),
+        except against ``modified-at-step``, the flow of that start."""
+        slope = float(max(self.flow.order + 2, self.scheme.method_order + 1))
+        limit = self.scheme.steady_slope
+        if limit is not None and self.flow.name != "modified-at-step":
+            slope = min(slope, limit)
+        return slope - (self.measure == "global")
 
     @property
     def label(self) -> str:
@@ -261,7 +266,7 @@ def shared_series_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> 
     coefficients are computed once at that order for all of them (harness.series)."""
     orders: dict[tuple, int] = {}
     for spec in specs:
-        if not spec.scheme.multistep:
+        if not spec.scheme.lifted:
             key = series_group(spec, games[spec.game])
             orders[key] = max(orders.get(key, 0), rule_orders_needed(spec.flow, spec.scheme))
     return orders

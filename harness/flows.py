@@ -30,6 +30,10 @@ u l g_theta g)/2), so its first-order field is V + h (W - V'V/2); the official c
 a (l) where V'V/2 has the other player's rate l (a) on the interaction term.
 
 Flows ``bea:P`` are the modified fields of order P derived automatically from the update rule (harness.bea).
+
+Per-player optimizers (harness.optimizers) have their own first-order flows, derived on their slow manifold
+(harness.optimizer_flows): ``gradient`` is their leading field D, ``modified`` is D + h H on the flow (the
+``on-flow`` regime), ``modified-at-step`` the same with the coefficients of a cold start at step n.
 """
 
 from __future__ import annotations
@@ -44,10 +48,11 @@ import numpy as np
 
 from harness.bea import MAX_ORDER, modified_coefficients, powers_of
 from harness.game import Game, GameError
+from harness.optimizer_flows import buffer_coefficients, optimizer_flow
 from harness.schemes import Scheme, update_map
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load, resolve
 
-FLOW_ORDERS = {"gradient": 0, "modified": 1, "official": 1, "igr": 1}
+FLOW_ORDERS = {"gradient": 0, "modified": 1, "official": 1, "igr": 1, "modified-at-step": 1}
 FLOW_NAMES = (*FLOW_ORDERS, "bea:P")
 
 
@@ -119,6 +124,8 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
     a, l, m, k, name = scheme.lr1, scheme.lr2, scheme.m, scheme.k, scheme.name
     if flow.automatic or flow.user is not None:
         raise GameError(f"{flow.label} is not a closed-form flow; it has no coefficients")
+    if flow.name == "modified-at-step":
+        raise GameError(f"modified-at-step is the flow of optimizers with buffers, not of {scheme.label}")
     lead = 1.0 / (1.0 - scheme.beta) if name == "heavy_ball" else 1.0
     if flow.name == "gradient":  # (alpha f, lambda g): the same for every rule, user rules included
         return lead, np.zeros((2, 2))
@@ -190,13 +197,34 @@ def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -
     if flow.user is not None:
         return UserFamily(flow.user, flow.user.keywords_from(scheme)), ()
     if flow.automatic:
-        if scheme.multistep:
-            raise GameError(f"{flow.name} needs a one-step update rule; {scheme.name} is multistep "
-                            "(check it against its closed-form gradient or modified flow)")
+        if scheme.lifted:
+            raise GameError(f"{flow.name} derives the flow of a one-step map z -> z', but {scheme.label} carries "
+                            "memory (a previous iterate or buffers), whose flow lives on a slow manifold of the "
+                            "lifted state; check it against gradient or modified (derived on that manifold), or "
+                            "your own flow (path/to/file.py:NAME)")
         compiled = max(flow.order, compiled_order or 0)
         return f"bea:{compiled}", (jnp.arange(compiled + 1) <= flow.order,)
+    if scheme.optimizers is not None:
+        return "optimizer", optimizer_coefficients(flow, scheme)
     lead, c = flow_coefficients(flow, scheme)
     return "closed-form", (jnp.asarray(lead), jnp.asarray(c))
+
+
+def optimizer_coefficients(flow: Flow, scheme: Scheme) -> tuple:
+    """(first, per-player buffer coefficients) of an optimizer flow (harness.optimizer_flows): ``gradient``
+    (first = 0) and ``modified`` on the flow, ``modified-at-step`` at the cold start's step n."""
+    if flow.name not in ("gradient", "modified", "modified-at-step"):
+        raise GameError(f"no {flow.name!r} flow for optimizers; check {scheme.label} against gradient, modified, "
+                        "modified-at-step or your own flow (path/to/file.py:NAME)")
+    n = scheme.measured_step if flow.name == "modified-at-step" else np.inf
+    optimizers = scheme.optimizers
+    assert optimizers is not None
+    if flow.name == "modified-at-step" and scheme.regime == "cold" and "nesterov" in [o.name for o in optimizers]:
+        raise GameError("no modified-at-step flow for nesterov (Sutskever's form) from a cold start: its first-order "
+                        "term depends on the discrete history of x_prev; use nesterov_buffer, or the on-flow regime")
+    order = scheme.structure[1]
+    return (jnp.asarray(0.0 if flow.name == "gradient" else 1.0),
+            tuple(jnp.asarray(buffer_coefficients(optimizers, order, i, n)) for i in range(2)))
 
 
 def family_field(game: Game, structure: tuple, family: str | UserFamily) -> Callable:
@@ -208,6 +236,8 @@ def family_field(game: Game, structure: tuple, family: str | UserFamily) -> Call
         return lambda z, h, params, _coefficients: user_field(z, h, params)
     if family == "closed-form":
         return first_order_field(game)
+    if family == "optimizer":
+        return optimizer_flow(game, structure[1], structure[2])
     order = Flow(family).order
     terms = modified_coefficients(update_map(game, structure), order)
 

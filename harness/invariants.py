@@ -50,8 +50,8 @@ def evaluate(game: Game, name: str, path: np.ndarray, scheme: Scheme, h: float) 
 def iterates(game: Game, scheme: Scheme, h: float, steps: int, z0: np.ndarray | None = None) -> np.ndarray:
     """[z_0, ..., z_steps] of the update rule (one-step rules), in one compiled scan (one compile per game,
     rule structure and number of steps)."""
-    if scheme.multistep:
-        raise GameError(f"invariant drift needs a one-step update rule; {scheme.name} is multistep")
+    if scheme.lifted:
+        raise GameError(f"invariant drift needs a one-step update rule; {scheme.label} is multistep (it has memory)")
     start = game.z0 if z0 is None else np.asarray(z0, dtype=np.float64)
     path = _iterate_orbit(game, scheme.structure, steps)(jnp.asarray(start), h, scheme.params)
     return np.vstack([start[None, :], np.asarray(path)])

@@ -8,7 +8,7 @@ it depends on:
 
 - the game and update rule, by their traced programs: the jaxprs (and captured constants) of the update
   step and of the JVP of the game's field (the field, its derivative and any custom derivative rule);
-- the kernel's own options (flow family, affine, multistep), the argument shapes and dtypes; a user's flow
+- the kernel's own options (flow family, affine, regime), the argument shapes and dtypes; a user's flow
   by its traced program too (``family_key``);
 - the harness source files, the JAX version and the platform.
 
@@ -35,6 +35,7 @@ import numpy as np
 
 from harness import cache_limit_bytes
 from harness.game import Game
+from harness.regimes import state_size
 from harness.schemes import update_map
 
 _MEMORY: dict[Path, Callable] = {}
@@ -70,14 +71,14 @@ def _field_key(game: Game) -> str:
 
 
 @functools.cache
-def program_key(game: Game, structure: tuple, params_shape: tuple, multistep: bool) -> str:
+def program_key(game: Game, structure: tuple, params_shape: tuple) -> str:
     """Hash of the traced update step and of the field's JVP for ``game`` and a scheme ``structure`` (a
-    multistep rule steps the lifted state (z, z_prev))."""
+    rule with memory steps its lifted state, harness.regimes)."""
     z = jnp.asarray(game.z0)
     h = jnp.zeros((), z.dtype)
     params = jnp.zeros(params_shape, z.dtype)
     digest = hashlib.sha256(_field_key(game).encode())
-    state = jnp.concatenate([z, z]) if multistep else z
+    state = jnp.zeros(state_size(game, structure), z.dtype)
     _add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
     return digest.hexdigest()
 

@@ -21,10 +21,13 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness import kernel_cache
-from harness.flows import Flow, UserFamily, family_field, flow_family
+from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer_coefficients
 from harness.game import Game, GameError, is_affine_function
 from harness.integrate import EPS, reference_solutions
 from harness.kernel_cache import family_key, program_key
+from harness.optimizer_flows import optimizer_flow
+from harness.optimizers import ADAPTIVE, players
+from harness.regimes import start_states
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -57,13 +60,21 @@ def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.
 
 
 @functools.cache
-def _power_step(game: Game):
-    a, b = game.dims
+def _power_step(game: Game, structure: tuple):
+    """One power-iteration step on J^T J of the rule's leading field at z0 (one JVP, one VJP): the rate-scaled
+    field V for every rule but the optimizers, whose leading field is D (harness.optimizer_flows)."""
+    if structure[0] == "optimizers":
+        flow = optimizer_flow(game, structure[1], structure[2])
+        lead = lambda z, rates, coefficients: flow(z, 0.0, rates, (0.0, coefficients))  # noqa: E731
+    else:
+        a, b = game.dims
 
-    def power(v, z0, rates):
-        scale = jnp.concatenate([jnp.full(a, rates[0]), jnp.full(b, rates[1])])
-        scaled = lambda z: scale * game.field(z)  # noqa: E731
-        w = jax.vjp(scaled, z0)[1](jax.jvp(scaled, (z0,), (v,))[1])[0]
+        def lead(z, rates, _coefficients):
+            return jnp.concatenate([jnp.full(a, rates[0]), jnp.full(b, rates[1])]) * game.field(z)
+
+    def power(v, z0, rates, coefficients):
+        field = lambda z: lead(z, rates, coefficients)  # noqa: E731
+        w = jax.vjp(field, z0)[1](jax.jvp(field, (z0,), (v,))[1])[0]
         return w / (jnp.linalg.norm(w) + 1e-300), jnp.linalg.norm(w)
 
     return jax.jit(power)
@@ -72,15 +83,42 @@ def _power_step(game: Game):
 @functools.cache
 def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
     """Estimate of the spectral norm of dF/dz at z0 for F = (alpha f, lambda g), by power iteration on
-    J^T J with one JVP and one VJP per iteration (no Jacobian is formed)."""
-    power = _power_step(game)
+    J^T J with one JVP and one VJP per iteration (no Jacobian is formed). For per-player optimizers, the rate
+    at which the rule's state changes along its leading field D: max(|dD/dz|, max_i |(u'D)_i| / N_i) times
+    (1 + the longest memory), with N_i = sqrt(u_i^2 + eps) for adaptive players (each coordinate is
+    normalised) and |u| for the others (``optimizer_rate``)."""
+    structure = ("optimizers", *scheme.structure[1:]) if scheme.optimizers else ("field",)
+    coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
+    power = _power_step(game, structure)
     z0, rates = jnp.asarray(game.z0), jnp.array([scheme.lr1, scheme.lr2])
     v = jnp.asarray(np.random.default_rng(0).standard_normal(z0.size))
     v = v / jnp.linalg.norm(v)
     sigma2 = 0.0
     for _ in range(iterations):
-        v, sigma2 = power(v, z0, rates)
-    return float(np.sqrt(sigma2))
+        v, sigma2 = power(v, z0, rates, coefficients)
+    norm = float(np.sqrt(sigma2))
+    return optimizer_rate(game, scheme, norm) if scheme.optimizers else norm
+
+
+def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float) -> float:
+    """max(|dD/dz| = ``lead_norm``, max_i |(u'D)_i| / N_i) (1 + lag): the relative rate of change of the
+    fields the buffers average, stretched by their longest mean lag d / (1 - d) (nesterov: beta / (1 - beta))."""
+    optimizers = scheme.optimizers or ()
+    z0 = jnp.asarray(game.z0)
+    flow = optimizer_flow(game, scheme.structure[1], optimizers)
+    coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1]
+    lead = flow(z0, 0.0, scheme.params, (0.0, coefficients))
+    u, ud = (np.asarray(x) for x in jax.jvp(game.field, (z0,), (lead,)))
+    rate, lag = lead_norm, 0.0
+    for s, o in players(game, optimizers):
+        if o.name in ADAPTIVE:
+            size = np.sqrt(u[s] ** 2 + o.eps) if o.eps_inside else np.abs(u[s]) + o.eps
+            rate = max(rate, float(np.max(np.abs(ud[s]) / size)))
+        else:
+            rate = max(rate, float(np.linalg.norm(ud[s]) / (np.linalg.norm(u[s]) + 1e-300)))
+        decays = [b.decay for b in o.buffers] + [o.look_ahead]
+        lag = max(lag, *(d / (1.0 - d) for d in decays))
+    return rate * (1.0 + lag)
 
 
 def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5) -> np.ndarray:
@@ -101,12 +139,13 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
 
 
 @functools.cache
-def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family: str):
+def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: str):
     """The compiled sweep ``(points [P, n], step sizes [H], update steps [H], reference steps, params,
     coefficients) -> errors, reference errors, floors [P, H]``: from each point, N update steps of size h
     against the flow over time N h (N = 1: local error). The P * H (point, step size) pairs are the rows
     of one explicit batch; N and the reference solver's step count are traced, so local and global
-    errors share the kernel."""
+    errors share the kernel. A rule with memory starts as its ``start`` = (regime, n) says
+    (harness.regimes); from a cold start the first n - 1 steps lead to the point measured from."""
     step = jax.vmap(update_map(game, structure), in_axes=(0, 0, None))
     field = family_field(game, structure, family)
 
@@ -116,16 +155,19 @@ def _kernel(game: Game, structure: tuple, multistep: bool, affine: bool, family:
         h = jnp.tile(step_sizes, count)
         steps = jnp.tile(update_steps, count)
         row_field = lambda z, h_row: field(z, h_row, params, coefficients)  # noqa: E731
-        if multistep:  # start the previous state on the flow being checked
-            z_prev, prev_error = reference_solutions(row_field, z0, -h, h, affine)
-            start = jnp.concatenate([z0, z_prev], axis=1)
+        if start is not None:
+            backward = lambda z: reference_solutions(row_field, z, -h, h, affine)  # noqa: E731
+            state, prev_error = start_states(game, structure, start[0], z0, backward)
+            if start[1] > 1:
+                state = jax.lax.fori_loop(0, start[1] - 1, lambda _, s: step(s, h, params), state)
+                z0 = state[:, :n]
         else:
-            prev_error, start = 0.0, z0
+            prev_error, state = 0.0, z0
 
         def update(i, z):
             return jnp.where((i < steps)[:, None], step(z, h, params), z)
 
-        stepped = jax.lax.fori_loop(0, jnp.max(steps), update, start)[:, :n]
+        stepped = jax.lax.fori_loop(0, jnp.max(steps), update, state)[:, :n]
         flowed, reference_error = reference_solutions(row_field, z0, h * steps, h, affine, reference_steps)
         scale = jnp.maximum(jnp.linalg.norm(z0, axis=1), jnp.linalg.norm(stepped, axis=1))
         errors = jnp.linalg.norm(stepped - flowed, axis=1)
@@ -197,11 +239,11 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     affine = (game.is_affine() if affine is None else affine) and not flow.automatic
     if affine and isinstance(family, UserFamily):
         affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), scheme.params)
-    kernel = _kernel(game, structure, scheme.multistep, affine, family)
+    kernel = _kernel(game, structure, scheme.start, affine, family)
     args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)
-    key = (f"{program_key(game, structure, scheme.params.shape, scheme.multistep)}|"
-           f"{family_key(game, structure, family, scheme.params.shape)}|{affine}")
+    key = (f"{program_key(game, structure, scheme.params.shape)}|"
+           f"{family_key(game, structure, family, scheme.params.shape)}|{affine}|{scheme.start}")
     arrays = kernel_cache.call(kernel, key, args)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
@@ -215,7 +257,8 @@ def measure_local_error(
     """Local errors |Phi_h(z0) - phi_h(z0)| of ``scheme`` against ``flow`` for every (initial point, step
     size), batched.
 
-    Multistep rules start from (z0, z_prev) with z_prev the flow's solution at time -h from z0.
+    Rules with memory start as their regime says (harness.regimes; on the flow: z_prev = phi_{-h}(z0),
+    buffers summed along the flow's backward trajectory).
     ``coefficients`` = (s, c) replaces a closed-form flow's own (harness.flows): a deliberately wrong flow,
     to test the checker itself. ``bea_order`` compiles a bea:P flow at that higher order (its kernel then
     serves every bea flow up to it, see harness.flows.flow_family). ``affine`` says whether the flow may be

@@ -20,8 +20,13 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 - heavy_ball (multistep, momentum ``beta``): z' = z + h V(z) + beta (z - z_prev)
 - user: the user's own rule (harness.user), ``rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta')`` per
   player or ``rule(V, z, h) -> z'`` jointly, in a file (``rule="path/to/file.py:NAME"``) or a function.
+- simultaneous, alternating (m = k = 1) and gd with per-player optimizers (``optimizer``, ``optimizer2``:
+  heavy_ball, nesterov, nesterov_buffer, ema, rmsprop, adam; harness.optimizers) on the lifted state (z,
+  buffers, step count).
 
-Multistep rules act on the lifted state (z, z_prev) and return (z', z). The rates, beta and the
+Rules with memory (ogda, heavy_ball and the optimizers) act on a lifted state, (z, z_prev) -> (z', z) for
+ogda and heavy_ball; where that state starts is the ``regime`` (harness.regimes: ``on-flow`` or ``cold`` at
+step n). The rates, beta and the
 regulariser's coefficients enter the compiled step as traced arguments (``params = (alpha, lambda, beta,
 rho_1, rho_2, mu, m, k, order)``), so one compiled kernel serves every value. In ``structure`` m, k and the
 order are structure (unrolled plain jnp code, which Taylor-mode autodiff sees through); the measurement
@@ -39,6 +44,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.game import Game, GameError
+from harness.optimizers import MOMENTUM, Optimizer, lifted_step
+from harness.regimes import REGIMES
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load
 
 ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "regularised", "midpoint", "rk4", "user")
@@ -63,6 +70,10 @@ class Scheme:
     cancel: float = 1.0
     strengthen: float = 0.0
     convention: str = "joint"
+    optimizer: str | dict | Optimizer = "gd"
+    optimizer2: str | dict | Optimizer | None = None
+    regime: str = "on-flow"
+    step: int | None = None
 
     def __post_init__(self) -> None:
         if self.name not in SCHEME_NAMES:
@@ -96,10 +107,62 @@ class Scheme:
         if (self.name == "user") != (self.rule is not None):
             raise GameError("a user update rule is given as rule='path/to/file.py:NAME' or a function (and only "
                             "for 'user')")
+        self._check_memory()
         if self.rule is not None and not isinstance(self.rule, str):
             object.__setattr__(self, "rule", from_callable(self.rule, "rule"))
         elif self.rule is not None and not is_file_spec(self.rule):
             raise GameError(f"a user update rule is given as path/to/file.py:NAME, got {self.rule!r}")
+
+    def _check_memory(self) -> None:
+        """Normalise and check the optimizers, the regime and the step."""
+        first = Optimizer.of(self.optimizer)
+        object.__setattr__(self, "optimizer", first)
+        object.__setattr__(self, "optimizer2", first if self.optimizer2 is None else Optimizer.of(self.optimizer2))
+        if self.optimizers is not None:
+            if self.name not in ("simultaneous", "alternating", "gd"):
+                raise GameError(f"optimizers apply to simultaneous, alternating and gd updates, not {self.name!r}")
+            if (self.m, self.k) != (1, 1):
+                raise GameError("alternating updates with optimizers take one step per player (m = k = 1)")
+        if self.regime not in REGIMES:
+            raise GameError(f"unknown regime {self.regime!r}; choose one of {', '.join(REGIMES)}")
+        if self.regime == "cold" and not self.lifted:
+            raise GameError("a regime applies to rules with memory (ogda, heavy_ball, an optimizer other than gd), "
+                            f"not {self.label}")
+        if self.step is not None:
+            if not (isinstance(self.step, int) and not isinstance(self.step, bool) and self.step >= 1):
+                raise GameError(f"step must be a positive integer, got {self.step!r}")
+            if self.regime != "cold":
+                raise GameError("step n applies to the cold regime (the n-th step from the frameworks' start)")
+
+    @property
+    def optimizers(self) -> tuple[Optimizer, Optimizer] | None:
+        """The two players' optimizers, or None when both are plain gd."""
+        pair = (self.optimizer, self.optimizer2)
+        return pair if any(o.stateful for o in pair) else None  # type: ignore[union-attr]
+
+    @property
+    def measured_step(self) -> float:
+        """n of the measured step: inf on the flow, ``step`` (default 1) from a cold start."""
+        return math.inf if self.regime == "on-flow" else float(self.step or 1)
+
+    @property
+    def start(self) -> tuple | None:
+        """(regime, n) of a rule with memory, None for a one-step rule."""
+        return (self.regime, self.step or 1) if self.lifted else None
+
+    @property
+    def steady_slope(self) -> float | None:
+        """The local-error slope a cold start limits checks against the rule's flows on the flow to (1: the
+        state's weight is off at O(h); 2: only its lags are; harness.regimes), None when not limited."""
+        if self.regime != "cold":
+            return None
+        if self.name == "ogda":
+            return 2.0 if (self.step or 1) == 1 else None
+        if self.name == "heavy_ball":
+            return 1.0
+        slopes = [1.0 if o.name in MOMENTUM or not o.bias_correction else 2.0
+                  for o in (self.optimizer, self.optimizer2) if o.stateful]  # type: ignore[union-attr]
+        return min(slopes, default=None)
 
     @property
     def user_rule(self) -> UserFunction:
@@ -127,12 +190,15 @@ class Scheme:
         return {"midpoint": 2, "rk4": 4}.get(self.name, 1)
 
     @property
-    def multistep(self) -> bool:
-        return self.name in MULTISTEP
+    def lifted(self) -> bool:
+        """Whether the rule has memory: it steps a lifted state (ogda, heavy_ball, optimizers)."""
+        return self.name in MULTISTEP or self.optimizers is not None
 
     @property
     def structure(self) -> tuple:
         """What the compiled step depends on (everything but the traced parameters)."""
+        if self.optimizers is not None:
+            return ("optimizers", self.first if self.name == "alternating" else "simultaneous", self.optimizers)
         if self.name == "alternating":
             return ("alternating", self.m, self.k, self.first)
         if self.name == "user":
@@ -154,7 +220,7 @@ class Scheme:
         game share ``("two-player gd",)`` (substeps and order traced). Taylor-mode autodiff (``automatic``:
         bea flows) needs unrolled steps: there simultaneous GD shares the alternating step with m = k = 1 and
         phi first, whose second mover sees the first one's old state when params[8] says simultaneous."""
-        if self.name not in ("simultaneous", "alternating") or game.kind != "two-player":
+        if self.name not in ("simultaneous", "alternating") or game.kind != "two-player" or self.optimizers:
             return self.structure
         if not automatic:
             return ("two-player gd",)
@@ -188,6 +254,11 @@ class Scheme:
             text += f", beta={self.beta:g}"
         if self.name == "regularised" and (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
             text += f", cancel={self.cancel:g}, strengthen={self.strengthen:g}, convention={self.convention}"
+        if self.optimizers is not None:
+            first, second = self.optimizers
+            text += f", optimizer={first.label}" + (f", optimizer2={second.label}" if second != first else "")
+        if self.lifted:
+            text += f", {self.regime}" + (f" at step {self.step or 1}" if self.regime == "cold" else "")
         return text + ")"
 
     def to_dict(self) -> dict:
@@ -197,12 +268,18 @@ class Scheme:
         if self.name != "regularised":
             for key in ("cancel", "strengthen", "convention"):
                 del data[key]
+        for key in ("optimizer", "optimizer2"):
+            data[key] = getattr(self, key).to_dict()
+        if self.optimizers is None:
+            del data["optimizer"], data["optimizer2"]
+        if not self.lifted:
+            del data["regime"], data["step"]
         return data
 
 
 def update_map(game: Game, structure: tuple) -> Callable:
     """The step ``(z, h, params) -> z'`` for a scheme structure (``Scheme.structure`` or ``kernel_structure``),
-    ``params = Scheme.params`` (multistep rules: on the lifted state (z, z_prev))."""
+    ``params = Scheme.params`` (rules with memory: on their lifted state, harness.regimes)."""
     a, b = game.dims
     kind = structure[0]
 
@@ -254,6 +331,8 @@ def update_map(game: Game, structure: tuple) -> Callable:
         return heavy_ball
     if kind == "user":
         return joint_function(structure[1], game, structure[2])
+    if kind == "optimizers":
+        return lifted_step(game, structure[1], structure[2])
 
     if kind == "two-player gd":
         return _two_player_gd(game)
@@ -317,8 +396,8 @@ def _two_player_gd(game: Game) -> Callable:
 
 
 def update_rule(game: Game, scheme: Scheme) -> Callable:
-    """The step ``(z, h) -> z'`` of ``scheme`` on ``game`` as a plain JAX function (multistep rules:
-    on the lifted state (z, z_prev))."""
+    """The step ``(z, h) -> z'`` of ``scheme`` on ``game`` as a plain JAX function (rules with memory: on
+    their lifted state, harness.regimes)."""
     step = update_map(game, scheme.structure)
     params = scheme.params
     return jax.jit(lambda z, h: step(z, h, params))

@@ -223,7 +223,7 @@ def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, cou
     """The rule kernel's values, kept for the other flows checked against the same rule at the same points."""
     differentials = min(orders, max(SINGLE_TERM_NAMES)) if game.kind == "single-objective" else 1
     values = np.frombuffer(points).reshape(count, -1)
-    key = f"series-rule|{program_key(game, structure, (len(params),), False)}|{orders}|{differentials}"
+    key = f"series-rule|{program_key(game, structure, (len(params),))}|{orders}|{differentials}"
     outputs = kernel_cache.call(_rule_kernel(game, structure, orders, differentials), key,
                                 (jnp.asarray(values), jnp.asarray(params)))
     rule, terms = (np.asarray(x) for x in outputs)
@@ -247,7 +247,7 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     family, flow_coefficients = flow_family(flow, scheme)
     flow_structure = scheme.kernel_structure(game, False)
     params = scheme.params
-    key = (f"series-flow|{program_key(game, flow_structure, params.shape, False)}|"
+    key = (f"series-flow|{program_key(game, flow_structure, params.shape)}|"
            f"{family_key(game, flow_structure, family, params.shape)}|{orders}")
     values = kernel_cache.call(_flow_kernel(game, flow_structure, family, orders), key,
                                (jnp.asarray(points), params, flow_coefficients))
@@ -274,9 +274,9 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
                  measure: str = "local", seed: int = 0, rule_orders: int | None = None) -> Series:
     """The error series of a check at its initial ``points`` (module docstring); ``jacobian_norm`` is L;
     ``rule_orders`` as in ``coefficients``."""
-    if scheme.multistep:
-        return unavailable(f"{scheme.name} is a multistep rule: it steps the lifted state (z, z_prev), which has "
-                           "no one-step modified field to expand in h")
+    if scheme.lifted:
+        return unavailable(f"{scheme.name} is a multistep rule with memory: it steps a lifted state ((z, z_prev) or "
+                           "buffers), which has no one-step modified field to expand in h")
     orders = series_orders(flow, scheme)
     if orders > MAX_ORDER:
         return unavailable(f"the series would need order {orders}, above {MAX_ORDER}")

@@ -51,11 +51,17 @@ def equilibrium(game: Game, z_star: Sequence[float] | np.ndarray | None = None) 
     return point
 
 
+def lifted_point(scheme: Scheme, point: jax.Array) -> jax.Array:
+    """The state a rule steps at the equilibrium ``point``: (z*, z*) for ogda and heavy_ball; GameError for
+    per-player optimizers (their step count and normalised buffers are not a linear map's state)."""
+    if scheme.optimizers is not None:
+        raise GameError(f"stability maps cover rules without optimizer buffers, not {scheme.label}")
+    return jnp.concatenate([point, point]) if scheme.lifted else point
+
+
 def update_jacobian(game: Game, scheme: Scheme, h: float, z_star=None) -> np.ndarray:
     """M = dPhi_h/dz at z* (for a multistep rule, the Jacobian of the lifted map at (z*, z*))."""
-    point = jnp.asarray(equilibrium(game, z_star))
-    if scheme.multistep:
-        point = jnp.concatenate([point, point])
+    point = lifted_point(scheme, jnp.asarray(equilibrium(game, z_star)))
     step = update_map(game, scheme.structure)
     return np.asarray(jax.jacfwd(lambda z: step(z, h, scheme.params))(point))
 
@@ -75,9 +81,7 @@ def spectral_radius(matrix: np.ndarray) -> float:
 
 def spectral_radii(game: Game, scheme: Scheme, step_sizes: np.ndarray, z_star=None) -> np.ndarray:
     """rho(M(h)) of the update map at z* for each step size h (batched: one compiled vmap over h)."""
-    point = jnp.asarray(equilibrium(game, z_star))
-    if scheme.multistep:
-        point = jnp.concatenate([point, point])
+    point = lifted_point(scheme, jnp.asarray(equilibrium(game, z_star)))
     step, params = update_map(game, scheme.structure), scheme.params
     jacobians = jax.jit(jax.vmap(lambda h: jax.jacfwd(lambda z: step(z, h, params))(point)))(
         jnp.asarray(step_sizes, dtype=jnp.float64))
@@ -169,7 +173,7 @@ def stability_map(game: Game, scheme: Scheme, x: np.ndarray, y: np.ndarray,
     point = jnp.asarray(equilibrium(game, z_star))
     grid = [replace(scheme, lr1=float(a), lr2=float(b)) for b in y for a in x]
     params = jnp.asarray(np.stack([s.param_values for s in grid]))
-    lifted = jnp.concatenate([point, point]) if scheme.multistep else point
+    lifted = lifted_point(scheme, point)
     step = update_map(game, scheme.structure)
     jacobians = jax.jit(jax.vmap(lambda p: jax.jacfwd(lambda z: step(z, 1.0, p))(lifted)))(params)
     radius = np.max(np.abs(np.linalg.eigvals(np.asarray(jacobians))), axis=-1).reshape(y.size, x.size)

@@ -106,12 +106,13 @@ def test_jit_vmap_and_grad_work_through_the_field():
     assert gradient.shape == Z.shape and bool(jnp.all(jnp.isfinite(gradient)))
 
 
-def test_bea_refuses_multistep_rules_and_bad_orders():
+def test_bea_refuses_rules_with_memory_says_what_to_check_instead_and_refuses_bad_orders():
     from harness import GameError
     from harness.flows import flow_family
 
-    with pytest.raises(GameError, match="multistep"):
-        flow_family(Flow("bea:2"), Scheme("ogda"))
+    for scheme in (Scheme("ogda"), Scheme("simultaneous", optimizer="adam")):
+        with pytest.raises(GameError, match="one-step map.*slow manifold.*check it against gradient or modified"):
+            flow_family(Flow("bea:2"), scheme)
     with pytest.raises(GameError, match="unknown flow"):
         Flow("bea:9")
 

@@ -52,4 +52,4 @@ def test_check(spec):
         if spec.expected_slope == order_plus and spec.scheme.method_order == 1:
             assert series.at_least and series.agrees_through == spec.flow.order, series.summary()
     else:
-        assert spec.scheme.multistep and "multistep" in series.reason
+        assert spec.scheme.lifted and "multistep" in series.reason
