@@ -209,11 +209,12 @@ GLOBAL_HORIZON = 10.0
 
 def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """The step sizes and initial points a check measures at."""
+    points = initial_points(game, settings.points, settings.seed)
     if settings.h_max is not None:
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
-        step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades)
-    return step_sizes, initial_points(game, settings.points, settings.seed)
+        step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, points)
+    return step_sizes, points
 
 
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
@@ -333,7 +334,8 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 # --- the check matrix file -------------------------------------------------------------------------
 
 _TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
-               "expected_status", "reason", "measure", "horizon", "cancel", "strengthen", "convention"}
+               "expected_status", "reason", "measure", "horizon", "cancel", "strengthen", "convention", "optimizer",
+               "optimizer2", "regime", "step"}
 
 
 class MatrixError(GameError):
@@ -408,10 +410,11 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
             raise GameError(f"`{key}` must be a list of pairs such as [[1, 1], [1, 0.3]], got {pairs!r}")
     scheme_name = table["scheme"]
+    memory = {key: table[key] for key in ("optimizer", "optimizer2", "regime", "step") if key in table}
     specs = []
     for name, (lr1, lr2), (m, k), flow in itertools.product(names, rates, substeps, flows):
         if scheme_name == "alternating":
-            scheme = Scheme("alternating", float(lr1), float(lr2), m, k, table.get("first", "phi"))
+            scheme = Scheme("alternating", float(lr1), float(lr2), m, k, table.get("first", "phi"), **memory)
         elif is_file_spec(scheme_name):
             scheme = Scheme("user", float(lr1), float(lr2), m, k, table.get("first", "phi"),
                             float(table.get("beta", 0.0)), resolve(scheme_name, base))
@@ -419,7 +422,8 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
             if (m, k) != (1, 1) or "first" in table:
                 raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
             regulariser = {key: table[key] for key in ("cancel", "strengthen", "convention") if key in table}
-            scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)), **regulariser)
+            scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)), **regulariser,
+                            **memory)
         expected = table.get("expected_slope")
         specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
                                table.get("expected_status", "PASS"), table.get("reason", ""),

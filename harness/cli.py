@@ -30,6 +30,7 @@ from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError, validate
 from harness.guards import EQUILIBRIUM
 from harness.parallel import MAX_JOBS, default_jobs
+from harness.regimes import REGIMES
 from harness.resume import (
     PARTIAL_NAME,
     Interrupted,
@@ -130,6 +131,17 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
     check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
     check.add_argument("--beta", type=float, default=0.0, help="momentum of heavy_ball, in [0, 1)")
+    check.add_argument("--optimizer", default="gd",
+                       help="each player's optimizer (simultaneous, alternating, gd): gd (default), heavy_ball, "
+                       "nesterov, nesterov_buffer, ema, rmsprop or adam, with parameters as in "
+                       "'adam(beta1=0.9, beta2=0.99, eps=1e-8, eps_inside=true, bias_correction=false)'")
+    check.add_argument("--optimizer2", default=None,
+                       help="player 2's optimizer when it differs from --optimizer (e.g. 'heavy_ball(beta=0.5)')")
+    check.add_argument("--regime", choices=REGIMES, default="on-flow",
+                       help="where the state of a rule with memory starts: on-flow (default; previous iterate and "
+                       "buffers on the checked flow) or cold (zero buffers, x_prev = x, as frameworks start)")
+    check.add_argument("--step", type=_positive_int, default=None,
+                       help="cold regime: measure the n-th step from the cold start (default 1)")
     check.add_argument("--cancel", type=float, default=1.0,
                        help="regularised: share of the interaction terms cancelled (default 1)")
     check.add_argument("--strengthen", type=float, default=0.0,
@@ -247,7 +259,7 @@ def command_check(args) -> int:
         settings = _settings(args, Settings())
         name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
-                        args.strengthen, args.convention)
+                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step)
         flows = args.flow or [Flow("gradient"), Flow("modified")]
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")

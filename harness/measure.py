@@ -23,7 +23,7 @@ import numpy as np
 from harness import kernel_cache
 from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer_coefficients
 from harness.game import Game, GameError, is_affine_function
-from harness.integrate import EPS, reference_solutions
+from harness.integrate import EPS, dopri8_rows, reference_solutions
 from harness.kernel_cache import family_key, program_key
 from harness.optimizer_flows import optimizer_flow
 from harness.optimizers import ADAPTIVE, players
@@ -97,35 +97,50 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
     for _ in range(iterations):
         v, sigma2 = power(v, z0, rates, coefficients)
     norm = float(np.sqrt(sigma2))
-    return optimizer_rate(game, scheme, norm) if scheme.optimizers else norm
+    return optimizer_rate(game, scheme, norm, game.z0[None, :]) if scheme.optimizers else norm
 
 
-def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float) -> float:
-    """max(|dD/dz| = ``lead_norm``, max_i |(u'D)_i| / N_i) (1 + lag): the relative rate of change of the
-    fields the buffers average, stretched by their longest mean lag d / (1 - d) (nesterov: beta / (1 - beta))."""
+def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndarray) -> float:
+    """max(|dD/dz| = ``lead_norm``, max_i |(u'D)_i| / N_i over ``points``) (1 + lag): the relative rate of
+    change of the fields the buffers average, stretched by their longest mean lag d / (1 - d) (nesterov:
+    beta / (1 - beta))."""
     optimizers = scheme.optimizers or ()
-    z0 = jnp.asarray(game.z0)
-    flow = optimizer_flow(game, scheme.structure[1], optimizers)
-    coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1]
-    lead = flow(z0, 0.0, scheme.params, (0.0, coefficients))
-    u, ud = (np.asarray(x) for x in jax.jvp(game.field, (z0,), (lead,)))
-    rate, lag = lead_norm, 0.0
-    for s, o in players(game, optimizers):
-        if o.name in ADAPTIVE:
-            size = np.sqrt(u[s] ** 2 + o.eps) if o.eps_inside else np.abs(u[s]) + o.eps
-            rate = max(rate, float(np.max(np.abs(ud[s]) / size)))
-        else:
-            rate = max(rate, float(np.linalg.norm(ud[s]) / (np.linalg.norm(u[s]) + 1e-300)))
-        decays = [b.decay for b in o.buffers] + [o.look_ahead]
-        lag = max(lag, *(d / (1.0 - d) for d in decays))
-    return rate * (1.0 + lag)
+    rows = np.asarray(_relative_rates(game, scheme.structure)(jnp.asarray(points), scheme.params,
+                                                             optimizer_coefficients(Flow("gradient"), scheme)[1]))
+    decays = [d for _, o in players(game, optimizers) for d in [*(b.decay for b in o.buffers), o.look_ahead]]
+    lag = max(d / (1.0 - d) for d in decays)
+    return max(lead_norm, float(np.max(rows))) * (1.0 + lag)
 
 
-def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5) -> np.ndarray:
+@functools.cache
+def _relative_rates(game: Game, structure: tuple):
+    """``(points, params, coefficients) -> [P]``: max_i |(u'D)_i| / N_i at each point (per coordinate N_i =
+    sqrt(u_i^2 + eps) or |u_i| + eps for adaptive players, |u| of the player's whole field for the others)."""
+    flow = optimizer_flow(game, structure[1], structure[2])
+
+    def rate(z, params, coefficients):
+        lead = flow(z, 0.0, params, (0.0, coefficients))
+        u, ud = jax.jvp(game.field, (z,), (lead,))
+        rates = []
+        for s, o in players(game, structure[2]):
+            if o.name in ADAPTIVE:
+                size = jnp.sqrt(u[s] ** 2 + o.eps) if o.eps_inside else jnp.abs(u[s]) + o.eps
+                rates.append(jnp.max(jnp.abs(ud[s]) / size))
+            else:
+                rates.append(jnp.linalg.norm(ud[s]) / (jnp.linalg.norm(u[s]) + 1e-300))
+        return jnp.max(jnp.stack(rates))
+
+    return jax.jit(jax.vmap(rate, in_axes=(0, None, None)))
+
+
+def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5,
+                       points: np.ndarray | None = None) -> np.ndarray:
     """A geometric grid of ``count`` step sizes over ``decades`` decades, ending at h_max.
 
     h_max is the game's ``h_max`` metadata if set, else 0.1 / |dF/dz| at the default state, so that
-    h |dF/dz| <= 0.1 over the grid whatever the game's time scale.
+    h |dF/dz| <= 0.1 over the grid whatever the game's time scale. For per-player optimizers |dF/dz| is
+    their ``optimizer_rate``, the largest over the initial ``points`` when given (an adaptive player whose
+    field nearly vanishes in a coordinate changes fast there).
     """
     if count < 3:
         raise GameError(f"at least 3 step sizes are needed for a fit, got {count}")
@@ -134,6 +149,8 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
     h_max = game.metadata.get("h_max")
     if h_max is None:
         scale = jacobian_norm(game, scheme)
+        if scheme.optimizers and points is not None:
+            scale = max(scale, optimizer_rate(game, scheme, 0.0, points))
         h_max = 0.1 / scale if scale > 0 else 0.1
     return float(h_max) * np.logspace(-decades, 0.0, count)
 
@@ -157,7 +174,8 @@ def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, fam
         row_field = lambda z, h_row: field(z, h_row, params, coefficients)  # noqa: E731
         if start is not None:
             backward = lambda z: reference_solutions(row_field, z, -h, h, affine)  # noqa: E731
-            state, prev_error = start_states(game, structure, start[0], z0, backward)
+            step_back = lambda z: dopri8_rows(lambda x: jax.vmap(row_field)(x, h), z, -h, 2)  # noqa: E731
+            state, prev_error = start_states(game, structure, start[0], z0, backward, step_back)
             if start[1] > 1:
                 state = jax.lax.fori_loop(0, start[1] - 1, lambda _, s: step(s, h, params), state)
                 z0 = state[:, :n]
