@@ -33,6 +33,8 @@ from harness.game import Game
 from harness.integrate import EPS
 
 REGIMES = ("on-flow", "cold")
+TAIL = EPS
+"""The weight decay^J below which the on-flow buffers' past terms are dropped."""
 
 
 def state_size(game: Game, structure: tuple) -> int:
@@ -67,7 +69,7 @@ def start_states(game: Game, structure: tuple, regime: str, z0: jax.Array, backw
 def _on_flow(game, structure, z0, previous, error, step_back):
     _, order, optimizers = structure
     members = opt.players(game, optimizers)
-    terms = opt.past_terms(optimizers, EPS)
+    terms = opt.past_terms(optimizers, TAIL)
     contribution = jax.vmap(lambda newer, current, older, w: opt.on_flow_memories(
         game, order, optimizers, newer, current, older, w), in_axes=(0, 0, 0, None))
     decays = [[b.decay for b in o.buffers] for _, o in members]
