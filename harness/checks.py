@@ -39,7 +39,8 @@ from harness.user import is_file_spec, resolve
 
 SCHEMA_VERSION = 1
 DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
-BUNDLED_MATRICES = {"default": DEFAULT_MATRIX, "large": Path(__file__).with_name("check_matrix_large.toml")}
+BUNDLED_MATRICES = {"default": DEFAULT_MATRIX, "large": Path(__file__).with_name("check_matrix_large.toml"),
+                    "optimizers": Path(__file__).with_name("check_matrix_optimizers.toml")}
 """Matrix files shipped with the harness, by the name ``--matrix`` accepts in place of a path."""
 STATUSES = ("PASS", "FAIL", "EXACT", "FLOOR-LIMITED", "REFERENCE-LIMITED", "PRE-ASYMPTOTIC", "DIVERGED")
 
@@ -108,6 +109,11 @@ class CheckSpec:
         if limit is not None and self.flow.name != "modified-at-step":
             slope = min(slope, limit)
         return slope - (self.measure == "global")
+
+    @property
+    def at_step(self) -> bool:
+        """Whether the flow is that of a cold start's step n (its memory is shorter than on the flow)."""
+        return self.flow.name == "modified-at-step" and self.flow.user is None
 
     @property
     def label(self) -> str:
@@ -213,7 +219,8 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
     if settings.h_max is not None:
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
-        step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, points)
+        step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, points,
+                                        spec.at_step)
     return step_sizes, points
 
 
@@ -234,7 +241,7 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     else:
         measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order,
                                           affine=affine)
-    scale = jacobian_norm(game, spec.scheme)
+    scale = jacobian_norm(game, spec.scheme, at_step=spec.at_step)
     fit = fit_order(measurement, spec.natural_slope if spec.expected_slope is None else spec.expected_slope,
                     settings.tolerance, step_sizes[-1] * scale)
     fit = guards.after_fit(game, spec.scheme, measurement, fit, notes, scale)
@@ -410,9 +417,12 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
             raise GameError(f"`{key}` must be a list of pairs such as [[1, 1], [1, 0.3]], got {pairs!r}")
     scheme_name = table["scheme"]
-    memory = {key: table[key] for key in ("optimizer", "optimizer2", "regime", "step") if key in table}
+    choices = [[(key, value) for value in _listed(table[key])] for key in ("optimizer", "optimizer2") if key in table]
+    fixed = {key: table[key] for key in ("regime", "step") if key in table}
     specs = []
-    for name, (lr1, lr2), (m, k), flow in itertools.product(names, rates, substeps, flows):
+    for name, (lr1, lr2), (m, k), optimizers, flow in itertools.product(names, rates, substeps,
+                                                                        itertools.product(*choices), flows):
+        memory = {**fixed, **dict(optimizers)}
         if scheme_name == "alternating":
             scheme = Scheme("alternating", float(lr1), float(lr2), m, k, table.get("first", "phi"), **memory)
         elif is_file_spec(scheme_name):
@@ -430,6 +440,11 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
                                table.get("measure", "local"),
                                None if table.get("horizon") is None else float(table["horizon"])))
     return specs
+
+
+def _listed(value) -> list:
+    """A matrix value that may be given once or as a list of values to expand over."""
+    return value if isinstance(value, list) else [value]
 
 
 def with_settings(settings: Settings, **changes) -> Settings:

@@ -21,6 +21,7 @@ least-recently-used eviction needs every entry's access-time file, which caches 
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import functools
 import hashlib
@@ -38,7 +39,10 @@ from harness.game import Game
 from harness.regimes import state_size
 from harness.schemes import update_map
 
-_MEMORY: dict[Path, Callable] = {}
+LOADED = 32
+"""Kernels kept compiled in memory, the most recently used: each compiled program holds hundreds of memory
+mappings, and a process has about 65 000 (a long matrix run would otherwise exhaust them)."""
+_MEMORY: collections.OrderedDict[Path, Callable] = collections.OrderedDict()
 
 
 def directory() -> Path | None:
@@ -116,7 +120,9 @@ def call(kernel: Any, key: str, args: tuple):
     text = "|".join([key, _arguments_key(args), _harness_source(), jax.__version__, jax.default_backend()])
     path = folder / f"{hashlib.sha256(text.encode()).hexdigest()}.jaxexport"
     compiled = _MEMORY.get(path)
-    if compiled is None:
+    if compiled is not None:
+        _MEMORY.move_to_end(path)
+    else:
         try:
             exported = jax.export.deserialize(bytearray(path.read_bytes()))
             os.utime(path)  # used now: the least recently used kernels are evicted first
@@ -125,6 +131,8 @@ def call(kernel: Any, key: str, args: tuple):
             _write(path, exported.serialize())
             evict(folder, cache_limit_bytes())
         compiled = _MEMORY[path] = jax.jit(exported.call)
+        while len(_MEMORY) > LOADED:
+            _MEMORY.popitem(last=False)
     return compiled(*args)
 
 

@@ -24,7 +24,7 @@ from harness import kernel_cache
 from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer_coefficients
 from harness.game import Game, GameError, is_affine_function
 from harness.integrate import EPS, dopri8_rows, reference_solutions
-from harness.kernel_cache import family_key, program_key
+from harness.kernel_cache import LOADED, family_key, program_key
 from harness.optimizer_flows import optimizer_flow
 from harness.optimizers import ADAPTIVE, players
 from harness.regimes import start_states
@@ -59,7 +59,7 @@ def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.
     return np.vstack([z0[None, :], z0 + spread * (1.0 + np.abs(z0)) * noise])
 
 
-@functools.cache
+@functools.lru_cache(maxsize=LOADED)
 def _power_step(game: Game, structure: tuple):
     """One power-iteration step on J^T J of the rule's leading field at z0 (one JVP, one VJP): the rate-scaled
     field V for every rule but the optimizers, whose leading field is D (harness.optimizer_flows)."""
@@ -81,12 +81,13 @@ def _power_step(game: Game, structure: tuple):
 
 
 @functools.cache
-def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
+def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30, at_step: bool = False) -> float:
     """Estimate of the spectral norm of dF/dz at z0 for F = (alpha f, lambda g), by power iteration on
     J^T J with one JVP and one VJP per iteration (no Jacobian is formed). For per-player optimizers, the rate
     at which the rule's state changes along its leading field D: max(|dD/dz|, max_i |(u'D)_i| / N_i) times
     (1 + the longest memory), with N_i = sqrt(u_i^2 + eps) for adaptive players (each coordinate is
-    normalised) and |u| for the others (``optimizer_rate``)."""
+    normalised) and |u| for the others (``optimizer_rate``); the memory of the flow on the slow manifold, or
+    with ``at_step`` that of the cold start's step n (the flow ``modified-at-step``)."""
     structure = ("optimizers", *scheme.structure[1:]) if scheme.optimizers else ("field",)
     coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
     power = _power_step(game, structure)
@@ -97,22 +98,32 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30) -> float:
     for _ in range(iterations):
         v, sigma2 = power(v, z0, rates, coefficients)
     norm = float(np.sqrt(sigma2))
-    return optimizer_rate(game, scheme, norm, game.z0[None, :]) if scheme.optimizers else norm
+    return optimizer_rate(game, scheme, norm, game.z0[None, :], at_step) if scheme.optimizers else norm
 
 
-def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndarray) -> float:
+def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndarray, at_step: bool = False) -> float:
     """max(|dD/dz| = ``lead_norm``, max_i |(u'D)_i| / N_i over ``points``) (1 + lag): the relative rate of
-    change of the fields the buffers average, stretched by their longest mean lag d / (1 - d) (nesterov:
-    beta / (1 - beta))."""
+    change of the fields the buffers average, stretched by their longest mean lag (d / (1 - d) on the flow,
+    less after n steps from a cold start when ``at_step``; nesterov's look-ahead counts as a buffer of decay
+    beta)."""
     optimizers = scheme.optimizers or ()
     rows = np.asarray(_relative_rates(game, scheme.structure)(jnp.asarray(points), scheme.params,
                                                              optimizer_coefficients(Flow("gradient"), scheme)[1]))
     decays = [d for _, o in players(game, optimizers) for d in [*(b.decay for b in o.buffers), o.look_ahead]]
-    lag = max(d / (1.0 - d) for d in decays)
-    return max(lead_norm, float(np.max(rows))) * (1.0 + lag)
+    n = scheme.measured_step if at_step else math.inf
+    return max(lead_norm, float(np.max(rows))) * (1.0 + max(_mean_lag(d, n) for d in decays))
 
 
-@functools.cache
+def _mean_lag(decay: float, n: float) -> float:
+    """sum_{j<n} j d^j / sum_{j<n} d^j: how many steps back a buffer of decay d looks after n steps from zero
+    (d / (1 - d) on the flow, n = inf)."""
+    if math.isinf(n):
+        return decay / (1.0 - decay)
+    weights = decay ** np.arange(int(n))
+    return float(np.arange(int(n)) @ weights / weights.sum())
+
+
+@functools.lru_cache(maxsize=LOADED)
 def _relative_rates(game: Game, structure: tuple):
     """``(points, params, coefficients) -> [P]``: max_i |(u'D)_i| / N_i at each point (per coordinate N_i =
     sqrt(u_i^2 + eps) or |u_i| + eps for adaptive players, |u| of the player's whole field for the others)."""
@@ -134,13 +145,13 @@ def _relative_rates(game: Game, structure: tuple):
 
 
 def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5,
-                       points: np.ndarray | None = None) -> np.ndarray:
+                       points: np.ndarray | None = None, at_step: bool = False) -> np.ndarray:
     """A geometric grid of ``count`` step sizes over ``decades`` decades, ending at h_max.
 
     h_max is the game's ``h_max`` metadata if set, else 0.1 / |dF/dz| at the default state, so that
     h |dF/dz| <= 0.1 over the grid whatever the game's time scale. For per-player optimizers |dF/dz| is
     their ``optimizer_rate``, the largest over the initial ``points`` when given (an adaptive player whose
-    field nearly vanishes in a coordinate changes fast there).
+    field nearly vanishes in a coordinate changes fast there), ``at_step`` as in ``jacobian_norm``.
     """
     if count < 3:
         raise GameError(f"at least 3 step sizes are needed for a fit, got {count}")
@@ -148,14 +159,14 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
         raise GameError(f"the step-size range must span a positive number of decades, got {decades}")
     h_max = game.metadata.get("h_max")
     if h_max is None:
-        scale = jacobian_norm(game, scheme)
+        scale = jacobian_norm(game, scheme, at_step=at_step)
         if scheme.optimizers and points is not None:
-            scale = max(scale, optimizer_rate(game, scheme, 0.0, points))
+            scale = max(scale, optimizer_rate(game, scheme, 0.0, points, at_step))
         h_max = 0.1 / scale if scale > 0 else 0.1
     return float(h_max) * np.logspace(-decades, 0.0, count)
 
 
-@functools.cache
+@functools.lru_cache(maxsize=LOADED)
 def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: str):
     """The compiled sweep ``(points [P, n], step sizes [H], update steps [H], reference steps, params,
     coefficients) -> errors, reference errors, floors [P, H]``: from each point, N update steps of size h
