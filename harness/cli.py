@@ -100,8 +100,9 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--seed", type=int, help="seed of the initial points (default 0)")
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
     group.add_argument("--matrix", default=None,
-                       help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}) or large "
-                       "(the games of 10^4 parameters and more)")
+                       help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}), large "
+                       "(the games of 10^4 parameters and more) or optimizers (every optimizer with memory on "
+                       "every game)")
 
 
 def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:

@@ -53,3 +53,23 @@ def test_check(spec):
             assert series.at_least and series.agrees_through == spec.flow.order, series.summary()
     else:
         assert spec.scheme.lifted and "multistep" in series.reason
+
+
+OPTIMIZER_SETTINGS, OPTIMIZER_SPECS = load_matrix("optimizers", games=GAMES)
+
+
+def test_the_optimizer_matrix_covers_every_optimizer_regime_and_game():
+    optimizers = {o.name for s in OPTIMIZER_SPECS for o in s.scheme.optimizers or ()}
+    assert optimizers == {"heavy_ball", "nesterov", "nesterov_buffer", "ema", "rmsprop", "adam"}
+    assert {s.scheme.regime for s in OPTIMIZER_SPECS} == {"on-flow", "cold"}
+    assert {s.game for s in OPTIMIZER_SPECS} == {n for n, g in GAMES.items() if not g.metadata.get("large")}
+    assert all(s.reason for s in OPTIMIZER_SPECS if s.expected_slope != s.flow.order + 2)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("spec", [pytest.param(s, id=s.label.replace(" · ", "|").replace(" ", ""))
+                                  for s in OPTIMIZER_SPECS])
+def test_optimizer_check(spec):
+    result = run_check(GAMES[spec.game], spec, OPTIMIZER_SETTINGS)
+    assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
+    assert abs(result.fit.slope - spec.expected_slope) <= OPTIMIZER_SETTINGS.tolerance

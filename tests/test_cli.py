@@ -117,3 +117,32 @@ def test_unknown_scheme_and_flow_order_are_exit_2():
         result = harness("check", "--game", "dirac_gan", *args)
         assert result.returncode == 2 and "Traceback" not in result.stderr
         assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_check_with_optimizers_and_a_regime_records_them(tmp_path):
+    out = tmp_path / "r.json"
+    result = harness("check", "--game", "dirac_gan", "--lr2", "0.3", "--points", "2",
+                     "--optimizer", "adam(beta1=0.9, beta2=0.99, eps=1e-8, bias_correction=true)",
+                     "--optimizer2", "heavy_ball(beta=0.5)", "--regime", "cold", "--step", "4",
+                     "--flow", "modified-at-step", "--flow", "modified", "--json", str(out))
+    assert result.returncode == 0, result.stdout + result.stderr
+    at_step, steady = json.loads(out.read_text())["results"]
+    assert at_step["scheme"]["regime"] == "cold" and at_step["scheme"]["step"] == 4
+    assert at_step["scheme"]["optimizer"] == {"name": "adam", "beta1": 0.9, "beta2": 0.99, "eps": 1e-8,
+                                              "eps_inside": True, "bias_correction": True}
+    assert at_step["scheme"]["optimizer2"] == {"name": "heavy_ball", "beta": 0.5}
+    assert abs(at_step["fitted_slope"] - 3) < 0.15
+    assert steady["expected_slope"] == 1 and abs(steady["fitted_slope"] - 1) < 0.15  # heavy ball's cold start
+    assert "cold at step 4" in result.stdout
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--optimizer", "adamw"], "unknown optimizer 'adamw'"),
+    (["--optimizer", "adam(beta1=2)"], "beta1 must be in [0, 1)"),
+    (["--regime", "cold"], "a regime applies to rules with memory"),
+    (["--optimizer", "adam", "--step", "3"], "step n applies to the cold regime"),
+    (["--optimizer", "adam", "--flow", "bea:1"], "slow manifold"),
+])
+def test_bad_optimizer_input_is_one_line_and_exit_2(args, message):
+    result = harness("check", "--game", "dirac_gan", *args)
+    assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
