@@ -12,7 +12,8 @@ gradient flow                       c = 0                          (order 0)
 modified, simultaneous / gd         c = [[a, l], [a, l]]           (joint convention, order 1; = IGR for
 modified, alternating phi first     c = [[a/m, l], [-a, l/k]]       a single objective, also named "igr")
 modified, alternating theta first   c = [[a/m, -l], [a, l/k]]
-modified, extragradient and ogda    c = -[[a, l], [a, l]]          (V + (h/2) V'V)
+modified, extragradient, ogda and   c = -[[a, l], [a, l]]          (V + (h/2) V'V)
+  proximal point
 modified, regularised               c = [[(1+u)a, l-r1], [a-r2, (1+u)l]]   (u = strengthen, (r1, r2) =
                                                                    Scheme.interaction_rates; joint convention
                                                                    with cancel = 1: self terms only, §5 item 9)
@@ -152,7 +153,7 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
         return lead, np.array([[a / m, a - 2 * l], [l, l / k]])
     if name in ("simultaneous", "gd"):
         return lead, joint
-    if name in ("extragradient", "ogda"):
+    if name in ("extragradient", "ogda", "proximal_point"):
         return lead, -joint
     if name == "heavy_ball":
         return lead, (1 + scheme.beta) / (1 - scheme.beta) ** 3 * joint

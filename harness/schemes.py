@@ -7,6 +7,10 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 - alternating (phi first): m Euler steps of size alpha h/m on phi with theta frozen, then k steps of
   size lambda h/k on theta using the new phi; ``first="theta"`` is the mirror image.
 - extragradient: z' = z + h V(z + h V(z))
+- proximal_point (implicit): z' = z + h V(z'), solved by PROXIMAL_ITERATIONS fixed-point iterations
+  z_(k+1) = z + h V(z_k) from z_0 = z (a contraction by h |dV/dz| <= 0.1 on the default grids: round-off
+  long before the last; unrolled, so Taylor-mode autodiff goes through it, each iteration fixing one more
+  order in h)
 - regularised (Rosca et al. 2021 §6, explicit regularisers): with cancellation kappa = ``cancel`` (default 1)
   and self-term strength mu = ``strengthen`` (default 0),
       phi'   = phi   + alpha h  (f + (rho_1 h/2) f_theta g - (mu alpha h/2) f_phi f)
@@ -48,9 +52,11 @@ from harness.optimizers import MOMENTUM, Optimizer, lifted_step
 from harness.regimes import REGIMES
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load
 
-ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "regularised", "midpoint", "rk4", "user")
+ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "proximal_point", "regularised", "midpoint", "rk4",
+            "user")
 MULTISTEP = ("ogda", "heavy_ball")
 SCHEME_NAMES = ONE_STEP + MULTISTEP
+PROXIMAL_ITERATIONS = 40
 ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
 """params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
 
@@ -290,6 +296,15 @@ def update_map(game: Game, structure: tuple) -> Callable:
         return lambda z, h, params: z + h * velocity(z, params)
     if kind == "extragradient":
         return lambda z, h, params: z + h * velocity(z + h * velocity(z, params), params)
+    if kind == "proximal_point":
+
+        def proximal_point(z, h, params):
+            z_next = z
+            for _ in range(PROXIMAL_ITERATIONS):
+                z_next = z + h * velocity(z_next, params)
+            return z_next
+
+        return proximal_point
     if kind == "midpoint":
         return lambda z, h, params: z + h * velocity(z + 0.5 * h * velocity(z, params), params)
     if kind == "rk4":

@@ -293,6 +293,9 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
         name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
         return unavailable(f"Taylor-mode autodiff has no rule for the operation {name!r} used by the rule or the "
                            "flow")
+    if not (np.all(np.isfinite(rule)) and np.all(np.isfinite(flow_terms))):
+        return unavailable("the expansion in h is not finite at h = 0 (does the rule or the flow divide by h, "
+                           "or by a learning rate times h?)")
     count = len(points)
     a = game.dims[0]
     players = ("phi", "theta") if game.kind == "two-player" else ("x",)

@@ -12,7 +12,8 @@ V(z) = (alpha f, lambda g):
     flow(V, z, h) -> dz          rule(V, z, h) -> z_next
 
 A function that names any of the keyword parameters in EXTRAS receives them: the update rule's parameters
-(``m``, ``k``, ``first``, ``beta``, ``cancel``, ``strengthen``, ``convention``) as plain Python values and the
+(``m``, ``k``, ``first``, ``beta``, ``cancel``, ``strengthen``, ``convention``) as plain Python values, each
+player's optimizer (``optimizer``, ``optimizer2``: harness.optimizers.Optimizer, e.g. ``optimizer.beta``) and the
 player sizes ``n_phi``, ``n_theta``. ``lr1``, ``lr2`` (inside V: alpha, lambda) and h are traced, so one
 compiled kernel serves every learning rate and step size: write the function in jax.numpy, with
 ``jnp.where`` or ``jax.lax.cond`` instead of a Python ``if`` on them.
@@ -41,7 +42,8 @@ from harness.game import Game, GameError
 MAX_FLOW_ORDER = 6
 """The highest order a flow may declare (that of the automatic flows, harness.bea.MAX_ORDER)."""
 MAX_RULE_ORDER = 8
-EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "n_phi", "n_theta")
+EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "optimizer", "optimizer2", "n_phi",
+          "n_theta")
 NOTATIONS = {
     "flow": ("flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)", "flow(V, z, h) -> dz"),
     "rule": ("rule(f, g, phi, theta, h, lr1, lr2) -> (phi_next, theta_next)", "rule(V, z, h) -> z_next"),
@@ -149,7 +151,8 @@ class UserFunction:
     def keywords_from(self, scheme: Any) -> tuple[tuple[str, Any], ...]:
         """The scheme's EXTRAS this function names, as sorted (name, value) pairs (static values)."""
         values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
-                  "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention}
+                  "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention,
+                  "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2}
         return tuple((name, values[name]) for name in self.keywords if name in values)
 
 
