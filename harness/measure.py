@@ -106,7 +106,8 @@ def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndar
     change of the fields the buffers average, stretched by their longest mean lag (d / (1 - d) on the flow,
     less after n steps from a cold start when ``at_step``; nesterov's look-ahead counts as a buffer of decay
     beta)."""
-    optimizers = scheme.optimizers or ()
+    optimizers = scheme.optimizers
+    assert optimizers is not None
     rows = np.asarray(_relative_rates(game, scheme.structure)(jnp.asarray(points), scheme.params,
                                                              optimizer_coefficients(Flow("gradient"), scheme)[1]))
     decays = [d for _, o in players(game, optimizers) for d in [*(b.decay for b in o.buffers), o.look_ahead]]

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import __version__
+from harness import __version__, literature
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
 from harness.figures import error_figure, phase_figure, rule_name, save
@@ -183,7 +183,7 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
                    f"over {settings.decades:g} decades and {settings.points} initial points (seed {settings.seed}); "
                    f"slope tolerance ±{settings.tolerance:g}. Statuses: "
                    + ", ".join(f"{k} {v}" for k, v in document["summary"]["statuses"].items()) + ".",
-        "findings": findings(results),
+        "findings": findings(results) + literature.findings(results),
         "header": TABLE_HEADER,
         "rows": table_rows(results),
         "passed": [r.passed for r in results],
@@ -197,9 +197,12 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
     from harness.paper import add_section  # "The paper, checked": docs/theory.md §5 measured (when its games are run)
 
     index = add_section(markdown(content), names, out)
-    start, end = index.find("## The paper, checked"), index.rfind("## Environment")
+    head, marker, tail = index.rpartition("## Environment")
+    index = head + (literature.section(results) + "\n" if literature.section(results) else "") + marker + tail
+    starts = [i for i in (index.find("## The paper, checked"), index.find(literature.HEADING)) if i >= 0]
+    sections = index[min(starts):index.rfind("## Environment")] if starts else ""
     _atomic_write(out / "index.md", index)
-    _atomic_write(out / "index.html", render_html({**content, "paper": index[start:end] if start >= 0 else ""}, out))
+    _atomic_write(out / "index.html", render_html({**content, "paper": sections}, out))
     return out / "index.md"
 
 

@@ -143,8 +143,9 @@ class Scheme:
     @property
     def optimizers(self) -> tuple[Optimizer, Optimizer] | None:
         """The two players' optimizers, or None when both are plain gd."""
-        pair = (self.optimizer, self.optimizer2)
-        return pair if any(o.stateful for o in pair) else None  # type: ignore[union-attr]
+        first, second = self.optimizer, self.optimizer2
+        assert isinstance(first, Optimizer) and isinstance(second, Optimizer)  # normalised by __post_init__
+        return (first, second) if first.stateful or second.stateful else None
 
     @property
     def measured_step(self) -> float:
@@ -167,7 +168,7 @@ class Scheme:
         if self.name == "heavy_ball":
             return 1.0
         slopes = [1.0 if o.name in MOMENTUM or not o.bias_correction else 2.0
-                  for o in (self.optimizer, self.optimizer2) if o.stateful]  # type: ignore[union-attr]
+                  for o in self.optimizers or () if o.stateful]
         return min(slopes, default=None)
 
     @property

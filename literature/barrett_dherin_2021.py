@@ -7,8 +7,8 @@ Notation: their h is the harness's step h with rate alpha = 1 (lr1 scales it: V 
 grad (h/4)|grad E|^2 = (h/2) H grad E, and with V = -grad E that is V - (h/2) V'V.
 Claimed accuracy: "the modified flow ... is closer to gradient descent than the original flow" (local error
 O(h^3)).
-Provenance: recalled (the project's notes; the abstract does not print the formula); written as the
-equivalent V - (h/2) V'V, which holds for any field.
+Provenance: recalled (the project's notes; the paper's theorem was not read here, and the abstract does
+not print the formula); written as the equivalent V - (h/2) V'V, which holds for any field.
 Rule: gd on single-objective problems.
 """
 

@@ -6,8 +6,10 @@ Claim (abstract, printed): Adam and RMSProp follow ODEs that match them up to se
 which penalise or anti-penalise a perturbed 1-norm of the gradient depending on whether beta_2 > beta_1
 and on eps.
 Notation: their rho is beta_2, their beta is beta_1, their h the step h; u = -grad E per coordinate, rate r.
-Provenance: derived here (docs/theory.md §7): the theorem's coefficients were not read. With eps inside the
-root, buffers on the flow (no bias left), N = sqrt(u^2 + eps), G = r u / N and lam_i = beta_i/(1 - beta_i):
+Claimed accuracy: "match ... up to second order in the step" (local error O(h^3)).
+Provenance: derived here (docs/theory.md §7); the theorem's coefficients were not read.
+Derivation: with eps inside the root, buffers on the flow (no bias left), N = sqrt(u^2 + eps), G = r u / N
+and lam_i = beta_i/(1 - beta_i):
     x-dot = G + h (r [lam_2 u^2 (u'G) / N^3 - lam_1 (u'G) / N] - G'G / 2)   (RMSProp: beta_1 = 0).
 As eps -> 0 this is the sign flow of E - h r (lam_2 - lam_1) |grad E|_1 per coordinate: the 1-norm is
 anti-penalised when beta_2 > beta_1, as the abstract says.

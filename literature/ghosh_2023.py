@@ -9,8 +9,8 @@ Notation: their eta is h, their beta the harness's ``beta``; for V = -alpha grad
 V/(1 - beta) - h (1 + beta) / (2 (1 - beta)^3) V'V.
 Claimed accuracy: the abstract (printed) says the implicit regulariser is (1 + beta)/(1 - beta) times that of
 gradient descent; the theorem matches the discrete iterates to O(h^2) over a fixed time.
-Provenance: recalled (the formula above, from the project's notes; the abstract's factor (1 + beta)/(1 - beta)
-is printed and agrees with it).
+Provenance: recalled (the formula above, from the project's notes; the theorem was not read here; the
+abstract's factor (1 + beta)/(1 - beta) is printed and agrees with it).
 Rule: heavy_ball (Polyak's form, scheme ``heavy_ball``) with momentum ``beta``, previous iterate on the flow.
 """
 

@@ -10,8 +10,8 @@ to O(h^2) accuracy on the invariant (slow) manifold, with
 Notation: their h is the step h, their beta the momentum; V = -alpha grad E.
 Claimed accuracy: an O(h^2)-accurate (first-order modified) equation on the slow manifold.
 Provenance: quoted (K. Lyu, Z. Wang, ..., AAAI 2025, Proposition 1 / eq. 4, as recorded in the project's
-notes); the paper itself was not read. The first-order reduction below is derived here: on the slow manifold
-x-ddot = d/dt (V/(1 - beta)) + O(h) = V'V/(1 - beta)^2 + O(h), so
+notes); the paper itself was not read, and the first-order reduction below is derived here.
+Reduction: on the slow manifold x-ddot = d/dt (V/(1 - beta)) + O(h) = V'V/(1 - beta)^2 + O(h), so
     x-dot = V/(1 - beta) - a V'V / (1 - beta)^2.
 Rules: heavy ball in Polyak's form (scheme ``heavy_ball``, ``beta``) and Nesterov (optimizer ``nesterov``,
 Sutskever's form, or ``nesterov_buffer``), previous iterate or buffers on the flow.

@@ -2,8 +2,9 @@
 Games" (Rosca, Wu, Dherin, Barrett, ICML 2021).
 
 Source: google-deepmind/discretisation_drift, dd_two_player_games/drift_utils.py, function get_dd_coeffs
-(read at commit e5c5623). Player i's flow is r_i (F_i - self_norm_i F_i' F_i - other_dot_prod_i F_i' F_j)
-with, for learning rates lr_i = r_i h (r = alpha, lambda) and num_updates m, k:
+(read at commit e5c5623).
+Claim: player i's flow is r_i (F_i - self_norm_i F_i' F_i - other_dot_prod_i F_i' F_j) with, for learning
+rates lr_i = r_i h (r = alpha, lambda) and num_updates m, k:
     simultaneous:  self_norm = lr/2,  other_dot_prod = lr/2  (each player's own lr)
     alternating, first player:   self_norm = lr_1 / (2 m),  other_dot_prod = lr_1 / 2
                  second player:  self_norm = lr_2 / (2 k),  other_dot_prod = -(lr_2/2)(2 lr_1/lr_2 - 1)

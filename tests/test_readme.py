@@ -116,6 +116,7 @@ def _prepare(folder: Path) -> None:
     (folder / "path" / "to").mkdir(parents=True, exist_ok=True)
     (folder / "path" / "to" / "my_game.py").write_text(MY_GAME)
     shutil.copytree(ROOT / "examples", folder / "examples", dirs_exist_ok=True)
+    shutil.copytree(ROOT / "literature", folder / "literature", dirs_exist_ok=True)
 
 
 def _environment(path_first: Path) -> dict:

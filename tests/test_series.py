@@ -166,3 +166,16 @@ def test_third_order_of_gradient_descent_names_its_four_elementary_differentials
     assert (series.agrees_through, series.predicted_slope) == (2, 4.0) and series.residual < 1e-9
     named = {t.name: t.rule_expression for t in series.terms if t.differs}
     assert named == {"f''(f' f, f)": "-alpha^4/12", "f' f''(f, f)": "-alpha^4/12", "f' f' f' f": "-alpha^4/4"}
+
+
+def test_a_flow_whose_expansion_in_h_is_not_finite_has_no_series_and_says_why():
+    """alpha h / (lambda h) is 0/0 at h = 0: the series says so instead of naming a spurious difference."""
+
+    @harness.flow(order=1)
+    def ratio(V, z, h):
+        v = V(z)
+        return v - (h / 2) * ((h * 1.0) / (h * 1.0)) * jax.jvp(V, (z,), (v,))[1]
+
+    result = harness.check("dirac_gan", "simultaneous", ratio, points=2)
+    assert abs(result.fit.slope - 3) < 0.15
+    assert not result.series.available and "not finite at h = 0" in result.series.reason
