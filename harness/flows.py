@@ -130,6 +130,9 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
     lead = 1.0 / (1.0 - scheme.beta) if name == "heavy_ball" else 1.0
     if flow.name == "gradient":  # (alpha f, lambda g): the same for every rule, user rules included
         return lead, np.zeros((2, 2))
+    if name == "random_reshuffling":
+        raise GameError(f"no closed-form {flow.name!r} flow for random_reshuffling (it needs the game's components); "
+                        "check it against gradient, bea:P, or literature/smith_2021.py:reshuffling")
     if name == "user" or name == "rk4":
         what = f"your rule {scheme.rule_label}" if name == "user" else "rk4"
         raise GameError(f"no closed-form {flow.name!r} flow for {what}; check it against gradient, bea:P or "

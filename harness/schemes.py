@@ -11,6 +11,9 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
   z_(k+1) = z + h V(z_k) from z_0 = z (a contraction by h |dV/dz| <= 0.1 on the default grids: round-off
   long before the last; unrolled, so Taylor-mode autodiff goes through it, each iteration fixing one more
   order in h)
+- random_reshuffling (finite sums E = (1/m) sum_k C_k, a game with ``components``): one epoch, m steps of
+  size alpha h / m, one per component, in every order, averaged over the m! orders (the mean iterate of
+  random reshuffling): the epoch takes flow time h
 - regularised (Rosca et al. 2021 §6, explicit regularisers): with cancellation kappa = ``cancel`` (default 1)
   and self-term strength mu = ``strengthen`` (default 0),
       phi'   = phi   + alpha h  (f + (rho_1 h/2) f_theta g - (mu alpha h/2) f_phi f)
@@ -39,6 +42,7 @@ kernels of closed-form flows use ``kernel_structure``, where they are traced too
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -53,7 +57,7 @@ from harness.regimes import REGIMES
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load
 
 ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "proximal_point", "regularised", "midpoint", "rk4",
-            "user")
+            "random_reshuffling", "user")
 MULTISTEP = ("ogda", "heavy_ball")
 SCHEME_NAMES = ONE_STEP + MULTISTEP
 PROXIMAL_ITERATIONS = 40
@@ -297,6 +301,8 @@ def update_map(game: Game, structure: tuple) -> Callable:
         return lambda z, h, params: z + h * velocity(z, params)
     if kind == "extragradient":
         return lambda z, h, params: z + h * velocity(z + h * velocity(z, params), params)
+    if kind == "random_reshuffling":
+        return _reshuffled_epoch(game)
     if kind == "proximal_point":
 
         def proximal_point(z, h, params):
@@ -380,6 +386,28 @@ def update_map(game: Game, structure: tuple) -> Callable:
         return jnp.concatenate([phi, theta])
 
     return alternating
+
+
+def _reshuffled_epoch(game: Game) -> Callable:
+    """The mean of one epoch over every order of the components (module docstring)."""
+    components = game.metadata.get("components")
+    if not components or game.kind != "single-objective":
+        raise GameError(f"random_reshuffling needs a single-objective finite sum with components=(C_1, ..., C_m); "
+                        f"game {game.name!r} declares none")
+    gradients = [jax.grad(c) for c in components]
+    orders = list(itertools.permutations(range(len(gradients))))
+
+    def epoch(z, h, params):
+        size = params[0] * h / len(gradients)
+        ends = []
+        for order in orders:
+            x = z
+            for k in order:
+                x = x - size * gradients[k](x)
+            ends.append(x)
+        return sum(ends) / len(orders)
+
+    return epoch
 
 
 def _two_player_gd(game: Game) -> Callable:
