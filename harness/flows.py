@@ -12,7 +12,7 @@ gradient flow                       c = 0                          (order 0)
 modified, simultaneous / gd         c = [[a, l], [a, l]]           (joint convention, order 1; = IGR for
 modified, alternating phi first     c = [[a/m, l], [-a, l/k]]       a single objective, also named "igr")
 modified, alternating theta first   c = [[a/m, -l], [a, l/k]]
-modified, extragradient, ogda and   c = -[[a, l], [a, l]]          (V + (h/2) V'V)
+modified, extragradient, ogda,      c = -[[a, l], [a, l]]          (V + (h/2) V'V)
   proximal point
 modified, regularised               c = [[(1+u)a, l-r1], [a-r2, (1+u)l]]   (u = strengthen, (r1, r2) =
                                                                    Scheme.interaction_rates; joint convention

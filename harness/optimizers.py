@@ -289,7 +289,7 @@ def past_terms(optimizers: tuple[Optimizer, Optimizer], tolerance: float) -> int
     return max([1] + [math.ceil(math.log(tolerance) / math.log(d)) for d in decays])
 
 
-def on_flow_memories(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer], newer, current, older,
+def past_contributions(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer], newer, current, older,
                      weights: list) -> list:
     """Each player's contribution of one past step (one row): its buffers' terms gain u^power with u its
     field as seen at the flow's state ``current`` = z(-j h), the players who move before it seen at

@@ -70,7 +70,7 @@ def _on_flow(game, structure, z0, previous, error, step_back):
     _, order, optimizers = structure
     members = opt.players(game, optimizers)
     terms = opt.past_terms(optimizers, TAIL)
-    contribution = jax.vmap(lambda newer, current, older, w: opt.on_flow_memories(
+    contribution = jax.vmap(lambda newer, current, older, w: opt.past_contributions(
         game, order, optimizers, newer, current, older, w), in_axes=(0, 0, 0, None))
     decays = [[b.decay for b in o.buffers] for _, o in members]
 
