@@ -39,9 +39,12 @@ from harness.user import is_file_spec, resolve
 
 SCHEMA_VERSION = 1
 DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
+LITERATURE_MATRIX = Path(__file__).resolve().parents[1] / "literature" / "check_matrix.toml"
 BUNDLED_MATRICES = {"default": DEFAULT_MATRIX, "large": Path(__file__).with_name("check_matrix_large.toml"),
-                    "optimizers": Path(__file__).with_name("check_matrix_optimizers.toml")}
-"""Matrix files shipped with the harness, by the name ``--matrix`` accepts in place of a path."""
+                    "optimizers": Path(__file__).with_name("check_matrix_optimizers.toml"),
+                    "literature": LITERATURE_MATRIX}
+"""Matrix files shipped with the harness, by the name ``--matrix`` accepts in place of a path (``literature``:
+the repository's literature/ catalog, present in a clone or an editable install)."""
 STATUSES = ("PASS", "FAIL", "EXACT", "FLOOR-LIMITED", "REFERENCE-LIMITED", "PRE-ASYMPTOTIC", "DIVERGED")
 
 
@@ -357,6 +360,9 @@ def load_matrix(
     from harness.catalog import catalog
 
     path = BUNDLED_MATRICES.get(str(path), Path(path)) if path else DEFAULT_MATRIX
+    if path == LITERATURE_MATRIX and not path.is_file():
+        raise MatrixError("the literature catalog is the repository's literature/ folder, which this installation "
+                          "does not have: run from a clone (pip install -e .)")
     try:
         text = path.read_text()
     except OSError as exc:

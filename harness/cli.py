@@ -101,8 +101,8 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
     group.add_argument("--matrix", default=None,
                        help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}), large "
-                       "(the games of 10^4 parameters and more) or optimizers (every optimizer with memory on "
-                       "every game)")
+                       "(the games of 10^4 parameters and more), optimizers (every optimizer with memory on "
+                       "every game) or literature (the published claims of literature/)")
 
 
 def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
@@ -122,6 +122,8 @@ def build_parser() -> argparse.ArgumentParser:
     check = commands.add_parser("check", help="run checks and exit 0 (all met), 1 (some not) or 2 (bad input)")
     check.add_argument("--game", action="append", help="catalog name or path/to/file.py:NAME (repeatable)")
     check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
+    check.add_argument("--literature", action="store_true",
+                       help="run the literature catalog's claims (the same as --all --matrix literature)")
     check.add_argument("--scheme", default="simultaneous", type=_scheme_name,
                        help=f"update rule: {', '.join(n for n in SCHEME_NAMES if n != 'user')}, or your own rule "
                        "path/to/file.py:NAME, rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta') or rule(V, z, h) "
@@ -251,6 +253,10 @@ def command_list(args) -> int:
 
 
 def command_check(args) -> int:
+    if args.literature:
+        if args.matrix not in (None, "literature"):
+            raise GameError("--literature runs the literature catalog's matrix; leave out --matrix")
+        args.all, args.matrix = True, "literature"
     if not args.all and not args.game:
         raise GameError("give --game NAME (repeatable) or --all to run the check matrix")
     games = _games(args.game if args.game or not args.all else None)

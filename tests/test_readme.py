@@ -48,6 +48,7 @@ MY_GAME = Game("my_game", energy, lambda phi, theta: -energy(phi, theta), [0.7],
 SLOW = [
     (re.compile(r"\bpip\b.*\binstall\b|\bvenv\b"), "sets up an environment"),
     (re.compile(r"\bharness\b.*\s--all\b"), "runs the whole check matrix"),
+    (re.compile(r"\bharness\b.*\s--literature\b"), "runs the literature catalog's matrix"),
     (re.compile(r"\bharness\s+report\b"), "runs the check matrix and writes a report"),
     (re.compile(r"\bpytest\b"), "runs a test suite"),
 ]
