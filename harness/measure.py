@@ -25,7 +25,7 @@ from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer
 from harness.game import Game, GameError, is_affine_function
 from harness.integrate import EPS, dopri8_rows, reference_solutions
 from harness.kernel_cache import LOADED, family_key, program_key
-from harness.optimizer_flows import optimizer_flow
+from harness.optimizer_flows import mean_lag, optimizer_flow
 from harness.optimizers import ADAPTIVE, players
 from harness.regimes import start_states
 from harness.schemes import Scheme, update_map
@@ -88,7 +88,7 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30, at_step: boo
     (1 + the longest memory), with N_i = sqrt(u_i^2 + eps) for adaptive players (each coordinate is
     normalised) and |u| for the others (``optimizer_rate``); the memory of the flow on the slow manifold, or
     with ``at_step`` that of the cold start's step n (the flow ``modified-at-step``)."""
-    structure = ("optimizers", *scheme.structure[1:]) if scheme.optimizers else ("field",)
+    structure = scheme.structure if scheme.optimizers else ("field",)
     coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
     power = _power_step(game, structure)
     z0, rates = jnp.asarray(game.z0), jnp.array([scheme.lr1, scheme.lr2])
@@ -112,16 +112,7 @@ def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndar
                                                              optimizer_coefficients(Flow("gradient"), scheme)[1]))
     decays = [d for _, o in players(game, optimizers) for d in [*(b.decay for b in o.buffers), o.look_ahead]]
     n = scheme.measured_step if at_step else math.inf
-    return max(lead_norm, float(np.max(rows))) * (1.0 + max(_mean_lag(d, n) for d in decays))
-
-
-def _mean_lag(decay: float, n: float) -> float:
-    """sum_{j<n} j d^j / sum_{j<n} d^j: how many steps back a buffer of decay d looks after n steps from zero
-    (d / (1 - d) on the flow, n = inf)."""
-    if math.isinf(n):
-        return decay / (1.0 - decay)
-    weights = decay ** np.arange(int(n))
-    return float(np.arange(int(n)) @ weights / weights.sum())
+    return max(lead_norm, float(np.max(rows))) * (1.0 + max(mean_lag(d, n) for d in decays))
 
 
 @functools.lru_cache(maxsize=LOADED)

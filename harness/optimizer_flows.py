@@ -38,6 +38,15 @@ from harness.game import Game, GameError
 from harness.optimizers import ADAPTIVE, Optimizer, field_of, moves_before, players
 
 
+def mean_lag(decay: float, n: float = math.inf) -> float:
+    """sum_{j<n} j d^j / sum_{j<n} d^j: how many steps back a buffer of decay d looks after n steps from zero
+    (d / (1 - d) on the flow, n = inf)."""
+    if math.isinf(n):
+        return decay / (1.0 - decay)
+    weights = decay ** np.arange(int(n))
+    return float(np.arange(int(n)) @ weights / weights.sum())
+
+
 def lead_scale(optimizer: Optimizer, k: float) -> float | None:
     """s(k): the leading displacement of step k from a cold start (k = inf: on the flow) over r h u, None when
     it is not a multiple of u (adam and rmsprop without bias correction, whose coordinates scale differently;
@@ -68,7 +77,7 @@ def buffer_coefficients(optimizers: tuple[Optimizer, Optimizer], order: str, ind
     for b in optimizer.buffers:
         d = b.decay
         if math.isinf(n):
-            rows.append((b.gain / (1.0 - d), 1.0, d / (1.0 - d), d / (1.0 - d)))
+            rows.append((b.gain / (1.0 - d), 1.0, mean_lag(d), mean_lag(d)))
             continue
         steps = int(n)
         weights = d ** np.arange(steps)
