@@ -43,6 +43,7 @@ from harness.resume import (
 )
 from harness.schemes import SCHEME_NAMES, Scheme
 from harness.series import series_slope
+from harness.shards import merge, parse_shard, select
 from harness.user import is_file_spec, load
 
 
@@ -71,6 +72,13 @@ def _positive_int(text: str) -> int:
     return value
 
 
+def _shard(text: str) -> tuple[int, int]:
+    try:
+        return parse_shard(text)
+    except GameError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def _scheme_name(text: str) -> str:
     if text in SCHEME_NAMES and text != "user":
         return text
@@ -89,6 +97,9 @@ def _flow(text: str) -> Flow:
         return Flow(text)  # a user's flow is loaded (file, function, notation, order) before any check runs
     except GameError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+MEASUREMENT_FLAGS = ("points", "step_sizes", "decades", "h_max", "seed", "tolerance", "matrix")
 
 
 def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
@@ -145,6 +156,8 @@ def build_parser() -> argparse.ArgumentParser:
                        "buffers on the checked flow) or cold (zero buffers, x_prev = x, as frameworks start)")
     check.add_argument("--step", type=_positive_int, default=None,
                        help="cold regime: measure the n-th step from the cold start (default 1)")
+    check.add_argument("--mu", type=float, default=0.0,
+                       help="heavy_ball_sc, nag_sc: the mu of the momentum (1 - sqrt(mu s)) / (1 + sqrt(mu s))")
     check.add_argument("--cancel", type=float, default=1.0,
                        help="regularised: share of the interaction terms cancelled (default 1)")
     check.add_argument("--strengthen", type=float, default=0.0,
@@ -168,6 +181,13 @@ def build_parser() -> argparse.ArgumentParser:
                        "results follow on stdout)")
     check.add_argument("--resume", action="store_true",
                        help="with --json PATH: continue an interrupted run from PATH.partial (its finished checks)")
+    check.add_argument("--shard", type=_shard, metavar="I/N",
+                       help="with --all: run shard I of N (1-based: 1/N to N/N), a deterministic share of the matrix "
+                       "balanced by estimated cost, checks sharing a kernel kept together (harness.shards); "
+                       "--json PATH keeps it for --merge")
+    check.add_argument("--merge", nargs="+", metavar="FILE",
+                       help="merge the shard files of check --shard ('part-*.json': patterns are expanded here) "
+                       "instead of running checks: the table, --json PATH, exit code of the whole matrix")
     _add_jobs_flag(check)
     _add_measurement_flags(check)
 
@@ -182,6 +202,10 @@ def build_parser() -> argparse.ArgumentParser:
                              "regressed")
     report.add_argument("--slope-tolerance", type=_positive_float, default=0.05,
                         help="with --compare: report slopes that moved by more than this (default 0.05)")
+    report.add_argument("--from", dest="merge", nargs="+", metavar="FILE",
+                        help="write the report of merged shard files of check --shard ('part-*.json': patterns are "
+                        "expanded here) instead of running the check matrix; --game names game files for the "
+                        "phase planes")
     _add_jobs_flag(report)
     _add_measurement_flags(report)
 
@@ -253,6 +277,8 @@ def command_list(args) -> int:
 
 
 def command_check(args) -> int:
+    if args.merge:
+        return _check_merged(args)
     if args.literature:
         if args.matrix not in (None, "literature"):
             raise GameError("--literature runs the literature catalog's matrix; leave out --matrix")
@@ -260,13 +286,20 @@ def command_check(args) -> int:
     if not args.all and not args.game:
         raise GameError("give --game NAME (repeatable) or --all to run the check matrix")
     games = _games(args.game if args.game or not args.all else None)
+    if args.shard and not args.all:
+        raise GameError("--shard I/N goes with --all (or --literature): it splits the check matrix")
+    shard: dict = {}
     if args.all:
         settings, specs = _matrix_specs(args, games)
+        if args.shard:
+            specs, shard["shard"] = select(specs, games, settings, *args.shard)
+            if not args.quiet:
+                _note(f"shard {args.shard[0]}/{args.shard[1]}: {len(specs)} of {shard['shard']['checks']} checks")
     else:
         settings = _settings(args, Settings())
         name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
-                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step)
+                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step, args.mu)
         flows = args.flow or [Flow("gradient"), Flow("modified")]
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")
@@ -281,12 +314,31 @@ def command_check(args) -> int:
         results = run_checks(specs, games, settings, _check_progress(args), args.jobs)
     _print_table(results)
     if args.json_path:
-        _write_json(Path(args.json_path), results_document(results, settings))
+        _write_json(Path(args.json_path), results_document(results, settings, **shard))
         partial.remove()
     return 0 if all(r.passed for r in results) else 1
 
 
+def _alone(args, flag: str, names: tuple[str, ...]) -> None:
+    """Refuse the flags ``names`` (argparse destinations) given with ``flag``."""
+    given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
+    if given:
+        raise GameError(f"{flag} merges shard files as they were run: leave out {', '.join(given)}")
+
+
+def _check_merged(args) -> int:
+    """``harness check --merge FILE...``: the shards' results as one run of the whole matrix."""
+    _alone(args, "--merge", ("all", "literature", "game", "shard", "resume", *MEASUREMENT_FLAGS))
+    results, settings = merge(args.merge)
+    _print_table(results)
+    if args.json_path:
+        _write_json(Path(args.json_path), results_document(results, settings))
+    return 0 if all(r.passed for r in results) else 1
+
+
 def command_report(args) -> int:
+    if args.merge:
+        _alone(args, "--from", ("compare", "resume", *MEASUREMENT_FLAGS))
     if args.compare:
         from harness.compare import WORSE, compare, load_results, summary
 
@@ -299,7 +351,12 @@ def command_report(args) -> int:
     from harness.report import write_report
 
     games = _games(args.game)
-    settings, specs = _matrix_specs(args, games)
+    partial = None
+    if args.merge:  # the shards' results: nothing is run but the paper section, as below
+        results, settings = merge(args.merge)
+    else:
+        settings, specs = _matrix_specs(args, games)
+        partial = PartialRun(Path(args.out) / PARTIAL_NAME, specs, settings, games)
     checks_progress: Callable[[int, int, CheckResult], None] | None
     figures_progress: Callable[[int, int, str], None] | None
     if args.quiet:
@@ -323,14 +380,15 @@ def command_report(args) -> int:
         figures_progress = print_figures_progress
 
     out = Path(args.out)
-    partial = PartialRun(out / PARTIAL_NAME, specs, settings, games)
-    results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
+    if partial is not None:
+        results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         write_report(results, settings, out / ".staging", games, figures_progress)
         publish(out / ".staging", out)
     except KeyboardInterrupt as exc:
-        raise interrupted(exc, len(results), len(results), partial.path) from None
-    partial.remove()
+        raise interrupted(exc, len(results), len(results), None if partial is None else partial.path) from None
+    if partial is not None:
+        partial.remove()
     index = out / "index.md"
     failed = sum(not r.passed for r in results)
     print(f"report written to {index} and {index.with_suffix('.html')} ({len(results)} checks, "

@@ -1,0 +1,180 @@
+"""Shards: the check matrix split across CI machines, and the shards' results merged back.
+
+``harness check --all --shard I/N --json part-I.json`` runs shard I of N (1-based). The matrix is cut into
+units that are never split: the checks that share a compiled kernel (``harness.checks.kernel_group``, the key
+harness.parallel groups threads by) or the rule's error-series coefficients (``series_group``), since a run
+builds each once, at the highest order its checks ask for, and a split unit could measure other numbers.
+A unit's estimated cost is ``KERNEL_COST`` per kernel it builds plus, per check, ``points × step_sizes``
+measured errors times the game's dimension and, for a global error, ``GLOBAL_STEPS``. Units go to shards by
+longest processing time first: the costliest unit first (ties: the earlier one) to the shard with the least
+estimated cost so far (ties: the lower index). The shares depend on the matrix and the settings alone.
+
+A shard's results document (``harness.checks.results_document``) carries ``shard``: its ``index`` and
+``count``, ``checks`` (how many the whole matrix has), ``positions`` (where its checks stand in the matrix),
+``matrix`` (a hash of every check and the games' default states), ``harness`` (the version) and
+``estimated_share`` (its share of the estimated cost). ``merge`` reads shard files, refuses (GameError: exit 2,
+one line) files of different harness versions, settings, matrices or shard counts, a shard given twice and
+missing shards, and returns the results in matrix order, each as an unsharded run writes it.
+"""
+
+from __future__ import annotations
+
+import glob
+import hashlib
+import json
+import re
+from collections.abc import Hashable
+from pathlib import Path
+
+from harness import __version__
+from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, series_group
+from harness.game import Game, GameError
+from harness.resume import fingerprint
+
+KERNEL_COST = 2000.0
+"""Estimated cost of building one kernel, in measured errors of a one-dimensional game."""
+GLOBAL_STEPS = 10.0
+"""Estimated cost of a global error against a local one (it runs T/h update steps)."""
+
+
+def parse_shard(text: str) -> tuple[int, int]:
+    """``I/N`` -> (I, N), 1 <= I <= N."""
+    match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
+    if not match:
+        raise GameError(f"{text!r} is not a shard I/N (1-based, e.g. 1/3)")
+    index, count = int(match.group(1)), int(match.group(2))
+    if not 1 <= index <= count:
+        raise GameError(f"shard {text!r} is out of range: I/N with 1 <= I <= N (1-based, e.g. 1/3 to 3/3)")
+    return index, count
+
+
+def units(specs: list[CheckSpec], games: dict[str, Game]) -> list[list[int]]:
+    """The positions of the checks of each unit (sharing a kernel or series coefficients, transitively), the
+    units in the order of their first check."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(key: Hashable) -> Hashable:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keys = []
+    for spec in specs:
+        game = games[spec.game]
+        kernel = ("kernel", kernel_group(spec, game))
+        parent[root(("series", series_group(spec, game)))] = root(kernel)
+        keys.append(kernel)
+    grouped: dict[Hashable, list[int]] = {}
+    for position, key in enumerate(keys):
+        grouped.setdefault(root(key), []).append(position)
+    return list(grouped.values())
+
+
+def cost(positions: list[int], specs: list[CheckSpec], games: dict[str, Game], settings: Settings) -> float:
+    """The estimated cost of the checks at ``positions`` (see the module's docstring)."""
+    kernels = {kernel_group(specs[i], games[specs[i].game]) for i in positions}
+    errors = sum(settings.points * settings.step_sizes * sum(games[specs[i].game].dims)
+                 * (GLOBAL_STEPS if specs[i].measure == "global" else 1.0) for i in positions)
+    return KERNEL_COST * len(kernels) + errors
+
+
+def assign(costs: list[float], count: int) -> list[int]:
+    """The shard (0-based) of each unit of ``costs``: longest processing time first."""
+    loads = [0.0] * count
+    shards = [0] * len(costs)
+    for unit in sorted(range(len(costs)), key=lambda u: (-costs[u], u)):
+        shards[unit] = min(range(count), key=lambda s: (loads[s], s))
+        loads[shards[unit]] += costs[unit]
+    return shards
+
+
+def matrix_hash(specs: list[CheckSpec], settings: Settings, games: dict[str, Game]) -> str:
+    """A hash of every check and the default states of their games (harness.resume.fingerprint)."""
+    found = fingerprint(specs, settings, games)
+    text = json.dumps({"checks": found["checks"], "games": found["games"]}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def select(specs: list[CheckSpec], games: dict[str, Game], settings: Settings, index: int,
+           count: int) -> tuple[list[CheckSpec], dict]:
+    """The checks of shard ``index`` of ``count`` (1-based), in matrix order, and the ``shard`` entry of its
+    results document."""
+    found = units(specs, games)
+    costs = [cost(unit, specs, games, settings) for unit in found]
+    shards = assign(costs, count)
+    positions = sorted(p for unit, shard in zip(found, shards, strict=True) if shard == index - 1 for p in unit)
+    share = sum(c for c, shard in zip(costs, shards, strict=True) if shard == index - 1) / sum(costs)
+    entry = {"index": index, "count": count, "checks": len(specs), "positions": positions,
+             "matrix": matrix_hash(specs, settings, games), "harness": __version__, "estimated_share": round(share, 4)}
+    return [specs[p] for p in positions], entry
+
+
+def shard_files(patterns: list[str]) -> list[Path]:
+    """The files the ``patterns`` name (glob patterns expanded, sorted), each once."""
+    files: list[Path] = []
+    for pattern in patterns:
+        found = sorted(glob.glob(pattern)) if re.search(r"[*?\[]", pattern) else [pattern]
+        if not found:
+            raise GameError(f"no shard file matches {pattern!r}")
+        files += [Path(name) for name in found]
+    return list(dict.fromkeys(files))
+
+
+def _read(path: Path) -> dict:
+    try:
+        document = json.loads(path.read_text())
+    except OSError as exc:
+        raise GameError(f"cannot read shard file {path}: {exc.strerror}") from exc
+    except ValueError as exc:
+        raise GameError(f"{path} is not a JSON file ({exc})") from exc
+    shard = document.get("shard") if isinstance(document, dict) else None
+    keys = {"index", "count", "checks", "positions", "matrix", "harness"}
+    if not (isinstance(shard, dict) and keys <= set(shard) and isinstance(document.get("results"), list)
+            and document.get("schema_version") == SCHEMA_VERSION and isinstance(document.get("settings"), dict)):
+        raise GameError(f"{path} is not a shard's results (harness check --all --shard I/N --json PATH writes them)")
+    return document
+
+
+def merge(patterns: list[str]) -> tuple[list[CheckResult], Settings]:
+    """The results of the shard files ``patterns`` name, in matrix order, and their settings."""
+    files = shard_files(patterns)
+    documents = {path: _read(path) for path in files}
+    first, *others = files
+    for path in others:
+        a, b = documents[first], documents[path]
+        if a["shard"]["harness"] != b["shard"]["harness"]:
+            raise GameError(f"cannot merge shards of different harness versions: {first} ({a['shard']['harness']}) "
+                            f"and {path} ({b['shard']['harness']})")
+        if a["settings"] != b["settings"]:
+            keys = sorted(k for k in set(a["settings"]) | set(b["settings"])
+                          if a["settings"].get(k) != b["settings"].get(k))
+            raise GameError(f"cannot merge shards run with different settings: {first} and {path} differ in "
+                            f"{', '.join(keys)}")
+        if a["shard"]["matrix"] != b["shard"]["matrix"] or a["shard"]["checks"] != b["shard"]["checks"]:
+            raise GameError(f"cannot merge shards of different check matrices: {first} and {path} (their checks or "
+                            "games differ)")
+        if a["shard"]["count"] != b["shard"]["count"]:
+            raise GameError(f"cannot merge shards of different counts: {first} is shard {a['shard']['index']}/"
+                            f"{a['shard']['count']}, {path} is shard {b['shard']['index']}/{b['shard']['count']}")
+    count = documents[first]["shard"]["count"]
+    given: dict[int, Path] = {}
+    for path in files:
+        index = documents[path]["shard"]["index"]
+        if index in given:
+            raise GameError(f"shard {index}/{count} is given twice: {given[index]} and {path}")
+        given[index] = path
+    missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in given]
+    if missing:
+        raise GameError(f"cannot merge: shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing (given: "
+                        f"{', '.join(f'{i}/{count} {given[i]}' for i in sorted(given))})")
+    settings = Settings(**documents[first]["settings"])
+    placed: dict[int, dict] = {}
+    for path in files:
+        shard, entries = documents[path]["shard"], documents[path]["results"]
+        if len(shard["positions"]) != len(entries) or set(shard["positions"]) & set(placed):
+            raise GameError(f"cannot merge: {path} is not a whole shard (its results and positions disagree)")
+        placed.update(zip(shard["positions"], entries, strict=True))
+    if sorted(placed) != list(range(documents[first]["shard"]["checks"])):
+        raise GameError(f"cannot merge: the shards do not cover the matrix's {documents[first]['shard']['checks']} "
+                        "checks once each")
+    return [CheckResult.from_dict(placed[p], settings) for p in sorted(placed)], settings
