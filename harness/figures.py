@@ -1,18 +1,20 @@
-"""Report figures, written as SVG (byte-stable: no date, fixed id salt) and PNG.
+"""Report figures, written as SVG (byte-stable: no date, fixed id salt; compacted by ``compact_svg``) and PNG.
 
-- ``error_figure``: per game, log-log local error against step size, one panel per update rule. Per
-  flow, the fitted line (slope ± standard error and status in the legend) and one marker shape per
-  initial point: filled if the error entered the fit, hollow if it was excluded (pre-asymptotic or
-  untrusted reference), a cross if it lies below the round-off floor. Dashed grey guides show the
-  expected slopes.
-- ``phase_figure``: per game, the phase plane of harness.trajectories: discrete iterates against the
-  gradient flow and the update rule's modified flow, one panel per update rule. Games of more than two
-  dimensions are projected on (phi[0], theta[0]) (single objectives: (x[0], x[1])). The view is the
-  gradient flow's extent enlarged VIEW times; trajectories are cut where they leave it.
+- ``error_figures``: per game and panel (update rule; global errors apart), log-log local error against
+  step size, one figure each, sized to be read at about PANEL_PX CSS pixels wide. Per flow a colour, a
+  marker shape and a dash pattern; its fitted line with the fitted slope written next to it; a marker per
+  error: filled if it entered the fit, hollow if it was excluded (pre-asymptotic or untrusted reference),
+  a cross if it lies below the round-off floor. Dashed grey guides show the expected slopes.
+- ``phase_figures``: per game and update rule, the phase plane of harness.trajectories: discrete iterates
+  against the gradient flow and the update rule's modified flow. Games of more than two dimensions are
+  projected on (phi[0], theta[0]) (single objectives: (x[0], x[1])). The view is the gradient flow's extent
+  enlarged VIEW times; trajectories are cut where they leave it.
 """
 
 from __future__ import annotations
 
+import hashlib
+import re
 from pathlib import Path
 from typing import Any
 
@@ -21,21 +23,26 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
-from matplotlib.lines import Line2D  # noqa: E402
-from matplotlib.ticker import NullFormatter  # noqa: E402
+from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
 from harness.checks import CheckResult  # noqa: E402
 from harness.trajectories import Trajectories  # noqa: E402
 
-STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 9,
-         "axes.titlesize": 9.5, "legend.fontsize": 7, "legend.title_fontsize": 7}
+STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 11.5,
+              "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
+              "axes.titlesize": 11.5, "axes.labelsize": 11.5, "xtick.labelsize": 11, "ytick.labelsize": 11,
+              "legend.fontsize": 11, "legend.title_fontsize": 11}
+PANEL = (3.9, 3.3)
+"""Inches of one panel: 374 CSS pixels wide at its natural size, so 11 pt text reads at 14-15 px."""
 PNG_DPI = 80
-FLOW_COLOURS = {"gradient": "tab:blue", "modified": "tab:orange", "official": "tab:green", "igr": "tab:orange"}
-OTHER_COLOURS = ["tab:red", "tab:purple", "tab:brown", "tab:pink", "tab:olive", "tab:cyan"]
-POINT_MARKERS = "osD^vP*X"
+FLOW_STYLES = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s", "--"),
+               "official": ("tab:green", "^", "-."), "igr": ("tab:orange", "s", "--")}
+OTHER_STYLES = [("tab:red", "D", ":"), ("tab:purple", "v", (0, (6, 2))), ("tab:brown", "P", (0, (1, 2))),
+                ("tab:pink", "X", (0, (4, 1, 1, 1))), ("tab:olive", "<", "-"), ("tab:cyan", ">", "--")]
+FLOW_COLOURS = {name: style[0] for name, style in FLOW_STYLES.items()}
 ITERATE_COLOURS = {"simultaneous": "tab:red", "alternating": "tab:purple", "gd": "tab:red"}
 VIEW = 3.0
-MAX_COLUMNS = 3
+SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def rule_name(scheme: str) -> str:
@@ -43,36 +50,90 @@ def rule_name(scheme: str) -> str:
     return "GD" if scheme == "gd" else f"{scheme} GD"
 
 
+def compact_svg(svg: str) -> str:
+    """Matplotlib's SVG without metadata, comments, indentation, unreferenced ids, attribute-less groups and
+    null rotations, coordinates to 2 decimals, and each distinct ``style`` attribute a class named by its
+    content's hash (so identical styles share one rule across figures; the rules sit in the SVG's <style>)."""
+    svg = re.sub(r"<metadata>.*?</metadata>|<!--.*?-->|<!DOCTYPE[^>]*>", "", svg, flags=re.S)
+    svg = re.sub(r"(\d\.\d{2})\d+", r"\1", svg)
+    svg = re.sub(r">\s+<", "><", re.sub(r"\s*\n\s*", " ", svg)).strip()
+    svg = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", svg)
+    referenced = set(re.findall(r"#([\w.-]+)", svg))
+    svg = re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in referenced else "", svg)
+    svg = _unwrap_groups(svg)
+    rules: dict[str, str] = {}
+
+    def to_class(match: re.Match) -> str:
+        name = "s" + hashlib.sha1(match.group(1).encode()).hexdigest()[:7]
+        rules.setdefault(name, match.group(1))
+        return f'class="{name}"'
+
+    svg = re.sub(r'style="([^"]*)"', to_class, svg)
+    css = "".join(f".{name}{{{style}}}" for name, style in rules.items())
+    return svg.replace("</style>", css + "</style>", 1)
+
+
+def _unwrap_groups(svg: str) -> str:
+    """``svg`` without the <g> elements that have no attribute (their content kept)."""
+    out, kept, last = [], [], 0
+    for match in re.finditer(r"<g>|<g [^>]*>|</g>", svg):
+        out.append(svg[last:match.start()])
+        last = match.end()
+        if match.group(0) == "</g>":
+            out.append("</g>" if kept.pop() else "")
+        else:
+            kept.append(match.group(0) != "<g>")
+            out.append(match.group(0) if kept[-1] else "")
+    return "".join(out) + svg[last:]
+
+
 def save(fig: plt.Figure, folder: Path, stem: str) -> list[str]:
-    """Write ``stem.svg`` and ``stem.png`` into ``folder``; return their names."""
+    """Write ``stem.svg`` (compacted) and ``stem.png`` into ``folder``; return their names."""
     folder.mkdir(parents=True, exist_ok=True)
     with plt.rc_context(STYLE):
         fig.savefig(folder / f"{stem}.svg", metadata={"Date": None})
         fig.savefig(folder / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
     plt.close(fig)
+    svg = folder / f"{stem}.svg"
+    svg.write_text(compact_svg(svg.read_text()))
     return [f"{stem}.svg", f"{stem}.png"]
+
+
+def panel_key(r: CheckResult) -> str:
+    """The panel a check is drawn in: its rule's name, with the measure when it is not local."""
+    return r.spec.scheme.name + ("" if r.spec.measure == "local" else f" ({r.spec.measure} error)")
 
 
 def plotted_checks(results: list[CheckResult], game: str) -> dict[str, list[CheckResult]]:
     """Per update rule (m = k = 1, phi first) and measure (local, then global error in a panel of its own),
     the checks at the parameters with the most flows, preferring unequal learning rates (where the two
     conventions differ); in the order the rules first appear."""
-
-    def panel(r: CheckResult) -> str:
-        return r.spec.scheme.name + ("" if r.spec.measure == "local" else f" ({r.spec.measure} error)")
-
     groups: dict[tuple, list[CheckResult]] = {}
     for r in results:
         s = r.spec.scheme
         if r.spec.game == game and (s.m, s.k, s.first) == (1, 1, "phi"):
-            groups.setdefault((panel(r), s.label), []).append(r)
+            groups.setdefault((panel_key(r), s.label), []).append(r)
     panels: dict[str, list[CheckResult]] = {}
     ranked = sorted(groups.items(), key=lambda item: (-len({r.spec.flow.name for r in item[1]}),
                                                       item[1][0].spec.scheme.lr1 == item[1][0].spec.scheme.lr2))
     for (name, _), checks in ranked:
         panels.setdefault(name, checks)
-    order = list(dict.fromkeys(panel(r) for r in results))
+    order = list(dict.fromkeys(panel_key(r) for r in results))
     return dict(sorted(panels.items(), key=lambda item: order.index(item[0])))
+
+
+def flow_styles(checks: list[CheckResult]) -> list[tuple[str, str, Any]]:
+    """(colour, marker, dash pattern) of each check's flow, distinct within a panel."""
+    others = iter(OTHER_STYLES * len(checks))
+    taken: set[tuple] = set()
+    styles = []
+    for r in checks:
+        style = FLOW_STYLES.get(r.spec.flow.name)
+        if style is None or style in taken:
+            style = next(s for s in others if s not in taken)
+        taken.add(style)
+        styles.append(style)
+    return styles
 
 
 def _fitted_line(r: CheckResult) -> tuple[np.ndarray, np.ndarray] | None:
@@ -86,72 +147,100 @@ def _fitted_line(r: CheckResult) -> tuple[np.ndarray, np.ndarray] | None:
     return h, np.exp(intercept) * h**fit.slope
 
 
+def _power_of_ten(value: float, _position: int) -> str:
+    """A tick label in plain text: 10⁻³, 2×10⁻³."""
+    exponent = int(np.floor(np.log10(value) + 1e-9))
+    mantissa = round(value / 10.0**exponent)
+    power = f"10{str(exponent).translate(SUPERSCRIPT)}"
+    return power if mantissa == 1 else f"{mantissa}×{power}"
+
+
+def _log_ticks(ax: plt.Axes, low: float, high: float, axis: str) -> None:
+    """Labelled ticks at 1, 2 and 5 per decade over spans up to 2 decades (unlabelled minor ticks between),
+    else at decades (at most 7, no minor ticks)."""
+    narrow = np.log10(high / low) <= 2
+    target = ax.xaxis if axis == "x" else ax.yaxis
+    target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,), numticks=7))
+    target.set_major_formatter(FuncFormatter(_power_of_ten))
+    target.set_minor_formatter(NullFormatter())
+    if not narrow:
+        target.set_minor_locator(NullLocator())
+
+
+def _slope_labels(ax: plt.Axes, labels: list[tuple[float, str, str]]) -> None:
+    """Each fitted slope written at its line's right end, in the line's colour, moved apart vertically so
+    that no two overlap (``labels``: (y of the line's end in axes fraction, text, colour))."""
+    gap, placed = 0.075, []
+    for y, _, _ in sorted(labels):
+        placed.append(max([y] + [p + gap for p in placed[-1:]]))
+    shift = max(0.0, placed[-1] - 0.93) if placed else 0.0
+    for (_, text, colour), y in zip(sorted(labels), placed, strict=True):
+        ax.text(0.985, y - shift, text, color=colour, transform=ax.transAxes, ha="right", va="center",
+                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+
+
 def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
     guides: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # expected slope -> the lowest fitted line
     h = checks[0].measurement.step_sizes
-    others = iter(OTHER_COLOURS * len(checks))
-    for r in checks:
+    ends: list[tuple[float, float, str, str]] = []  # (h, error) of each line's end, text, colour
+    values = []
+    for r, (colour, marker, dashes) in zip(checks, flow_styles(checks), strict=True):
         m, fit = r.measurement, r.fit
-        colour = FLOW_COLOURS.get(r.spec.flow.name) or next(others)
         used = fit.used if fit.used is not None else np.zeros(m.errors.shape, dtype=bool)
         finite = np.isfinite(m.errors) & (m.errors > 0)
         floor = finite & (m.errors < m.floor)
-        for p in range(m.errors.shape[0]):
-            marker = POINT_MARKERS[p % len(POINT_MARKERS)]
-            for mask, style in ((used[p], {"color": colour}), (finite[p] & ~used[p] & ~floor[p], {"mfc": "none"})):
-                ax.loglog(h[mask], m.errors[p, mask], marker, mec=colour, ms=4, ls="none", **style)
-            ax.loglog(h[floor[p]], m.errors[p, floor[p]], "x", color=colour, ms=4)
-        slope = "no fit" if fit.slope is None else f"{fit.slope:.3f} ± {fit.stderr:.3f}"
+        hh = np.broadcast_to(h, m.errors.shape)
+        for mask, style in ((used, {"color": colour}), (finite & ~used & ~floor, {"mfc": "none"})):
+            ax.loglog(hh[mask], m.errors[mask], marker, mec=colour, ms=5, ls="none", **style)
+        ax.loglog(hh[floor], m.errors[floor], "x", color=colour, ms=5)
+        values.append(m.errors[finite])
         line = _fitted_line(r)
+        text = f"{r.spec.flow.label}: " + ("no fit" if fit.slope is None else f"{fit.slope:.2f}")
         if line is not None:
-            ax.loglog(*line, "-", color=colour, lw=1.2)
+            ax.loglog(*line, color=colour, ls=dashes, lw=1.6)
             expected = float(r.spec.expected_slope or 0.0)
             lowest = guides.get(expected)
             if lowest is None or line[1][0] < lowest[1][0]:
                 guides[expected] = line
-        ax.plot([], [], "-", color=colour, label=f"{r.spec.flow.label}: slope {slope} ({fit.status})")
-    for guide, (span, values) in sorted(guides.items()):
-        anchor = values[0] / 3
-        ax.loglog(span, anchor * (span / span[0]) ** guide, "--", color="0.55", lw=0.8)
-        ax.annotate(f"$h^{{{guide:g}}}$", (span[0], anchor), fontsize=8, color="0.4", xytext=(4, -10),
-                    textcoords="offset points")
+            ends.append((line[0][-1], line[1][-1], text, colour))
+        else:
+            ends.append((h[-1], float(np.nanmax(np.where(finite, m.errors, np.nan))) if finite.any() else 1.0,
+                         text, colour))
+    for guide, (span, line_values) in sorted(guides.items()):
+        anchor = line_values[0] / 3
+        ax.loglog(span, anchor * (span / span[0]) ** guide, "--", color="0.55", lw=0.9)
+        middle = np.sqrt(span[0] * span[1])
+        ax.annotate(f"h{f'{guide:g}'.translate(SUPERSCRIPT)}", (middle, anchor * (middle / span[0]) ** guide),
+                    color="0.35", xytext=(3, -15), textcoords="offset points")
     spec, horizon = checks[0].spec, checks[0].measurement.horizon
+    rates = spec.scheme.label.partition("(")[2].rstrip(")")
+    title = f"{spec.game}: {rule_name(spec.scheme.name)}"
     if spec.measure == "global":
-        ax.set_title(f"{spec.game}: {spec.scheme.label}, global error at T = {horizon:.3g}")
-        ax.set_ylabel("global error |T/h updates − flow at T|")
-    else:
-        ax.set_title(f"{spec.game}: {spec.scheme.label}")
-        ax.set_ylabel("local error |update − flow|")
+        title += f", global at T = {horizon:.3g}"
+    ax.set_title(f"{title}\n{rates}" if rates else title)
+    ax.set_ylabel("global error" if spec.measure == "global" else "local error |update − flow|")
     ax.set_xlabel("step size h")
-    ax.xaxis.set_minor_formatter(NullFormatter())
-    ax.grid(True, alpha=0.25)
-    flows = ax.legend(loc="lower right", title="flow: fitted slope ± s.e. (status)")
-    ax.add_artist(flows)
-    points = checks[0].measurement.errors.shape[0]
-    keys = [Line2D([], [], marker=POINT_MARKERS[p % len(POINT_MARKERS)], color="k", ls="none", ms=4,
-                   label="default state" if p == 0 else f"point {p + 1}") for p in range(points)]
-    keys += [Line2D([], [], marker="o", mfc="none", mec="k", ls="none", ms=4, label="not in fit"),
-             Line2D([], [], marker="x", color="k", ls="none", ms=4, label="below round-off floor"),
-             Line2D([], [], ls="--", color="0.55", label="expected slope")]
-    ax.legend(handles=keys, loc="upper left", ncols=2)
+    found = np.concatenate(values) if values else np.array([1.0])
+    _log_ticks(ax, h.min(), h.max(), "x")
+    _log_ticks(ax, found.min() if found.size else 1e-16, found.max() if found.size else 1.0, "y")
+    ax.grid(True, which="major", alpha=0.3)
+    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before mapping the line ends
+    to_axes = ax.transAxes.inverted()
+    _slope_labels(ax, [(float(to_axes.transform(ax.transData.transform((x, y)))[1]), text, colour)
+                       for x, y, text, colour in ends])
 
 
-def error_figure(results: list[CheckResult], game: str) -> plt.Figure | None:
-    """The log-log figure of ``game``, at most MAX_COLUMNS panels a row (None if no check has m = k = 1 and
-    phi first)."""
-    panels = plotted_checks(results, game)
-    if not panels:
-        return None
-    columns = min(len(panels), MAX_COLUMNS)
-    rows = -(-len(panels) // columns)
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(rows, columns, figsize=(5.4 * columns, 4.4 * rows), squeeze=False)
-        for ax, checks in zip(axes.flat, panels.values(), strict=False):
+def error_figures(results: list[CheckResult], game: str) -> dict[str, plt.Figure]:
+    """One log-log figure per panel of ``game`` (stem suffix -> figure; empty if no check has m = k = 1
+    and phi first)."""
+    figures = {}
+    for key, checks in plotted_checks(results, game).items():
+        with plt.rc_context(STYLE):
+            fig, ax = plt.subplots(figsize=PANEL)
             _error_panel(ax, checks)
-        for ax in axes.flat[len(panels):]:
-            ax.set_visible(False)
-        fig.tight_layout()
-    return fig
+            fig.tight_layout(pad=0.4)
+        figures[re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")] = fig
+    return figures
 
 
 def projection(dims: tuple[int, int]) -> tuple[tuple[int, int], tuple[str, str], str]:
@@ -184,32 +273,34 @@ def _cut(path: np.ndarray, low: np.ndarray, high: np.ndarray) -> np.ndarray:
     return path[: np.argmax(outside) + 1] if outside.any() else path
 
 
-def phase_figure(paths: Trajectories, dims: tuple[int, int]) -> plt.Figure:
-    """The phase-plane figure of one game's trajectories."""
+def phase_figures(paths: Trajectories, dims: tuple[int, int]) -> dict[str, plt.Figure]:
+    """The phase-plane figures of one game's trajectories, one per update rule (its name -> figure)."""
     (i, j), (xlabel, ylabel), note = projection(dims)
-    with plt.rc_context(STYLE):
-        fig, axes = plt.subplots(1, len(paths.panels), figsize=(5.4 * len(paths.panels), 4.6), squeeze=False)
-        for ax, panel in zip(axes[0], paths.panels, strict=True):
+    figures = {}
+    for panel in paths.panels:
+        with plt.rc_context(STYLE):
+            fig, ax = plt.subplots(figsize=(PANEL[0], PANEL[1] + (0.3 if note else 0.0)))
             duration = paths.h * paths.steps
             curves = {name: _plane(path, i, j, duration) for name, path in panel.flows.items()}
             iterates = _plane(panel.iterates, i, j, duration)
             low, high = _view([iterates, *curves.values()], curves["gradient"])
             for name, curve in curves.items():
-                ax.plot(*_cut(curve, low, high).T, "-", color=FLOW_COLOURS[name], lw=1.4, label=f"{name} flow")
+                ax.plot(*_cut(curve, low, high).T, color=FLOW_STYLES[name][0], ls=FLOW_STYLES[name][2], lw=1.6,
+                        label=f"{name} flow")
             cut = _cut(iterates, low, high)
-            ax.plot(*cut.T, ".-", color=ITERATE_COLOURS[panel.scheme.name], lw=0.5, ms=3.5,
-                    label=f"{rule_name(panel.scheme.name)} iterates")
-            ax.plot(*iterates[0], "k*", ms=8, label="start (default state)")
+            ax.plot(*cut.T, ".-", color=ITERATE_COLOURS[panel.scheme.name], lw=0.6, ms=4, label="iterates")
+            ax.plot(*iterates[0], "k*", ms=9, label="start")
             ax.set_xlim(low[0], high[0])
             ax.set_ylim(low[1], high[1])
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
-            ax.set_title(f"{paths.game}: {rule_name(panel.scheme.name)}, h = {paths.h:.3g}, {paths.steps} steps"
+            ax.set_title(f"{paths.game}: {rule_name(panel.scheme.name)}\nh = {paths.h:.3g}, {paths.steps} steps"
                          + (f"\n{note}" if note else ""))
             ax.grid(True, alpha=0.2)
-            ax.legend(loc="best")
-        fig.tight_layout()
-    return fig
+            ax.legend(loc="best", handlelength=1.6, borderpad=0.3, labelspacing=0.25, framealpha=0.85)
+            fig.tight_layout(pad=0.4)
+        figures[panel.scheme.name] = fig
+    return figures
 
 
 def _plane(path: np.ndarray, i: int, j: int, duration: float) -> np.ndarray:

@@ -1,9 +1,11 @@
 """Error-scaling report of a set of checks, written into one folder:
 
 - ``results.json``: the JSON contract of ``harness check --json`` (plus the environment);
-- ``figures/<game>-error.svg|png``: local error against step size (harness.figures.error_figure);
-- ``figures/<game>-phase.svg|png``: the phase plane, iterates against flows (harness.figures.phase_figure);
-- ``index.md``: findings in sentences, one table row per check, the figures and the environment;
+- ``figures/<game>-error-<panel>.svg|png``: local error against step size, one file per panel
+  (harness.figures.error_figures);
+- ``figures/<game>-phase-<rule>.svg|png``: the phase plane, iterates against flows (harness.figures.phase_figures);
+- ``index.md``: contents, findings in sentences (grouped by flow, measure and expected slope), one table row
+  per check (not met and flagged first; reasons as numbered notes), the figures and the environment;
 - ``index.html``: the same content as one self-contained page (harness.html).
 
 Everything but the date (index.md, index.html) and the per-check ``seconds`` (results.json) is the same
@@ -15,6 +17,7 @@ from __future__ import annotations
 import datetime
 import json
 import platform
+import re
 import subprocess
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -23,16 +26,22 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import __version__, literature
+from harness import __version__, literature, paper
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
-from harness.figures import error_figure, phase_figure, rule_name, save
+from harness.figures import error_figures, phase_figures, rule_name, save
 from harness.game import Game
 from harness.html import render_html
 from harness.series import Series
 from harness.trajectories import trajectories
 
-TABLE_HEADER = ("game", "update rule", "flow", "expected", "fitted (± s.e.)", "series", "status", "fit range of h")
+TABLE_HEADER = ("game", "update rule", "flow", "measure", "expected", "fitted", "s.e.", "fitted − expected",
+                "series", "status", "fit range of h")
+FLOW_NAMES = {"gradient": "the gradient flow", "modified": "the joint-convention modified flow",
+              "igr": "implicit gradient regularisation (single objective)"}
+MARKER_KEY = ("Per flow a colour, a marker shape and a dash pattern, with its fitted slope written at the line's "
+              "end; filled markers entered the fit, hollow ones were excluded (pre-asymptotic, or an untrusted "
+              "reference), crosses lie below the round-off floor; dashed grey lines have the expected slopes.")
 
 
 @dataclass
@@ -42,6 +51,25 @@ class Figure:
     game: str
     path: str
     caption: str
+
+
+@dataclass
+class Row:
+    """One results-table row: its cells (TABLE_HEADER) and what the page filters and sorts by."""
+
+    cells: tuple[str, ...]
+    game: str
+    rule: str
+    flow: str
+    measure: str
+    status: str
+    passed: bool
+    deviation: float | None
+    note: int | None
+
+    def __getitem__(self, index: int) -> str:
+        """A row reads as its cells."""
+        return self.cells[index]
 
 
 def environment() -> dict:
@@ -61,24 +89,46 @@ def environment() -> dict:
             "packages": versions, "git_commit": commit}
 
 
+def measure_of(r: CheckResult) -> str:
+    """"local", or "global, T = …" with the horizon the check measured at."""
+    return "local" if r.spec.measure == "local" else f"{r.spec.measure}, T = {r.measurement.horizon:.3g}"
+
+
+def _names(checks: list[CheckResult]) -> str:
+    """The checks of a finding: every label when there are at most three, else the rules they cover."""
+    if len(checks) <= 3:
+        return "; ".join(r.spec.label for r in checks)
+    rules = list(dict.fromkeys(r.spec.scheme.name for r in checks))
+    games = len({r.spec.game for r in checks})
+    return f"{games} games, rules {', '.join(rules)}"
+
+
 def findings(results: list[CheckResult]) -> list[str]:
-    """Sentences that summarise what was measured, computed from the results."""
+    """Sentences that summarise what was measured, computed from the results: one per flow, measure and
+    expected slope (a range never spans two expectations), each naming its checks and largest deviation."""
     sentences = []
-
-    def slopes(select):
-        return [r.fit.slope for r in results if select(r) and r.fit.slope is not None]
-
-    for flow, text in (("gradient", "the gradient flow"), ("modified", "the joint-convention modified flow"),
-                       ("igr", "implicit gradient regularisation (single objective)")):
-        values = slopes(lambda r, f=flow: r.spec.flow.name == f)
-        if values:
-            sentences.append(f"Against {text}, {len(values)} checks measured slopes from {min(values):.2f} "
-                             f"to {max(values):.2f} (expected {2 if flow == 'gradient' else 3}).")
-    equal = slopes(lambda r: r.spec.flow.name == "official" and r.spec.scheme.lr1 == r.spec.scheme.lr2)
-    unequal = slopes(lambda r: r.spec.flow.name == "official" and r.spec.scheme.lr1 != r.spec.scheme.lr2)
-    if equal or unequal:
-        part = [f"slope {np.mean(v):.2f} (range {min(v):.2f}–{max(v):.2f}, {len(v)} checks) when {cond}"
-                for v, cond in ((equal, "lr1 = lr2"), (unequal, "lr1 ≠ lr2")) if v]
+    groups: dict[tuple, list[CheckResult]] = {}
+    for r in results:
+        if r.spec.flow.name in FLOW_NAMES and r.fit.slope is not None:
+            groups.setdefault((r.spec.flow.name, r.spec.measure, r.spec.expected_slope), []).append(r)
+    for (flow, measure, expected), checks in sorted(groups.items(), key=lambda item: (
+            list(FLOW_NAMES).index(item[0][0]), item[0][1] != "local", item[0][2])):
+        slopes = [r.fit.slope for r in checks]
+        worst = max(checks, key=lambda r: abs(r.fit.slope - expected))
+        count = f"{len(checks)} checks" if len(checks) > 1 else "1 check"
+        sentences.append(f"Against {FLOW_NAMES[flow]}, {measure} error, expected slope {expected:g}: {count} "
+                         f"measured {min(slopes):.2f} to {max(slopes):.2f} (largest deviation "
+                         f"{worst.fit.slope - expected:+.2f}, {worst.spec.label}; checks: {_names(checks)}).")
+    official: dict[tuple, list[CheckResult]] = {}
+    for r in results:
+        if r.spec.flow.name == "official" and r.spec.measure == "local" and r.fit.slope is not None:
+            key = (r.spec.scheme.lr1 == r.spec.scheme.lr2, r.spec.expected_slope)
+            official.setdefault(key, []).append(r)
+    if official:
+        part = [f"slope {np.mean([r.fit.slope for r in v]):.2f} (range {min(r.fit.slope for r in v):.2f}–"
+                f"{max(r.fit.slope for r in v):.2f}, {len(v)} checks, expected {expected:g}) when "
+                f"{'lr1 = lr2' if equal else 'lr1 ≠ lr2'}"
+                for (equal, expected), v in sorted(official.items(), key=lambda item: (not item[0][0], item[0][1]))]
         sentences.append("The official-code convention (own rate on the interaction term) measures "
                          + " and ".join(part) + ": it is a first-order modified flow only when the two "
                          "learning rates are equal.")
@@ -119,47 +169,68 @@ def diagnoses(results: list[CheckResult], limit: int = 12) -> list[str]:
                                 if len(sentences) > limit else [])
 
 
-def table_rows(results: list[CheckResult]) -> list[tuple[str, ...]]:
-    """One row of TABLE_HEADER cells per check."""
-    rows: list[tuple[str, ...]] = []
+def ordered(results: list[CheckResult]) -> list[CheckResult]:
+    """The table's order: checks that missed their expectation, then other statuses than PASS, then the rest
+    (each in the order they ran)."""
+    return sorted(results, key=lambda r: (r.passed, r.fit.status == "PASS"))
+
+
+def notes(results: list[CheckResult]) -> list[str]:
+    """The distinct reasons of the checks expected to differ from order + 2, numbered from 1 in the table."""
+    return list(dict.fromkeys(r.spec.reason for r in results if r.spec.reason))
+
+
+def table_rows(results: list[CheckResult]) -> list[Row]:
+    """One Row of TABLE_HEADER cells per check, in the order given (a reason is a note number, see notes)."""
+    numbers = {reason: n for n, reason in enumerate(notes(results), start=1)}
+    rows: list[Row] = []
     for r in results:
-        fit = r.fit
-        fitted = "—" if fit.slope is None else f"{fit.slope:.3f} ± {fit.stderr:.3f}"
+        fit, expected = r.fit, r.spec.expected_slope
+        deviation = None if fit.slope is None or expected is None else fit.slope - expected
         span = "—" if not fit.fit_range else f"{fit.fit_range[0]:.2e} – {fit.fit_range[1]:.2e}"
         status = fit.status if r.passed else f"{fit.status} ✗ (expected {r.spec.expected_status})"
-        expected = f"{r.spec.expected_slope:g}" + (f" ({r.spec.reason})" if r.spec.reason else "")
-        rows.append((r.spec.game, r.spec.scheme.label, r.spec.flow.label, expected, fitted, series_cell(r.series),
-                     status, span))
+        note = numbers.get(r.spec.reason)
+        cells = (r.spec.game, r.spec.scheme.label, r.spec.flow.label, measure_of(r),
+                 f"{expected:g}" + (f" [{note}]" if note else ""),
+                 "—" if fit.slope is None else f"{fit.slope:.3f}",
+                 "—" if fit.stderr is None else f"{fit.stderr:.2g}",
+                 "—" if deviation is None else f"{deviation:+.3f}", series_cell(r.series), status, span)
+        rows.append(Row(cells, r.spec.game, r.spec.scheme.name, r.spec.flow.name, r.spec.measure, fit.status,
+                        r.passed, deviation, note))
     return rows
+
+
+def largest_deviations(rows: list[Row], count: int = 5) -> list[Row]:
+    """The rows whose fitted slope is furthest from the expected one."""
+    return sorted((row for row in rows if row.deviation is not None), key=lambda row: -abs(row.deviation))[:count]
 
 
 def write_figures(results: list[CheckResult], games: dict[str, Game] | None, folder: Path,
                   progress: Callable[[int, int, str], None] | None = None) -> list[Figure]:
-    """The error and phase-plane figures of every game in ``results``, written into ``folder`` (where
-    figure files of earlier reports that are not rewritten are removed). Phase planes need the Game:
-    from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
+    """The error and phase-plane figures of every game in ``results``, one file per panel, written into
+    ``folder`` (where figure files of earlier reports that are not rewritten are removed). Phase planes need
+    the Game: from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
     names = list(dict.fromkeys(r.spec.game for r in results))
     known: dict[str, Game] = games if games is not None and set(names) <= set(games) else {**catalog(), **(games or {})}
     figures, written = [], set()
     for index, name in enumerate(names, start=1):
         if progress:
             progress(index, len(names), f"figures of {name}")
-        figure = error_figure(results, name)
-        if figure is not None:
-            written.update(save(figure, folder, f"{name}-error"))
-            figures.append(Figure(name, f"{folder.name}/{name}-error.svg",
-                                  f"{name}: error against step size, per update rule (local; global at a fixed horizon "
-                                  "in panels of their own)"))
+        for suffix, figure in error_figures(results, name).items():
+            written.update(save(figure, folder, f"{name}-error-{suffix}"))
+            kind = "global error at a fixed horizon" if "global" in suffix else "local error"
+            figures.append(Figure(name, f"{folder.name}/{name}-error-{suffix}.svg",
+                                  f"{name}, {suffix.replace('-', ' ')}: {kind} against step size"))
         game = known.get(name)
         if game is None:
             continue
         paths = trajectories(game)
-        written.update(save(phase_figure(paths, game.dims), folder, f"{name}-phase"))
-        rules = " and ".join(rule_name(panel.scheme.name) for panel in paths.panels)
         flows = " and ".join(paths.panels[0].flows)
-        figures.append(Figure(name, f"{folder.name}/{name}-phase.svg",
-                              f"{name}: {rules} iterates against the {flows} flows, h = {paths.h:.3g}, "
-                              f"{paths.steps} steps"))
+        for rule, figure in phase_figures(paths, game.dims).items():
+            written.update(save(figure, folder, f"{name}-phase-{rule}"))
+            figures.append(Figure(name, f"{folder.name}/{name}-phase-{rule}.svg",
+                                  f"{name}: {rule_name(rule)} iterates against the {flows} flows, h = {paths.h:.3g}, "
+                                  f"{paths.steps} steps"))
     for stale in folder.glob("*"):
         if stale.suffix in (".svg", ".png") and stale.name not in written:
             stale.unlink()
@@ -176,48 +247,68 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
     _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
     figures = write_figures(results, games, out / "figures", progress)
     names = list(dict.fromkeys(r.spec.game for r in results))
+    paper_section, disagreements = paper.section(names, out)  # docs/theory.md §5 measured, when its games are run
+    sections = "\n".join(part for part in (paper_section, literature.section(results)) if part)
+    table = ordered(results)
+    rows = table_rows(table)
     content = {
         "title": "Discretization-drift report",
         "summary": f"{len(results)} checks over {len(names)} games. Local error of one update step (global "
-                   f"error after T/h steps where marked) against each flow, at {settings.step_sizes} step sizes "
-                   f"over {settings.decades:g} decades and {settings.points} initial points (seed {settings.seed}); "
-                   f"slope tolerance ±{settings.tolerance:g}. Statuses: "
+                   f"error after T/h steps where the measure column says so) against each flow, at "
+                   f"{settings.step_sizes} step sizes over {settings.decades:g} decades and {settings.points} "
+                   f"initial points (seed {settings.seed}); slope tolerance ±{settings.tolerance:g}. Statuses: "
                    + ", ".join(f"{k} {v}" for k, v in document["summary"]["statuses"].items()) + ".",
-        "findings": findings(results) + literature.findings(results),
+        "findings": findings(results) + literature.findings(results) + disagreements,
         "header": TABLE_HEADER,
-        "rows": table_rows(results),
-        "passed": [r.passed for r in results],
+        "rows": rows,
+        "notes": notes(table),
+        "largest": largest_deviations(rows),
         "figures": figures,
+        "marker_key": MARKER_KEY,
+        "sections": sections,
         "environment": [f"date: {datetime.date.today().isoformat()}",
                         f"git commit: {env['git_commit']}",
                         f"python {env['python']} on {env['machine']}",
                         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
                         f"seed: {settings.seed}"],
     }
-    from harness.paper import add_section  # "The paper, checked": docs/theory.md §5 measured (when its games are run)
-
-    index = add_section(markdown(content), names, out)
-    head, marker, tail = index.rpartition("## Environment")
-    index = head + (literature.section(results) + "\n" if literature.section(results) else "") + marker + tail
-    starts = [i for i in (index.find("## The paper, checked"), index.find(literature.HEADING)) if i >= 0]
-    sections = index[min(starts):index.rfind("## Environment")] if starts else ""
-    _atomic_write(out / "index.md", index)
-    _atomic_write(out / "index.html", render_html({**content, "paper": sections}, out))
+    _atomic_write(out / "index.md", markdown(content))
+    _atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
 
 
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading (and the page's id for it)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
+
+
 def markdown(content: dict) -> str:
-    """index.md: summary, findings, results table, figures per game, environment."""
-    lines = [f"# {content['title']}", "", content["summary"], "", "## Findings", ""]
+    """index.md: summary, contents, findings, results table with its notes, figures per game, the paper and
+    literature sections, environment."""
+    games = list(dict.fromkeys(f.game for f in content["figures"]))
+    headings = re.findall(r"^## (.+)$", content["sections"], flags=re.M)
+    contents = ["Findings", "Results", "Figures", *headings, "Environment"]
+    lines = [f"# {content['title']}", "", content["summary"], "",
+             "Files: [results.json](results.json) (every number) · [index.html](index.html) (this report as one "
+             "page).", "", "Contents: " + " · ".join(f"[{h}](#{slug(h)})" for h in contents), "",
+             "## Findings", ""]
     lines += [f"- {s}" for s in content["findings"]]
-    lines += ["", "## Results", "", "| " + " | ".join(content["header"]) + " |",
-              "|" + "---|" * len(content["header"])]
-    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row) + " |" for row in content["rows"]]
-    lines += ["", "## Figures", ""]
-    for game in dict.fromkeys(f.game for f in content["figures"]):
+    rows = content["rows"]
+    lines += ["", "## Results", "", "Not met and flagged checks first. Largest |fitted − expected|: "
+              + "; ".join(f"{' · '.join(row.cells[:3])} ({row.cells[3]}) {row.cells[7]}"
+                          for row in content["largest"]) + ".", "",
+              "| " + " | ".join(content["header"]) + " |", "|" + "---|" * len(content["header"])]
+    lines += ["| " + " | ".join(cell.replace("|", "\\|") for cell in row.cells) + " |" for row in rows]
+    if content["notes"]:
+        lines += ["", "Notes (why a check expects another slope than order + 2):", ""]
+        lines += [f"{n}. {note}" for n, note in enumerate(content["notes"], start=1)]
+    lines += ["", "## Figures", "", content["marker_key"], ""]
+    for game in games:
         lines += [f"### {game}", ""]
         for f in (f for f in content["figures"] if f.game == game):
             lines += [f"![{f.caption}]({f.path})", "", f"*{f.caption}* ([PNG]({f.path[:-4]}.png))", ""]
+    if content["sections"]:
+        lines += [content["sections"].rstrip("\n"), ""]
     lines += ["## Environment", ""] + [f"- {item}" for item in content["environment"]] + [""]
     return "\n".join(lines)
 

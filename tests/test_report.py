@@ -1,9 +1,10 @@
 """The report generator on a small matrix (files, tables, figures, byte stability), the phase-plane
 trajectories, and ``harness report --compare``."""
 
-import base64
 import json
 import re
+import xml.etree.ElementTree as ET
+from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -12,7 +13,7 @@ from harness.checks import CheckSpec, Settings, run_checks
 from harness.cli import main
 from harness.figures import projection
 from harness.flows import Flow
-from harness.report import findings, write_report
+from harness.report import findings, ordered, table_rows, write_report
 from harness.schemes import Scheme
 from harness.trajectories import SAMPLES_PER_STEP, trajectories
 
@@ -45,8 +46,10 @@ def test_report_has_the_files_table_and_figures(reports):
     assert len(results) == 26
     assert {p.name for p in out.iterdir()} == {"index.md", "index.html", "results.json", "figures"}
     figures = sorted(p.name for p in (out / "figures").iterdir())
-    assert figures == sorted(f"{game}-{kind}.{ext}" for game in GAMES for kind in ("error", "phase")
-                             for ext in ("svg", "png"))
+    panels = [f"{game}-{kind}-{rule}" for game in GAMES[:2] for kind in ("error", "phase")
+              for rule in ("simultaneous", "alternating")]
+    panels += ["quadratic_objective-error-gd", "quadratic_objective-phase-gd"]
+    assert figures == sorted(f"{panel}.{ext}" for panel in panels for ext in ("svg", "png"))
     text = (out / "index.md").read_text()
     rows = [line for line in text.splitlines() if line.startswith("| ") and not line.startswith("| game |")]
     assert len(rows) == len(results)
@@ -55,7 +58,7 @@ def test_report_has_the_files_table_and_figures(reports):
                     "- seed: 0", "jax "):
         assert section in text
     links = re.findall(r"\]\((figures/[^)]+)\)", text)
-    assert len(links) == 12 and len(set(links)) == 12  # 6 figures, each as SVG image and PNG link
+    assert len(links) == 20 and len(set(links)) == 20  # 10 panels, each as SVG image and PNG link
     assert all((out / link).is_file() for link in links)
 
 
@@ -64,11 +67,43 @@ def test_html_page_is_self_contained(reports):
     page = (out / "index.html").read_text()
     body = page.split("<tbody>")[1].split("</tbody>")[0]
     assert body.count("<tr") == len(results)
-    images = re.findall(r'<img src="data:image/svg\+xml;base64,([^"]+)"', page)
-    assert len(images) == 6
-    assert base64.b64decode(images[0]) == (out / "figures" / "dirac_gan-error.svg").read_bytes()
-    assert not re.search(r'src="(?!data:)|href="(?!#)', page) and "<script" not in page and "@import" not in page
-    assert page.count('<a href="#') == len(GAMES)
+    assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
+    svgs = re.findall(r"<svg .*?</svg>", page, flags=re.S)
+    assert len(svgs) == 10 and all('role="img"' in svg and "width=" not in svg.split(">")[0] for svg in svgs)
+    first = (out / "figures" / "dirac_gan-error-simultaneous.svg").read_text()
+    assert re.search(r'<path d="[^"]+"', first).group(0) in svgs[0]  # the file, inlined
+    assert "<style" not in "".join(svgs) and page.count("<style>") == 1  # one stylesheet for all figures
+    # nothing to fetch: no src, no @import, no url() but fragments; links only to anchors and the report's files
+    assert "src=" not in page and "@import" not in page and not re.search(r"url\((?!#)", page)
+    assert page.count("<script>") == 1
+    targets = re.findall(r'href="([^"]+)"', page)
+    assert all(re.match(r"#|results\.json$|index\.md$|figures/[\w.-]+\.(svg|png)$", t) for t in targets), targets
+    ids = set(re.findall(r' id="([^"]+)"', page))
+    assert {t[1:] for t in targets if t.startswith("#")} <= ids  # every anchor lands
+    assert {f"fig-{game}" for game in GAMES} | {"findings", "results", "figures", "environment"} <= ids
+    contents = page[page.index('<nav class="toc">'):page.index("</nav>")]
+    assert all(f'href="#{anchor}"' in contents for anchor in re.findall(r'<h[23] id="([^"]+)"', page))
+
+
+def test_table_puts_misses_first_with_deviation_and_meaningful_errors(reports):
+    results = list(reports[0])
+    missed = replace(results[5], fit=replace(results[5].fit, status="FAIL"))
+    rows = table_rows(ordered([*results[:5], missed, *results[6:]]))
+    assert rows[0].cells == table_rows([missed])[0].cells and not rows[0].passed
+    assert rows[0].cells[9] == "FAIL ✗ (expected PASS)"
+    for row, r in zip(rows[1:], ordered([*results[:5], *results[6:]]), strict=True):
+        fitted, se, deviation = (row.cells[i] for i in (5, 6, 7))
+        assert float(deviation) == pytest.approx(float(fitted) - r.spec.expected_slope, abs=1.5e-3)
+        assert se != "0.000" and float(se) == pytest.approx(r.fit.stderr, rel=0.05)  # two significant figures
+
+
+def test_figures_are_compact_valid_svg(reports):
+    _, out, _ = reports
+    for svg in (out / "figures").glob("*.svg"):
+        text = svg.read_text()
+        ET.fromstring(text.split("?>", 1)[1])  # well-formed
+        assert "style=" not in text and "<metadata>" not in text and not re.search(r"\d\.\d{3}", text)
+        assert len(text) < 40_000, (svg.name, len(text))
 
 
 def test_results_json_is_the_check_contract(reports):
@@ -108,6 +143,34 @@ def test_findings_state_the_official_convention_slopes(reports):
     assert abs(float(unequal.split("slope ")[1].split(" ")[0]) - 2.0) < 0.15
 
 
+def test_findings_never_give_a_range_across_expected_slopes(reports):
+    """Every slope range in index.md's Findings is the range of exactly the checks of one flow, measure and
+    expected slope (recomputed from results.json)."""
+    _, out, _ = reports
+    text = (out / "index.md").read_text()
+    lines = text[text.index("## Findings"):text.index("## Results")].splitlines()
+    entries = json.loads((out / "results.json").read_text())["results"]
+    names = {"the gradient flow": "gradient", "the joint-convention modified flow": "modified",
+             "implicit gradient regularisation (single objective)": "igr"}
+    ranges = 0
+    for line in lines:
+        for flow, measure, expected, count, low, high in re.findall(
+                r"Against (.+?), (local|global) error, expected slope ([\d.]+): (\d+) checks? measured "
+                r"([\d.]+) to ([\d.]+)", line):
+            slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == names[flow]
+                      and e["measure"] == measure and e["expected_slope"] == float(expected)]
+            assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
+            ranges += 1
+        for low, high, count, expected in re.findall(r"range ([\d.]+)–([\d.]+), (\d+) checks?, expected ([\d.]+)",
+                                                     line):
+            slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == "official"
+                      and e["expected_slope"] == float(expected)]
+            assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
+            ranges += 1
+        assert not re.search(r"from [\d.]+ to [\d.]+ \(expected", line)  # the old, mixed summary
+    assert ranges == 5  # gradient, modified and igr (local), official at equal and at unequal rates
+
+
 def test_modified_flow_tracks_the_iterates_more_closely_than_the_gradient_flow(games):
     paths = trajectories(games["dirac_gan"], steps=40)
     assert [panel.scheme.name for panel in paths.panels] == ["simultaneous", "alternating"]
@@ -133,7 +196,7 @@ def test_report_command_writes_the_report(tmp_path, capsys):
     assert code == 0, captured.err
     assert f"report written to {out / 'index.md'}" in captured.out
     assert "[1/2] ok " in captured.err and "[1/1] figures of dirac_gan_bilinear" in captured.err  # progress
-    assert len(list((out / "figures").glob("*.svg"))) == 2 and (out / "index.html").is_file()
+    assert len(list((out / "figures").glob("*.svg"))) == 3 and (out / "index.html").is_file()  # error, 2 phases
 
 
 # --- harness report --compare ---------------------------------------------------------------------
