@@ -27,17 +27,16 @@ def test_fact_numbers():
 
 
 def test_section_only_when_the_report_covers_its_games(tmp_path):
-    text = "# Report\n\n## Environment\n\n- x\n"
-    assert paper.add_section(text, {"dirac_gan", "rotational"}, tmp_path) == text
+    assert paper.section({"dirac_gan", "rotational"}, tmp_path) == ("", [])
     assert not (tmp_path / "paper").exists()
 
 
 @pytest.mark.slow
 def test_section(tmp_path):
-    text = paper.add_section("# Report\n\n## Environment\n\n- x\n", set(paper.PAPER_GAMES), tmp_path)
-    section = text[text.index(f"## {paper.TITLE}"):text.index("## Environment")]
-    assert "10 of 10 confirmed" in section
-    assert section.count("| PASS |") == 10
+    section, disagreements = paper.section(set(paper.PAPER_GAMES), tmp_path)
+    assert "of 10, 9 confirmed, 1 confirmed with a correction, 0 refuted." in section
+    assert section.count("| PASS |") == 9 and section.count("| PASS with a correction ⚠ |") == 1
+    assert len(disagreements) == 1 and disagreements[0].startswith("Fact 7 of docs/theory.md §5 confirmed with a")
     assert "(h/2)c²(α − λ)²" in section
     for stem in ("dirac_gan-stability", "rotational-stability", "dirac_gan-drift", "dirac_gan-regularisers"):
         assert f"(paper/{stem}.svg)" in section
