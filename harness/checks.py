@@ -20,7 +20,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import guards
+from harness import guards, two_step
 from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
 from harness.flows import Flow
 from harness.game import Game, GameError
@@ -97,6 +97,14 @@ class CheckSpec:
         if self.horizon is not None and (self.measure != "global" or not (math.isfinite(self.horizon)
                                                                           and self.horizon > 0)):
             raise GameError(f"a horizon must be a positive time and goes with measure global, got {self.horizon}")
+        if self.scheme.two_step and not self.flow.second_order:
+            raise GameError(f"{self.scheme.name} is checked against second-order ODEs, flow(V, x, v, t, s) -> "
+                            f"acceleration (harness.two_step), not the flow {self.flow.label}")
+        if self.flow.second_order and not self.scheme.two_step:
+            raise GameError(f"the second-order ODE {self.flow.label} is checked against a two-step method "
+                            f"(heavy_ball_sc, nag_sc, nag_c), not {self.scheme.name}")
+        if self.flow.second_order and self.measure != "local":
+            raise GameError("a second-order ODE is checked by its two-step residual (measure local) only")
         if self.expected_slope is None:
             object.__setattr__(self, "expected_slope", self.natural_slope)
         if self.expected_status not in STATUSES:
@@ -106,7 +114,10 @@ class CheckSpec:
     def natural_slope(self) -> float:
         """max(p + 2, q + 1) for a flow of order p and a rule of order q, one less for a global error: the
         default expectation. From a cold start it is at most the regime's ``Scheme.steady_slope`` (1 or 2),
-        except against ``modified-at-step``, the flow of that start."""
+        except against ``modified-at-step``, the flow of that start. A second-order ODE of resolution p: p + 3
+        (its two-step residual, in tau = sqrt(s))."""
+        if self.flow.second_order:
+            return self.flow.claimed_slope
         slope = float(max(self.flow.order + 2, self.scheme.method_order + 1))
         limit = self.scheme.steady_slope
         if limit is not None and self.flow.name != "modified-at-step":
@@ -219,6 +230,8 @@ GLOBAL_HORIZON = 10.0
 def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
     """The step sizes and initial points a check measures at."""
     points = initial_points(game, settings.points, settings.seed)
+    if spec.scheme.two_step:
+        return two_step.step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, settings.h_max), points
     if settings.h_max is not None:
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
@@ -232,6 +245,8 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
     error series (``series_order``: the rule's coefficients computed to that order, see
     harness.series.coefficients)."""
+    if spec.scheme.two_step:
+        return run_two_step_check(game, spec, settings)
     start = time.perf_counter()
     step_sizes, points = measurement_grid(game, spec, settings)
     affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
@@ -256,6 +271,22 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)
 
 
+def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> CheckResult:
+    """Measure and judge a second-order ODE against a two-step method by its two-step residual
+    (harness.two_step); the step sizes are the time steps tau = sqrt(s), and no error series is computed."""
+    start = time.perf_counter()
+    taus, points = measurement_grid(game, spec, settings)
+    guards.check_points(game, points, settings.seed)
+    guards.check_pure(game, points)
+    guards.check_user_functions(game, spec.scheme, spec.flow, points, taus ** 2)
+    points, notes = guards.without_equilibria(game, points)
+    measurement = two_step.measure_two_step_residual(game, spec.scheme, spec.flow, taus, points)
+    scale = math.sqrt(jacobian_norm(game, spec.scheme))
+    fit = fit_order(measurement, float(spec.expected_slope or spec.natural_slope), settings.tolerance, taus[-1] * scale)
+    fit.reasons[:0] = notes
+    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
+
+
 def kernel_group(spec: CheckSpec, game: Game) -> tuple:
     """The checks measured with one compiled kernel share this key: (game, kernel structure, automatic)."""
     return spec.game, spec.scheme.kernel_structure(game, spec.flow.automatic), spec.flow.automatic
@@ -277,7 +308,7 @@ def shared_series_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> 
     coefficients are computed once at that order for all of them (harness.series)."""
     orders: dict[tuple, int] = {}
     for spec in specs:
-        if not spec.scheme.lifted:
+        if not (spec.scheme.lifted or spec.scheme.two_step):
             key = series_group(spec, games[spec.game])
             orders[key] = max(orders.get(key, 0), rule_orders_needed(spec.flow, spec.scheme))
     return orders
@@ -345,7 +376,7 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 
 _TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
                "expected_status", "reason", "measure", "horizon", "cancel", "strengthen", "convention", "optimizer",
-               "optimizer2", "regime", "step"}
+               "optimizer2", "regime", "step", "mu"}
 
 
 class MatrixError(GameError):
@@ -424,7 +455,7 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
             raise GameError(f"`{key}` must be a list of pairs such as [[1, 1], [1, 0.3]], got {pairs!r}")
     scheme_name = table["scheme"]
     choices = [[(key, value) for value in _listed(table[key])] for key in ("optimizer", "optimizer2") if key in table]
-    fixed = {key: table[key] for key in ("regime", "step") if key in table}
+    fixed = {key: table[key] for key in ("regime", "step", "mu") if key in table}
     specs = []
     for name, (lr1, lr2), (m, k), optimizers, flow in itertools.product(names, rates, substeps,
                                                                         itertools.product(*choices), flows):

@@ -299,7 +299,8 @@ def command_check(args) -> int:
         settings = _settings(args, Settings())
         name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
-                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step, args.mu)
+                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step,
+                        args.mu)
         flows = args.flow or [Flow("gradient"), Flow("modified")]
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")

@@ -103,6 +103,17 @@ class Flow:
         return int(self.name.split(":")[1]) if self.automatic else FLOW_ORDERS[self.name]
 
     @property
+    def second_order(self) -> bool:
+        """Whether the flow is a user's second-order ODE (checked by harness.two_step)."""
+        return self.user is not None and self.user.second_order
+
+    @property
+    def claimed_slope(self) -> float:
+        """The local-error slope the flow claims against the rule it models: p + 2 for a flow of order p,
+        p + 3 (in sqrt(s)) for the two-step residual of a second-order ODE of resolution p."""
+        return float(self.order + (3 if self.second_order else 2))
+
+    @property
     def label(self) -> str:
         """The name, with the file for a user's flow."""
         return self.user.label if self.user is not None else self.name
@@ -110,13 +121,18 @@ class Flow:
     def to_dict(self) -> dict:
         """``name`` and ``order``; a user's flow adds ``source`` (file.py:NAME)."""
         data = {"name": self.name, "order": self.order}
+        if self.second_order:
+            assert self.user is not None
+            data.update(second_order=True, time_offset=self.user.time_offset)
         return data if self.user is None else {**data, "source": self.user.source}
 
     @classmethod
     def from_dict(cls, data: dict) -> Flow:
         """The flow of ``to_dict``; a user's flow comes back recorded (labels results, not measurable)."""
         if data.get("source"):
-            return cls(data["name"], UserFunction.recorded("flow", data["name"], data["source"], data["order"]))
+            notation = "second-order" if data.get("second_order") else None
+            return cls(data["name"], UserFunction.recorded("flow", data["name"], data["source"], data["order"],
+                                                           notation, data.get("time_offset", 0.0)))
         return cls(data["name"])
 
 

@@ -25,6 +25,8 @@ Learning rates are alpha*h for phi and lambda*h for theta (alpha = ``lr1``, lamb
 - midpoint: z' = z + h V(z + (h/2) V(z));  rk4: the classical Runge-Kutta step on V.
 - ogda (multistep): z' = z + 2h V(z) - h V(z_prev)
 - heavy_ball (multistep, momentum ``beta``): z' = z + h V(z) + beta (z - z_prev)
+- heavy_ball_sc, nag_sc, nag_c: two-step methods whose momentum is tied to the step (x_k -> x_(k+1)),
+  checked against second-order ODEs by the two-step residual (harness.two_step; ``mu`` for the first two)
 - user: the user's own rule (harness.user), ``rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta')`` per
   player or ``rule(V, z, h) -> z'`` jointly, in a file (``rule="path/to/file.py:NAME"``) or a function.
 - simultaneous, alternating (m = k = 1) and gd with per-player optimizers (``optimizer``, ``optimizer2``:
@@ -59,7 +61,9 @@ from harness.user import UserFunction, from_callable, is_file_spec, joint_functi
 ONE_STEP = ("simultaneous", "alternating", "gd", "extragradient", "proximal_point", "regularised", "midpoint", "rk4",
             "random_reshuffling", "user")
 MULTISTEP = ("ogda", "heavy_ball")
-SCHEME_NAMES = ONE_STEP + MULTISTEP
+TWO_STEP = ("heavy_ball_sc", "nag_sc", "nag_c")
+"""Two-step methods with momentum tied to the step s, checked against second-order ODEs (harness.two_step)."""
+SCHEME_NAMES = ONE_STEP + MULTISTEP + TWO_STEP
 PROXIMAL_ITERATIONS = 24
 ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
 """params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
@@ -84,6 +88,7 @@ class Scheme:
     optimizer2: str | dict | Optimizer | None = None
     regime: str = "on-flow"
     step: int | None = None
+    mu: float = 0.0
 
     def __post_init__(self) -> None:
         if self.name not in SCHEME_NAMES:
@@ -114,6 +119,11 @@ class Scheme:
                 raise GameError(f"convention must be 'joint' or 'official', got {self.convention!r}")
         elif (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
             raise GameError(f"cancel, strengthen and convention apply to regularised only, not {self.name!r}")
+        if self.name in ("heavy_ball_sc", "nag_sc"):
+            if not (isinstance(self.mu, (int, float)) and math.isfinite(self.mu) and self.mu >= 0):
+                raise GameError(f"mu must be a finite number >= 0 for {self.name}, got {self.mu!r}")
+        elif self.mu != 0.0:
+            raise GameError(f"mu applies to heavy_ball_sc and nag_sc only, not {self.name!r}")
         if (self.name == "user") != (self.rule is not None):
             raise GameError("a user update rule is given as rule='path/to/file.py:NAME' or a function (and only "
                             "for 'user')")
@@ -201,6 +211,11 @@ class Scheme:
         return {"midpoint": 2, "rk4": 4}.get(self.name, 1)
 
     @property
+    def two_step(self) -> bool:
+        """Whether the rule is a two-step method checked against second-order ODEs (TWO_STEP)."""
+        return self.name in TWO_STEP
+
+    @property
     def lifted(self) -> bool:
         """Whether the rule has memory: it steps a lifted state (ogda, heavy_ball, optimizers)."""
         return self.name in MULTISTEP or self.optimizers is not None
@@ -263,6 +278,8 @@ class Scheme:
             text += f", m={self.m}, k={self.k}, first={self.first}"
         if self.name == "heavy_ball":
             text += f", beta={self.beta:g}"
+        if self.name in ("heavy_ball_sc", "nag_sc"):
+            text += f", mu={self.mu:g}"
         if self.name == "regularised" and (self.cancel, self.strengthen, self.convention) != (1.0, 0.0, "joint"):
             text += f", cancel={self.cancel:g}, strengthen={self.strengthen:g}, convention={self.convention}"
         if self.optimizers is not None:
@@ -285,6 +302,8 @@ class Scheme:
             del data["optimizer"], data["optimizer2"]
         if not self.lifted:
             del data["regime"], data["step"]
+        if self.name not in ("heavy_ball_sc", "nag_sc"):
+            del data["mu"]
         return data
 
 

@@ -21,6 +21,16 @@ compiled kernel serves every learning rate and step size: write the function in 
 A flow declares its order p (local error O(h^(p+2)) against the rule it models, 1 for a first-order
 modified flow) with ``@harness.flow(order=1)`` or an attribute ``my_flow.order = 1``. A rule may declare its
 order q as an integrator of the gradient flow (default 1) with ``@harness.rule(order=q)``.
+
+A second-order ODE X'' = A(X, X', t) (a high-resolution ODE of a two-step method, harness.two_step) is a
+flow in a third notation, its acceleration at time t for the method's step s:
+
+    flow(V, x, v, t, s) -> acceleration
+
+with V the rate-scaled field (V = -alpha grad E for one objective), x = X(t) and v = X'(t). Its order is the
+resolution p in sqrt(s) (1: the high-resolution ODE, 0: the low-resolution one; two-step residual
+O(s^((p+3)/2))), and ``@harness.flow(order=1, time_offset=c)`` states which time the iterate x_k stands for:
+t_k = (k + c) sqrt(s) (default 0).
 """
 
 from __future__ import annotations
@@ -42,17 +52,20 @@ from harness.game import Game, GameError
 MAX_FLOW_ORDER = 6
 """The highest order a flow may declare (that of the automatic flows, harness.bea.MAX_ORDER)."""
 MAX_RULE_ORDER = 8
-EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "optimizer", "optimizer2", "n_phi",
+EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "optimizer", "optimizer2", "mu", "n_phi",
           "n_theta")
 NOTATIONS = {
-    "flow": ("flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)", "flow(V, z, h) -> dz"),
+    "flow": ("flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)", "flow(V, z, h) -> dz",
+             "flow(V, x, v, t, s) -> acceleration (a second-order ODE)"),
     "rule": ("rule(f, g, phi, theta, h, lr1, lr2) -> (phi_next, theta_next)", "rule(V, z, h) -> z_next"),
 }
-_ARITY = {7: "per-player", 3: "joint"}
+_ARITY = {7: "per-player", 3: "joint", 5: "second-order"}
 
 
-def _declare(kind: str, order: int, name: str | None) -> Callable:
+def _declare(kind: str, order: int, name: str | None, time_offset: float | None = None) -> Callable:
     _check_order(order, kind, "the declared order")
+    if time_offset is not None and not (isinstance(time_offset, (int, float)) and np.isfinite(time_offset)):
+        raise GameError(f"time_offset must be a finite number, got {time_offset!r}")
 
     def declare(function: Callable) -> Callable:
         if not callable(function):
@@ -61,6 +74,8 @@ def _declare(kind: str, order: int, name: str | None) -> Callable:
             function.order = order  # type: ignore[attr-defined]
             if name is not None:
                 function.harness_name = name  # type: ignore[attr-defined]
+            if time_offset is not None:
+                function.time_offset = float(time_offset)  # type: ignore[attr-defined]
         except AttributeError:  # e.g. a jitted function: declare on a plain wrapper
             wrapper = functools.wraps(function)(lambda *args, **kwargs: function(*args, **kwargs))
             return declare(wrapper)
@@ -69,9 +84,10 @@ def _declare(kind: str, order: int, name: str | None) -> Callable:
     return declare
 
 
-def flow(*, order: int, name: str | None = None) -> Callable:
+def flow(*, order: int, name: str | None = None, time_offset: float | None = None) -> Callable:
     """Declare a user flow's order p (0 ... 6; 1 for a first-order modified flow) and, optionally, the
-    name it is reported under (default: the function's name).
+    name it is reported under (default: the function's name); a second-order ODE may state its
+    ``time_offset`` c (the iterate x_k stands for X((k + c) sqrt(s)); default 0).
 
     >>> import harness
     >>> @harness.flow(order=1)
@@ -80,7 +96,7 @@ def flow(*, order: int, name: str | None = None) -> Callable:
     >>> my_flow.order
     1
     """
-    return _declare("flow", order, name)
+    return _declare("flow", order, name, time_offset)
 
 
 def rule(*, order: int = 1, name: str | None = None) -> Callable:
@@ -102,19 +118,25 @@ class UserFunction:
     Equal when they wrap the same function from the same source. A *recorded* one (read back from a
     results document) has no function: it labels results but cannot be measured."""
 
-    __slots__ = ("function", "kind", "name", "source", "notation", "order", "keywords")
+    __slots__ = ("function", "kind", "name", "source", "notation", "order", "keywords", "time_offset")
 
     def __init__(self, function: Callable | None, kind: str, name: str, source: str, notation: str | None,
-                 order: int, keywords: tuple[str, ...] = ()):
+                 order: int, keywords: tuple[str, ...] = (), time_offset: float = 0.0):
         self.function, self.kind, self.name, self.source = function, kind, name, source
-        self.notation, self.order, self.keywords = notation, order, keywords
+        self.notation, self.order, self.keywords, self.time_offset = notation, order, keywords, time_offset
 
     @classmethod
-    def recorded(cls, kind: str, name: str, source: str, order: int) -> UserFunction:
-        return cls(None, kind, name, source, None, order)
+    def recorded(cls, kind: str, name: str, source: str, order: int, notation: str | None = None,
+                 time_offset: float = 0.0) -> UserFunction:
+        return cls(None, kind, name, source, notation, order, time_offset=time_offset)
+
+    @property
+    def second_order(self) -> bool:
+        """Whether this is a second-order ODE (notation ``flow(V, x, v, t, s)``)."""
+        return self.notation == "second-order"
 
     def _identity(self) -> tuple:
-        return self.function, self.kind, self.name, self.source, self.order
+        return self.function, self.kind, self.name, self.source, self.order, self.time_offset
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, UserFunction) and self._identity() == other._identity()
@@ -152,7 +174,7 @@ class UserFunction:
         """The scheme's EXTRAS this function names, as sorted (name, value) pairs (static values)."""
         values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
                   "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention,
-                  "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2}
+                  "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2, "mu": scheme.mu}
         return tuple((name, values[name]) for name in self.keywords if name in values)
 
 
@@ -170,7 +192,7 @@ def _source_of(function: Callable) -> str:
 
 def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[str, ...]]:
     """The notation of ``function`` and the EXTRAS it names; GameError when it matches neither notation."""
-    both = f"write it as {NOTATIONS[kind][0]} or as {NOTATIONS[kind][1]}"
+    both = f"write it as {' or as '.join(NOTATIONS[kind])}"
     try:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
@@ -182,7 +204,7 @@ def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[st
     keyword_only = [p for p in parameters if p.kind == p.KEYWORD_ONLY]
     unknown = [p.name for p in keyword_only if p.default is p.empty and p.name not in EXTRAS]
     shown = "(" + ", ".join(p.name for p in parameters) + ")"
-    if len(required) not in _ARITY or unknown:
+    if len(required) not in _ARITY or unknown or (kind == "rule" and len(required) == 5):
         extra = f"; it needs {', '.join(unknown)}, which the harness does not pass" if unknown else ""
         raise GameError(f"{where} has the signature {shown}, which matches no notation{extra}: {both} "
                         f"(keyword parameters it may name: {', '.join(EXTRAS)})")
@@ -208,7 +230,10 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
         raise GameError(f"{where} declares no order: decorate it with @harness.flow(order=1) or set "
                         f"{name}.order = 1 (p = 1 for a first-order modified flow, 0 for the gradient flow)")
     order = 1 if declared is None else _check_order(declared, kind, f"the order declared by {where}")
-    return UserFunction(function, kind, name, source, notation, order, keywords)
+    offset = getattr(function, "time_offset", None)
+    if offset is not None and notation != "second-order":
+        raise GameError(f"{where} states a time_offset, which only a second-order ODE flow(V, x, v, t, s) has")
+    return UserFunction(function, kind, name, source, notation, order, keywords, float(offset or 0.0))
 
 
 def is_file_spec(text: str) -> bool:
@@ -277,18 +302,18 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
     structure, shape and dtype while tracing (GameError naming the player)."""
     if user.function is None:
         raise GameError(f"{user.describe} was read from a results document; load it from its file to measure it")
+    if user.second_order:
+        raise GameError(f"{user.describe} is a second-order ODE: check it against a two-step method "
+                        "(heavy_ball_sc, nag_sc, nag_c)")
     a, b = game.dims
-    sizes = {"n_phi": a, "n_theta": b}
-    named = {**dict(keywords), **{k: sizes[k] for k in user.keywords if k in sizes}}
+    named = _named(user, game, keywords)
     parts = ("dphi", "dtheta") if user.kind == "flow" else ("phi_next", "theta_next")
     function = user.function
 
     def call(z, h, params):
         alpha, lam = params[0], params[1]
         if user.notation == "joint":  # V as a concatenation, so that XLA drops the half of V' u a flow slices off
-            velocity = lambda x: jnp.concatenate([alpha * game.field1(x[:a], x[a:]),  # noqa: E731
-                                                  lam * game.field2(x[:a], x[a:])])
-            out = function(velocity, z, h, **named)
+            out = function(rate_scaled_field(game, alpha, lam), z, h, **named)
             return _checked_part(user, out, "a vector", a + b)
         out = function(game.field1, game.field2, z[:a], z[a:], h, alpha, lam, **named)
         if not isinstance(out, (tuple, list)) or len(out) != 2:
@@ -296,6 +321,32 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
             raise _fail(user, f"returned {got}; it must return a pair ({parts[0]}, {parts[1]})")
         return jnp.concatenate([_checked_part(user, out[0], f"player 1's {parts[0]}", a),
                                 _checked_part(user, out[1], f"player 2's {parts[1]}", b)])
+
+    return call
+
+
+def rate_scaled_field(game: Game, alpha, lam) -> Callable:
+    """V(z) = (alpha f, lambda g) on the joint state, as a concatenation."""
+    a = game.dims[0]
+    return lambda z: jnp.concatenate([alpha * game.field1(z[:a], z[a:]), lam * game.field2(z[:a], z[a:])])
+
+
+def _named(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> dict:
+    """The keyword arguments the user's function receives: the scheme's EXTRAS and the player sizes it names."""
+    sizes = {"n_phi": game.dims[0], "n_theta": game.dims[1]}
+    return {**dict(keywords), **{k: sizes[k] for k in user.keywords if k in sizes}}
+
+
+def second_order_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
+    """The user's second-order ODE as ``(x, v, t, s, params) -> acceleration`` on the joint state, with V the
+    rate-scaled field (params[0], params[1] = alpha, lambda); the result is checked while tracing."""
+    if user.function is None:
+        raise GameError(f"{user.describe} was read from a results document; load it from its file to measure it")
+    named, function = _named(user, game, keywords), user.function
+
+    def call(x, v, t, s, params):
+        out = function(rate_scaled_field(game, params[0], params[1]), x, v, t, s, **named)
+        return _checked_part(user, out, "an acceleration", sum(game.dims))
 
     return call
 
@@ -317,7 +368,13 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
     """The user's function at every initial point (one step size h), compiled as the measurement will
     compile it; GameError with one line when it cannot be traced, raises, returns the wrong structure, or
     gives NaN or inf at an initial point."""
-    call = joint_function(user, game, keywords)
+    if user.second_order:  # the acceleration at rest velocity V(z), time 1 and step s = h
+        accelerate = second_order_function(user, game, keywords)
+
+        def call(z, h, params):
+            return accelerate(z, rate_scaled_field(game, params[0], params[1])(z), 1.0, h, params)
+    else:
+        call = joint_function(user, game, keywords)
     try:
         values = np.asarray(jax.jit(jax.vmap(call, in_axes=(0, None, None)))(jnp.asarray(points), h, params))
     except GameError:

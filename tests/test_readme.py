@@ -303,3 +303,12 @@ def test_the_ci_workflow_caches_the_jax_compilation_cache():
     folder = subprocess.run([sys.executable, "-c", "import harness; print(harness.cache_folder())"], env=environment,
                             capture_output=True, text=True, check=True).stdout.strip()
     assert folder == os.path.expanduser("~/.cache/discretization-drift-harness/jax")  # the runner's default
+
+
+def test_the_second_order_ode_shown_measures_the_slope_shown():
+    example = next(b for b in blocks() if b.heading == "Published flows, checked" and b.language == "python")
+    *body, last = example.text.strip().splitlines()
+    expression, _, shown = last.partition("#")
+    namespace: dict = {}
+    exec("\n".join(body), namespace)
+    assert eval(expression, namespace) == pytest.approx(float(shown), abs=0.01)
