@@ -8,7 +8,8 @@ ones (setting up a virtual environment or installing, the whole check matrix, a 
 suite) run in tests marked ``slow``, in a copy of the repository, with a fresh virtual environment first
 on PATH when the block installs something. Two placeholders of the README are given meaning here:
 ``path/to/my_game.py:MY_GAME`` is a small game file written into the folder (beside a copy of
-``examples/``), and the argument ``...`` ("any arguments") runs as ``--version``.
+``examples/``), and the argument ``...`` ("any arguments") runs as ``--version``. A workflow with a job matrix
+(the sharded one) runs its commands per job: tests/test_shards.py checks them against the README's.
 
 ``pycon`` blocks run as doctests, ``python`` blocks are imported or run by pytest (see the tests), and
 the failure message shown in a ``text`` block is compared with the real one.
@@ -50,6 +51,7 @@ SLOW = [
     (re.compile(r"\bharness\b.*\s--all\b"), "runs the whole check matrix"),
     (re.compile(r"\bharness\b.*\s--literature\b"), "runs the literature catalog's matrix"),
     (re.compile(r"\bharness\s+report\b"), "runs the check matrix and writes a report"),
+    (re.compile(r"\bharness\b.*\s--merge\b"), "merges the shards of the whole check matrix"),
     (re.compile(r"\bpytest\b"), "runs a test suite"),
 ]
 
@@ -100,6 +102,8 @@ def commands(block: Block) -> list[Command]:
     if block.language == "bash":
         lines = [line.strip() for line in block.text.splitlines()]
     elif block.language in ("yaml", "yml"):
+        if "${{ matrix." in block.text:  # a job matrix's commands: tests/test_shards.py compares them with the README's
+            return []
         lines = [m.group(1).strip() for m in re.finditer(r"^\s*(?:-\s+)?run:\s*(.+)$", block.text, re.M)]
     else:
         return []
