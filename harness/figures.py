@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import textwrap
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,10 @@ from harness.trajectories import Trajectories  # noqa: E402
 
 STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 11.5,
               "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-              "axes.titlesize": 11.5, "axes.labelsize": 11.5, "xtick.labelsize": 11, "ytick.labelsize": 11,
-              "legend.fontsize": 11, "legend.title_fontsize": 11}
+              "axes.titlesize": 11.5, "axes.labelsize": 11.5, "xtick.labelsize": 11.5, "ytick.labelsize": 11.5,
+              "legend.fontsize": 11.5, "legend.title_fontsize": 11.5}
 PANEL = (3.9, 3.3)
-"""Inches of one panel: 374 CSS pixels wide at its natural size, so 11 pt text reads at 14-15 px."""
+"""Inches of one panel: 374 CSS pixels wide at its natural size, where 11.5 pt text is 15.3 px tall."""
 PNG_DPI = 80
 FLOW_STYLES = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s", "--"),
                "official": ("tab:green", "^", "-."), "igr": ("tab:orange", "s", "--")}
@@ -213,12 +214,11 @@ def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
         ax.annotate(f"h{f'{guide:g}'.translate(SUPERSCRIPT)}", (middle, anchor * (middle / span[0]) ** guide),
                     color="0.35", xytext=(3, -15), textcoords="offset points")
     spec, horizon = checks[0].spec, checks[0].measurement.horizon
-    rates = spec.scheme.label.partition("(")[2].rstrip(")")
-    title = f"{spec.game}: {rule_name(spec.scheme.name)}"
+    details = spec.scheme.label.partition("(")[2].rstrip(")")
     if spec.measure == "global":
-        title += f", global at T = {horizon:.3g}"
-    ax.set_title(f"{title}\n{rates}" if rates else title)
-    ax.set_ylabel("global error" if spec.measure == "global" else "local error |update − flow|")
+        details += f"; global error at T = {horizon:.3g}"
+    ax.set_title("\n".join([f"{spec.game}: {rule_name(spec.scheme.name)}", *textwrap.wrap(details, 44)]))
+    ax.set_ylabel("global error at T" if spec.measure == "global" else "local error |update − flow|")
     ax.set_xlabel("step size h")
     found = np.concatenate(values) if values else np.array([1.0])
     _log_ticks(ax, h.min(), h.max(), "x")

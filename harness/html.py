@@ -29,8 +29,9 @@ tr.off td { background: #fde8e8; }
 .controls select, .controls input { font: inherit; max-width: 14em; }
 .grid { display: grid; grid-template-columns: repeat(auto-fill, minmax(340px, 1fr)); gap: 16px; }
 figure { margin: 0 0 1.2em; content-visibility: auto; contain-intrinsic-size: auto 330px; }
-figure svg { width: 100%; height: auto; display: block; border: 1px solid #eee; }
+figure svg { width: 100%; height: auto; display: block; border: 1px solid #eee; box-sizing: border-box; }
 figcaption { color: #444; font-size: 14px; }
+a.wide { display: block; overflow-x: auto; } a.wide svg { min-width: 760px; }
 .overlay { position: fixed; inset: 0; background: #fff; overflow: auto; z-index: 9; cursor: zoom-out; }
 .overlay svg { width: max(96vw, 900px); height: auto; }
 ol.notes { font-size: 14px; }
@@ -109,6 +110,9 @@ SCRIPT = """
 })();
 """
 
+WIDE_PT = 480
+"""Figures wider than this (points; several panels side by side) keep a legible width and scroll inside their
+box on narrow screens."""
 _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _RULE = re.compile(r"(\.s[0-9a-f]{7})\{([^}]*)\}")
 
@@ -132,7 +136,9 @@ class Page:
         text = _STYLE.sub("", re.sub(r"<\?xml[^>]*\?>", "", text)).strip()
         text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", text, count=1)
         text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(caption)}" ', 1)
-        return f'<a class="zoom" href="{escape(path)}" title="open full size">{text}</a>'
+        box = re.search(r'viewBox="0 0 ([\d.]+)', text)
+        wide = " wide" if box and float(box.group(1)) > WIDE_PT else ""
+        return f'<a class="zoom{wide}" href="{escape(path)}" title="open full size">{text}</a>'
 
     def stylesheet(self) -> str:
         """The figures' style rules (matplotlib's defaults scoped to SVG)."""
@@ -182,9 +188,9 @@ def _results(content: dict) -> list[str]:
     header, rows = content["header"], content["rows"]
     parts = [f'<h2 id="results">Results ({len(rows)} checks)</h2>',
              "<p>Not met and flagged checks first. A game links to its figures; [n] to the note with the reason "
-             "a check expects another slope. Largest |fitted − expected|: "
-             + "; ".join(f"{escape(' · '.join(row.cells[:3]))} ({escape(row.cells[3])}) {escape(row.cells[7])}"
-                         for row in content["largest"]) + ".</p>",
+             "a check expects another slope. Largest |fitted − expected|:</p><ul>"
+             + "".join(f"<li>{escape(' · '.join(row.cells[:3]))} ({escape(row.cells[3])}): {escape(row.cells[7])}</li>"
+                       for row in content["largest"]) + "</ul>",
              _controls(rows), '<div class="scroll"><table id="checks">',
              "<thead><tr>" + "".join(f'<th title="sort">{escape(h)}</th>' for h in header) + "</tr></thead><tbody>"]
     for row in rows:

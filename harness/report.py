@@ -32,6 +32,7 @@ from harness.checks import CheckResult, Settings, results_document
 from harness.figures import error_figures, phase_figures, rule_name, save
 from harness.game import Game
 from harness.html import render_html
+from harness.precision import float64
 from harness.series import Series
 from harness.trajectories import trajectories
 
@@ -115,9 +116,10 @@ def findings(results: list[CheckResult]) -> list[str]:
             list(FLOW_NAMES).index(item[0][0]), item[0][1] != "local", item[0][2])):
         slopes = [r.fit.slope for r in checks]
         worst = max(checks, key=lambda r: abs(r.fit.slope - expected))
-        count = f"{len(checks)} checks" if len(checks) > 1 else "1 check"
-        sentences.append(f"Against {FLOW_NAMES[flow]}, {measure} error, expected slope {expected:g}: {count} "
-                         f"measured {min(slopes):.2f} to {max(slopes):.2f} (largest deviation "
+        measured = f"{len(checks)} checks measured {min(slopes):.2f} to {max(slopes):.2f}" if len(checks) > 1 \
+            else f"1 check measured {slopes[0]:.2f}"
+        sentences.append(f"Against {FLOW_NAMES[flow]}, {measure} error, expected slope {expected:g}: {measured} "
+                         f"(largest deviation "
                          f"{worst.fit.slope - expected:+.2f}, {worst.spec.label}; checks: {_names(checks)}).")
     official: dict[tuple, list[CheckResult]] = {}
     for r in results:
@@ -237,6 +239,7 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
     return figures
 
 
+@float64
 def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
                  progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see

@@ -156,7 +156,8 @@ def test_findings_never_give_a_range_across_expected_slopes(reports):
     for line in lines:
         for flow, measure, expected, count, low, high in re.findall(
                 r"Against (.+?), (local|global) error, expected slope ([\d.]+): (\d+) checks? measured "
-                r"([\d.]+) to ([\d.]+)", line):
+                r"([\d.]+)(?: to ([\d.]+))?", line):
+            high = high or low
             slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == names[flow]
                       and e["measure"] == measure and e["expected_slope"] == float(expected)]
             assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
