@@ -1,8 +1,9 @@
 """The committed reference report (reports/reference/index.html) rendered in headless Chromium (Debian's
 ``chromium`` package), driven over the DevTools protocol on a pipe, at a 1400 px desktop and a 400 px phone
 (mobile emulation, so the viewport meta tag counts): no console error, every figure renders, no sideways
-page scroll, legible text and figures, a working filter, readable with scripts off. Screenshots are written
-into build/screenshots/."""
+page scroll, legible text and figures, a working filter and sort, figures that open full size, readable with
+scripts off. Screenshots are written into build/screenshots/. REPORT_PAGE=path/index.html checks another
+report's page."""
 
 import base64
 import fcntl
@@ -62,7 +63,19 @@ FILTER = """(() => {
   flip(true);
   const marked = visible().map(r => rows.indexOf(r));
   flip(false);
-  return {real: real, allOff: allOff, marked: marked, restored: visible().length};
+  const sort = document.getElementById('sort');
+  sort.value = 'a7';  // |fitted − expected|, largest first
+  sort.dispatchEvent(new Event('input', {bubbles: true}));
+  const deviations = [...document.querySelectorAll('#checks tbody tr')]
+    .map(r => Math.abs(parseFloat(r.cells[7].textContent)));
+  sort.value = '';
+  sort.dispatchEvent(new Event('input', {bubbles: true}));
+  const reordered = [...document.querySelectorAll('#checks tbody tr')].every((r, i) => r === rows[i]);
+  document.querySelector('a.zoom').click();
+  const opened = document.querySelector('.overlay svg') !== null;
+  document.querySelector('.overlay').click();
+  return {real: real, allOff: allOff, marked: marked, restored: visible().length, deviations: deviations,
+          reordered: reordered, opened: opened, closed: document.querySelector('.overlay') === null};
 })()"""
 
 
@@ -183,6 +196,9 @@ def test_report_page_in_a_real_browser(browser, width, mobile):
     filtered = browser.evaluate(FILTER)
     assert len(filtered["real"]) == page["off"] and filtered["allOff"]  # only the checks not met (or flagged)
     assert filtered["marked"] == sorted({*filtered["real"], 3, 7, 11}) and filtered["restored"] == page["rows"]
+    deviations = [d for d in filtered["deviations"] if d is not None]  # rows without a fit sort last
+    assert deviations == sorted(deviations, reverse=True) and filtered["reordered"]  # sorted, then back
+    assert filtered["opened"] and filtered["closed"]  # a figure opens full size and closes
 
 
 def test_report_page_reads_without_scripts(browser):
