@@ -146,23 +146,23 @@ class Page:
                 + "".join(f"{name}{{{style}}}" for name, style in self.rules.items()))
 
 
-def _id(text: str) -> str:
-    return re.sub(r"[^\w\- ]", "", text.strip().lower()).replace(" ", "-")
+def slug(heading: str) -> str:
+    """The anchor GitHub gives a Markdown heading (and the page's id for it)."""
+    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def _contents(parts: list[str]) -> str:
-    """The table of contents of the page's h2 and h3 headings (each with an id)."""
-    items, open_sub = [], False
+    """The table of contents of the page's h2 and h3 headings (each with an id), h3 nested in their h2."""
+    sections: list[tuple[str, list[str]]] = []
     for level, anchor, title in re.findall(r'<h([23]) id="([^"]+)">(.*?)</h\1>', "\n".join(parts)):
-        if level == "3" and not open_sub:
-            items.append("<ul>")
-            open_sub = True
-        elif level == "2" and open_sub:
-            items.append("</ul>")
-            open_sub = False
-        items.append(f'<li><a href="#{anchor}">{re.sub(r"<[^>]+>", "", title)}</a></li>')
-    items.append("</ul>" if open_sub else "")
-    return '<nav class="toc"><strong>Contents</strong><ul>' + "".join(items) + "</ul></nav>"
+        link = f'<a href="#{anchor}">{re.sub(r"<[^>]+>", "", title)}</a>'
+        if level == "2" or not sections:
+            sections.append((link, []))
+        else:
+            sections[-1][1].append(link)
+    items = "".join(f"<li>{link}" + ("<ul>" + "".join(f"<li>{s}</li>" for s in subs) + "</ul>" if subs else "")
+                    + "</li>" for link, subs in sections)
+    return f'<nav class="toc"><strong>Contents</strong><ul>{items}</ul></nav>'
 
 
 def _controls(rows: list) -> str:
@@ -266,9 +266,9 @@ def section_html(markdown: str, folder: Path, page: Page | None = None) -> list[
         lines = block.splitlines()
         image = _IMAGE.match(block)
         if block.startswith("### "):
-            parts.append(f'<h3 id="{_id(block[4:])}">{_inline(block[4:])}</h3>')
+            parts.append(f'<h3 id="{slug(block[4:])}">{_inline(block[4:])}</h3>')
         elif block.startswith("## "):
-            parts.append(f'<h2 id="{_id(block[3:])}">{_inline(block[3:])}</h2>')
+            parts.append(f'<h2 id="{slug(block[3:])}">{_inline(block[3:])}</h2>')
         elif image:
             parts.append(f"<figure>{page.svg(image.group(2), image.group(1))}</figure>")
         elif all(line.startswith("|") for line in lines) and len(lines) >= 2:

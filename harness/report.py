@@ -31,7 +31,7 @@ from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
 from harness.figures import error_figures, phase_figures, rule_name, save
 from harness.game import Game
-from harness.html import render_html
+from harness.html import render_html, slug
 from harness.precision import float64
 from harness.series import Series
 from harness.trajectories import trajectories
@@ -278,11 +278,6 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
     _atomic_write(out / "index.md", markdown(content))
     _atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
-
-
-def slug(heading: str) -> str:
-    """The anchor GitHub gives a Markdown heading (and the page's id for it)."""
-    return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
 def markdown(content: dict) -> str:
