@@ -40,7 +40,6 @@ FLOW_STYLES = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s
                "official": ("tab:green", "^", "-."), "igr": ("tab:orange", "s", "--")}
 OTHER_STYLES = [("tab:red", "D", ":"), ("tab:purple", "v", (0, (6, 2))), ("tab:brown", "P", (0, (1, 2))),
                 ("tab:pink", "X", (0, (4, 1, 1, 1))), ("tab:olive", "<", "-"), ("tab:cyan", ">", "--")]
-FLOW_COLOURS = {name: style[0] for name, style in FLOW_STYLES.items()}
 ITERATE_COLOURS = {"simultaneous": "tab:red", "alternating": "tab:purple", "gd": "tab:red"}
 VIEW = 3.0
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
