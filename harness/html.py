@@ -21,8 +21,8 @@ nav.toc ul { margin: .2em 0; padding-left: 1.2em; } nav.toc ul ul { columns: 14e
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { padding: 3px 7px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
 th { position: sticky; top: 0; background: #f4f4f6; }
-#checks th { cursor: pointer; white-space: nowrap; }
-#checks td:nth-child(n+4):nth-child(-n+8), #checks td:nth-child(11) { white-space: nowrap; }
+#checks th { cursor: pointer; } #checks td:nth-child(n+5):nth-child(-n+8) { white-space: nowrap; }
+#checks td:nth-child(2) { max-width: 17em; } #checks td:nth-child(11) { min-width: 6.2em; }
 tr.off td { background: #fde8e8; }
 .status { font-weight: 600; } .PASS { color: #18794e; } .other { color: #b4232a; }
 .controls { display: flex; flex-wrap: wrap; gap: .4em 1em; align-items: center; margin: .6em 0; }

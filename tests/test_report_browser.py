@@ -46,6 +46,7 @@ MEASURE = """(() => {
     panels: panels.length, panelWidth: Math.min(...panels.map(s => s.getBoundingClientRect().width)),
     panelTextHeight: Math.min(...panels.flatMap(s => texts(s).map(t => t.getBoundingClientRect().height))),
     panelFont: Math.min(...panels.flatMap(s => texts(s).map(t => parseFloat(getComputedStyle(t).fontSize) * scale(s)))),
+    tableFits: (t => t.scrollWidth <= t.parentElement.clientWidth)(document.getElementById('checks')),
     rows: rows.length, off: rows.filter(r => r.dataset.off === '1').length,
     controls: form !== null && !form.hidden, visible: rows.filter(r => !r.hidden).length,
     load: nav ? nav.loadEventEnd : null,
@@ -186,6 +187,7 @@ def test_report_page_in_a_real_browser(browser, width, mobile):
     print(f"{width} px: load {seconds:.2f} s", json.dumps(page))
     assert browser.errors() == []
     assert page["width"] == width and page["scrollWidth"] <= width  # no sideways page scroll
+    assert page["tableFits"]  # the results table needs no sideways scroll of its own either
     assert page["imagesDecoded"] and page["figures"] >= 10 and page["figuresDrawn"] == page["figures"]
     assert page["controls"] and page["visible"] == page["rows"] > 20
     assert page["textFont"] >= 14 and page["bodyFont"] >= 14
