@@ -9,6 +9,11 @@ and the generator the non-saturating loss L2 = mean_j softplus(-D(G(u_j))). Ever
 (seed 0), so the game is deterministic. ``mlp_gan(width, depth)`` builds other sizes; the catalog's
 ``mlp_gan`` (width 72, depth 2) has 5,545 + 5,618 = 11,163 parameters. Its size marks it ``large``:
 group selectors of the check matrix skip it, and the matrix names it where it is checked.
+
+The size family: with depth d and width w the two networks hold 2 (d - 1)(w^2 + w) + 9 w + 3 parameters
+(``parameter_count``), and ``mlp_gan_of_size(n)`` builds the GAN whose count is nearest n, e.g.
+``harness.check(mlp_gan_of_size(10**5), "simultaneous", "modified")`` (width 221, 100,116 parameters);
+benchmarks/size_scaling.py measures one order check from 10^3 to 10^6 parameters.
 """
 
 import jax
@@ -55,8 +60,8 @@ def mlp_gan(width: int = 72, depth: int = 2, seed: int = 0, name: str = "mlp_gan
     rng = np.random.default_rng(seed)
     modes = rng.integers(0, 8, SAMPLES)
     angles = 2 * np.pi * modes / 8
-    data = jnp.asarray(np.stack([np.cos(angles), np.sin(angles)], 1) + 0.05 * rng.standard_normal((SAMPLES, 2)))
-    latents = jnp.asarray(rng.standard_normal((SAMPLES, 2)))
+    data = np.stack([np.cos(angles), np.sin(angles)], 1) + 0.05 * rng.standard_normal((SAMPLES, 2))
+    latents = rng.standard_normal((SAMPLES, 2))  # numpy float64: the losses compute in float64 wherever built
     d_layers, g_layers = _layer_sizes(2, width, depth, 1), _layer_sizes(2, width, depth, 2)
     discriminator, generator = _mlp(d_layers), _mlp(g_layers)
 
@@ -70,6 +75,28 @@ def mlp_gan(width: int = 72, depth: int = 2, seed: int = 0, name: str = "mlp_gan
 
     return Game(name, discriminator_loss, generator_loss, _initial(rng, d_layers), _initial(rng, g_layers),
                 linear=False, large=True)
+
+
+def parameter_count(width: int, depth: int = 2) -> int:
+    """Parameters of the discriminator and the generator together (weights and biases of every layer)."""
+    layers = _layer_sizes(2, width, depth, 1) + _layer_sizes(2, width, depth, 2)
+    return sum(fan_in * fan_out + fan_out for fan_in, fan_out in layers)
+
+
+def width_for(parameters: int, depth: int = 2) -> int:
+    """The width whose ``parameter_count`` is nearest ``parameters`` (the smaller width on a tie)."""
+    width = 1
+    while parameter_count(width + 1, depth) <= parameters:
+        width += 1
+    above = parameter_count(width + 1, depth) - parameters
+    return width + 1 if above < parameters - parameter_count(width, depth) else width
+
+
+def mlp_gan_of_size(parameters: int, depth: int = 2, seed: int = 0) -> Game:
+    """The GAN with ``depth`` hidden layers of the width nearest ``parameters`` in all, named
+    ``mlp_gan_<count>``; like every game of the family it has its own kernels."""
+    width = width_for(parameters, depth)
+    return mlp_gan(width, depth, seed, f"mlp_gan_{parameter_count(width, depth)}")
 
 
 game = mlp_gan()

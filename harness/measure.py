@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import functools
 import math
+import os
 from dataclasses import dataclass
 
 import jax
@@ -159,21 +160,25 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
 
 
 @functools.lru_cache(maxsize=LOADED)
-def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: str):
+def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: str,
+            mesh: jax.sharding.Mesh | None = None):
     """The compiled sweep ``(points [P, n], step sizes [H], update steps [H], reference steps, params,
     coefficients) -> errors, reference errors, floors [P, H]``: from each point, N update steps of size h
     against the flow over time N h (N = 1: local error). The P * H (point, step size) pairs are the rows
     of one explicit batch; N and the reference solver's step count are traced, so local and global
     errors share the kernel. A rule with memory starts as its ``start`` = (regime, n) says
-    (harness.regimes); from a cold start the first n - 1 steps lead to the point measured from."""
+    (harness.regimes); from a cold start the first n - 1 steps lead to the point measured from. On a
+    ``mesh`` (``sweep_mesh``) the rows, padded with copies of the last one, are split into blocks along
+    "rows", each block run by its devices alone (shard_map), and each state is split along "params"."""
     step = jax.vmap(update_map(game, structure), in_axes=(0, 0, None))
     field = family_field(game, structure, family)
 
-    def sweep(points, step_sizes, update_steps, reference_steps, params, coefficients):
-        count, n = points.shape
-        z0 = jnp.repeat(points, step_sizes.size, axis=0)
-        h = jnp.tile(step_sizes, count)
-        steps = jnp.tile(update_steps, count)
+    def rows(z0, h, steps, reference_steps, params, coefficients):
+        """Errors, reference errors and floors [B] of B rows: states z0 [B, n], step sizes h and counts N [B]."""
+        n = z0.shape[1]
+        if mesh is not None and mesh.shape["params"] > 1:
+            z0 = jax.lax.with_sharding_constraint(z0, jax.sharding.NamedSharding(
+                jax.sharding.get_abstract_mesh(), jax.sharding.PartitionSpec(None, "params")))
         row_field = lambda z, h_row: field(z, h_row, params, coefficients)  # noqa: E731
         if start is not None:
             backward = lambda z: reference_solutions(row_field, z, -h, h, affine)  # noqa: E731
@@ -192,8 +197,21 @@ def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, fam
         flowed, reference_error = reference_solutions(row_field, z0, h * steps, h, affine, reference_steps)
         scale = jnp.maximum(jnp.linalg.norm(z0, axis=1), jnp.linalg.norm(stepped, axis=1))
         errors = jnp.linalg.norm(stepped - flowed, axis=1)
-        floor = FLOOR_FACTOR * EPS * scale * steps
-        return tuple(jnp.reshape(x, (count, step_sizes.size)) for x in (errors, reference_error + prev_error, floor))
+        return errors, reference_error + prev_error, FLOOR_FACTOR * EPS * scale * steps
+
+    def sweep(points, step_sizes, update_steps, reference_steps, params, coefficients):
+        count = points.shape[0]
+        batch = (jnp.repeat(points, step_sizes.size, axis=0), jnp.tile(step_sizes, count),
+                 jnp.tile(update_steps, count))
+        run = rows
+        if mesh is not None:
+            pad = -batch[0].shape[0] % mesh.shape["rows"]
+            batch = tuple(jnp.concatenate([x, jnp.repeat(x[-1:], pad, axis=0)]) for x in batch)
+            spec = jax.sharding.PartitionSpec
+            run = jax.shard_map(rows, mesh=mesh, in_specs=(spec("rows"),) * 3 + (spec(),) * 3, out_specs=spec("rows"),
+                                axis_names={"rows"}, check_vma=False)  # no collectives: the rows are independent
+        outputs = run(*batch, reference_steps, params, coefficients)
+        return tuple(jnp.reshape(x[: count * step_sizes.size], (count, step_sizes.size)) for x in outputs)
 
     return jax.jit(sweep)
 
@@ -224,16 +242,28 @@ def _validated(game: Game, step_sizes, points) -> tuple[np.ndarray, np.ndarray]:
     return step_sizes, points
 
 
-def shard_rows(points: np.ndarray) -> jax.Array:
-    """``points`` split across the local devices along the point axis (jax.sharding), so that the batched
-    sweep runs on all of them; on a single device, or when no device count > 1 divides the number of
-    points, they stay on the default device."""
+PARAM_SHARDS = "HARNESS_PARAM_SHARDS"
+"""Environment variable: how many devices split each state along its numbers (default 1)."""
+
+
+def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
+    """The local devices as a ("rows", "params") mesh for a sweep, or None on one device.
+
+    The (point, step size) rows of a sweep are independent: the kernel pads them to a multiple of the "rows"
+    size and runs each block on its devices alone, with no communication (per-device memory: that of the
+    block). p = ``param_shards`` (default: $HARNESS_PARAM_SHARDS, else 1), a divisor of the device count d,
+    also splits each state p ways along its numbers (the rows then d / p ways), for a game one row of which
+    does not fit a device; XLA gathers the state where the field needs it whole. Measured on CPU with 4
+    devices (benchmarks/size_scaling.md): on the MLP GAN this costs time and saves no memory, hence p = 1."""
     devices = jax.local_devices()
-    count = max((d for d in range(1, len(devices) + 1) if points.shape[0] % d == 0), default=1)
-    if count == 1:
-        return jnp.asarray(points)
-    mesh = jax.sharding.Mesh(np.array(devices[:count]), ("points",))
-    return jax.device_put(points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec("points")))
+    if len(devices) == 1:
+        return None
+    if param_shards is None:
+        param_shards = int(os.environ.get(PARAM_SHARDS) or 1)
+    if param_shards < 1 or len(devices) % param_shards:
+        raise GameError(f"the parameter shards ({param_shards}) must divide the device count ({len(devices)})")
+    grid = np.array(devices).reshape(len(devices) // param_shards, param_shards)
+    return jax.sharding.Mesh(grid, ("rows", "params"))
 
 
 _USER_FLOWS_AFFINE: dict[tuple, bool] = {}
@@ -260,8 +290,12 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     affine = (game.is_affine() if affine is None else affine) and not flow.automatic
     if affine and isinstance(family, UserFamily):
         affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), scheme.params)
-    kernel = _kernel(game, structure, scheme.start, affine, family)
-    args = (shard_rows(points), jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
+    mesh = sweep_mesh()
+    kernel = _kernel(game, structure, scheme.start, affine, family, mesh)
+    # on a mesh the points go to every device (replicated), and the kernel splits the rows
+    placed = jnp.asarray(points) if mesh is None else jax.device_put(
+        points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    args = (placed, jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)
     key = (f"{program_key(game, structure, scheme.params.shape)}|"
            f"{family_key(game, structure, family, scheme.params.shape)}|{affine}|{scheme.start}")

@@ -1,29 +1,15 @@
-"""Scale-out and the large game: thread caps under pytest-xdist, device sharding, the MLP GAN."""
+"""Scale-out and the large game: thread caps under pytest-xdist, the MLP GAN (device sharding:
+test_device_sharding.py)."""
 
 import json
 import os
 import subprocess
 import sys
 
-import numpy as np
 import pytest
 
 from harness.checks import load_matrix
 from harness_pytest import cap_threads_per_worker
-
-SHARDED_SWEEP = """
-import json, sys
-import jax
-import harness
-from harness.catalog import load_game
-from harness.flows import Flow
-from harness.measure import default_step_sizes, initial_points, measure_local_error, shard_rows
-from harness.schemes import Scheme
-game, scheme = load_game("dirac_gan"), Scheme("alternating", 1.0, 0.3)
-points = initial_points(game)
-m = measure_local_error(game, scheme, Flow("modified"), default_step_sizes(game, scheme), points)
-print(json.dumps({"devices": len(shard_rows(points).sharding.device_set), "errors": m.errors.tolist()}))
-"""
 
 
 def test_threads_are_capped_per_xdist_worker():
@@ -40,19 +26,6 @@ def test_threads_are_capped_per_xdist_worker():
     assert outside == {}
 
 
-def _sweep(device_count: int) -> dict:
-    env = {**os.environ, "XLA_FLAGS": f"--xla_force_host_platform_device_count={device_count}"}
-    run = subprocess.run([sys.executable, "-c", SHARDED_SWEEP], env=env, capture_output=True, text=True, timeout=300)
-    assert run.returncode == 0, run.stderr
-    return json.loads(run.stdout.strip().splitlines()[-1])
-
-
-def test_a_sweep_sharded_over_two_cpu_devices_gives_the_same_errors():
-    sharded, single = _sweep(2), _sweep(1)
-    assert (sharded["devices"], single["devices"]) == (2, 1)
-    np.testing.assert_array_equal(sharded["errors"], single["errors"])
-
-
 def test_the_large_game_has_ten_thousand_parameters_and_its_own_matrix(games):
     game = games["mlp_gan"]
     assert sum(game.dims) >= 10_000 and game.metadata["large"]
@@ -61,6 +34,17 @@ def test_the_large_game_has_ten_thousand_parameters_and_its_own_matrix(games):
     _, large = load_matrix("large", games)
     assert {(s.game, s.scheme.name, s.flow.name) for s in large} == {
         ("mlp_gan", scheme, flow) for scheme in ("simultaneous", "alternating") for flow in ("gradient", "modified")}
+
+
+def test_the_mlp_gan_family_reaches_each_size_nearest():
+    from games.mlp_gan import mlp_gan, mlp_gan_of_size, parameter_count, width_for
+
+    widths = [width_for(10**k) for k in (3, 4, 5, 6)]
+    assert widths == [20, 68, 221, 704]
+    assert [parameter_count(w) for w in widths] == [1023, 9999, 100_116, 998_979]
+    assert parameter_count(72) == 11_163 and parameter_count(7, 3) == mlp_gan(7, 3).z0.size == 2 * 2 * 56 + 66
+    game = mlp_gan_of_size(1000)
+    assert (game.name, game.z0.size, game.metadata["large"]) == ("mlp_gan_1023", 1023, True)
 
 
 @pytest.mark.slow
