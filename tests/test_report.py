@@ -5,6 +5,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from dataclasses import replace
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -143,13 +144,12 @@ def test_findings_state_the_official_convention_slopes(reports):
     assert abs(float(unequal.split("slope ")[1].split(" ")[0]) - 2.0) < 0.15
 
 
-def test_findings_never_give_a_range_across_expected_slopes(reports):
-    """Every slope range in index.md's Findings is the range of exactly the checks of one flow, measure and
-    expected slope (recomputed from results.json)."""
-    _, out, _ = reports
-    text = (out / "index.md").read_text()
+def ranges_in_findings(folder):
+    """Check every slope range in ``folder``'s index.md Findings against results.json: each is the range of
+    exactly the checks of one flow, measure and expected slope. Returns how many ranges there are."""
+    text = (folder / "index.md").read_text()
     lines = text[text.index("## Findings"):text.index("## Results")].splitlines()
-    entries = json.loads((out / "results.json").read_text())["results"]
+    entries = json.loads((folder / "results.json").read_text())["results"]
     names = {"the gradient flow": "gradient", "the joint-convention modified flow": "modified",
              "implicit gradient regularisation (single objective)": "igr"}
     ranges = 0
@@ -162,14 +162,23 @@ def test_findings_never_give_a_range_across_expected_slopes(reports):
                       and e["measure"] == measure and e["expected_slope"] == float(expected)]
             assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
             ranges += 1
-        for low, high, count, expected in re.findall(r"range ([\d.]+)–([\d.]+), (\d+) checks?, expected ([\d.]+)",
-                                                     line):
-            slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == "official"
-                      and e["expected_slope"] == float(expected)]
+        for low, high, count, expected, equal in re.findall(
+                r"range ([\d.]+)–([\d.]+), (\d+) checks?, expected ([\d.]+)\) when lr1 (=|≠) lr2", line):
+            slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == "official" and e["measure"] == "local"
+                      and e["expected_slope"] == float(expected)
+                      and (e["scheme"]["lr1"] == e["scheme"]["lr2"]) == (equal == "=")]
             assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
             ranges += 1
         assert not re.search(r"from [\d.]+ to [\d.]+ \(expected", line)  # the old, mixed summary
-    assert ranges == 5  # gradient, modified and igr (local), official at equal and at unequal rates
+    return ranges
+
+
+def test_findings_never_give_a_range_across_expected_slopes(reports):
+    assert ranges_in_findings(reports[1]) == 5  # gradient, modified, igr (local); official at equal, unequal rates
+
+
+def test_the_reference_report_findings_never_give_a_range_across_expected_slopes():
+    assert ranges_in_findings(Path(__file__).resolve().parents[1] / "reports" / "reference") >= 10
 
 
 def test_modified_flow_tracks_the_iterates_more_closely_than_the_gradient_flow(games):
