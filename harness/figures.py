@@ -36,10 +36,13 @@ STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "n
 PANEL = (3.9, 3.3)
 """Inches of one panel: 374 CSS pixels wide at its natural size, where 11.5 pt text is 15.3 px tall."""
 PNG_DPI = 80
-FLOW_STYLES = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s", "--"),
-               "official": ("tab:green", "^", "-."), "igr": ("tab:orange", "s", "--")}
-OTHER_STYLES = [("tab:red", "D", ":"), ("tab:purple", "v", (0, (6, 2))), ("tab:brown", "P", (0, (1, 2))),
-                ("tab:pink", "X", (0, (4, 1, 1, 1))), ("tab:olive", "<", "-"), ("tab:cyan", ">", "--")]
+FlowStyle = tuple[str, str, Any]
+"""(colour, marker, dash pattern) of a flow in the error figures."""
+FLOW_STYLES: dict[str, FlowStyle] = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s", "--"),
+                                     "official": ("tab:green", "^", "-."), "igr": ("tab:orange", "s", "--")}
+OTHER_STYLES: list[FlowStyle] = [("tab:red", "D", ":"), ("tab:purple", "v", (0, (6, 2))),
+                                 ("tab:brown", "P", (0, (1, 2))), ("tab:pink", "X", (0, (4, 1, 1, 1))),
+                                 ("tab:olive", "<", "-"), ("tab:cyan", ">", "--")]
 ITERATE_COLOURS = {"simultaneous": "tab:red", "alternating": "tab:purple", "gd": "tab:red"}
 VIEW = 3.0
 SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
@@ -75,7 +78,9 @@ def compact_svg(svg: str) -> str:
 
 def _unwrap_groups(svg: str) -> str:
     """``svg`` without the <g> elements that have no attribute (their content kept)."""
-    out, kept, last = [], [], 0
+    out: list[str] = []
+    kept: list[bool] = []
+    last = 0
     for match in re.finditer(r"<g>|<g [^>]*>|</g>", svg):
         out.append(svg[last:match.start()])
         last = match.end()
@@ -122,7 +127,7 @@ def plotted_checks(results: list[CheckResult], game: str) -> dict[str, list[Chec
     return dict(sorted(panels.items(), key=lambda item: order.index(item[0])))
 
 
-def flow_styles(checks: list[CheckResult]) -> list[tuple[str, str, Any]]:
+def flow_styles(checks: list[CheckResult]) -> list[FlowStyle]:
     """(colour, marker, dash pattern) of each check's flow, distinct within a panel."""
     others = iter(OTHER_STYLES * len(checks))
     taken: set[tuple] = set()
@@ -170,7 +175,7 @@ def _log_ticks(ax: plt.Axes, low: float, high: float, axis: str) -> None:
 def _slope_labels(ax: plt.Axes, labels: list[tuple[float, str, str]]) -> None:
     """Each fitted slope written at its line's right end, in the line's colour, moved apart vertically so
     that no two overlap (``labels``: (y of the line's end in axes fraction, text, colour))."""
-    gap, placed = 0.075, []
+    gap, placed = 0.075, list[float]()
     for y, _, _ in sorted(labels):
         placed.append(max([y] + [p + gap for p in placed[-1:]]))
     shift = max(0.0, placed[-1] - 0.93) if placed else 0.0

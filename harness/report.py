@@ -108,28 +108,27 @@ def findings(results: list[CheckResult]) -> list[str]:
     """Sentences that summarise what was measured, computed from the results: one per flow, measure and
     expected slope (a range never spans two expectations), each naming its checks and largest deviation."""
     sentences = []
-    groups: dict[tuple, list[CheckResult]] = {}
+    groups: dict[tuple[str, str, float], list[tuple[float, CheckResult]]] = {}  # key -> (deviation, check)
+    official: dict[tuple[bool, float], list[float]] = {}
     for r in results:
-        if r.spec.flow.name in FLOW_NAMES and r.fit.slope is not None:
-            groups.setdefault((r.spec.flow.name, r.spec.measure, r.spec.expected_slope), []).append(r)
+        slope, expected = r.fit.slope, r.spec.expected_slope
+        if slope is None or expected is None:
+            continue
+        if r.spec.flow.name in FLOW_NAMES:
+            groups.setdefault((r.spec.flow.name, r.spec.measure, expected), []).append((slope - expected, r))
+        elif r.spec.flow.name == "official" and r.spec.measure == "local":
+            official.setdefault((r.spec.scheme.lr1 == r.spec.scheme.lr2, expected), []).append(slope)
     for (flow, measure, expected), checks in sorted(groups.items(), key=lambda item: (
             list(FLOW_NAMES).index(item[0][0]), item[0][1] != "local", item[0][2])):
-        slopes = [r.fit.slope for r in checks]
-        worst = max(checks, key=lambda r: abs(r.fit.slope - expected))
+        slopes = [expected + deviation for deviation, _ in checks]
+        worst, label = max(((d, r.spec.label) for d, r in checks), key=lambda item: abs(item[0]))
         measured = f"{len(checks)} checks measured {min(slopes):.2f} to {max(slopes):.2f}" if len(checks) > 1 \
             else f"1 check measured {slopes[0]:.2f}"
         sentences.append(f"Against {FLOW_NAMES[flow]}, {measure} error, expected slope {expected:g}: {measured} "
-                         f"(largest deviation "
-                         f"{worst.fit.slope - expected:+.2f}, {worst.spec.label}; checks: {_names(checks)}).")
-    official: dict[tuple, list[CheckResult]] = {}
-    for r in results:
-        if r.spec.flow.name == "official" and r.spec.measure == "local" and r.fit.slope is not None:
-            key = (r.spec.scheme.lr1 == r.spec.scheme.lr2, r.spec.expected_slope)
-            official.setdefault(key, []).append(r)
+                         f"(largest deviation {worst:+.2f}, {label}; checks: {_names([r for _, r in checks])}).")
     if official:
-        part = [f"slope {np.mean([r.fit.slope for r in v]):.2f} (range {min(r.fit.slope for r in v):.2f}–"
-                f"{max(r.fit.slope for r in v):.2f}, {len(v)} checks, expected {expected:g}) when "
-                f"{'lr1 = lr2' if equal else 'lr1 ≠ lr2'}"
+        part = [f"slope {np.mean(v):.2f} (range {min(v):.2f}–{max(v):.2f}, {len(v)} checks, expected {expected:g}) "
+                f"when {'lr1 = lr2' if equal else 'lr1 ≠ lr2'}"
                 for (equal, expected), v in sorted(official.items(), key=lambda item: (not item[0][0], item[0][1]))]
         sentences.append("The official-code convention (own rate on the interaction term) measures "
                          + " and ".join(part) + ": it is a first-order modified flow only when the two "
@@ -204,7 +203,8 @@ def table_rows(results: list[CheckResult]) -> list[Row]:
 
 def largest_deviations(rows: list[Row], count: int = 5) -> list[Row]:
     """The rows whose fitted slope is furthest from the expected one."""
-    return sorted((row for row in rows if row.deviation is not None), key=lambda row: -abs(row.deviation))[:count]
+    fitted = [row for row in rows if row.deviation is not None]
+    return sorted(fitted, key=lambda row: -abs(row.deviation or 0.0))[:count]
 
 
 def write_figures(results: list[CheckResult], games: dict[str, Game] | None, folder: Path,

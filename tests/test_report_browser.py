@@ -11,6 +11,7 @@ import json
 import os
 import shutil
 import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -80,18 +81,26 @@ FILTER = """(() => {
 })()"""
 
 
+PLACE_PIPES = ("import os, sys; os.dup2(int(sys.argv[1]), 3); os.dup2(int(sys.argv[2]), 4); "
+               "os.execv(sys.argv[3], sys.argv[3:])")
+
+
 class Browser:
     """Headless Chromium over --remote-debugging-pipe (NUL-separated JSON on fds 3 and 4)."""
 
     def __init__(self, profile: Path):
         to_chrome, self._write = os.pipe()
         self._read, from_chrome = os.pipe()
-        self.process = subprocess.Popen([CHROMIUM, *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                        close_fds=False, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL, preexec_fn=lambda: _move_fds(to_chrome, from_chrome))
-        os.close(to_chrome)
-        os.close(from_chrome)
-        self._buffer, self._id, self.events = b"", 0, []
+        # a bare Python puts the pipes on Chromium's fds 3 and 4 (from fds above 9, so that neither overwrites
+        # the other) and becomes Chromium: no fork of this process with its threads
+        ends = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chrome, from_chrome)]
+        command = [CHROMIUM or "chromium", *FLAGS, f"--user-data-dir={profile}", "about:blank"]
+        self.process = subprocess.Popen([sys.executable, "-c", PLACE_PIPES, *map(str, ends), *command],
+                                        pass_fds=ends, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        for fd in (to_chrome, from_chrome, *ends):
+            os.close(fd)
+        self._buffer, self._id = b"", 0
+        self.events: list[dict] = []
         target = self.call("Target.createTarget", url="about:blank")["targetId"]
         self.session = self.call("Target.attachToTarget", targetId=target, flatten=True)["sessionId"]
         for domain in ("Page", "Runtime", "Log"):
@@ -158,14 +167,6 @@ class Browser:
         self.process.wait(timeout=10)
         os.close(self._read)
         os.close(self._write)
-
-
-def _move_fds(to_chrome: int, from_chrome: int) -> None:
-    """In the child: the pipe Chromium reads on fd 3 and the one it writes on fd 4 (through fds above 9, so
-    that neither overwrites the other)."""
-    high = [fcntl.fcntl(fd, fcntl.F_DUPFD, 10) for fd in (to_chrome, from_chrome)]
-    os.dup2(high[0], 3)
-    os.dup2(high[1], 4)
 
 
 @pytest.fixture(scope="module")
