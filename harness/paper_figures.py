@@ -31,6 +31,8 @@ CLASS_COLOURS = ("#9ecae1", "#e6e6e6", "#fc9272")  # converges, cycles, diverges
 TERM_STYLES = {TERMS[0]: ("tab:blue", "-"), TERMS[1]: ("tab:blue", "--"), TERMS[2]: ("tab:red", "-"),
                TERMS[3]: ("tab:red", "--")}
 CONVENTIONS = {"modified": "joint convention", "official": "official-code convention"}
+DISTANCE_STYLES = [("tab:red", "-", "o"), ("tab:blue", "--", "s"), ("tab:green", ":", "^"), ("0.35", "-.", "D"),
+                   ("tab:purple", (0, (6, 2)), "v"), ("tab:brown", (0, (1, 2)), "P")]
 
 
 def _class_panel(ax: plt.Axes, smap: StabilityMap, classes: np.ndarray, title: str) -> None:
@@ -94,12 +96,16 @@ def drift_figure(paths: list[DriftAlongPath]) -> plt.Figure:
 
 
 def distance_figure(game: str, h: float, distances: dict[str, np.ndarray]) -> plt.Figure:
-    """|z_n - z*| against n, one line per update rule (label -> distances)."""
-    colours = iter(["tab:red", "tab:blue", "tab:green", "0.45", "tab:purple", "tab:brown"])
+    """|z_n - z*| against n, one line per update rule (label -> distances), each with its own colour, dash
+    pattern and markers (placed apart from the other lines' markers), so that lines on top of each other
+    stay visible."""
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 4.2))
-        for label, values in distances.items():
-            ax.semilogy(np.arange(len(values)), values, "-", color=next(colours), lw=1.2, label=label)
+        for index, ((label, values), (colour, dashes, marker)) in enumerate(zip(distances.items(), DISTANCE_STYLES,
+                                                                                strict=False)):
+            every = max(1, len(values) // 8)
+            ax.semilogy(np.arange(len(values)), values, color=colour, ls=dashes, lw=1.3, marker=marker, ms=6,
+                        markevery=(index * every // len(distances), every), label=label)
         ax.set_xlabel("step n")
         ax.set_ylabel("distance to the equilibrium |z_n − z*|")
         ax.set_title(f"{game}: h = {h:g}, {len(next(iter(distances.values()))) - 1} steps")
