@@ -9,10 +9,10 @@ process's peak RSS, h_max and the fitted slopes (expected: 2 and 3). A size that
 ``--timeout``) is recorded with the reason. Writes ``--out``.md (a table) and ``--out``.svg (a plot). Run:
 
     nice -n 10 python benchmarks/size_scaling.py [--sizes 1e3 1e4 1e5 1e6] [--note "quiet machine"]
-        [--host-devices 4] [--param-shards 2]
+        [--host-devices 4] [--param-shards 2] [--merge]
 
 ``--host-devices`` splits the sweep over that many CPU devices (harness.measure.sweep_mesh), ``--param-shards``
-sets HARNESS_PARAM_SHARDS.
+sets HARNESS_PARAM_SHARDS. ``--merge`` keeps the rows of other sizes from an earlier run (``--out``.json).
 """
 
 from __future__ import annotations
@@ -67,25 +67,29 @@ def measure(size: int, args: argparse.Namespace) -> dict:
         killed = " (killed: out of memory?)" if run.returncode < 0 else ""
         return {"size": size, "stopped": f"exit {run.returncode}{killed}: {last[:200]}",
                 "seconds": time.perf_counter() - start}
-    return {"size": size, **json.loads(run.stdout.strip().splitlines()[-1])}
+    measured = time.strftime("%Y-%m-%d", time.gmtime())
+    return {"size": size, "measured": measured, **json.loads(run.stdout.strip().splitlines()[-1])}
 
 
 def table(rows: list[dict], args: argparse.Namespace) -> str:
     import jax
 
     devices = f"{args.host_devices} CPU devices" if args.host_devices else "1 device"
+    sizes = " ".join(str(row["size"]) for row in rows)
+    dates = ", ".join(sorted({row["measured"] for row in rows if "measured" in row}))
     lines = [
         "# One order check against the MLP GAN's size",
         "",
-        f"`python benchmarks/size_scaling.py --sizes {' '.join(f'{s:g}' for s in args.sizes)}`"
+        f"`python benchmarks/size_scaling.py --sizes {sizes}`"
         f"{' --host-devices ' + str(args.host_devices) if args.host_devices else ''}"
         f"{' --param-shards ' + str(args.param_shards) if args.param_shards else ''}: simultaneous GD, "
         f"{args.points} points x {args.step_sizes} step sizes (1.5 decades up to h_max = 0.1 / |dF/dz|), one fresh "
-        "process per size with the persistent caches off; cold = first check (tracing and compiling its kernels), "
-        "warm = the same check again. Peak RSS: the whole process.",
+        "process per size with the persistent caches off; cold = first check (tracing and compiling its kernels; "
+        "the modified flow's check comes second and reuses what the two share: the power iteration for h_max, the "
+        "rule's error-series kernel), warm = the same check again. Peak RSS: the whole process.",
         "",
-        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {devices}, jax {jax.__version__}, "
-        f"{time.strftime('%Y-%m-%d')}. {args.note}".rstrip(),
+        f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {devices}, jax {jax.__version__}"
+        f"{', measured ' + dates if dates else ''}. {args.note}".rstrip(),
         "",
         "| parameters | width | h_max | gradient flow: cold s | warm s | slope | modified flow: cold s | warm s "
         "| slope | peak RSS |",
@@ -113,9 +117,10 @@ def plot(rows: list[dict], path: Path) -> None:
     done = [row for row in rows if "stopped" not in row]
     sizes = [row["parameters"] for row in done]
     figure, (times, memory) = plt.subplots(1, 2, figsize=(10, 4))
-    for flow in FLOWS:
+    for flow, color in zip(FLOWS, ("C0", "C3"), strict=True):
         for label, style in (("cold", "o--"), ("warm", "o-")):
-            times.loglog(sizes, [row[f"{flow}_{label}"] for row in done], style, label=f"{flow} flow, {label}")
+            times.loglog(sizes, [row[f"{flow}_{label}"] for row in done], style, color=color,
+                         label=f"{flow} flow, {label}")
     times.set(xlabel="parameters", ylabel="seconds, one order check", title="time")
     times.legend(fontsize=8)
     memory.loglog(sizes, [row["peak_rss"] / 1e9 for row in done], "o-")
@@ -137,12 +142,15 @@ def main() -> None:
     parser.add_argument("--param-shards", type=int, default=0)
     parser.add_argument("--note", default="", help="a line under the table, e.g. whether the machine was shared")
     parser.add_argument("--out", type=Path, default=HERE / "size_scaling")
+    parser.add_argument("--merge", action="store_true", help="keep the earlier run's rows of other sizes")
     args = parser.parse_args()
-    rows = []
-    for size in map(int, args.sizes):
+    saved = args.out.with_suffix(".json")
+    sizes = [int(size) for size in args.sizes]
+    rows = [row for row in json.loads(saved.read_text()) if row["size"] not in sizes] if args.merge else []
+    for size in sizes:
         start = time.perf_counter()
         row = measure(size, args)
-        rows.append(row)
+        rows = sorted([*rows, row], key=lambda row: row["size"])
         if "stopped" in row:
             print(f"~{size:,} parameters: stopped, {row['stopped']}", flush=True)
         else:
@@ -150,7 +158,7 @@ def main() -> None:
                 f"{flow} {row[f'{flow}_cold']:.1f} s cold / {row[f'{flow}_warm']:.1f} s warm, slope "
                 f"{row[f'{flow}_slope']:.3f}" for flow in FLOWS)
                 + f", peak RSS {row['peak_rss'] / 1e9:.2f} GB ({time.perf_counter() - start:.0f} s)", flush=True)
-        args.out.with_suffix(".json").write_text(json.dumps(rows, indent=1) + "\n")
+        saved.write_text(json.dumps(rows, indent=1) + "\n")
     args.out.with_suffix(".md").write_text(table(rows, args))
     plot(rows, args.out.with_suffix(".svg"))
     print(f"wrote {args.out.with_suffix('.md')} and {args.out.with_suffix('.svg')}")

@@ -1,5 +1,5 @@
-"""A sweep on several devices (harness.measure.sweep_mesh): the rows split, padded when the device count does
-not divide them, and each state split along its numbers, against the single-device run.
+"""Local and global errors on several devices (harness.measure.sweep_mesh): the rows split, padded when the
+device count does not divide them, and each state split along its numbers, against the single-device run.
 
 The numbers agree to |e_mesh - e_single| <= eps |z| N, a thousandth of the round-off floor below which the
 fit drops errors: XLA compiles another program for a block of rows (and with the state split, a norm sums
@@ -22,7 +22,8 @@ import jax
 import harness
 from harness.catalog import load_game
 from harness.flows import Flow
-from harness.measure import PARAM_SHARDS, default_step_sizes, initial_points, measure_local_error, sweep_mesh
+from harness.measure import (PARAM_SHARDS, default_step_sizes, initial_points, measure_global_error,
+                             measure_local_error, sweep_mesh)
 from harness.schemes import Scheme
 from games.mlp_gan import mlp_gan_of_size
 jax.config.update("jax_enable_x64", True)  # the harness's internals are called directly
@@ -34,8 +35,11 @@ runs = {}
 for shards in sys.argv[6:]:
     os.environ[PARAM_SHARDS] = shards
     mesh = sweep_mesh()
-    m = measure_local_error(game, scheme, flow, step_sizes, points)
-    runs[shards] = {"mesh": dict(mesh.shape) if mesh else None, "errors": m.errors.tolist(), "floor": m.floor.tolist()}
+    local = measure_local_error(game, scheme, flow, step_sizes, points)
+    glob = measure_global_error(game, scheme, flow, step_sizes, points, 10 * step_sizes[-1])  # N = 10 ... 316
+    runs[shards] = {"mesh": dict(mesh.shape) if mesh else None,
+                    **{f"{k}_{x}": getattr(m, x).tolist() for k, m in (("local", local), ("global", glob))
+                       for x in ("errors", "floor")}}
 print(json.dumps(runs))
 """
 
@@ -52,9 +56,12 @@ def _runs(devices: int, check: tuple, shards: list[str]) -> dict:
 
 
 def _assert_same(mesh_run: dict, single: dict) -> None:
-    tolerance = np.asarray(single["floor"]) / FLOOR_FACTOR  # eps |z| N
-    np.testing.assert_array_less(np.abs(np.subtract(mesh_run["errors"], single["errors"])), tolerance)
-    np.testing.assert_allclose(mesh_run["floor"], single["floor"], rtol=1e-14)
+    """Local and global errors within eps |z| N of the single-device ones, which stand above the floor."""
+    for measure in ("local", "global"):
+        errors, floor = (np.asarray(single[f"{measure}_{x}"]) for x in ("errors", "floor"))
+        assert np.all(errors > floor)
+        np.testing.assert_array_less(np.abs(mesh_run[f"{measure}_errors"] - errors), floor / FLOOR_FACTOR)
+        np.testing.assert_allclose(mesh_run[f"{measure}_floor"], floor, rtol=1e-14)
 
 
 def test_one_device_needs_no_mesh():
