@@ -5,15 +5,14 @@ fields, so every flow is solved exactly by a matrix exponential. A, b and c are 
 normal distribution (seed 7), so the game is the same on every machine.
 """
 
-import jax.numpy as jnp
 import numpy as np
 
 from harness import Game
 
 _rng = np.random.default_rng(7)
-A = jnp.asarray(_rng.standard_normal((3, 2)))
-B = jnp.asarray(_rng.standard_normal(3))
-C = jnp.asarray(_rng.standard_normal(2))
+A = np.asarray(_rng.standard_normal((3, 2)))
+B = np.asarray(_rng.standard_normal(3))
+C = np.asarray(_rng.standard_normal(2))
 
 
 def energy(phi, theta):

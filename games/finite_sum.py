@@ -7,15 +7,15 @@ Smith, Dherin, Barrett & De (ICLR 2021): one epoch of steps eps, averaged over t
 x-dot = -grad (E + (eps/(4m)) sum_k |grad C_k|^2) to O(eps^3) (literature/smith_2021.py).
 """
 
-import jax.numpy as jnp
+import numpy as np
 
 from harness import single_objective
 
-A = jnp.array([[1.0, 0.3], [-0.4, 1.2], [0.8, -0.9]])
-B = jnp.array([0.5, -0.2, 0.1])
-C = jnp.array([0.05, 0.1, 0.02])
-E = jnp.array([0.6, 0.3, 0.9])
-POINTS = jnp.array([[1.0, 0.0], [-0.5, 0.8], [0.2, -1.0]])
+A = np.array([[1.0, 0.3], [-0.4, 1.2], [0.8, -0.9]])
+B = np.array([0.5, -0.2, 0.1])
+C = np.array([0.05, 0.1, 0.02])
+E = np.array([0.6, 0.3, 0.9])
+POINTS = np.array([[1.0, 0.0], [-0.5, 0.8], [0.2, -1.0]])
 
 
 def _component(k):

@@ -7,10 +7,11 @@ the nonconvex-nonconcave min-max problems that GAN training poses (e.g. Daskalak
 """
 
 import jax.numpy as jnp
+import numpy as np
 
 from harness import Game
 
-A = jnp.array([[1.0, 0.5], [-0.3, 0.8]])
+A = np.array([[1.0, 0.5], [-0.3, 0.8]])
 
 
 def energy(phi, theta):

@@ -5,17 +5,16 @@ positive definite and B != -C^T, so neither player's loss is the negative of the
 are the setting in which Rosca et al. 2021 derive their stability results; seeded (seed 11).
 """
 
-import jax.numpy as jnp
 import numpy as np
 
 from harness import Game
 
 _rng = np.random.default_rng(11)
 _p, _q = _rng.standard_normal((2, 2)), _rng.standard_normal((2, 2))
-P = jnp.asarray(_p @ _p.T + 0.5 * np.eye(2))
-Q = jnp.asarray(_q @ _q.T + 0.5 * np.eye(2))
-B = jnp.asarray(_rng.standard_normal((2, 2)))
-C = jnp.asarray(_rng.standard_normal((2, 2)))
+P = np.asarray(_p @ _p.T + 0.5 * np.eye(2))
+Q = np.asarray(_q @ _q.T + 0.5 * np.eye(2))
+B = np.asarray(_rng.standard_normal((2, 2)))
+C = np.asarray(_rng.standard_normal((2, 2)))
 
 game = Game(
     "quadratic_general_sum",

@@ -1,6 +1,7 @@
 """Discretization-drift harness: measure how closely flows track discrete learning dynamics.
 
-Importing the package switches JAX to float64 and turns on JAX's persistent compilation cache
+The harness computes in float64 inside its own calls (``jax.enable_x64`` as a context, harness.precision),
+leaving the process's JAX precision as it was. Importing the package turns on JAX's persistent compilation cache
 (directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
 ``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). The traced kernels
 of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256), the least recently used
@@ -10,8 +11,6 @@ evicted first; ``harness cache info`` and ``harness cache clear`` show and empty
 import os
 
 import jax
-
-jax.config.update("jax_enable_x64", True)
 
 
 def cache_folder() -> str:

@@ -41,6 +41,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from harness.game import Game, GameError
+from harness.precision import float64
 from harness.user import is_file_spec
 
 if TYPE_CHECKING:
@@ -100,6 +101,7 @@ def list_games() -> list[GameInfo]:
     return [GameInfo(g.name, g.kind, (int(g.dims[0]), int(g.dims[1])), g.description) for g in catalog().values()]
 
 
+@float64
 def load(game: Game | str) -> Game:
     """A validated game from a ``Game`` or a spec (catalog name or ``path/to/file.py:NAME``).
 
@@ -160,6 +162,7 @@ def _scheme(scheme: Scheme | str | Callable, overrides: dict[str, Any]) -> Schem
                     f"got {scheme!r}")
 
 
+@float64
 def check(
     game: Game | str,
     scheme: Scheme | str | Callable = "simultaneous",
@@ -227,6 +230,7 @@ def check(
     return run_check(the_game, spec, measured)
 
 
+@float64
 def check_all(
     games: Iterable[Game | str] | None = None,
     matrix: str | Path | None = None,
@@ -292,6 +296,7 @@ def document(results: list[CheckResult], **context: Any) -> dict:
     return results_document(list(results), base, **context)
 
 
+@float64
 def make_report(
     out: str | Path = "reports/latest",
     games: Iterable[Game | str] | None = None,
@@ -363,6 +368,7 @@ class WorstPoint:
         return text
 
 
+@float64
 def worst_point(result: CheckResult) -> WorstPoint:
     """The ``WorstPoint`` of a check: among its initial points, the one whose own slope is farthest from
     the expected slope (the point with the most non-finite errors when no point has a slope).
@@ -401,6 +407,7 @@ def worst_point(result: CheckResult) -> WorstPoint:
     return max(candidates, key=lambda c: (c.non_finite, -c.index))
 
 
+@float64
 def diagnose(result: CheckResult) -> Series:
     """The error series of a check (harness.series): how far its flow agrees with the update rule's own
     modified field, the slope that predicts, and at the first differing order the named terms with their
@@ -424,6 +431,7 @@ def diagnose(result: CheckResult) -> Series:
                         jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed)
 
 
+@float64
 def explain(result: CheckResult) -> str:
     """A check in a few lines for people: what was expected, what was measured and why (the failure
     message of the pytest plugin's ``assert_order``).

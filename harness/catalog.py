@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 
 from harness.game import Game, GameError, validate
+from harness.precision import float64
 
 
 def _games_in(module: ModuleType) -> list[Game]:
@@ -20,6 +21,7 @@ def _games_in(module: ModuleType) -> list[Game]:
     return found
 
 
+@float64
 def catalog() -> dict[str, Game]:
     """Every game defined at module level in the ``games`` package, by name, sorted."""
     try:
@@ -40,6 +42,7 @@ def catalog() -> dict[str, Game]:
     return dict(sorted(games.items()))
 
 
+@float64
 def load_file(path: str, what: str = "game file") -> ModuleType:
     """Import a Python file by path, with one-line errors (``what`` names the file in them)."""
     file = Path(path)
@@ -62,6 +65,7 @@ def load_file(path: str, what: str = "game file") -> ModuleType:
     return module
 
 
+@float64
 def load_game(spec: str, check: bool = True) -> Game:
     """A game from a catalog name or ``path/to/file.py:NAME`` (NAME: a variable or a game's name; it
     may be left out when the file defines a single game). ``check`` validates it (harness.game.validate)."""

@@ -33,6 +33,7 @@ from harness.measure import (
     measure_local_error,
 )
 from harness.parallel import ordered_map
+from harness.precision import float64
 from harness.schemes import Scheme
 from harness.series import Series, consistency, error_series, rule_orders_needed
 from harness.user import is_file_spec, resolve
@@ -240,6 +241,7 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
     return step_sizes, points
 
 
+@float64
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
               series_order: int | None = None) -> CheckResult:
     """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
@@ -318,6 +320,7 @@ def series_group(spec: CheckSpec, game: Game) -> tuple:
     return spec.game, spec.scheme.kernel_structure(game, True)
 
 
+@float64
 def run_checks(
     specs: Iterable[CheckSpec],
     games: dict[str, Game],

@@ -30,6 +30,7 @@ from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError, validate
 from harness.guards import EQUILIBRIUM
 from harness.parallel import MAX_JOBS, default_jobs
+from harness.precision import float64
 from harness.regimes import REGIMES
 from harness.resume import (
     PARTIAL_NAME,
@@ -456,6 +457,7 @@ def _write_json(path: Path, document: dict) -> None:
     temporary.replace(path)
 
 
+@float64
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     handlers = {"list": command_list, "check": command_check, "report": command_report,

@@ -28,6 +28,7 @@ from harness.integrate import EPS, dopri8_rows, reference_solutions
 from harness.kernel_cache import LOADED, family_key, program_key
 from harness.optimizer_flows import mean_lag, optimizer_flow
 from harness.optimizers import ADAPTIVE, players
+from harness.precision import require_float64
 from harness.regimes import start_states
 from harness.schemes import Scheme, update_map
 
@@ -282,6 +283,7 @@ def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: fl
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
            affine, horizon=None):
     family, own = flow_family(flow, scheme, bea_order)
+    require_float64("the measurement")
     coefficients = own if coefficients is None else tuple(jnp.asarray(x) for x in coefficients)
     # expm needs the field's Jacobian, which is costly to compile through the nested derivatives of bea
     # fields: those are integrated with Dopri8 even on affine games (its error estimate is recorded). A

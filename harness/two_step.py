@@ -35,6 +35,7 @@ from harness.flows import Flow
 from harness.game import Game
 from harness.integrate import EPS, reference_solutions
 from harness.measure import FLOOR_FACTOR, Measurement, jacobian_norm
+from harness.precision import require_float64
 from harness.schemes import Scheme
 from harness.user import UserFunction, rate_scaled_field, second_order_function
 
@@ -109,6 +110,7 @@ def measure_two_step_residual(game: Game, scheme: Scheme, flow: Flow, taus: np.n
     """|r(tau)| at every (initial point, time step) pair (module docstring), with the reference solutions'
     error estimates and round-off floors FLOOR_FACTOR * eps * |x0|."""
     assert flow.user is not None and flow.second_order
+    require_float64("the two-step residual")
     ks = step_indices(game, scheme, flow, taus)
     count, size = len(points), len(taus)
     x0 = np.repeat(points, size, axis=0)

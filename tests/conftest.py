@@ -2,10 +2,22 @@ import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
 
+import jax  # noqa: E402
 import pytest  # noqa: E402
 
-import harness  # noqa: E402,F401  (float64 on)
+import harness  # noqa: E402,F401
 from harness.catalog import catalog  # noqa: E402
+
+
+@pytest.fixture(autouse=True)
+def _float64(request):
+    """Tests of the harness's internals run in float64, as the entry points do (harness.precision); those
+    marked ``user_precision`` run in the process's own precision, as a user's code does."""
+    if request.node.get_closest_marker("user_precision"):
+        yield
+        return
+    with jax.enable_x64(True):
+        yield
 
 
 @pytest.fixture(scope="session")

@@ -18,7 +18,7 @@ def nonlinear_game():
 
 
 GAME = nonlinear_game()
-Z, H = jnp.array([0.3, -0.2, 1.1, -0.4]), 0.05
+Z, H = np.array([0.3, -0.2, 1.1, -0.4]), 0.05  # numpy: float64 whatever JAX's precision at import
 
 
 def relative(a, b):
