@@ -4,8 +4,9 @@ The harness computes in float64 inside its own calls (``jax.enable_x64`` as a co
 leaving the process's JAX precision as it was. Importing the package turns on JAX's persistent compilation cache
 (directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
 ``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). The traced kernels
-of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256), the least recently used
-evicted first; ``harness cache info`` and ``harness cache clear`` show and empty the caches.
+of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256) and JAX's compiled programs at
+``HARNESS_PROGRAMS_MAX_MB`` (default 1024), the least recently used evicted first; ``harness cache info`` and
+``harness cache clear`` show and empty the caches.
 """
 
 import os
@@ -20,12 +21,18 @@ def cache_folder() -> str:
     return os.environ.get("HARNESS_CACHE_DIR") or os.path.join(base, "discretization-drift-harness", "jax")
 
 
-def cache_limit_bytes() -> int:
-    """The kernel cache's size cap (``HARNESS_CACHE_MAX_MB``, default 256 MB)."""
+def cache_limit_bytes(variable: str = "HARNESS_CACHE_MAX_MB", default_mb: int = 256) -> int:
+    """A cache's size cap in bytes: the environment ``variable`` in MB (the kernels: ``HARNESS_CACHE_MAX_MB``,
+    default 256; the compiled programs: ``HARNESS_PROGRAMS_MAX_MB``, default 1024)."""
     try:
-        return int(float(os.environ.get("HARNESS_CACHE_MAX_MB", "256")) * 2**20)
+        return int(float(os.environ.get(variable, str(default_mb))) * 2**20)
     except ValueError:
-        return 256 * 2**20
+        return default_mb * 2**20
+
+
+def programs_limit_bytes() -> int:
+    """The cap of JAX's compiled programs (``HARNESS_PROGRAMS_MAX_MB``, default 1024 MB)."""
+    return cache_limit_bytes("HARNESS_PROGRAMS_MAX_MB", 1024)
 
 
 def _enable_compilation_cache() -> None:

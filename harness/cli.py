@@ -413,7 +413,8 @@ def command_cache(args) -> int:
     kernels, programs = found["kernels"], found["programs"]
     print(f"traced kernels: {kernels['files']} files, {kernels['bytes'] / 2**20:.1f} MB (at most "
           f"{kernels['cap'] / 2**20:.1f} MB, HARNESS_CACHE_MAX_MB; least recently used evicted first)")
-    print(f"compiled programs: {programs['files']} files, {programs['bytes'] / 2**20:.1f} MB (not capped)")
+    print(f"compiled programs: {programs['files']} files, {programs['bytes'] / 2**20:.1f} MB (at most "
+          f"{programs['cap'] / 2**20:.1f} MB, HARNESS_PROGRAMS_MAX_MB; least recently used evicted first)")
     return 0
 
 

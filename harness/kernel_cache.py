@@ -15,12 +15,14 @@ it depends on:
 Editing a game file, a rule or the harness gives a new key, never a stale kernel. A loaded kernel gives the
 same numbers as a freshly traced one (tested). The cache is off with ``HARNESS_CACHE_DIR=off`` and when the
 arguments are sharded over several devices. It holds at most ``HARNESS_CACHE_MAX_MB`` (default 256): beyond,
-the least recently used kernels are removed. (JAX's own compilation cache is not capped here: its
-least-recently-used eviction needs every entry's access-time file, which caches written without it lack.)
+the least recently used kernels are removed. JAX's compiled programs beside it are capped at
+``HARNESS_PROGRAMS_MAX_MB`` (default 1024) when a process that compiled a kernel exits (``evict_programs``:
+JAX's own eviction needs an access-time file for every entry, which caches written without it lack).
 """
 
 from __future__ import annotations
 
+import atexit
 import collections
 import contextlib
 import functools
@@ -34,7 +36,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import cache_limit_bytes
+from harness import cache_limit_bytes, programs_limit_bytes
 from harness.game import Game
 from harness.regimes import state_size
 from harness.schemes import update_map
@@ -130,6 +132,7 @@ def call(kernel: Any, key: str, args: tuple):
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
             evict(folder, cache_limit_bytes())
+            _cap_programs_at_exit(folder.parent)
         compiled = _MEMORY[path] = jax.jit(exported.call)
         while len(_MEMORY) > LOADED:
             _MEMORY.popitem(last=False)
@@ -139,13 +142,33 @@ def call(kernel: Any, key: str, args: tuple):
 def evict(folder: Path, limit: int) -> list[Path]:
     """Remove the least recently used kernels (oldest modification time, which ``call`` refreshes on use)
     until ``folder`` holds at most ``limit`` bytes of them; return the removed paths."""
+    return _evict([(path, path) for path in folder.glob("*.jaxexport")], limit)
+
+
+def evict_programs(folder: Path, limit: int) -> list[Path]:
+    """Remove JAX's least recently used compiled programs (``NAME-cache`` files in ``folder``; recency is the
+    modification time of JAX's ``NAME-atime`` file where there is one, else of the entry) until they hold at
+    most ``limit`` bytes; an entry's ``-atime`` file goes with it. Return the removed entries."""
+    entries = []
+    for path in folder.glob("*-cache"):
+        stamp = path.with_name(path.name.removesuffix("-cache") + "-atime")
+        entries.append((path, stamp if stamp.exists() else path))
+    removed = _evict(entries, limit)
+    for path in removed:
+        with contextlib.suppress(OSError):
+            path.with_name(path.name.removesuffix("-cache") + "-atime").unlink()
+    return removed
+
+
+def _evict(entries: list[tuple[Path, Path]], limit: int) -> list[Path]:
+    """Remove (entry, recency file) pairs' entries, oldest recency first, until the entries hold at most
+    ``limit`` bytes; return the removed entries."""
     files = []
-    for path in folder.glob("*.jaxexport"):
+    for path, stamp in entries:
         try:
-            stat = path.stat()
+            files.append((stamp.stat().st_mtime, path.stat().st_size, path))
         except OSError:
             continue
-        files.append((stat.st_mtime, stat.st_size, path))
     total = sum(size for _, size, _ in files)
     removed = []
     for _, size, path in sorted(files):
@@ -156,6 +179,12 @@ def evict(folder: Path, limit: int) -> list[Path]:
             removed.append(path)
         total -= size
     return removed
+
+
+@functools.cache
+def _cap_programs_at_exit(folder: Path) -> None:
+    """Once per process: cap JAX's compiled programs in ``folder`` when the process exits."""
+    atexit.register(lambda: evict_programs(folder, programs_limit_bytes()))
 
 
 def _write(path: Path, data: bytes | bytearray) -> None:
@@ -178,7 +207,8 @@ def usage() -> dict:
     return {"folder": str(folder),
             "kernels": {"files": len(kernels), "bytes": sum(p.stat().st_size for p in kernels),
                         "cap": cache_limit_bytes()},
-            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs)}}
+            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs),
+                         "cap": programs_limit_bytes()}}
 
 
 def clear() -> tuple[int, int]:

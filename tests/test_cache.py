@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from harness.kernel_cache import evict
+from harness.kernel_cache import evict, evict_programs
 
 
 def harness_cli(*args, env):
@@ -32,6 +32,20 @@ def test_the_least_recently_used_kernels_are_evicted_beyond_the_cap(tmp_path):
     assert sorted(p.name for p in removed) == ["k0.jaxexport", "k1.jaxexport", "k2.jaxexport"]
     assert sorted(p.name for p in tmp_path.iterdir()) == ["k3.jaxexport", "k4.jaxexport"]
     assert evict(tmp_path, 250) == []
+
+
+def test_the_least_recently_used_compiled_programs_are_evicted_with_their_access_files(tmp_path):
+    for age, with_atime in enumerate((True, False, True, False, True)):
+        entry = tmp_path / f"jit_p{age}-cache"
+        entry.write_bytes(b"x" * 100)
+        os.utime(entry, (2_000_000 - age, 2_000_000 - age))  # entries written in the opposite order...
+        if with_atime:  # ...but JAX's access-time file, where there is one, says when each was last used
+            stamp = tmp_path / f"jit_p{age}-atime"
+            stamp.write_bytes(b"")
+            os.utime(stamp, (1_000_000 + age, 1_000_000 + age))
+    removed = evict_programs(tmp_path, 250)
+    assert sorted(p.name for p in removed) == ["jit_p0-cache", "jit_p2-cache", "jit_p4-cache"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["jit_p1-cache", "jit_p3-cache"]
 
 
 def test_cache_info_counts_what_a_check_wrote_and_clear_empties_it(tmp_path):
