@@ -476,7 +476,9 @@ def explain(result: CheckResult) -> str:
                          f"give ({natural:g}); is the expectation {expected:g} right?")
         elif abs(fit.slope - (expected - 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order short: the flow's next-order correction is wrong or "
-                         "missing (a flow of order p tracks the right update with local error O(h^(p+2)))")
+                         + ("missing (a second-order ODE of resolution p has a two-step residual O(tau^(p+3)), tau "
+                            "= sqrt(s))" if spec.flow.second_order else
+                            "missing (a flow of order p tracks the right update with local error O(h^(p+2)))"))
         elif abs(fit.slope - (expected + 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order higher than expected: the flow is more accurate than "
                          "claimed (expected_slope too low?)")

@@ -284,7 +284,8 @@ def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> Check
     points, notes = guards.without_equilibria(game, points)
     measurement = two_step.measure_two_step_residual(game, spec.scheme, spec.flow, taus, points)
     scale = math.sqrt(jacobian_norm(game, spec.scheme))
-    fit = fit_order(measurement, float(spec.expected_slope or spec.natural_slope), settings.tolerance, taus[-1] * scale)
+    expected = spec.natural_slope if spec.expected_slope is None else spec.expected_slope
+    fit = fit_order(measurement, expected, settings.tolerance, taus[-1] * scale)
     fit.reasons[:0] = notes
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
 

@@ -274,6 +274,9 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
                  measure: str = "local", seed: int = 0, rule_orders: int | None = None) -> Series:
     """The error series of a check at its initial ``points`` (module docstring); ``jacobian_norm`` is L;
     ``rule_orders`` as in ``coefficients``."""
+    if scheme.two_step:
+        return unavailable(f"{scheme.name} is a two-step method checked against a second-order ODE by its two-step "
+                           "residual (harness.two_step), not a one-step map with a modified field to expand in h")
     if scheme.lifted:
         return unavailable(f"{scheme.name} is a multistep rule with memory: it steps a lifted state ((z, z_prev) or "
                            "buffers), which has no one-step modified field to expand in h")

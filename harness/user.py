@@ -368,7 +368,7 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
     """The user's function at every initial point (one step size h), compiled as the measurement will
     compile it; GameError with one line when it cannot be traced, raises, returns the wrong structure, or
     gives NaN or inf at an initial point."""
-    if user.second_order:  # the acceleration at rest velocity V(z), time 1 and step s = h
+    if user.second_order:  # the acceleration at velocity V(z), time 1 and step s = h
         accelerate = second_order_function(user, game, keywords)
 
         def call(z, h, params):

@@ -122,6 +122,13 @@ def test_bad_input_gets_one_line(call, message):
         call()
 
 
+def test_a_failed_check_is_explained_in_the_terms_of_the_two_step_residual():
+    result = harness.check("rosenbrock", "nag_sc", heavy_ball_hr, mu=0.5, points=2)
+    assert result.fit.status == "FAIL" and abs(result.fit.slope - 3) < 0.15
+    assert "two-step residual O(tau^(p+3))" in harness.explain(result)
+    assert "two-step method" in harness.diagnose(result).lines()[0]
+
+
 def test_a_second_order_flow_that_returns_nan_is_named():
     @harness.flow(order=1)
     def broken(V, x, v, t, s):
