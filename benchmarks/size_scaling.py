@@ -67,8 +67,8 @@ def measure(size: int, args: argparse.Namespace) -> dict:
         killed = " (killed: out of memory?)" if run.returncode < 0 else ""
         return {"size": size, "stopped": f"exit {run.returncode}{killed}: {last[:200]}",
                 "seconds": time.perf_counter() - start}
-    measured = time.strftime("%Y-%m-%d", time.gmtime())
-    return {"size": size, "measured": measured, **json.loads(run.stdout.strip().splitlines()[-1])}
+    measured, load = time.strftime("%Y-%m-%d", time.gmtime()), os.getloadavg()[1]
+    return {"size": size, "measured": measured, "load": load, **json.loads(run.stdout.strip().splitlines()[-1])}
 
 
 def table(rows: list[dict], args: argparse.Namespace) -> str:
@@ -86,24 +86,25 @@ def table(rows: list[dict], args: argparse.Namespace) -> str:
         f"{args.points} points x {args.step_sizes} step sizes (1.5 decades up to h_max = 0.1 / |dF/dz|), one fresh "
         "process per size with the persistent caches off; cold = first check (tracing and compiling its kernels; "
         "the modified flow's check comes second and reuses what the two share: the power iteration for h_max, the "
-        "rule's error-series kernel), warm = the same check again. Peak RSS: the whole process.",
+        "rule's error-series kernel), warm = the same check again. Peak RSS: the whole process. Load: the machine's "
+        "5-minute load average as the size finished (above the CPU count, other jobs shared the CPUs).",
         "",
         f"Machine: {platform.machine()}, {os.cpu_count()} CPUs, {devices}, jax {jax.__version__}"
         f"{', measured ' + dates if dates else ''}. {args.note}".rstrip(),
         "",
         "| parameters | width | h_max | gradient flow: cold s | warm s | slope | modified flow: cold s | warm s "
-        "| slope | peak RSS |",
-        "|---|---|---|---|---|---|---|---|---|---|",
+        "| slope | peak RSS | load |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
     for row in rows:
         if "stopped" in row:
-            lines.append(f"| ~{row['size']:,} | | | stopped: {row['stopped']} | | | | | | |")
+            lines.append(f"| ~{row['size']:,} | | | stopped: {row['stopped']} | | | | | | | |")
             continue
         cells = [f"{row['parameters']:,}", str(row["width"]), f"{row['h_max']:.3g}"]
         for flow in FLOWS:
             status = "" if row[f"{flow}_status"] == "PASS" else f" {row[f'{flow}_status']}"
             cells += [f"{row[f'{flow}_cold']:.1f}", f"{row[f'{flow}_warm']:.1f}", f"{row[f'{flow}_slope']:.3f}{status}"]
-        cells.append(f"{row['peak_rss'] / 1e9:.2f} GB")
+        cells += [f"{row['peak_rss'] / 1e9:.2f} GB", f"{row['load']:.1f}" if "load" in row else ""]
         lines.append("| " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
