@@ -254,8 +254,9 @@ def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
     size and runs each block on its devices alone, with no communication (per-device memory: that of the
     block). p = ``param_shards`` (default: $HARNESS_PARAM_SHARDS, else 1), a divisor of the device count d,
     also splits each state p ways along its numbers (the rows then d / p ways), for a game one row of which
-    does not fit a device; XLA gathers the state where the field needs it whole. Measured on CPU with 4
-    devices (benchmarks/size_scaling.md): on the MLP GAN this costs time and saves no memory, hence p = 1."""
+    does not fit a device; XLA gathers the state where the field needs it whole. Measured on 4 CPU devices
+    (README, Performance): on the MLP GAN that is slower and saves far less memory per device than splitting
+    the rows, hence p = 1."""
     devices = jax.local_devices()
     if len(devices) == 1:
         return None
