@@ -69,8 +69,9 @@ class Game:
         self.loss1, self.loss2 = loss1, loss2
         grad1 = jax.grad(loss1, argnums=0)
         grad2 = jax.grad(loss2, argnums=1)
-        self.field1 = lambda phi, theta: -grad1(phi, theta)
-        self.field2 = lambda phi, theta: -grad2(phi, theta)
+        # jitted: evaluated on its own (guards, validation) it is one compiled program, not one per operation
+        self.field1 = jax.jit(lambda phi, theta: -grad1(phi, theta))
+        self.field2 = jax.jit(lambda phi, theta: -grad2(phi, theta))
 
     @classmethod
     def from_fields(
@@ -81,7 +82,7 @@ class Game:
         game = cls.__new__(cls)
         game._set_state(name, phi0, theta0, metadata)
         game.loss1 = game.loss2 = None
-        game.field1, game.field2 = f, g
+        game.field1, game.field2 = jax.jit(f), jax.jit(g)
         return game
 
     def _set_state(self, name: str, phi0: Any, theta0: Any, metadata: dict) -> None:
