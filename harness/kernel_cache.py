@@ -35,6 +35,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend import core as jcore
 
 from harness import cache_limit_bytes, programs_limit_bytes
 from harness.game import Game
@@ -62,10 +63,23 @@ def _harness_source() -> str:
 
 
 def _add_program(digest, closed) -> None:
+    """A traced program into ``digest``: its text and the values of its constants, those of the programs
+    nested in it (a jitted helper, a loop's or a branch's body) included, which its text only names."""
     digest.update(str(closed.jaxpr).encode())
-    for constant in closed.consts:
+    _add_constants(digest, closed.jaxpr, closed.consts)
+
+
+def _add_constants(digest, jaxpr, consts) -> None:
+    for constant in consts:
         array = np.asarray(constant)
         digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    for eqn in jaxpr.eqns:
+        for value in eqn.params.values():
+            for inner in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(inner, jcore.ClosedJaxpr):
+                    _add_constants(digest, inner.jaxpr, inner.consts)
+                elif isinstance(inner, jcore.Jaxpr):
+                    _add_constants(digest, inner, ())
 
 
 @functools.cache

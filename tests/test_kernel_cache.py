@@ -55,6 +55,21 @@ def test_an_edited_game_or_another_rule_gets_its_own_kernel(kernels):
     assert len(list(kernels.glob("*.jaxexport"))) == 3
 
 
+def test_games_that_differ_only_in_an_array_constant_get_their_own_kernels(kernels):
+    """A game's fields are jitted, so its array constants live in a nested program, whose text only names
+    them: the key hashes their values too (a shared key would measure one game with the other's kernel)."""
+    def game(value):
+        coupling = np.array([[value]])
+        return Game("pair", lambda p, t: p @ coupling @ t + p[0] ** 2 * t[0], lambda p, t: -p @ coupling @ t,
+                    [0.6], [0.8])
+
+    first, second = _errors(game(1.0)), _errors(game(1.3))
+    assert len(list(kernels.glob("*.jaxexport"))) == 2
+    kernel_cache._MEMORY.clear()
+    np.testing.assert_array_equal(second, _errors(game(1.3)))
+    assert np.max(np.abs(first / second - 1)) > 0.01
+
+
 def test_a_corrupt_kernel_file_is_traced_again(kernels):
     game = _game(0.5)
     first = _errors(game)
