@@ -6,12 +6,20 @@ leaving the process's JAX precision as it was. Importing the package turns on JA
 ``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). The traced kernels
 of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256) and JAX's compiled programs at
 ``HARNESS_PROGRAMS_MAX_MB`` (default 1024), the least recently used evicted first; ``harness cache info`` and
-``harness cache clear`` show and empty the caches.
+``harness cache clear`` show and empty the caches. A cache folder that cannot be used (read-only, a file, or
+not creatable) turns the caches off for the process, with one warning line on stderr.
 """
 
+import math
 import os
+import sys
+import tempfile
 
-import jax
+from harness import signals as _signals
+
+_signals.early()  # the command line only: Ctrl-C while it imports is one line and exit 130 (harness.signals)
+
+import jax  # noqa: E402
 
 
 def cache_folder() -> str:
@@ -23,11 +31,19 @@ def cache_folder() -> str:
 
 def cache_limit_bytes(variable: str = "HARNESS_CACHE_MAX_MB", default_mb: int = 256) -> int:
     """A cache's size cap in bytes: the environment ``variable`` in MB (the kernels: ``HARNESS_CACHE_MAX_MB``,
-    default 256; the compiled programs: ``HARNESS_PROGRAMS_MAX_MB``, default 1024)."""
-    try:
-        return int(float(os.environ.get(variable, str(default_mb))) * 2**20)
-    except ValueError:
+    default 256; the compiled programs: ``HARNESS_PROGRAMS_MAX_MB``, default 1024). A value that is not a
+    number >= 0 gives the default, with one warning line on stderr naming the variable."""
+    text = os.environ.get(variable, "").strip()
+    if not text:
         return default_mb * 2**20
+    try:
+        megabytes = float(text)
+    except ValueError:
+        megabytes = float("nan")
+    if not (math.isfinite(megabytes) and megabytes >= 0):
+        _warn_once(f"{variable}={text!r} is not a size in MB (a number >= 0); using the default, {default_mb} MB")
+        return default_mb * 2**20
+    return int(megabytes * 2**20)
 
 
 def programs_limit_bytes() -> int:
@@ -35,10 +51,48 @@ def programs_limit_bytes() -> int:
     return cache_limit_bytes("HARNESS_PROGRAMS_MAX_MB", 1024)
 
 
+_WARNED: set[str] = set()
+
+
+def _warn_once(text: str) -> None:
+    """One warning line on stderr, once per process and text."""
+    if text not in _WARNED:
+        _WARNED.add(text)
+        print(f"harness: warning: {text}", file=sys.stderr, flush=True)
+
+
+CACHE_PROBLEM: str | None = None
+"""Why the cache folder could not be used (the caches are then off for this process), else None."""
+
+
+def _unusable(path: str) -> str | None:
+    """Why the cache folder ``path`` cannot be used, else None: it and its ``kernels/`` folder must exist or be
+    creatable, and take a file (written and removed again)."""
+    for folder in (path, os.path.join(path, "kernels")):
+        if os.path.exists(folder) and not os.path.isdir(folder):
+            return f"{folder} is a file, not a folder"
+    try:
+        for folder in (path, os.path.join(path, "kernels")):
+            os.makedirs(folder, exist_ok=True)
+            descriptor, probe = tempfile.mkstemp(prefix=".harness-probe-", dir=folder)
+            os.close(descriptor)
+            os.unlink(probe)
+    except OSError as exc:
+        return f"{type(exc).__name__}: {exc.strerror or exc}"
+    return None
+
+
 def _enable_compilation_cache() -> None:
+    global CACHE_PROBLEM
     path = cache_folder()
     if path.lower() == "off":
         return
+    CACHE_PROBLEM = _unusable(path)
+    if CACHE_PROBLEM:  # read-only, a file, or cannot be created: run without the caches, saying so once
+        _warn_once(f"the cache folder {path} cannot be used ({CACHE_PROBLEM}); running without the caches (set "
+                   "HARNESS_CACHE_DIR to a writable folder, or to off)")
+        return
+    cache_limit_bytes(), programs_limit_bytes()  # a bad size cap is named now, once
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
@@ -60,8 +114,20 @@ from harness.api import (  # noqa: E402
     worst_point,
 )
 from harness.game import Game, GameError, single_objective  # noqa: E402
+
+
+def derive(rule="simultaneous", order: int = 2, **settings):
+    """The modified field of a one-step update rule through h^order in the tree basis (``harness derive``):
+    a ``harness.derivation.Derivation`` with ``.terms``, ``.text()``, ``.latex()``, ``.to_dict()``,
+    ``.to_flow()``; ``players``, ``terms`` and the rule's settings (lr1, lr2, m, k, first, ...) as keywords."""
+    from harness.derivation import derive as derive_rule
+
+    return derive_rule(rule, order, **settings)
+
+
 from harness.user import flow, rule  # noqa: E402
 
 __version__ = "0.1.0"
-__all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "diagnose", "document",
-           "explain", "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule", "worst_point"]
+__all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "derive", "diagnose",
+           "document", "explain", "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule",
+           "worst_point"]

@@ -183,6 +183,8 @@ def check(
     decades: float | None = None,
     seed: int | None = None,
     h_max: float | None = None,
+    budget: bool = True,
+    terms: Iterable[Callable | str] = (),
     **scheme_params: Any,
 ) -> CheckResult:
     """Measure and judge one check, like ``harness check --game GAME --scheme S --flow F``.
@@ -194,7 +196,10 @@ def check(
     (``beta``…) are the update rule's parameters (they override those of a ``Scheme`` given as ``scheme``).
     ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of order p and a rule of order q. The
     measurement settings default to those of ``harness check``; give ``settings`` and/or single values
-    (``points=2`` is a quick look).
+    (``points=2`` is a quick look). Sizes that cannot finish (``m + k``, ``points``, a cold start's ``step``…)
+    raise GameError before anything is compiled, naming the estimate and the limit (harness.budget);
+    ``budget=False`` runs them anyway. ``terms``: your own terms for the error series' diagnosis (functions in
+    a user-flow notation returning a field), added to the tree basis (``with_terms``).
 
     Returns a ``CheckResult``: ``result.passed`` (the status met ``expected_status``), ``result.fit``
     (``slope``, ``stderr``, ``status``, ``reasons``, ``fit_range``, ``used``), ``result.measurement``
@@ -219,15 +224,36 @@ def check(
     >>> result.passed, abs(result.fit.slope - 3) < 0.15, result.to_dict()["flow"]["name"]
     (True, True, 'igr')
     """
-    from harness.checks import CheckSpec, run_check
+    from harness.checks import CheckSpec, run_check, user_functions
     from harness.flows import Flow
+    from harness.identity import refresh
 
-    the_game = load(game)
+    the_game = load(game)  # validated: traced afresh if it changed since last seen (harness.identity)
     the_scheme = _scheme(scheme, dict(lr1=lr1, lr2=lr2, m=m, k=k, first=first, **scheme_params))
     spec = CheckSpec(the_game.name, the_scheme, Flow.of(flow), expected_slope, expected_status, reason)
     measured = make_settings(settings, tolerance=tolerance, points=points, step_sizes=step_sizes,
                              decades=decades, seed=seed, h_max=h_max)
-    return run_check(the_game, spec, measured)
+    refresh((), user_functions(spec))  # the game was, by load
+    if budget:
+        from harness.budget import check_budget
+
+        check_budget([spec], {the_game.name: the_game}, measured, "budget=False")
+    return with_terms(run_check(the_game, spec, measured, refresh=False), the_game, terms)
+
+
+def with_terms(result: CheckResult, game: Game, terms: Iterable[Callable | str]) -> CheckResult:
+    """``result`` with its error series recomputed with the user's ``terms`` in the basis (functions in a
+    user-flow notation returning a field, or ``file.py:NAME``), where its flow departs from the rule."""
+    terms = tuple(terms)
+    if not terms or result.series is None or result.series.differing_order is None:
+        return result
+    from harness.measure import jacobian_norm
+    from harness.series import error_series
+
+    result.series = error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,
+                                 jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed,
+                                 terms=terms)
+    return result
 
 
 @float64
@@ -237,6 +263,7 @@ def check_all(
     *,
     progress: Callable[[int, int, CheckResult], None] | None = None,
     jobs: int = 1,
+    budget: bool = True,
     **changes: Any,
 ) -> list[CheckResult]:
     """Run a check matrix, like ``harness check --all [--game G …] [--matrix PATH] [--jobs N]``.
@@ -261,21 +288,26 @@ def check_all(
     >>> [(r.spec.game, r.spec.flow.name, r.passed) for r in results]
     [('quadratic_objective', 'gradient', True), ('quadratic_objective', 'igr', True)]
     """
-    from harness.catalog import catalog
+    from harness.catalog import by_name, catalog
     from harness.checks import load_matrix, run_checks
 
     if games is None:
         chosen = {name: load(name) for name in catalog()}
     else:
-        chosen = {}
-        for item in games:
-            loaded = load(item)
-            chosen[loaded.name] = loaded
+        chosen = by_name((item if isinstance(item, str) else repr(item), load(item)) for item in games)
     base, specs = load_matrix(matrix, {**catalog(), **chosen})
     specs = [spec for spec in specs if spec.game in chosen]
     if not specs:
         raise GameError("the check matrix selects no checks for these games")
-    return run_checks(specs, chosen, make_settings(base, **changes), progress, jobs)
+    settings = make_settings(base, **changes)
+    if budget:  # as harness.check, with what changed traced afresh first (run_checks does it too)
+        from harness.budget import check_budget
+        from harness.checks import user_functions
+        from harness.identity import refresh
+
+        refresh(chosen.values(), [user for spec in specs for user in user_functions(spec)])
+        check_budget(specs, chosen, settings, "budget=False")
+    return run_checks(specs, chosen, settings, progress, jobs)
 
 
 def document(results: list[CheckResult], **context: Any) -> dict:
@@ -418,7 +450,7 @@ def diagnose(result: CheckResult) -> Series:
     >>> series.agrees_through, series.predicted_slope
     (0, 2.0)
     >>> [(t.player, t.name, t.flow_expression, t.rule_expression) for t in series.terms if t.differs]
-    [('phi', 'f_theta g', '-alpha^2/2', '-alpha lambda/2'), ('theta', 'g_phi f', '-lambda^2/2', '-alpha lambda/2')]
+    [('phi', 'f_theta(g)', '-alpha**2/2', '-alpha*lambda/2'), ('theta', 'g_phi(f)', '-lambda**2/2', '-alpha*lambda/2')]
     """
     if result.series is not None:
         return result.series

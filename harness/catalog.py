@@ -2,14 +2,20 @@
 
 from __future__ import annotations
 
+import builtins
+import contextlib
+import hashlib
 import importlib
 import importlib.util
+import os
 import pkgutil
 import sys
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
 from harness.game import Game, GameError, validate
+from harness.identity import game_token, is_user_module
 from harness.precision import float64
 
 
@@ -48,14 +54,19 @@ def load_file(path: str, what: str = "game file") -> ModuleType:
     file = Path(path)
     if not file.is_file():
         raise GameError(f"{what} {path!r} does not exist")
-    module_name = f"harness_user_{abs(hash(str(file.resolve())))}"
+    resolved = str(file.resolve())
+    module_name = f"harness_user_{abs(hash(resolved))}"
     spec = importlib.util.spec_from_file_location(module_name, file)
     if spec is None or spec.loader is None:
         raise GameError(f"{path!r} is not an importable Python file")
+    _forget_edited(resolved)
     module = importlib.util.module_from_spec(spec)
     sys.modules[module_name] = module
+    before = set(sys.modules)
     try:
-        spec.loader.exec_module(module)
+        with _recording_imports() as named:
+            spec.loader.exec_module(module)
+        _IMPORTED[resolved] = _user_modules((set(sys.modules) - before) | named, module_name)
     except GameError as exc:  # a Game(...) at module level refused its arguments: say which, plainly
         del sys.modules[module_name]
         raise GameError(f"{what} {path!r}: {exc}") from exc
@@ -63,6 +74,87 @@ def load_file(path: str, what: str = "game file") -> ModuleType:
         del sys.modules[module_name]
         raise GameError(f"{what} {path!r} fails to import: {type(exc).__name__}: {exc}") from exc
     return module
+
+
+_IMPORTED: dict[str, tuple[tuple[str, str, str], ...]] = {}
+"""A loaded file (resolved path) -> the user's modules it imported (name, file, hash of its text when loaded)."""
+
+
+def _hash(file: str) -> str:
+    try:
+        return hashlib.sha256(Path(file).read_bytes()).hexdigest()
+    except OSError:
+        return "missing"
+
+
+def file_stamp(path: str | Path) -> tuple[tuple[str, str], ...]:
+    """The hashes of the text of the file at ``path`` and of the user's modules it imported when it was last
+    loaded (harness.identity.is_user_module): they say whether the file, or a helper it imports, was edited."""
+    resolved = str(Path(path).resolve())
+    return ((resolved, _hash(resolved)), *((file, _hash(file)) for _, file, _ in _IMPORTED.get(resolved, ())))
+
+
+def _forget_edited(resolved: str) -> None:
+    """Before a file is loaded again: when a module it imported was edited since, remove every user module it
+    imported from ``sys.modules``, so that the file imports them afresh (they may import one another)."""
+    imported = _IMPORTED.get(resolved, ())
+    if any(_hash(file) != digest for _, file, digest in imported):
+        for name, file, _ in imported:
+            module = sys.modules.get(name)
+            if module is not None and os.path.realpath(getattr(module, "__file__", "") or "") == file:
+                del sys.modules[name]
+
+
+@contextlib.contextmanager
+def _recording_imports() -> Iterator[set[str]]:
+    """The absolute names of the modules that import statements executed in the block name (those already
+    imported included), with their parent packages and the names a ``from`` import takes from them."""
+    original = builtins.__import__
+    names: set[str] = set()
+
+    def recording(name, globals=None, locals=None, fromlist=(), level=0):  # noqa: A002 (the signature of __import__)
+        module = original(name, globals, locals, fromlist, level)
+        try:
+            package = (globals or {}).get("__package__")
+            full = importlib.util.resolve_name("." * level + name, package) if level else name
+        except (ImportError, ValueError):
+            return module
+        parts = full.split(".")
+        names.update(".".join(parts[: i + 1]) for i in range(len(parts)))
+        names.update(f"{full}.{item}" for item in fromlist or () if isinstance(item, str))
+        return module
+
+    builtins.__import__ = recording
+    try:
+        yield names
+    finally:
+        builtins.__import__ = original
+
+
+def _user_modules(names: Iterable[str], own: str) -> tuple[tuple[str, str, str], ...]:
+    """The user's modules among ``names`` (in ``sys.modules``), as (name, file, hash of its text)."""
+    found = []
+    for name in sorted(names):
+        module = sys.modules.get(name)
+        file = getattr(module, "__file__", None)
+        if name != own and isinstance(module, ModuleType) and file and is_user_module(module):
+            found.append((name, os.path.realpath(file), _hash(os.path.realpath(file))))
+    return tuple(found)
+
+
+def by_name(loaded: Iterable[tuple[str, Game]]) -> dict[str, Game]:
+    """The games of (how each was given, game) pairs by name, each once; GameError when two different games
+    (by what they compute, harness.identity.game_token) have one name: results are told apart by it."""
+    games: dict[str, Game] = {}
+    given: dict[str, str] = {}
+    for label, game in loaded:
+        other = games.get(game.name)
+        if other is None:
+            games[game.name], given[game.name] = game, label
+        elif other is not game and game_token(other) != game_token(game):
+            raise GameError(f"two different games are named {game.name!r} ({given[game.name]!r} and {label!r}), and "
+                            "results are told apart by the game's name: rename one (the first argument of Game)")
+    return games
 
 
 @float64

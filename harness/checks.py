@@ -12,6 +12,7 @@ from __future__ import annotations
 import contextlib
 import itertools
 import math
+import numbers
 import time
 import tomllib
 from collections.abc import Callable, Iterable
@@ -20,8 +21,8 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import guards, two_step
-from harness.fit import DEFAULT_TOLERANCE, Fit, fit_order
+from harness import guards, identity, two_step
+from harness.fit import DEFAULT_TOLERANCE, MAX_DECADES, MIN_DECADES, Fit, fit_order
 from harness.flows import Flow
 from harness.game import Game, GameError
 from harness.measure import (
@@ -61,6 +62,18 @@ class Settings:
     h_max: float | None = None
 
     def __post_init__(self) -> None:
+        for key in ("points", "step_sizes", "seed"):
+            if not _integer(getattr(self, key)):
+                raise GameError(f"{key} must be an integer, got {getattr(self, key)!r}")
+        for key in ("tolerance", "decades", "h_max"):
+            if not (_real(getattr(self, key)) or (key == "h_max" and self.h_max is None)):
+                raise GameError(f"{key} must be a number, got {getattr(self, key)!r}")
+        if self.seed < 0:
+            raise GameError(f"seed must be a non-negative integer, got {self.seed}")
+        if math.isfinite(self.decades) and self.decades > 0 and not MIN_DECADES <= self.decades <= MAX_DECADES:
+            raise GameError(f"decades must be from {MIN_DECADES:g} (the least span a slope is fitted over) to "
+                            f"{MAX_DECADES:g} (wider ranges only add step sizes at the round-off floor), got "
+                            f"{self.decades:g}")
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
             raise GameError(f"tolerance must be positive, got {self.tolerance}")
         if self.points < 1:
@@ -71,6 +84,16 @@ class Settings:
             raise GameError(f"decades must be positive, got {self.decades}")
         if self.h_max is not None and not (math.isfinite(self.h_max) and self.h_max > 0):
             raise GameError(f"h_max must be a positive step size, got {self.h_max}")
+
+
+def _integer(value) -> bool:
+    """Whether ``value`` is an integer (not a bool, which TOML and Python also count as one)."""
+    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+
+
+def _real(value) -> bool:
+    """Whether ``value`` is a real number (not a bool)."""
+    return isinstance(value, numbers.Real) and not isinstance(value, bool)
 
 
 MEASURES = ("local", "global")
@@ -108,6 +131,8 @@ class CheckSpec:
             raise GameError("a second-order ODE is checked by its two-step residual (measure local) only")
         if self.expected_slope is None:
             object.__setattr__(self, "expected_slope", self.natural_slope)
+        elif not (_real(self.expected_slope) and math.isfinite(self.expected_slope) and self.expected_slope > 0):
+            raise GameError(f"expected_slope must be a finite positive number, got {self.expected_slope!r}")
         if self.expected_status not in STATUSES:
             raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
 
@@ -243,10 +268,13 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
 
 @float64
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
-              series_order: int | None = None) -> CheckResult:
+              series_order: int | None = None, *, refresh: bool = True) -> CheckResult:
     """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
     error series (``series_order``: the rule's coefficients computed to that order, see
-    harness.series.coefficients)."""
+    harness.series.coefficients). A game, rule or flow whose code or data changed since last seen is traced
+    afresh (harness.identity.refresh; ``refresh=False`` when the caller did it)."""
+    if refresh:
+        identity.refresh([game], user_functions(spec))
     if spec.scheme.two_step:
         return run_two_step_check(game, spec, settings)
     start = time.perf_counter()
@@ -271,6 +299,15 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     if disagreement:
         fit.reasons.append(disagreement)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)
+
+
+def user_functions(spec: CheckSpec) -> list:
+    """The user's flow and rule of a check (harness.user.UserFunction), those it has."""
+    found = [spec.flow.user] if spec.flow.user is not None else []
+    if spec.scheme.name == "user":
+        with contextlib.suppress(GameError):  # a rule that cannot be used says so when the check runs
+            found.append(spec.scheme.user_rule)
+    return found
 
 
 def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> CheckResult:
@@ -335,6 +372,8 @@ def run_checks(
     threads (harness.parallel: one kernel compiles while the next is traced); the results are those of a
     serial run."""
     specs = list(specs)
+    identity.refresh([games[spec.game] for spec in specs if spec.game in games],
+                     [user for spec in specs for user in user_functions(spec)])
     for spec in specs:  # a user's function that cannot run stops the run before anything is measured
         if spec.flow.user is not None or spec.scheme.name == "user":
             game = games[spec.game]
@@ -346,7 +385,7 @@ def run_checks(
     def one(spec: CheckSpec) -> CheckResult:
         game = games[spec.game]
         return run_check(game, spec, settings, orders.get(kernel_group(spec, game)),
-                         series.get(series_group(spec, game)))
+                         series.get(series_group(spec, game)), refresh=False)
 
     results = []
     with contextlib.closing(ordered_map(one, specs, jobs, lambda s: kernel_group(s, games[s.game]))) as ordered:
@@ -413,6 +452,14 @@ def load_matrix(
     unknown = set(document) - {"settings", "check"}
     if unknown:
         raise MatrixError(f"check matrix {path}: unknown top-level key(s) {', '.join(sorted(unknown))}")
+    if not isinstance(document.get("settings", {}), dict):
+        raise MatrixError(f"check matrix {path}: `settings` must be a table, written [settings], got "
+                          f"{document['settings']!r}")
+    checks = document.get("check", [])
+    if not (isinstance(checks, list) and all(isinstance(table, dict) for table in checks)):
+        shown = "a single table, written [check]" if isinstance(checks, dict) else repr(checks)
+        raise MatrixError(f"check matrix {path}: `check` must be an array of tables, each written [[check]] (double "
+                          f"brackets), got {shown}")
     try:
         settings = Settings(**document.get("settings", {}))
     except TypeError as exc:
@@ -420,7 +467,7 @@ def load_matrix(
     except GameError as exc:
         raise MatrixError(f"check matrix {path} [settings]: {exc}") from exc
     specs: list[CheckSpec] = []
-    for index, table in enumerate(document.get("check", [])):
+    for index, table in enumerate(checks):
         where = f"{path}:{table_lines[index] if index < len(table_lines) else '?'}"
         try:
             specs.extend(_expand(table, games, known, path.parent))
@@ -436,9 +483,12 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
     paths of user rules and flows (file.py:NAME) are relative to the folder ``base`` of the matrix file."""
     unknown = set(table) - _TABLE_KEYS
     if unknown:
-        raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}")
+        settings = sorted(unknown & {f.name for f in fields(Settings)})
+        hint = f" ({', '.join(settings)}: measurement settings, which go in [settings])" if settings else ""
+        raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}{hint}")
     if "scheme" not in table or "flows" not in table:
         raise GameError("each [[check]] needs `scheme` and `flows`")
+    _check_values(table, known)
     selector = table.get("games", "*")
     if selector in ("*", "two-player", "single-objective"):
         names = [n for n, g in games.items()
@@ -451,12 +501,21 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
     else:
         raise GameError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
     names = [n for n in names if n not in set(table.get("exclude", []))]
+    single = [n for n in names if games[n].kind == "single-objective"]
+    if "optimizer2" in table and single:
+        raise GameError(f"`optimizer2` sets player 2's optimizer, but {', '.join(single)} "
+                        f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} (one "
+                        "player, set by `optimizer`): select two-player games (games = \"two-player\") or leave out "
+                        "optimizer2")
     flows = [Flow.of(name, base) for name in table["flows"]]
     rates = table.get("rates", [[1, 1]])
     substeps = table.get("substeps", [[1, 1]])
-    for key, pairs in (("rates", rates), ("substeps", substeps)):
-        if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 for p in pairs)):
-            raise GameError(f"`{key}` must be a list of pairs such as [[1, 1], [1, 0.3]], got {pairs!r}")
+    for key, pairs, kind, example in (("rates", rates, _real, "[[1, 1], [1, 0.3]]"),
+                                      ("substeps", substeps, _integer, "[[1, 1], [2, 1]]")):
+        if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(map(kind, p))
+                                                for p in pairs)):
+            what = "numbers" if key == "rates" else "integers"
+            raise GameError(f"`{key}` must be a list of pairs of {what} such as {example}, got {pairs!r}")
     scheme_name = table["scheme"]
     choices = [[(key, value) for value in _listed(table[key])] for key in ("optimizer", "optimizer2") if key in table]
     fixed = {key: table[key] for key in ("regime", "step", "mu") if key in table}
@@ -481,6 +540,38 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
                                table.get("measure", "local"),
                                None if table.get("horizon") is None else float(table["horizon"])))
     return specs
+
+
+_STRING_KEYS = ("scheme", "first", "reason", "expected_status", "measure", "convention", "regime")
+_NUMBER_KEYS = ("beta", "cancel", "strengthen", "mu", "horizon", "expected_slope")
+
+
+def _check_values(table: dict, known: set[str]) -> None:
+    """GameError naming the key of a [[check]] table whose value has the wrong type: a string where a list
+    belongs (it would be read character by character), true or false where a number belongs (TOML's booleans
+    are not numbers here), an unknown game in ``exclude``."""
+    for key in _STRING_KEYS:
+        if key in table and not isinstance(table[key], str):
+            raise GameError(f"`{key}` must be a string, got {table[key]!r}")
+    for key in _NUMBER_KEYS:
+        if key in table and not _real(table[key]):
+            raise GameError(f"`{key}` must be a number, got {table[key]!r}")
+    if "expected_slope" in table and not (math.isfinite(table["expected_slope"]) and table["expected_slope"] > 0):
+        raise GameError(f"`expected_slope` must be a finite positive number, got {table['expected_slope']!r}")
+    if "step" in table and not _integer(table["step"]):
+        raise GameError(f"`step` must be an integer, got {table['step']!r}")
+    for key, example in (("flows", '["gradient", "modified"]'), ("exclude", '["dirac_gan"]')):
+        if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
+            raise GameError(f"`{key}` must be a list of names such as {example}, got {table[key]!r}")
+    if isinstance(table.get("games"), list) and not all(isinstance(v, str) for v in table["games"]):
+        raise GameError(f"`games` must be a list of game names, got {table['games']!r}")
+    missing = [n for n in table.get("exclude", []) if n not in known]
+    if missing:
+        raise GameError(f"unknown game(s) {', '.join(missing)} in `exclude`")
+    for key in ("optimizer", "optimizer2"):
+        if key in table and not all(isinstance(v, (str, dict)) for v in _listed(table[key])):
+            raise GameError(f"`{key}` must be an optimizer such as \"adam(beta1=0.9)\" or a list of them, got "
+                            f"{table[key]!r}")
 
 
 def _listed(value) -> list:

@@ -8,16 +8,23 @@ SIGTERM (the finished checks saved; ``--resume`` continues, see harness.resume).
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
+import shutil
 import sys
-from collections.abc import Callable
+import threading
+import time
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import harness
-from harness.catalog import catalog, load_game
+from harness import signals
+from harness.budget import check_budget
+from harness.catalog import by_name, catalog, load_game
 from harness.checks import (
     DEFAULT_MATRIX,
+    STATUSES,
     CheckResult,
     CheckSpec,
     Settings,
@@ -26,9 +33,11 @@ from harness.checks import (
     run_checks,
     with_settings,
 )
+from harness.fit import MAX_DECADES, MIN_DECADES
 from harness.flows import FLOW_NAMES, Flow
 from harness.game import GameError, validate
 from harness.guards import EQUILIBRIUM
+from harness.optimizers import Optimizer
 from harness.parallel import MAX_JOBS, default_jobs
 from harness.precision import float64
 from harness.regimes import REGIMES
@@ -36,6 +45,7 @@ from harness.resume import (
     PARTIAL_NAME,
     Interrupted,
     PartialRun,
+    atomic_write,
     interrupted,
     publish,
     run_saving,
@@ -48,9 +58,18 @@ from harness.shards import merge, parse_shard, select
 from harness.user import is_file_spec, load
 
 
+class _ParserExit(SystemExit):
+    """argparse's own exit (--help, --version, a bad flag), told apart from the SystemExit of user code."""
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str):  # one line, exit 2
         self.exit(2, f"harness: error: {message}\n")
+
+    def exit(self, status: int = 0, message: str | None = None):
+        if message:
+            self._print_message(message, sys.stderr)
+        raise _ParserExit(status)
 
 
 def _positive_float(text: str) -> float:
@@ -71,6 +90,34 @@ def _positive_int(text: str) -> int:
     if value < 1:
         raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
     return value
+
+
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer (the seed of the initial points)")
+    return value
+
+
+def _decades(text: str) -> float:
+    value = _positive_float(text)
+    if not MIN_DECADES <= value <= MAX_DECADES:
+        raise argparse.ArgumentTypeError(
+            f"{text!r} must be from {MIN_DECADES:g} to {MAX_DECADES:g}: the step sizes must span at least "
+            f"{MIN_DECADES:g} decade for a slope to be fitted, and beyond {MAX_DECADES:g} decades the smaller steps "
+            "only add errors at the float64 round-off floor")
+    return value
+
+
+def _optimizer(text: str) -> str:
+    try:
+        Optimizer.of(text)  # read and checked before any check runs; the text itself is kept
+    except GameError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _shard(text: str) -> tuple[int, int]:
@@ -107,10 +154,14 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("measurement (defaults from the check matrix's [settings])")
     group.add_argument("--points", type=_positive_int, help="initial points per check (default 4)")
     group.add_argument("--step-sizes", type=_positive_int, help="step sizes per check (default 10)")
-    group.add_argument("--decades", type=_positive_float, help="decades spanned by the step sizes (default 1.5)")
+    group.add_argument("--decades", type=_decades,
+                       help=f"decades spanned by the step sizes, {MIN_DECADES:g} to {MAX_DECADES:g} (default 1.5)")
     group.add_argument("--h-max", type=_positive_float, help="largest step size (default 0.1/|dF/dz|)")
-    group.add_argument("--seed", type=int, help="seed of the initial points (default 0)")
+    group.add_argument("--seed", type=_seed, help="seed of the initial points, a non-negative integer (default 0)")
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
+    group.add_argument("--no-budget", action="store_true",
+                       help="run checks over the work budget anyway (m + k, update steps in sequence, points x step "
+                       "sizes x state size, harness.budget; by default refused before anything is compiled)")
     group.add_argument("--matrix", default=None,
                        help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}), large "
                        "(the games of 10^4 parameters and more), optimizers (every optimizer with memory on "
@@ -146,11 +197,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
     check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
     check.add_argument("--beta", type=float, default=0.0, help="momentum of heavy_ball, in [0, 1)")
-    check.add_argument("--optimizer", default="gd",
+    check.add_argument("--optimizer", default="gd", type=_optimizer,
                        help="each player's optimizer (simultaneous, alternating, gd): gd (default), heavy_ball, "
                        "nesterov, nesterov_buffer, ema, rmsprop or adam, with parameters as in "
                        "'adam(beta1=0.9, beta2=0.99, eps=1e-8, eps_inside=true, bias_correction=false)'")
-    check.add_argument("--optimizer2", default=None,
+    check.add_argument("--optimizer2", default=None, type=_optimizer,
                        help="player 2's optimizer when it differs from --optimizer (e.g. 'heavy_ball(beta=0.5)')")
     check.add_argument("--regime", choices=REGIMES, default="on-flow",
                        help="where the state of a rule with memory starts: on-flow (default; previous iterate and "
@@ -168,9 +219,12 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--flow", action="append", type=_flow,
                        help=f"flow to check: {', '.join(FLOW_NAMES)}, or your own path/to/file.py:NAME (repeatable; "
                        "default gradient and modified)")
-    check.add_argument("--expected-slope", type=float,
+    check.add_argument("--expected-slope", type=_positive_float,
                        help="override the expected slope (default: flow order + 2, or method order + 1 if larger; "
                        "one less for --measure global)")
+    check.add_argument("--expected-status", choices=STATUSES,
+                       help="the status a check must have to meet its expectation (default PASS: a clean fit at the "
+                       "expected slope); EXACT where the flow should match the update to round-off")
     check.add_argument("--measure", choices=("local", "global"), default="local",
                        help="local error of one step (default), or global error after T/h steps to a horizon T")
     check.add_argument("--horizon", type=_positive_float,
@@ -186,6 +240,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --all: run shard I of N (1-based: 1/N to N/N), a deterministic share of the matrix "
                        "balanced by estimated cost, checks sharing a kernel kept together (harness.shards); "
                        "--json PATH keeps it for --merge")
+    check.add_argument("--terms", action="append", metavar="FILE.py:NAME",
+                       help="a term of your own for the error series' diagnosis, added to the tree basis: a function "
+                       "in a user-flow notation returning a field, flow(V, z, h) (repeatable)")
     check.add_argument("--merge", nargs="+", metavar="FILE",
                        help="merge the shard files of check --shard ('part-*.json': patterns are expanded here) "
                        "instead of running checks: the table, --json PATH, exit code of the whole matrix")
@@ -217,7 +274,38 @@ def build_parser() -> argparse.ArgumentParser:
     new_game.add_argument("name", help="the game's name (a Python identifier)")
     new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py from the "
                           "repository root, where the catalog is, else NAME.py)")
+    _add_derive_parser(commands)
     return parser
+
+
+def _add_derive_parser(commands) -> None:
+    derive = commands.add_parser("derive", help="the modified field of a one-step update rule as a formula in the "
+                                 "tree basis, identified and verified on random polynomial games")
+    derive.add_argument("--scheme", default="simultaneous", type=_scheme_name,
+                        help="one-step update rule: simultaneous, alternating, gd, extragradient, proximal_point, "
+                        "regularised, midpoint, rk4, or your own rule path/to/file.py:NAME")
+    derive.add_argument("--order", type=int, default=2,
+                        help="through h^P (default 2; at most 3 for two players, 4 for one objective)")
+    derive.add_argument("--players", type=int, choices=(1, 2), default=None,
+                        help="2: the two-player basis in f and g (default), 1: one objective, f only (default for gd)")
+    for flag, kind, default, text in (("--lr1", _positive_float, 1.0, "relative rate alpha of player 1"),
+                                      ("--lr2", _positive_float, 1.0, "relative rate lambda of player 2"),
+                                      ("--m", _positive_int, 1, "substeps of player 1 (alternating)"),
+                                      ("--k", _positive_int, 1, "substeps of player 2 (alternating)"),
+                                      ("--cancel", float, 1.0, "regularised: share of the interaction terms cancelled"),
+                                      ("--strengthen", float, 0.0, "regularised: self terms multiplied by 1 + this")):
+        derive.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
+    derive.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
+    derive.add_argument("--beta", type=float, default=0.0, help="a user rule's beta, if it names one")
+    derive.add_argument("--convention", choices=("joint", "official"), default="joint",
+                        help="regularised: rates of the cancelling terms")
+    derive.add_argument("--terms", action="append", metavar="FILE.py:NAME",
+                        help="a term of your own added to the basis: a function in a user-flow notation returning a "
+                        "field, flow(V, z, h) or flow(f, g, phi, theta, h, lr1, lr2) (repeatable)")
+    derive.add_argument("--format", choices=("text", "latex", "json", "python"), default="text",
+                        help="text (default: per player, per order, in the paper's notation), latex, json, or python "
+                        "(a user-flow file of the derived flow, declared @harness.flow(order=P))")
+    derive.add_argument("--out", help="write to this file instead of printing (a new file, or one derive wrote)")
 
 
 def _settings(args, base: Settings) -> Settings:
@@ -229,11 +317,7 @@ def _games(specs: list[str] | None):
     """The games named (validated), or the whole catalog (validated when a check uses a game)."""
     if not specs:
         return catalog()
-    games = {}
-    for spec in specs:
-        game = load_game(spec)
-        games[game.name] = game
-    return games
+    return by_name((spec, load_game(spec)) for spec in specs)  # two different games of one name: GameError
 
 
 def _check_progress(args):
@@ -291,6 +375,8 @@ def command_check(args) -> int:
         raise GameError("--shard I/N goes with --all (or --literature): it splits the check matrix")
     shard: dict = {}
     if args.all:
+        _alone(args, "--all", ("expected_slope", "expected_status"), "runs the matrix, whose entries state their own "
+               "expectations")
         settings, specs = _matrix_specs(args, games)
         if args.shard:
             specs, shard["shard"] = select(specs, games, settings, *args.shard)
@@ -303,17 +389,29 @@ def command_check(args) -> int:
                         args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step,
                         args.mu)
         flows = args.flow or [Flow("gradient"), Flow("modified")]
+        _one_player(args, games)
         if args.horizon is not None and args.measure != "global":
             raise GameError("--horizon goes with --measure global")
-        specs = [CheckSpec(name, scheme, flow, args.expected_slope, measure=args.measure, horizon=args.horizon)
+        specs = [CheckSpec(name, scheme, flow, args.expected_slope, args.expected_status or "PASS",
+                           measure=args.measure, horizon=args.horizon)
                  for name in games for flow in flows]
+    if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
+        check_budget(specs, games, settings, "--no-budget")
+    if args.json_path:
+        _json_target(args.json_path, _input_files(args, specs))  # refused before anything runs
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
         results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs)
     elif args.resume:
         raise GameError("--resume needs --json PATH (the partial results are saved beside PATH)")
     else:
-        results = run_checks(specs, games, settings, _check_progress(args), args.jobs)
+        results = run_checks(specs, games, settings, _counted(_check_progress(args), len(specs)), args.jobs)
+    if not results and not args.shard:  # a run that checked nothing never passes (a shard may be empty)
+        raise GameError("nothing was checked: the run selected no checks")
+    if args.terms:  # the diagnosis of each check whose flow departs from the rule, with the user's terms added
+        from harness.api import with_terms
+
+        results = [with_terms(r, games[r.spec.game], args.terms) for r in results]
     _print_table(results)
     if args.json_path:
         _write_json(Path(args.json_path), results_document(results, settings, **shard))
@@ -321,16 +419,41 @@ def command_check(args) -> int:
     return 0 if all(r.passed for r in results) else 1
 
 
-def _alone(args, flag: str, names: tuple[str, ...]) -> None:
+def _counted(progress: Callable[[int, int, CheckResult], None] | None, total: int
+             ) -> Callable[[int, int, CheckResult], None]:
+    """``progress`` that also keeps the count of finished checks for the line of a signal (harness.signals)."""
+    done = [0]
+    signals.current_run(lambda: (done[0], total, None))
+
+    def counted(index: int, count: int, result: CheckResult) -> None:
+        done[0] = index
+        if progress:
+            progress(index, count, result)
+
+    return counted
+
+
+def _alone(args, flag: str, names: tuple[str, ...], why: str = "merges shard files as they were run") -> None:
     """Refuse the flags ``names`` (argparse destinations) given with ``flag``."""
     given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
     if given:
-        raise GameError(f"{flag} merges shard files as they were run: leave out {', '.join(given)}")
+        raise GameError(f"{flag} {why}: leave out {', '.join(given)}")
+
+
+def _one_player(args, games) -> None:
+    """Refuse --optimizer2 (player 2's optimizer) on a single-objective game, which has one player."""
+    single = [name for name, game in games.items() if game.kind == "single-objective"]
+    if args.optimizer2 is not None and single:
+        raise GameError(f"--optimizer2 sets player 2's optimizer, but {', '.join(single)} "
+                        f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} "
+                        "(one player, set by --optimizer): leave out --optimizer2")
 
 
 def _check_merged(args) -> int:
     """``harness check --merge FILE...``: the shards' results as one run of the whole matrix."""
     _alone(args, "--merge", ("all", "literature", "game", "shard", "resume", *MEASUREMENT_FLAGS))
+    if args.json_path:
+        _json_target(args.json_path, _input_files(args))
     results, settings = merge(args.merge)
     _print_table(results)
     if args.json_path:
@@ -350,7 +473,7 @@ def command_report(args) -> int:
         return 1 if any(c.kind in WORSE for c in changes) else 0
 
     from harness.progress import ProgressBar
-    from harness.report import write_report
+    from harness.report import claim, write_report
 
     games = _games(args.game)
     partial = None
@@ -358,6 +481,10 @@ def command_report(args) -> int:
         results, settings = merge(args.merge)
     else:
         settings, specs = _matrix_specs(args, games)
+        if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
+            check_budget(specs, games, settings, "--no-budget")
+    claim(Path(args.out))  # a new, empty or earlier report's folder (refused before anything runs otherwise)
+    if not args.merge:
         partial = PartialRun(Path(args.out) / PARTIAL_NAME, specs, settings, games)
     checks_progress: Callable[[int, int, CheckResult], None] | None
     figures_progress: Callable[[int, int, str], None] | None
@@ -385,6 +512,7 @@ def command_report(args) -> int:
     if partial is not None:
         results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
+        shutil.rmtree(out / ".staging", ignore_errors=True)  # an interrupted run's (in the report's own folder)
         write_report(results, settings, out / ".staging", games, figures_progress)
         publish(out / ".staging", out)
     except KeyboardInterrupt as exc:
@@ -401,9 +529,13 @@ def command_report(args) -> int:
 def command_cache(args) -> int:
     from harness import kernel_cache
 
+    if harness.CACHE_PROBLEM:  # the warning line was printed at import
+        print(f"the caches are off: {harness.cache_folder()} cannot be used ({harness.CACHE_PROBLEM})")
+        return 0
     if args.action == "clear":
         count, size = kernel_cache.clear()
-        print(f"removed {count} files ({size / 2**20:.1f} MB) from {harness.cache_folder()}")
+        print(f"removed {count} files ({size / 2**20:.1f} MB) from {harness.cache_folder()} (the caches' own "
+              "entries; other files there are left alone)")
         return 0
     found = kernel_cache.usage()
     if found["folder"] is None:
@@ -447,25 +579,159 @@ def _print_table(results: list[CheckResult]) -> None:
     print(f"{len(results)} checks: {len(results) - failed} met their expectation, {failed} did not")
 
 
+def command_derive(args) -> int:
+    from harness.derivation import DERIVED_MARK, derive
+
+    derivation = derive(args.scheme, args.order, players=args.players, terms=args.terms or (), lr1=args.lr1,
+                        lr2=args.lr2, m=args.m, k=args.k, first=args.first, beta=args.beta, cancel=args.cancel,
+                        strengthen=args.strengthen, convention=args.convention)
+    text = {"text": derivation.text, "latex": derivation.latex, "json": derivation.json,
+            "python": derivation.python}[args.format]()
+    if args.out is None:
+        print(text)
+    else:
+        out = Path(args.out)
+        if out.exists() and (not out.is_file() or DERIVED_MARK not in out.read_text(errors="replace")[:400]):
+            raise GameError(f"--out {out} exists and was not written by harness derive; give a new file")
+        out.write_text(text + "\n")
+        print(f"wrote {out}" + (f": check it with harness check --scheme {args.scheme} --flow {out}:derived_flow "
+                                f"--lr1 {args.lr1:g} --lr2 {args.lr2:g}" if args.format == "python" else ""))
+    return 0 if derivation.verified else 1
+
+
 def _note(text: str) -> None:
     print(f"harness: {text}", file=sys.stderr, flush=True)
 
 
+def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
+    """The files a run reads that are named on its command line or in its matrix: game, rule and flow files,
+    the check matrix, the shard files of --merge."""
+    from harness.checks import BUNDLED_MATRICES
+    from harness.shards import shard_files
+
+    found = [Path(text.partition(".py")[0] + ".py") for text in args.game or [] if is_file_spec(text)]
+    if is_file_spec(getattr(args, "scheme", "")):
+        found.append(Path(args.scheme.partition(".py")[0] + ".py"))
+    found += [Path(flow.user.file) for flow in getattr(args, "flow", None) or [] if flow.user is not None]
+    for spec in specs:
+        if spec.scheme.name == "user":
+            found.append(Path(spec.scheme.user_rule.file))
+        if spec.flow.user is not None:
+            found.append(Path(spec.flow.user.file))
+    if getattr(args, "all", False) or getattr(args, "literature", False):
+        found.append(BUNDLED_MATRICES.get(str(args.matrix), Path(args.matrix)) if args.matrix else DEFAULT_MATRIX)
+    if getattr(args, "merge", None):
+        found += shard_files(args.merge)
+    return list(dict.fromkeys(found))
+
+
+def _json_target(text: str, inputs: Sequence[Path] = ()) -> Path:
+    """The path of --json, refused (GameError, one line) where writing it would destroy something: a symbolic
+    link (its target would not be updated), a folder, a device or other non-regular file, a path under a file,
+    or one of the run's own input files (``inputs``); the same for its partial-results file PATH.partial."""
+    for path, what in ((Path(text), f"--json {text}"), (Path(text + ".partial"), f"--json {text}: {text}.partial")):
+        if path.is_symlink():
+            raise GameError(f"{what} is a symbolic link: give the path of a regular file (a link's target is not "
+                            "written through it)")
+        if path.is_dir():
+            raise GameError(f"{what} is a folder: give a file path, e.g. {Path(text) / 'results.json'}")
+        if path.exists() and not path.is_file():
+            raise GameError(f"{what} is not a regular file (a device, pipe or socket): give a file path")
+        parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
+        if parent is not None and not parent.is_dir():
+            raise GameError(f"{what}: {parent} is not a folder: give a file path in a folder")
+        for name in inputs:
+            with contextlib.suppress(OSError):
+                if path.exists() and os.path.samefile(path, name):
+                    raise GameError(f"{what} is one of the run's own input files ({name}): give another path")
+    return Path(text)
+
+
 def _write_json(path: Path, document: dict) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(json.dumps(document, indent=1) + "\n")
-    temporary.replace(path)
+    """Write the results document to ``path`` atomically (a temporary file, then a rename: nothing is left
+    behind), refused as ``_json_target`` says."""
+    _json_target(str(path))  # checked again: the path may have changed while the checks ran
+    try:
+        atomic_write(path, json.dumps(document, indent=1) + "\n")
+    except OSError as exc:
+        raise GameError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
+
+
+def _origin(exc: BaseException) -> str:
+    """``file:line`` where ``exc`` was raised: the innermost frame outside the harness and the installed
+    libraries (the user's game, rule or flow file), else the innermost frame."""
+    import sysconfig
+
+    libraries = [str(Path(harness.__file__).resolve().parent)]
+    libraries += [str(Path(path).resolve()) for name, path in sysconfig.get_paths().items()
+                  if name in ("stdlib", "platstdlib", "purelib", "platlib")]
+    found = last = None
+    trace = exc.__traceback__
+    while trace is not None:
+        file = trace.tb_frame.f_code.co_filename
+        last = (file, trace.tb_lineno)
+        if not file.startswith("<") and not any(str(Path(file).resolve()).startswith(lib) for lib in libraries):
+            found = last
+        trace = trace.tb_next
+    if (found or last) is None:
+        return "an unknown place"
+    file, line = found or last
+    relative = os.path.relpath(file)
+    return f"{file if relative.startswith('..') else relative}:{line}"
+
+
+def _stopped_by_code(exc: BaseException) -> int:
+    """A SystemExit, KeyboardInterrupt or other BaseException that code (not a signal) raised: one line, exit 2,
+    never the exit code it carries (a game file calling sys.exit(0) must not pass a run)."""
+    if isinstance(exc, SystemExit):
+        what = f"SystemExit({exc.code!r}) (sys.exit)"
+    elif isinstance(exc, KeyboardInterrupt):
+        what = "KeyboardInterrupt (from code, not a Ctrl-C)"
+    else:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+        what = f"{type(exc).__name__}" + (f": {first}" if first else "")
+    print(f"harness: error: {what} raised at {_origin(exc)}: the run stopped there without a verdict (a game, rule "
+          "or flow file must not exit or interrupt; HARNESS_DEBUG=1 shows the traceback)", file=sys.stderr)
+    return 2
 
 
 @float64
 def main(argv: list[str] | None = None) -> int:
-    args = build_parser().parse_args(argv)
+    """The command line: the exit code of ``harness ARGV`` (argparse's own exits raise SystemExit). ``argv`` None:
+    this process is the command line itself (sys.argv): Ctrl-C or SIGTERM ends it within a second with one line
+    (harness.signals), and threads still computing never hold its exit; a list: a call from Python, where a
+    signal raises KeyboardInterrupt, turned into exit code 130 or 143."""
+    hard = argv is None
+    with stop_on_sigterm(hard):
+        code = _main(argv)
+        if hard:
+            _exit_past_threads(code)
+    return code
+
+
+def _exit_past_threads(code: int, wait: float = 2.0) -> None:
+    """End the process with ``code`` if threads are still computing ``wait`` seconds on (a kernel that an
+    error left running: Python would wait for it before exiting)."""
+    deadline = time.monotonic() + wait
+    for thread in threading.enumerate():
+        if thread is not threading.main_thread() and not thread.daemon:
+            thread.join(max(0.0, deadline - time.monotonic()))
+    if any(thread.is_alive() and not thread.daemon for thread in threading.enumerate()
+           if thread is not threading.main_thread()):
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(Exception):
+                stream.flush()
+        os._exit(code)
+
+
+def _main(argv: list[str] | None) -> int:
     handlers = {"list": command_list, "check": command_check, "report": command_report,
-                "new-game": command_new_game, "cache": command_cache}
-    try:
-        with stop_on_sigterm():
-            return handlers[args.command](args)
+                "new-game": command_new_game, "cache": command_cache, "derive": command_derive}
+    try:  # parsing too: it imports the user's flow and rule files
+        args = build_parser().parse_args(argv)
+        return handlers[args.command](args)
+    except _ParserExit:
+        raise
     except GameError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
@@ -473,8 +739,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: {exc}", file=sys.stderr)
         return exc.exit_code
     except KeyboardInterrupt as exc:
-        print(f"harness: {interrupted(exc, 0, 0, None)}", file=sys.stderr)
-        return interrupted(exc, 0, 0, None).exit_code
+        if signals.received() is None:  # no signal came: code raised it
+            if os.environ.get("HARNESS_DEBUG"):
+                raise
+            return _stopped_by_code(exc)
+        stop = interrupted(exc, 0, 0, None)
+        print(f"harness: {stop}", file=sys.stderr)
+        return stop.exit_code if isinstance(stop, Interrupted) else 130
     except Exception as exc:
         if os.environ.get("HARNESS_DEBUG"):
             raise
@@ -482,6 +753,10 @@ def main(argv: list[str] | None = None) -> int:
         print(f"harness: error: {type(exc).__name__}: {first} (HARNESS_DEBUG=1 shows the traceback)",
               file=sys.stderr)
         return 2
+    except BaseException as exc:  # SystemExit, GeneratorExit...: user code, never its own exit code
+        if os.environ.get("HARNESS_DEBUG"):
+            raise
+        return _stopped_by_code(exc)
 
 
 if __name__ == "__main__":

@@ -24,6 +24,10 @@ REFERENCE_SHARE = 0.01
 MIN_STEP_SIZES = 4
 MIN_ASYMPTOTIC_STEP_SIZES = 5
 MIN_DECADES = 0.5
+MAX_DECADES = 6.0
+"""The widest step-size range a measurement accepts: at the default h_max (h |dF/dz| = 0.1) six decades reach
+h |dF/dz| = 1e-7, where even an O(h^2) local error (relative 1e-14) is under the round-off floor; wider ranges
+only add step sizes at the floor. The narrowest is MIN_DECADES, the least span a slope is fitted over."""
 DEFAULT_TOLERANCE = 0.15
 
 
@@ -62,6 +66,19 @@ def _span_decades(h: np.ndarray, columns: np.ndarray) -> float:
     return float(np.log10(chosen.max() / chosen.min())) if chosen.size else 0.0
 
 
+def _where_non_finite(h: np.ndarray, finite: np.ndarray) -> str:
+    """Where the non-finite errors are, by step size: the largest ones (a divergence), the smallest ones, or
+    the step sizes listed."""
+    bad = (~finite).any(axis=0)
+    if np.array_equal(bad, h >= h[bad].min()):
+        return f"diverging at h >= {h[bad].min():.3g}"
+    if np.array_equal(bad, h <= h[bad].max()):
+        return f"at the smallest step sizes, h <= {h[bad].max():.3g}, not at the largest: no divergence"
+    listed = np.sort(h[bad])
+    shown = ", ".join(f"{x:.3g}" for x in listed[:6]) + (", …" if listed.size > 6 else "")
+    return f"at h = {shown}"
+
+
 EXACT_MIN_STEP_SCALE = 0.05
 
 
@@ -81,10 +98,8 @@ def fit_order(
     if not finite.any():
         return Fit(None, None, "DIVERGED", ["every measured error is NaN or inf: a flow or the update diverges"])
     if not finite.all():
-        reasons.append(
-            f"{int((~finite).sum())} of {e.size} errors are NaN or inf (diverging at h >= "
-            f"{h[(~finite).any(axis=0)].min():.3g}); dropped"
-        )
+        reasons.append(f"{int((~finite).sum())} of {e.size} errors are NaN or inf ({_where_non_finite(h, finite)}); "
+                       "dropped")
     above_floor = finite & (e >= floor) & (e > 0)  # an exact zero is at any floor (and has no logarithm)
     if not above_floor.any() and step_scale is not None and step_scale < EXACT_MIN_STEP_SCALE:
         return Fit(None, None, "FLOOR-LIMITED", reasons + [
@@ -93,7 +108,8 @@ def fit_order(
     if not above_floor.any():
         return Fit(None, None, "EXACT", reasons + [
             f"every error is at the round-off floor (max {np.nanmax(np.where(finite, e, np.nan)):.3g}): "
-            "the flow matches the update exactly"
+            "the flow matches the update exactly; no slope is measured, so no order is confirmed (met where "
+            "status EXACT is expected: --expected-status EXACT, expected_status=\"EXACT\")"
         ])
     trusted = above_floor & (ref <= REFERENCE_SHARE * e)
     n_floor = int((finite & ~above_floor).sum())

@@ -175,7 +175,11 @@ def single_objective(name: str, loss: Callable, x0: Any, **metadata: Any) -> Gam
 
 def validate(game: Game) -> None:
     """Evaluate a game at its default state and a few seeded nearby points; raise GameError with one
-    clear line if anything is unusable (wrong shapes or dtypes, NaN or inf, an identically zero field)."""
+    clear line if anything is unusable (wrong shapes or dtypes, NaN or inf, an identically zero field).
+    A game whose code or data changed since last seen is traced afresh (harness.identity.refresh)."""
+    from harness.identity import refresh
+
+    refresh([game])
     a, b = game.dims
     phi, theta = jnp.asarray(game.phi0), jnp.asarray(game.theta0)
     for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):

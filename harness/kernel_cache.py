@@ -28,6 +28,7 @@ import contextlib
 import functools
 import hashlib
 import os
+import re
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -209,35 +210,72 @@ def _write(path: Path, data: bytes | bytearray) -> None:
     temporary.replace(path)
 
 
+_KERNEL_FILE = re.compile(r"[0-9a-f]{64}\.jaxexport(\.\d+\.tmp)?")
+"""A kept kernel (``call``), or one being written (``_write``'s temporary file)."""
+_PROGRAM_FILE = re.compile(r".+-[0-9a-f]{32,}-(cache|atime)")
+"""JAX's compiled program ``NAME-HASH-cache`` and its access-time file ``NAME-HASH-atime`` (jax._src.lru_cache)."""
+JAX_FILES = (".lockfile", "xla_gpu_kernel_cache_file")
+"""Other files JAX keeps in its compilation cache folder: the lock of its eviction, XLA's GPU kernel cache."""
+JAX_FOLDERS = ("xla_gpu_per_fusion_autotune_cache_dir",)
+"""Folders of XLA's own caches in it (GPU autotuning results), wholly JAX's."""
+
+
+def _entries(folder: Path) -> tuple[list[Path], list[Path], list[Path]]:
+    """The caches' own entries in ``folder``: the kernel files, JAX's program files, and JAX's folders (their
+    files listed among the programs; a folder that is a symbolic link is left alone). Nothing else: a user's
+    files in the same folder are never among them."""
+    def plain(path: Path) -> bool:
+        return path.is_file() or path.is_symlink()
+
+    kernels = [p for p in (folder / "kernels").glob("*") if _KERNEL_FILE.fullmatch(p.name) and plain(p)]
+    programs = [p for p in folder.glob("*") if (_PROGRAM_FILE.fullmatch(p.name) or p.name in JAX_FILES) and plain(p)]
+    folders = [folder / name for name in JAX_FOLDERS if (folder / name).is_dir() and not (folder / name).is_symlink()]
+    for inner in folders:
+        for root, _, names in os.walk(inner):  # symbolic links to folders are not followed
+            programs += [Path(root) / name for name in names]
+    return kernels, programs, folders
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.lstat().st_size
+    except OSError:
+        return 0
+
+
 def usage() -> dict:
     """The caches on disk: the folder, and for the kernels (``kernels/``, with their cap) and JAX's compiled
-    programs (the rest) their file count and size in bytes; ``{"folder": None}`` when the caches are off."""
+    programs (its other entries) their file count and size in bytes; ``{"folder": None}`` when the caches are
+    off. Only the caches' own entries count (``_entries``)."""
     base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     if not base:
         return {"folder": None}
     folder = Path(base)
-    kernels = [p for p in (folder / "kernels").glob("*") if p.is_file()]
-    programs = [p for p in folder.rglob("*") if p.is_file() and "kernels" not in p.relative_to(folder).parts]
+    kernels, programs, _ = _entries(folder)
     return {"folder": str(folder),
-            "kernels": {"files": len(kernels), "bytes": sum(p.stat().st_size for p in kernels),
-                        "cap": cache_limit_bytes()},
-            "programs": {"files": len(programs), "bytes": sum(p.stat().st_size for p in programs),
-                         "cap": programs_limit_bytes()}}
+            "kernels": {"files": len(kernels), "bytes": sum(map(_size, kernels)), "cap": cache_limit_bytes()},
+            "programs": {"files": len(programs), "bytes": sum(map(_size, programs)), "cap": programs_limit_bytes()}}
 
 
 def clear() -> tuple[int, int]:
-    """Remove every file of the caches (kernels and compiled programs); return (files, bytes) removed."""
+    """Remove the caches' own entries (``_entries``: kernels, JAX's compiled programs and its other files and
+    folders), never other files or folders of the cache folder; return (files, bytes) removed."""
     base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
     if not base or not Path(base).is_dir():
         return 0, 0
+    folder = Path(base)
+    kernels, programs, folders = _entries(folder)
     count = size = 0
-    for path in sorted(Path(base).rglob("*"), reverse=True):
+    for path in kernels + programs:
+        bytes_ = _size(path)
         with contextlib.suppress(OSError):
-            if path.is_file():
-                bytes_ = path.stat().st_size
-                path.unlink()
-                count, size = count + 1, size + bytes_
-            elif path.is_dir():
-                path.rmdir()
+            path.unlink()
+            count, size = count + 1, size + bytes_
+    for inner in folders:  # JAX's folders, emptied above: removed bottom-up while empty
+        for root, _, _ in sorted(os.walk(inner), key=lambda walked: -len(Path(walked[0]).parts)):
+            with contextlib.suppress(OSError):
+                Path(root).rmdir()
+    with contextlib.suppress(OSError):
+        (folder / "kernels").rmdir()  # only when empty: nothing but kernels was there
     _MEMORY.clear()
     return count, size

@@ -21,7 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness import kernel_cache
+from harness import identity, kernel_cache
 from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer_coefficients
 from harness.game import Game, GameError, is_affine_function
 from harness.integrate import EPS, dopri8_rows, reference_solutions
@@ -269,6 +269,7 @@ def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
 
 
 _USER_FLOWS_AFFINE: dict[tuple, bool] = {}
+identity.register(_USER_FLOWS_AFFINE.clear)  # cleared with the functools memos when a game or flow changed
 
 
 def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: float, params: jax.Array) -> bool:

@@ -109,6 +109,8 @@ class Optimizer:
             if not sep or key not in _APPLIES:
                 raise GameError(f"optimizer {value!r}: {item!r} is not one of "
                                 f"{', '.join(f'{k}=...' for k in _APPLIES)}")
+            if key in options:
+                raise GameError(f"optimizer {value!r}: {key} is given twice; give each parameter once")
             options[key] = _value(key, text.strip(), value)
         return cls(match.group(1), **options)
 

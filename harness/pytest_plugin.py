@@ -32,11 +32,14 @@ order off, what that usually means.
 
 from __future__ import annotations
 
+import math
+import numbers
 import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.api import check, explain
+from harness.game import GameError
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
@@ -81,12 +84,24 @@ def assert_order(
     ...
     """
     __tracebackhide__ = True
+    _number(expected, "expected", "the expected slope, e.g. expected=3")
+    _number(tolerance, "tolerance", "the allowed slope deviation, e.g. tolerance=0.15")
+    if not isinstance(status, str):
+        raise GameError(f"status must be a status name such as 'PASS', got {status!r} ({type(status).__name__})")
     result = check(game, scheme, flow, expected_slope=expected, expected_status=status, tolerance=tolerance,
                    settings=settings, **params)
     _record(result, _test)
     if not result.passed:
         raise AssertionError(explain(result))
     return result
+
+
+def _number(value: Any, name: str, what: str) -> None:
+    """GameError (one line, before anything runs) unless ``value`` is None or a finite real number."""
+    if value is None:
+        return
+    if isinstance(value, bool) or not isinstance(value, (int, float, numbers.Real)) or not math.isfinite(value):
+        raise GameError(f"{name} must be a number ({what}), got {value!r} ({type(value).__name__})")
 
 
 def _record(result: CheckResult, test: str | None) -> None:

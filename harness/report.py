@@ -30,7 +30,7 @@ from harness import __version__, literature, paper
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
 from harness.figures import error_figures, phase_figures, rule_name, save
-from harness.game import Game
+from harness.game import Game, GameError
 from harness.html import render_html, slug
 from harness.precision import float64
 from harness.series import Series
@@ -309,6 +309,33 @@ def markdown(content: dict) -> str:
         lines += [content["sections"].rstrip("\n"), ""]
     lines += ["## Environment", ""] + [f"- {item}" for item in content["environment"]] + [""]
     return "\n".join(lines)
+
+
+MARKER = ".harness-report"
+"""The file that marks a folder ``harness report --out`` wrote (and may write again)."""
+MARKER_TEXT = ("This folder was written by `harness report --out`, which may replace its files (index.md, index.html, "
+               "results.json, figures/, paper/).\n")
+
+
+def claim(out: Path) -> None:
+    """Make ``out`` a folder ``harness report --out`` may write into: one that does not exist yet (created), an
+    empty one, or one it wrote before (with its MARKER file); the marker is written there. GameError (one line)
+    for a file, or a folder holding other files (they would be replaced)."""
+    out = Path(out)
+    if out.exists() and not out.is_dir():
+        raise GameError(f"--out {out} is a file, not a folder: give a folder for the report")
+    if out.is_dir() and not (out / MARKER).is_file():
+        found = sorted(p.name for p in out.iterdir())
+        if found:
+            shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
+            raise GameError(f"--out {out} holds files harness report did not write ({shown}): they could be "
+                            f"replaced; give a new or empty folder (a folder harness report wrote has a {MARKER} file)")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+        if not (out / MARKER).is_file():
+            (out / MARKER).write_text(MARKER_TEXT)
+    except OSError as exc:
+        raise GameError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
 
 
 def _atomic_write(path: Path, text: str) -> None:

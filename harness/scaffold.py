@@ -22,6 +22,7 @@ harness.game.GameError: game name 'my-game' is not a Python identifier (letters,
 from __future__ import annotations
 
 import keyword
+import sys
 from pathlib import Path
 
 from harness.game import GameError
@@ -118,6 +119,7 @@ def write_game(name: str, path: str | Path | None = None) -> Path:
     target = target_path(name, path)
     if target.exists():
         raise GameError(f"{target} already exists; choose another name or --path (nothing was written)")
+    _refuse_shadowing(target)
     _refuse_catalog_duplicate(name, target)
     text = render(name, target)
     try:
@@ -129,6 +131,22 @@ def write_game(name: str, path: str | Path | None = None) -> Path:
     except OSError as exc:
         raise GameError(f"cannot write {target}: {exc.strerror}") from exc
     return target
+
+
+SHADOWED = frozenset({"harness", "harness_pytest", "games", "jax", "jaxlib", "numpy", "scipy", "diffrax", "equinox",
+                      "matplotlib", "flatbuffers", "optax", "pytest", "hypothesis"}
+                     ) | frozenset(sys.stdlib_module_names)
+"""Top-level modules a game file must not be named after: the harness's own packages, its dependencies and the
+standard library. A file ``harness.py`` (or ``json.py``...) is imported in place of the real module whenever its
+folder comes first on ``sys.path`` (``python -m harness`` run there), and the harness then fails to start."""
+
+
+def _refuse_shadowing(target: Path) -> None:
+    module = target.stem
+    if module in SHADOWED:
+        kind = "the standard library's module" if module in sys.stdlib_module_names else "the package"
+        raise GameError(f"a game file named {target.name} would shadow {kind} {module!r} (Python imports the file "
+                        "in its place when run from that folder); choose another name or --path (nothing was written)")
 
 
 def _refuse_catalog_duplicate(name: str, target: Path) -> None:

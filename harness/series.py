@@ -11,14 +11,14 @@ error's slope is j + 1 (the global error's j). A difference vanishes when, at ev
 check, |d_i| <= THRESHOLD * (|r_i| + |g_i| + |r_0| L^i), L the estimate of |dF/dz| (the natural size of an
 order-i coefficient). When all J + 1 agree, the slope is at least J + 2 (= max(p + 2, q + 1)).
 
-At the first differing order the difference is attributed to named terms, by least squares over the initial
-points and EXTRA_POINTS seeded ones: at h^1 on a two-player game, f_phi f and f_theta g in the phi equation,
-g_phi f and g_theta g in the theta equation (raw fields, Jacobian-vector products); on a single objective f' f
-at h^1 and the elementary differentials of that order at h^2 (f''(f, f), f' f' f; gradient descent: alpha^3/12
-and alpha^3/3) and h^3 (four of them); above h^3, the relative sizes only. Each term's coefficient in the flow
-and in the rule is given as a number and, where it matches one, as a simple product of alpha, lambda, 1/m,
-1/k; a term that vanishes on the game, or cannot be told apart from another, is said to be unidentifiable
-there; the residual is the share of the difference the terms leave unexplained.
+At the first differing order j the difference d_j is written in the tree basis (harness.trees): the elementary
+differentials of f and g with j + 1 nodes (two players, j <= 3: 2, 7, 26 per equation; one objective, j <= 4),
+plus any terms of the user's own (``terms``), fitted by least squares over the initial points and EXTRA_POINTS
+seeded ones. Terms are named only when they explain the difference to EXPLAINED relative; the flow's coefficient
+of each tree is then the rule's exact one (harness.derive, game-independent) minus the fitted difference. A
+difference the basis leaves unexplained is said to be no combination of elementary differentials, with no
+per-term numbers; a tree that vanishes on the game, or cannot be told apart from another there, is said to be
+unidentifiable. Above the basis's orders, the relative sizes only.
 """
 
 from __future__ import annotations
@@ -35,21 +35,20 @@ import numpy as np
 from harness import kernel_cache
 from harness.bea import MAX_ORDER, modified_coefficients, taylor_in_h
 from harness.flows import Flow, family_field, flow_family
-from harness.game import Game
+from harness.game import Game, GameError
 from harness.integrate import EPS
 from harness.kernel_cache import family_key, program_key
 from harness.schemes import Scheme, update_map
+from harness.trees import basis, differentials
 
 THRESHOLD = 1e4 * EPS
 """Relative size (see the module docstring) below which a coefficient difference is round-off."""
 EXTRA_POINTS = 6
 """Seeded points added to the check's initial points for the attribution to named terms."""
-TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
-    1: (("phi", "f_phi f"), ("phi", "f_theta g"), ("theta", "g_phi f"), ("theta", "g_theta g"))}
-SINGLE_TERM_NAMES: dict[int, tuple[tuple[str, str], ...]] = {
-    1: (("x", "f' f"),), 2: (("x", "f''(f, f)"), ("x", "f' f' f")),
-    3: (("x", "f'''(f, f, f)"), ("x", "f''(f' f, f)"), ("x", "f' f''(f, f)"), ("x", "f' f' f' f"))}
-_SINGLE_TERM_ROWS = {1: [0], 2: [2, 3], 3: [4, 5, 6, 7]}  # their rows in the terms array
+EXPLAINED = 1e-6
+"""Share of the difference the named terms may leave unexplained for the attribution to stand."""
+TREE_ORDERS = {"two-player": 3, "single-objective": 4}
+"""The highest order whose difference is written in the tree basis."""
 _SAME = 1e-6  # difference, relative to the equation's largest coefficient, below which two are the same
 
 
@@ -65,19 +64,24 @@ class Term:
     rule_expression: str | None = None
     note: str = ""  # why it cannot be identified on this game
     differs: bool = False  # the coefficients differ by more than _SAME times the equation's largest one
+    difference: float | None = None  # flow minus rule (the only number when the rule's own is not known)
+    notation: str = ""  # the paper's notation (f_φ f; f′f for one objective)
 
     @property
     def identified(self) -> bool:
-        return self.flow is not None
+        return self.difference is not None
 
     def describe(self) -> str:
         equation = "" if self.player == "x" else f"{self.player} equation, "
-        return (f"{equation}{self.name}: flow {_number(self.flow, self.flow_expression)}, "
+        name = self.notation or self.name
+        if self.rule is None:
+            return f"{equation}{name}: flow − rule {self.difference:.4g} (the rule's own coefficient is not known)"
+        return (f"{equation}{name}: flow {_number(self.flow, self.flow_expression)}, "
                 f"rule {_number(self.rule, self.rule_expression)}")
 
 
 def _number(value: float | None, expression: str | None) -> str:
-    return f"{value:.4g}" + (f" ({expression})" if expression else "")
+    return f"{value:.4g}" + (f" ({expression})" if expression and expression != f"{value:g}" else "")
 
 
 @dataclass
@@ -96,6 +100,9 @@ class Series:
     terms: list[Term] = field(default_factory=list)
     residual: float | None = None  # share of the difference at order j the named terms leave unexplained
     attribution: str = ""  # what was attributed, or why nothing was
+    explained: bool | None = None  # whether the named terms explain the difference to EXPLAINED (None: not tried)
+    rule_vanishes: bool = False  # the rule has no h^j term at the first differing order j
+    absolute: dict = field(default_factory=dict)  # player -> max |d_j| (printed where the rule has no h^j term)
 
     @property
     def available(self) -> bool:
@@ -114,7 +121,8 @@ class Series:
                 "leading_difference": {"order": self.differing_order, **self.leading_difference},
                 "relative_size": {p: [row[i] for row in self.relative] for i, p in enumerate(self.players)},
                 "threshold": self.threshold, "terms": [asdict(t) for t in self.terms],
-                "residual": self.residual, "attribution": self.attribution}
+                "residual": self.residual, "attribution": self.attribution, "explained": self.explained,
+                "rule_vanishes": self.rule_vanishes, "absolute_difference": self.absolute}
 
     @classmethod
     def from_dict(cls, data: dict) -> Series:
@@ -125,7 +133,8 @@ class Series:
         leading = {k: v for k, v in data["leading_difference"].items() if k != "order"}
         return cls("", data["orders"], data["agrees_through"], data["predicted_slope"], data["at_least"], relative,
                    players, leading, data["threshold"], [Term(**t) for t in data["terms"]], data["residual"],
-                   data["attribution"])
+                   data["attribution"], data.get("explained"), data.get("rule_vanishes", False),
+                   data.get("absolute_difference", {}))
 
     def summary(self) -> str:
         """One line: how far the flow agrees with the rule's modified field, and the predicted slope."""
@@ -137,10 +146,16 @@ class Series:
             return (f"series: the flow agrees with the rule's modified field through h^{self.orders} ({how}): "
                     f"predicted slope {slope}")
         j = self.agrees_through + 1
-        sizes = ", ".join(f"{p} {v:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
-                          for i, (p, v) in enumerate(self.leading_difference.items()))
+        if self.rule_vanishes:
+            sizes = ", ".join(f"{p} {self.absolute[p]:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
+                              for i, p in enumerate(self.absolute))
+            how = f"the rule has no h^{j} term; the flow's, in size: {sizes}"
+        else:
+            sizes = ", ".join(f"{p} {v:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
+                              for i, (p, v) in enumerate(self.leading_difference.items()))
+            how = f"relative to the rule's coefficient: {sizes}"
         return (f"series: the flow agrees with the rule's modified field through h^{self.agrees_through} and "
-                f"differs at h^{j} (relative to the rule's coefficient: {sizes}): predicted slope {slope}")
+                f"differs at h^{j} ({how}): predicted slope {slope}")
 
     def lines(self) -> list[str]:
         """At most 4 lines for people: the summary, the differing terms and what agrees."""
@@ -151,14 +166,13 @@ class Series:
         if differing:
             lines.extend(differing[:1] + (["; ".join(differing[1:])] if len(differing) > 1 else []))
         rest = []
-        same = [t.name for t in self.terms if t.identified and not t.differs]
+        same = [t.notation or t.name for t in self.terms if t.identified and not t.differs]
         if same:
             rest.append(f"agree: {', '.join(same)}")
         for note in dict.fromkeys(t.note for t in self.terms if not t.identified):
-            rest.append(f"{', '.join(t.name for t in self.terms if t.note == note)}: {note}")
-        if self.residual is not None:
-            rest.append("the named terms explain the whole difference" if self.residual < 1e-6 else
-                        f"the named terms leave {100 * self.residual:.2g}% of the difference unexplained")
+            rest.append(f"{', '.join(t.notation or t.name for t in self.terms if t.note == note)}: {note}")
+        if self.explained:
+            rest.append("the named terms explain the whole difference")
         elif self.attribution:
             rest.append(self.attribution)
         if rest:
@@ -178,32 +192,29 @@ def unavailable(reason: str) -> Series:
 
 
 @functools.cache
-def _rule_kernel(game: Game, structure: tuple, orders: int, differentials: int):
-    """Compiled ``(points, params) -> (rule [P, J+1, n], terms [P, T, n])``: the rule's modified-field
-    coefficients (harness.bea) and the named terms' vectors: (f_phi f, g_phi f) and (f_theta g, g_theta g) as
-    joint vectors, then, for a single objective, the elementary differentials of orders 2 ... ``differentials``
-    (SINGLE_TERM_NAMES, in that order)."""
+def _rule_kernel(game: Game, structure: tuple, orders: int):
+    """Compiled ``(points, params) -> rule [P, J+1, n]``: the rule's modified-field coefficients (harness.bea)."""
+    return jax.jit(jax.vmap(modified_coefficients(update_map(game, structure), orders), in_axes=(0, None)))
+
+
+@functools.lru_cache(maxsize=32)
+def _tree_kernel(game: Game, order: int, raw_terms: tuple):
+    """Compiled ``points -> [P, trees + extra, n]``: the elementary differentials of h^``order`` (each equation's
+    trees, as joint vectors with zeros in the other player's part) and the user's own terms."""
+    extra = tuple(_user_term(t) for t in raw_terms)
+    players = 2 if game.kind == "two-player" else 1
+    wanted = [t for found in basis(order, players).values() for t in found]
+    evaluate = differentials(game.field1, game.field2, game.dims, wanted)
     a, b = game.dims
-    rule = modified_coefficients(update_map(game, structure), orders)
 
-    def one(z, params):
-        field = game.field
-        raw = field(z)
-        along_f = jax.jvp(field, (z,), (jnp.concatenate([raw[:a], jnp.zeros(b)]),))[1]
-        along_g = jax.jvp(field, (z,), (jnp.concatenate([jnp.zeros(a), raw[a:]]),))[1]
-        terms = [along_f, along_g]
-        if differentials >= 2:
-            along = lambda x: jax.jvp(field, (x,), (raw,))[1]  # noqa: E731  J(x) f(z)
-            second = jax.jvp(along, (z,), (raw,))[1]  # f''(f, f)
-            terms += [second, jax.jvp(field, (z,), (along_f,))[1]]  # f' f' f
-        if differentials >= 3:
-            terms += [jax.jvp(lambda x: jax.jvp(along, (x,), (raw,))[1], (z,), (raw,))[1],  # third derivative
-                      jax.jvp(along, (z,), (along_f,))[1],  # f''(f' f, f)
-                      jax.jvp(field, (z,), (second,))[1],  # f' f''(f, f)
-                      jax.jvp(field, (z,), (terms[3],))[1]]  # f' f' f' f
-        return rule(z, params), jnp.stack(terms)
+    def one(z):
+        values = evaluate(z)
+        columns = [jnp.concatenate([values[t.name], jnp.zeros(b)]) if t.root == "f" else
+                   jnp.concatenate([jnp.zeros(a), values[t.name]]) for t in wanted]
+        columns += [term(game, z) for _, term in extra]
+        return jnp.stack(columns)
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None)))
+    return jax.jit(jax.vmap(one))
 
 
 @functools.cache
@@ -218,32 +229,27 @@ def _flow_kernel(game: Game, structure: tuple, family, orders: int):
 
 
 @functools.lru_cache(maxsize=256)
-def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, count: int, orders: int
-                 ) -> tuple[np.ndarray, np.ndarray]:
+def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, count: int, orders: int) -> np.ndarray:
     """The rule kernel's values, kept for the other flows checked against the same rule at the same points."""
-    differentials = min(orders, max(SINGLE_TERM_NAMES)) if game.kind == "single-objective" else 1
     values = np.frombuffer(points).reshape(count, -1)
-    key = f"series-rule|{program_key(game, structure, (len(params),))}|{orders}|{differentials}"
-    outputs = kernel_cache.call(_rule_kernel(game, structure, orders, differentials), key,
-                                (jnp.asarray(values), jnp.asarray(params)))
-    rule, terms = (np.asarray(x) for x in outputs)
-    return rule, terms
+    key = f"series-rule|{program_key(game, structure, (len(params),))}|{orders}"
+    return np.asarray(kernel_cache.call(_rule_kernel(game, structure, orders), key,
+                                        (jnp.asarray(values), jnp.asarray(params))))
 
 
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
-                 rule_orders: int | None = None) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``, and the named
-    terms' vectors there. The rule's come from one kernel per game and rule compiled at ``rule_orders``
-    (default ``orders``; a run passes the highest order its checks of that rule need, so they share it),
-    evaluated once for every flow checked against it. A ``bea:P`` flow's field is by definition the
-    rule's, truncated after h^P: its coefficients are those, masked."""
+                 rule_orders: int | None = None) -> tuple[np.ndarray, np.ndarray]:
+    """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``. The rule's come
+    from one kernel per game and rule compiled at ``rule_orders`` (default ``orders``; a run passes the highest
+    order its checks of that rule need, so they share it), evaluated once for every flow checked against it. A
+    ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked."""
     structure = scheme.kernel_structure(game, True)
     points = np.ascontiguousarray(points, dtype=np.float64)
-    rule, terms = _rule_values(game, structure, tuple(scheme.param_values), points.tobytes(), len(points),
-                               max(orders, rule_orders or 0))
+    rule = _rule_values(game, structure, tuple(scheme.param_values), points.tobytes(), len(points),
+                        max(orders, rule_orders or 0))
     rule = rule[:, : orders + 1]
     if flow.automatic:
-        return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None], terms
+        return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None]
     family, flow_coefficients = flow_family(flow, scheme)
     flow_structure = scheme.kernel_structure(game, False)
     params = scheme.params
@@ -251,7 +257,7 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
            f"{family_key(game, flow_structure, family, params.shape)}|{orders}")
     values = kernel_cache.call(_flow_kernel(game, flow_structure, family, orders), key,
                                (jnp.asarray(points), params, flow_coefficients))
-    return rule, np.asarray(values), terms
+    return rule, np.asarray(values)
 
 
 def series_orders(flow: Flow, scheme: Scheme) -> int:
@@ -271,9 +277,11 @@ def rule_orders_needed(flow: Flow, scheme: Scheme) -> int:
 
 
 def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jacobian_norm: float,
-                 measure: str = "local", seed: int = 0, rule_orders: int | None = None) -> Series:
+                 measure: str = "local", seed: int = 0, rule_orders: int | None = None,
+                 terms: tuple = ()) -> Series:
     """The error series of a check at its initial ``points`` (module docstring); ``jacobian_norm`` is L;
-    ``rule_orders`` as in ``coefficients``."""
+    ``rule_orders`` as in ``coefficients``; ``terms``: the user's own terms for the attribution (functions in a
+    user-flow notation returning a field, or ``file.py:NAME``)."""
     if scheme.two_step:
         return unavailable(f"{scheme.name} is a two-step method checked against a second-order ODE by its two-step "
                            "residual (harness.two_step), not a one-step map with a modified field to expand in h")
@@ -291,7 +299,7 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
 
     extra = initial_points(game, EXTRA_POINTS + 1, seed + 1)[1:]
     try:
-        rule, flow_terms, terms = coefficients(game, scheme, flow, np.vstack([points, extra]), orders, rule_orders)
+        rule, flow_terms = coefficients(game, scheme, flow, np.vstack([points, extra]), orders, rule_orders)
     except KeyError as exc:  # Taylor-mode autodiff has no rule for an operation of the rule or the flow
         name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
         return unavailable(f"Taylor-mode autodiff has no rule for the operation {name!r} used by the rule or the "
@@ -320,54 +328,119 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
     if at_least:
         return series
     j = through + 1
+    absolute = {p: float(np.max(np.linalg.norm(difference[:count, j, part], axis=1))) for p, part in zip(players, parts,
+                                                                                                      strict=True)}
+    rule_size = np.linalg.norm(rule[:count, j], axis=1)
+    natural = size0[:count] * jacobian_norm ** j
+    series.rule_vanishes = bool(np.all(rule_size <= THRESHOLD * (natural + np.linalg.norm(flow_terms[:count, j], axis=1)
+                                                                + 1e-300)))
+    series.absolute = absolute
     series.leading_difference = {
         p: float(np.max(np.linalg.norm(difference[:count, j, part], axis=1)
                         / (np.linalg.norm(rule[:count, j, part], axis=1) + 1e-300)))
         for p, part in zip(players, parts, strict=True)}
-    _attribute(series, game, scheme, j, rule[:, j], flow_terms[:, j], terms)
+    if series.rule_vanishes:
+        series.leading_difference = {p: math.inf if absolute[p] > 0 else 0.0 for p in players}
+    if j > TREE_ORDERS[game.kind]:
+        series.attribution = (f"no tree basis above h^{TREE_ORDERS[game.kind]} ({game.kind}); the relative sizes "
+                              "above say how large the difference is")
+        return series
+    _attribute(series, game, scheme, j, rule[:, j] - flow_terms[:, j], np.vstack([points, extra]), tuple(terms))
     return series
 
 
-def _attribute(series: Series, game: Game, scheme: Scheme, j: int, rule: np.ndarray, flow: np.ndarray,
-               terms: np.ndarray) -> None:
-    """Fill ``series.terms`` and ``series.residual`` by least squares on the named terms of order j."""
+def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: np.ndarray, points: np.ndarray,
+               raw_terms: tuple) -> None:
+    """Write the difference d_j = rule - flow at ``points`` in the tree basis of order j (and the user's ``extra``
+    terms) by least squares; name the terms only if they explain it to EXPLAINED, with the rule's exact
+    coefficients from harness.derive beside the flow's."""
+    players = 2 if game.kind == "two-player" else 1
+    trees = basis(j, players)
     a = game.dims[0]
-    if game.kind == "two-player" and j == 1:
-        # terms[:, 0] = (f_phi f, g_phi f), terms[:, 1] = (f_theta g, g_theta g)
-        equations = {"phi": (slice(0, a), [terms[:, 0], terms[:, 1]]),
-                     "theta": (slice(a, None), [terms[:, 0], terms[:, 1]])}
-        names = TERM_NAMES[1]
-    elif game.kind == "single-objective" and j in SINGLE_TERM_NAMES:
-        equations = {"x": (slice(None), [terms[:, row] for row in _SINGLE_TERM_ROWS[j]])}
-        names = SINGLE_TERM_NAMES[j]
-    else:
-        series.attribution = (f"no named terms at h^{j} for {game.kind} games (the relative sizes above say how "
-                              "large the difference is)")
-        return
-    symbols = {"alpha": scheme.lr1, "lambda": scheme.lr2, "m": scheme.m, "k": scheme.k}
-    unexplained, total = 0.0, 0.0
-    for player, (part, columns) in equations.items():
-        design = np.stack([c[:, part].ravel() for c in columns], axis=1)
-        target_rule, target_flow = rule[:, part].ravel(), flow[:, part].ravel()
-        usable, notes = _identifiable(design, [n for p, n in names if p == player])
-        fitted_rule, fitted_flow = np.zeros(design.shape[1]), np.zeros(design.shape[1])
+    extra = tuple(_user_term(t) for t in raw_terms)
+    columns = np.asarray(_tree_kernel(game, j, raw_terms)(jnp.asarray(points)))  # [P, trees + extra, n]
+    rule_of, derived = _rule_coefficients(scheme, j, players, raw_terms)
+    unexplained = total = 0.0
+    found: list[Term] = []
+    starts = np.cumsum([0] + [len(t) for t in trees.values()])  # each equation's trees, then the extra terms
+    for (player, own), start, part in zip(trees.items(), starts, (slice(0, a), slice(a, None)), strict=False):
+        names = [t.name for t in own] + [name for name, _ in extra]
+        notations = [t.unicode(players == 1) for t in own] + [name for name, _ in extra]
+        indices = [*range(start, start + len(own)), *range(starts[-1], columns.shape[1])]
+        design = np.stack([columns[:, i, part].ravel() for i in indices], axis=1)
+        target = difference[:, part].ravel()
+        usable, notes = _identifiable(design, names)
+        fitted = np.zeros(len(names))
         if usable.any():
-            fitted_rule[usable] = np.linalg.lstsq(design[:, usable], target_rule, rcond=None)[0]
-            fitted_flow[usable] = np.linalg.lstsq(design[:, usable], target_flow, rcond=None)[0]
-        difference = target_rule - target_flow
-        unexplained += float(np.linalg.norm(difference - design @ (fitted_rule - fitted_flow)) ** 2)
-        total += float(np.linalg.norm(difference) ** 2)
-        largest = float(np.max(np.abs(np.concatenate([fitted_rule, fitted_flow])), initial=0.0))
-        for index, name in enumerate(n for p, n in names if p == player):
+            fitted[usable] = np.linalg.lstsq(design[:, usable], target, rcond=None)[0]
+        unexplained += float(np.linalg.norm(target - design @ fitted) ** 2)
+        total += float(np.linalg.norm(target) ** 2)
+        largest = max(float(np.max(np.abs(fitted), initial=0.0)),
+                      max((abs(rule_of(j, player, n)) for n in names), default=0.0))
+        for index, name in enumerate(names):
             if not usable[index]:
-                series.terms.append(Term(player, name, None, None, note=notes[index]))
+                found.append(Term(player, name, None, None, note=notes[index], notation=notations[index]))
                 continue
-            flow_value, rule_value = float(fitted_flow[index]), float(fitted_rule[index])
-            series.terms.append(Term(player, name, flow_value, rule_value, expression(flow_value, symbols, j + 1),
-                                     expression(rule_value, symbols, j + 1),
-                                     differs=abs(flow_value - rule_value) > _SAME * largest))
-    series.residual = math.sqrt(unexplained / total) if total > 0 else None
-    series.attribution = f"attributed at h^{j} to {', '.join(n for _, n in names)}"
+            delta = -float(fitted[index])  # flow minus rule
+            rule_value = rule_of(j, player, name) if derived is not None else None
+            flow_value = None if rule_value is None else rule_value + delta
+            found.append(Term(player, name, flow_value, rule_value,
+                              None if flow_value is None else expression(flow_value, _symbols(scheme), j + 1),
+                              None if rule_value is None else _rule_expression(derived, j, player, name, scheme),
+                              differs=abs(delta) > _SAME * max(largest, 1e-300), difference=delta,
+                              notation=notations[index]))
+    series.residual = math.sqrt(unexplained / total) if total > 0 else 0.0
+    series.explained = series.residual <= EXPLAINED
+    basis_words = "elementary differentials of f and g" + (" and the given terms" if extra else "")
+    if not series.explained:
+        series.attribution = (f"the difference at h^{j} is not a combination of {basis_words} (the {basis_words} "
+                              f"leave {100 * series.residual:.2g}% of it unexplained): no per-term coefficients")
+        return
+    series.terms = found
+    series.attribution = f"attributed at h^{j} to the {basis_words} with {j + 1} nodes"
+    if derived is None:
+        series.attribution += "; the rule is not a P-series in f and g here, so only the differences are given"
+
+
+def _symbols(scheme: Scheme) -> dict[str, float]:
+    return {"alpha": scheme.lr1, "lambda": scheme.lr2, "m": scheme.m, "k": scheme.k}
+
+
+@functools.lru_cache(maxsize=64)
+def _derived(scheme: Scheme, order: int, players: int, raw_terms: tuple):
+    """harness.derive's derivation of ``scheme`` through h^order, or None when the rule is not a P-series (or
+    cannot be derived: a finite-sum rule, an operation Taylor-mode autodiff lacks)."""
+    from harness.derivation import derive
+
+    try:
+        derivation = derive(scheme, order, players=players, terms=list(raw_terms))
+    except GameError:
+        return None
+    return derivation if derivation.verified else None
+
+
+def _rule_coefficients(scheme: Scheme, order: int, players: int, raw_terms: tuple):
+    """(lookup ``(j, player, name) -> coefficient``, derivation or None)."""
+    derived = _derived(scheme, order, players, raw_terms)
+    if derived is None:
+        return (lambda j, player, name: 0.0), None
+    users = {name for name in derived.extra_terms}
+    return (lambda j, player, name: derived.coefficient(j, player, f"user:{name}" if name in users else name)), derived
+
+
+def _rule_expression(derived, j: int, player: str, name: str, scheme: Scheme) -> str | None:
+    users = set(derived.extra_terms)
+    tree = f"user:{name}" if name in users else name
+    found = next((t for t in derived.terms if (t.order, t.player, t.tree) == (j, player, tree)), None)
+    if found is None:
+        return "0"
+    return found.expression or found.exact
+
+
+def _user_term(term) -> tuple[str, object]:
+    from harness.derivation import user_term
+
+    return user_term(term)
 
 
 def _identifiable(design: np.ndarray, names: list[str]) -> tuple[np.ndarray, list[str]]:
@@ -393,30 +466,30 @@ _FRACTIONS = ((1, 2), (1, 1), (1, 4), (1, 12), (1, 3), (1, 6), (3, 2), (2, 1))
 
 
 def expression(value: float, symbols: dict[str, float], degree: int) -> str | None:
-    """``value`` as ± (a/b) times a monomial of ``degree`` in alpha and lambda, optionally over m or k (e.g.
-    "-alpha lambda/2"), the first match in a fixed order; "0" for zero; None when nothing matches."""
+    """``value`` as ± (a/b) times a monomial of ``degree`` in alpha and lambda, optionally over m or k, written
+    as sympy writes it (e.g. "-alpha*lambda/2", "alpha**3/12", "-alpha**2/(2*m)"), the first match in a fixed
+    order; "0" for zero; None when nothing matches."""
     if value == 0 or abs(value) < 1e-12:
         return "0"
     alpha, lam, m, k = symbols["alpha"], symbols["lambda"], symbols["m"], symbols["k"]
     monomials = []
     for power in range(degree, -1, -1):
-        name = " ".join(filter(None, (_power("alpha", power), _power("lambda", degree - power))))
-        base = alpha ** power * lam ** (degree - power)
-        monomials.append((name, base))
+        name = "*".join(filter(None, (_power("alpha", power), _power("lambda", degree - power))))
+        monomials.append((name, alpha ** power * lam ** (degree - power)))
     candidates = [(name, base, "") for name, base in monomials]
     candidates += [(name, base / m, "m") for name, base in monomials if m != 1]
     candidates += [(name, base / k, "k") for name, base in monomials if k != 1]
     for (numerator, denominator), (name, base, under) in itertools.product(_FRACTIONS, candidates):
         if abs(abs(value) - numerator / denominator * base) <= 1e-9 * abs(value):
             sign = "-" if value < 0 else ""
-            lead = "" if numerator == 1 else f"{numerator} "
-            below = "".join(f"/{d}" for d in ((str(denominator) if denominator != 1 else ""), under) if d)
-            return f"{sign}{lead}{name}{below}"
+            top = "*".join(filter(None, ("" if numerator == 1 else str(numerator), name))) or "1"
+            below = "*".join(filter(None, ("" if denominator == 1 else str(denominator), under)))
+            return f"{sign}{top}" + (f"/{below}" if "*" not in below and below else f"/({below})" if below else "")
     return None
 
 
 def _power(symbol: str, power: int) -> str:
-    return "" if power == 0 else symbol if power == 1 else f"{symbol}^{power}"
+    return "" if power == 0 else symbol if power == 1 else f"{symbol}**{power}"
 
 
 def consistency(series: Series, status: str, slope: float | None, tolerance: float, outside: bool = False

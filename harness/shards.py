@@ -13,9 +13,12 @@ first: the costliest unit first (ties: the earlier one) to the shard with the le
 A shard's results document (``harness.checks.results_document``) carries ``shard``: its ``index`` and
 ``count``, ``checks`` (how many the whole matrix has), ``positions`` (where its checks stand in the matrix),
 ``matrix`` (a hash of every check and the games' default states), ``harness`` (the version) and
-``estimated_share`` (its share of the estimated cost). ``merge`` reads shard files, refuses (GameError: exit
+``estimated_share`` (its share of the estimated cost) and ``check_hashes`` (a hash of each of its checks as
+its results record them, expectation included). ``merge`` reads shard files, refuses (GameError: exit
 2, one line) files of different harness versions, settings, matrices or shard counts, a shard given twice
-and missing shards, and returns the results in matrix order, each as an unsharded run writes it.
+and missing shards, a result whose check or expectation is not the one its shard ran (``check_hashes``) or
+whose stored verdict is not the one its stored errors give (harness.resume.verdict_disagreement: the fit
+recomputed), and returns the results in matrix order, each as an unsharded run writes it.
 """
 
 from __future__ import annotations
@@ -30,7 +33,7 @@ from pathlib import Path
 from harness import __version__
 from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, series_group
 from harness.game import Game, GameError
-from harness.resume import fingerprint
+from harness.resume import fingerprint, verdict_disagreement
 
 KERNEL_COST = 12000
 """Building one kernel (about 5.6 s, cold) against measuring one error (about 0.45 ms, warm): fitted on the
@@ -93,6 +96,24 @@ def matrix_hash(specs: list[CheckSpec], settings: Settings, games: dict[str, Gam
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
+RECORDED_KEYS = ("game", "scheme", "flow", "expected_slope", "expected_status", "reason", "measure",
+                 "requested_horizon")
+"""The keys of a result's entry (CheckResult.to_dict) that record its check and what it expects."""
+
+
+def check_hash(entry: dict) -> str:
+    """A short hash of the check an entry records (``RECORDED_KEYS``), as its results file writes it."""
+    text = json.dumps({key: entry.get(key) for key in RECORDED_KEYS}, sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()[:12]
+
+
+def recorded(spec: CheckSpec) -> dict:
+    """``RECORDED_KEYS`` of a check, as CheckResult.to_dict writes them."""
+    return json.loads(json.dumps({"game": spec.game, "scheme": spec.scheme.to_dict(), "flow": spec.flow.to_dict(),
+                                  "expected_slope": spec.expected_slope, "expected_status": spec.expected_status,
+                                  "reason": spec.reason, "measure": spec.measure, "requested_horizon": spec.horizon}))
+
+
 def select(specs: list[CheckSpec], games: dict[str, Game], settings: Settings, index: int,
            count: int) -> tuple[list[CheckSpec], dict]:
     """The checks of shard ``index`` of ``count`` (1-based), in matrix order, and the ``shard`` entry of its
@@ -103,7 +124,8 @@ def select(specs: list[CheckSpec], games: dict[str, Game], settings: Settings, i
     positions = sorted(p for unit, shard in zip(found, shards, strict=True) if shard == index - 1 for p in unit)
     share = sum(c for c, shard in zip(costs, shards, strict=True) if shard == index - 1) / sum(costs)
     entry = {"index": index, "count": count, "checks": len(specs), "positions": positions,
-             "matrix": matrix_hash(specs, settings, games), "harness": __version__, "estimated_share": round(share, 4)}
+             "matrix": matrix_hash(specs, settings, games), "harness": __version__, "estimated_share": round(share, 4),
+             "check_hashes": [check_hash(recorded(specs[p])) for p in positions]}
     return [specs[p] for p in positions], entry
 
 
@@ -175,4 +197,35 @@ def merge(patterns: list[str]) -> tuple[list[CheckResult], Settings]:
     if sorted(placed) != list(range(documents[first]["shard"]["checks"])):
         raise GameError(f"cannot merge: the shards do not cover the matrix's {documents[first]['shard']['checks']} "
                         "checks once each")
-    return [CheckResult.from_dict(placed[p], settings) for p in sorted(placed)], settings
+    results = {}
+    for path in files:
+        shard = documents[path]["shard"]
+        for index, (position, entry) in enumerate(zip(shard["positions"], documents[path]["results"], strict=True)):
+            results[position] = _verified(path, entry, shard, index, settings)
+    return [results[p] for p in sorted(results)], settings
+
+
+def _verified(path: Path, entry: dict, shard: dict, index: int, settings: Settings) -> CheckResult:
+    """The result of a shard's ``index``-th ``entry``, refused (GameError) when its check
+    or expectation is not the one the shard ran (``check_hashes``) or its stored verdict is not the one its
+    stored errors give (harness.resume.verdict_disagreement)."""
+    position = shard["positions"][index]
+    try:
+        result = CheckResult.from_dict(entry, settings)
+    except GameError as exc:
+        raise GameError(f"cannot merge: {path}, check {position + 1} of the matrix: {exc}") from None
+    where = f"cannot merge: {path}, check {position + 1} of the matrix ({result.spec.label})"
+    hashes = shard.get("check_hashes")
+    if not isinstance(hashes, list) or len(hashes) != len(shard["positions"]):
+        raise GameError(f"cannot merge: {path} records no hash of each check (an older harness wrote it): run its "
+                        "shard again")
+    if check_hash(entry) != hashes[index]:
+        slope = result.spec.expected_slope
+        shown = f"{slope:g}" if isinstance(slope, (int, float)) else repr(slope)
+        raise GameError(f"{where}: it is not the check its shard ran (its expected slope {shown}, its expected status "
+                        f"{result.spec.expected_status} or the check itself was edited in the file); run the shard "
+                        "again")
+    disagreement = verdict_disagreement(result)
+    if disagreement:
+        raise GameError(f"{where}: {disagreement}; run the shard again")
+    return result

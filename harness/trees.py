@@ -61,7 +61,8 @@ class Tree:
         if not self.children:
             return head
         if len(self.children) == 1:
-            return f"{head} {self.children[0].unicode(single)}" if not single else head + self.children[0].unicode(single)
+            child = self.children[0].unicode(single)
+            return head + child if single else f"{head} {child}"
         return f"{head}({', '.join(c.unicode(single) for c in self.children)})"
 
     def latex(self, single: bool = False) -> str:

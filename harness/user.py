@@ -13,8 +13,9 @@ V(z) = (alpha f, lambda g):
 
 A function that names any of the keyword parameters in EXTRAS receives them: the update rule's parameters
 (``m``, ``k``, ``first``, ``beta``, ``cancel``, ``strengthen``, ``convention``) as plain Python values, each
-player's optimizer (``optimizer``, ``optimizer2``: harness.optimizers.Optimizer, e.g. ``optimizer.beta``) and the
-player sizes ``n_phi``, ``n_theta``. ``lr1``, ``lr2`` (inside V: alpha, lambda) and h are traced, so one
+player's optimizer (``optimizer``, ``optimizer2``: harness.optimizers.Optimizer, e.g. ``optimizer.beta``), the
+measured step ``step`` (n of a cold start's n-th step, inf on the flow) and the player sizes ``n_phi``,
+``n_theta``. ``lr1``, ``lr2`` (inside V: alpha, lambda) and h are traced, so one
 compiled kernel serves every learning rate and step size: write the function in jax.numpy, with
 ``jnp.where`` or ``jax.lax.cond`` instead of a Python ``if`` on them.
 
@@ -52,8 +53,8 @@ from harness.game import Game, GameError
 MAX_FLOW_ORDER = 6
 """The highest order a flow may declare (that of the automatic flows, harness.bea.MAX_ORDER)."""
 MAX_RULE_ORDER = 8
-EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "optimizer", "optimizer2", "mu", "n_phi",
-          "n_theta")
+EXTRAS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "optimizer", "optimizer2", "mu", "step",
+          "n_phi", "n_theta")
 NOTATIONS = {
     "flow": ("flow(f, g, phi, theta, h, lr1, lr2) -> (dphi, dtheta)", "flow(V, z, h) -> dz",
              "flow(V, x, v, t, s) -> acceleration (a second-order ODE)"),
@@ -161,10 +162,14 @@ class UserFunction:
         return f"{self.kind} {self.name!r} ({self.source})"
 
     def fingerprint(self) -> str:
-        """The source and a hash of its file's text (or of its code): what a resumed run must share."""
+        """The source and a hash of its file's text and of the user modules the file imports (or of its code):
+        what a resumed run must share."""
+        from harness.catalog import file_stamp
+
         digest = hashlib.sha256()
         try:
-            digest.update(Path(self.file).read_bytes())
+            Path(self.file).read_bytes()
+            digest.update("".join(text for _, text in file_stamp(self.file)).encode())  # the texts, not where
         except OSError:
             code = getattr(self.function, "__code__", None)
             digest.update(code.co_code if code is not None else self.source.encode())
@@ -174,7 +179,8 @@ class UserFunction:
         """The scheme's EXTRAS this function names, as sorted (name, value) pairs (static values)."""
         values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
                   "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention,
-                  "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2, "mu": scheme.mu}
+                  "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2, "mu": scheme.mu,
+                  "step": scheme.measured_step}
         return tuple((name, values[name]) for name in self.keywords if name in values)
 
 
@@ -221,8 +227,9 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
         return function
     if not callable(function):
         raise GameError(f"a user {kind} is a function or path/to/file.py:NAME, got {function!r}")
-    name = getattr(function, "harness_name", None) or name or getattr(function, "__name__", None) or kind
-    source = source or _source_of(function)
+    captured = _closure_values(function)
+    name = getattr(function, "harness_name", None) or (name or getattr(function, "__name__", None) or kind) + captured
+    source = source or _source_of(function) + captured
     where = f"{kind} {name!r} ({source})"
     notation, keywords = _signature(function, kind, where)
     declared = getattr(function, "order", None)
@@ -234,6 +241,23 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
     if offset is not None and notation != "second-order":
         raise GameError(f"{where} states a time_offset, which only a second-order ODE flow(V, x, v, t, s) has")
     return UserFunction(function, kind, name, source, notation, order, keywords, float(offset or 0.0))
+
+
+def _closure_values(function: Callable) -> str:
+    """``(a=0.5, k=3)``: the plain values (numbers, strings, booleans) a closure captures, so that the functions
+    one factory builds are told apart in labels; "" for a function that captures none."""
+    code, cells = getattr(function, "__code__", None), getattr(function, "__closure__", None) or ()
+    if code is None:
+        return ""
+    values = []
+    for variable, cell in zip(code.co_freevars, cells, strict=False):
+        try:
+            value = cell.cell_contents
+        except ValueError:  # an empty cell
+            continue
+        if isinstance(value, (bool, int, float, str, np.integer, np.floating)):
+            values.append(f"{variable}={value:g}" if isinstance(value, float) else f"{variable}={value}")
+    return f"({', '.join(values)})" if values else ""
 
 
 def is_file_spec(text: str) -> bool:
@@ -250,14 +274,30 @@ def resolve(spec: str, base: str | Path | None) -> str:
     return f"{(Path(base) / path).as_posix()}{colon}{name}"
 
 
-@functools.cache
+_LOADED: dict[tuple[str, str, str], tuple[tuple, UserFunction]] = {}
+"""(spec, resolved file, kind) -> (harness.catalog.file_stamp of the file when loaded, the function)."""
+
+
 def load(spec: str, kind: str) -> UserFunction:
-    """The flow or rule NAME of ``path/to/file.py:NAME`` (imported once per spec)."""
-    from harness.catalog import load_file
+    """The flow or rule NAME of ``path/to/file.py:NAME``, imported again only when the file or a user module it
+    imports was edited since (harness.catalog.file_stamp)."""
+    from harness.catalog import file_stamp
 
     path, _, name = spec.rpartition(":")
     if not path.endswith(".py") or not name:
         raise GameError(f"a user {kind} is given as path/to/file.py:NAME, got {spec!r}")
+    key = (spec, str(Path(path).resolve()), kind)
+    loaded = _LOADED.get(key)
+    if loaded is not None and loaded[0] == file_stamp(path):
+        return loaded[1]
+    user = _load(path, name, kind, spec)
+    _LOADED[key] = (file_stamp(path), user)
+    return user
+
+
+def _load(path: str, name: str, kind: str, spec: str) -> UserFunction:
+    from harness.catalog import load_file
+
     module = load_file(path, what=f"{kind} file")
     function = getattr(module, name, None)
     if function is None:
@@ -283,7 +323,18 @@ def _fail(user: UserFunction, text: str) -> GameError:
     return GameError(f"{user.describe} {text}")
 
 
+def _structure(value: tuple | list) -> str:
+    """``a tuple of 2 scalars``, ``a list of 2 parts with shapes (1,), (1,)``: what a function returned."""
+    shapes = ["(nested)" if isinstance(v, (tuple, list, dict)) else str(jnp.shape(v)) for v in value]
+    if shapes and all(shape == "()" for shape in shapes):
+        return f"a {type(value).__name__} of {len(value)} scalars"
+    return f"a {type(value).__name__} of {len(value)} parts with shapes {', '.join(shapes) or 'none'}"
+
+
 def _checked_part(user: UserFunction, value: Any, what: str, size: int) -> jax.Array:
+    if isinstance(value, (tuple, list)):
+        raise _fail(user, f"returned {what} as {_structure(value)}; it must be one array of shape ({size},) (join "
+                          "the parts with jnp.stack or jnp.concatenate)")
     shape = jnp.shape(value)
     if shape != (size,):
         raise _fail(user, f"returned {what} with shape {shape}, expected ({size},)")
@@ -314,6 +365,12 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
         alpha, lam = params[0], params[1]
         if user.notation == "joint":  # V as a concatenation, so that XLA drops the half of V' u a flow slices off
             out = function(rate_scaled_field(game, alpha, lam), z, h, **named)
+            if isinstance(out, (tuple, list)):
+                result = "dz" if user.kind == "flow" else "z_next"
+                raise _fail(user, f"returned {_structure(out)}; in the joint notation it must return one array "
+                                  f"{result} of shape ({a + b},): join the parts with jnp.stack or jnp.concatenate "
+                                  f"(a pair ({parts[0]}, {parts[1]}) is the per-player notation "
+                                  f"{NOTATIONS[user.kind][0].split(' ->')[0]})")
             return _checked_part(user, out, "a vector", a + b)
         out = function(game.field1, game.field2, z[:a], z[a:], h, alpha, lam, **named)
         if not isinstance(out, (tuple, list)) or len(out) != 2:

@@ -2,15 +2,21 @@
 
 Citation: N. B. Kovachki, A. M. Stuart, "Continuous Time Analysis of Momentum Methods", JMLR 22(17), 2021,
 arXiv 1906.04285.
-Claim: with fixed beta and time t = n h, both methods follow the second-order ODE
-    a x-ddot + x-dot + grad E / (1 - beta) = 0
-to O(h^2) accuracy on the invariant (slow) manifold, with
+Claim: the abstract (printed, read at ar5iv.labs.arxiv.org/html/1906.04285): "We prove three such
+approximations"; the first is "a time-rescaled gradient descent flow, asymptotically as the learning rate
+shrinks to zero", the other two concern "the non-asymptotic regime with fixed small, but non-zero, learning
+rate" (the excerpt read ends before it states them). The second-order ODE, as recorded in the project's notes
+from the paper that quotes it (not read here), with fixed beta and time t = n h:
+    a x-ddot + x-dot + grad E / (1 - beta) = 0,
     heavy ball:  a = h (1 + beta) / (2 (1 - beta)),
     Nesterov:    a = h (1 - beta + 2 beta^2) / (2 (1 - beta)).
 Notation: their h is the step h, their beta the momentum; V = -alpha grad E.
-Claimed accuracy: an O(h^2)-accurate (first-order modified) equation on the slow manifold.
-Provenance: quoted (K. Lyu, Z. Wang, ..., AAAI 2025, Proposition 1 / eq. 4, as recorded in the project's
-notes); the paper itself was not read, and the first-order reduction below is derived here.
+Claimed accuracy: the quoting paper (B. Lyu, H. Wang, Z. Wang, Z. Zhu, AAAI 2025, as the audit of issue 30
+names it; not read here) states an O(eta) approximation, which conflicts with the O(h^2) this file used to
+state; neither was read in Kovachki and Stuart. The checks measure the first-order reduction below: local
+error O(h^3) per step (slope 3), from the previous iterate or buffers on the flow.
+Provenance: derived here (the first-order reduction below of the second-order ODE; the coefficient a is as
+quoted by the paper above, per the project's notes); the paper's printed statement was not read.
 Reduction: on the slow manifold x-ddot = d/dt (V/(1 - beta)) + O(h) = V'V/(1 - beta)^2 + O(h), so
     x-dot = V/(1 - beta) - a V'V / (1 - beta)^2.
 Rules: heavy ball in Polyak's form (scheme ``heavy_ball``, ``beta``) and Nesterov (optimizer ``nesterov``,

@@ -9,10 +9,16 @@ Claims (Theorems 3.1 and 3.2): simultaneous and alternating updates with learnin
                   theta-dot = lambda g - (lambda h/2)(alpha g_phi f + lambda g_theta g)
     alternating   phi-dot = alpha f - (alpha h/2)((alpha/m) f_phi f + lambda f_theta g)
                   theta-dot = lambda g + (alpha lambda h/2) g_phi f - (lambda^2 h/(2k)) g_theta g
-Notation: the paper's v_h and u_h are the harness's alpha h and lambda h; f, g the players' fields.
-Claimed accuracy: "the modified flows ... match the discrete updates up to O(h^3)" per step.
+Notation: learning rates alpha h for phi and lambda h for theta (the paper's own symbols were not read); f, g
+the players' fields.
+Claimed accuracy: not read; the flows below are first-order modified flows, local error O(h^3) per step, which
+the checks measure.
 Provenance: derived here (Taylor matching of one step, docs/theory.md §2, the "joint convention"); the
 printed theorems were not read here, and the authors' code uses another coefficient (rosca_2021_code.py).
+Finding: the derivation puts the other player's rate on the interaction terms (f_theta g carries lambda, g_phi f
+alpha) and is confirmed for any alpha, lambda; the authors' code (get_dd_coeffs) puts the player's own rate
+there, right only when alpha = lambda (slope 2 otherwise), and its released configuration trains with unequal
+rates; which of the two the printed theorems carry was not read.
 Rules: simultaneous and alternating (phi first), any alpha, lambda, m, k.
 """
 

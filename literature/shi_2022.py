@@ -18,10 +18,13 @@ Notation: grad f = -V (alpha = 1), hess f(X) X' = -V'(X) X', time step tau = sqr
 Claimed accuracy: the ODEs are "high-resolution": they keep the method's O(sqrt(s)) corrections, so that the
 method's two-step residual on an exact solution is O(s^2) instead of the low-resolution ODEs' O(s^(3/2))
 (harness.two_step); the paper states convergence as s -> 0, without a rate.
-Provenance: printed (the equations (1.10)-(1.12), read through a formalisation that cites them by number, as
-recorded in the project's notes). The time identification of NAG-C is recalled: the printed initial time
-3 sqrt(s) / 2 of (1.12) puts x_0 at t = 3 sqrt(s) / 2, that is t_k = (k + 3/2) sqrt(s); the check measures both
-that and t_k = k sqrt(s).
+Provenance: quoted (the paper itself was not read): (1.11) and (1.12) with their initial conditions and the
+initial time t_0 = 1.5 sqrt(s) of Section 4.1 are read in the Lean formalisation published on prove2.me
+("Prove2me", definitions HighResODE.NAGSCODE.IsNAGSCODE and HighResODE.NAGCODE.IsNAGCODE, which cite
+arXiv 1810.08907v3 by page and equation number: p. 5, (1.11) and (1.12); p. 21, Section 4.1), and (1.10) in its
+heavy-ball theorems (HighResODE.HeavyBallODE, the derivative display of App. B.1, p. 50: X-ddot =
+-2 sqrt(mu) X-dot - (1 + sqrt(mu s)) grad f(X)). The time identification t_k = (k + 3/2) sqrt(s) of NAG-C is
+derived here from that initial time (x_0 at t_0); the check measures both it and t_k = k sqrt(s).
 Regime: NAG-C's residual is O(s^2) only with t_k = (k + 3/2) sqrt(s); with t_k = k sqrt(s) its O(s^(3/2))
 terms no longer cancel (docs/theory.md §8).
 """

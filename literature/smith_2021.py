@@ -9,8 +9,8 @@ Notation: the harness's step h is the epoch's flow time m eps, so eps = h/m; alp
 x-dot = -alpha grad C - (alpha^2 h/(4 m^2)) grad sum_k |grad C_k|^2. Only the mean over orderings follows
 it (rule ``random_reshuffling``: the exact mean over all m! orders); one fixed order (the rule
 ``fixed_order`` below) is off at O(h^2).
-Claimed accuracy: the modified loss describes "the mean iterate ... to second order in the learning rate"
-(local error O(h^3)).
+Claimed accuracy: recalled, not read: the modified loss describes the mean iterate to second order in the
+learning rate (local error O(h^3) per epoch).
 Provenance: recalled (the project's notes); the paper's theorem was not read here, and the same formula is
 derived in games/finite_sum.py's docstring by averaging one epoch over the orders.
 Rules: random_reshuffling on the catalog game finite_sum (whose components this flow uses).

@@ -12,6 +12,7 @@ import harness
 from harness.catalog import catalog, load_file
 from harness.checks import CheckSpec, load_matrix, run_check
 from harness.flows import Flow
+from harness.literature import UNREAD, verdict_of
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "literature"
@@ -74,8 +75,8 @@ def test_the_official_codes_refutation_names_the_interaction_terms():
                            points=2)
     assert abs(result.fit.slope - 2) < 0.15 and result.series.predicted_slope == 2
     named = {t.name: (t.flow_expression, t.rule_expression) for t in result.series.terms if t.differs}
-    assert named["f_theta g"] == ("-alpha^2/2", "-alpha lambda/2")
-    assert "g_phi f" in named
+    assert named["f_theta(g)"] == ("-alpha**2/2", "-alpha*lambda/2")
+    assert "g_phi(f)" in named
 
 
 def corrupted(user):
@@ -95,7 +96,7 @@ def corrupted(user):
 @pytest.mark.parametrize("spec", [_param(s) for s in DEFAULT
                                   if s.flow.order == 1 and s.expected_slope == s.flow.claimed_slope])
 def test_a_corrupted_copy_of_each_claim_fails(spec):
-    wrong = CheckSpec(spec.game, spec.scheme, Flow.of(corrupted(spec.flow.user)))
+    wrong = CheckSpec(spec.game, spec.scheme, Flow.of(corrupted(spec.flow.user)), expected_slope=spec.expected_slope)
     result = run_check(GAMES[spec.game], wrong, QUICK)
     one_short = spec.flow.claimed_slope - 1
     assert result.fit.status == "FAIL" and abs(result.fit.slope - one_short) < 0.15, (result.fit.slope,
@@ -105,18 +106,90 @@ def test_a_corrupted_copy_of_each_claim_fails(spec):
 def test_the_report_section_renders_every_row_with_its_provenance(tmp_path):
     from harness.report import write_report
 
-    chosen = [s for s in DEFAULT if "rosca_2021_code" in s.flow.user.source or "lu_2022.py:ogda" in s.flow.user.source]
+    chosen = [s for s in DEFAULT if "rosca_2021_code" in s.flow.user.source
+              or "ghosh_2023.py:heavy_ball" in s.flow.user.source]
     results = [run_check(GAMES[s.game], s, QUICK) for s in chosen]
     write_report(results, QUICK, tmp_path, GAMES)
     index, page = (tmp_path / "index.md").read_text(), (tmp_path / "index.html").read_text()
     section = index[index.index("## Published flows, checked"):index.index("## Environment")]
     rows = [line for line in section.splitlines() if line.startswith("| ") and "---" not in line][1:]
-    assert len(rows) == len({(s.flow.label, s.scheme.name, s.expected_slope, s.scheme.regime) for s in chosen})
+    assert len(rows) == len({(s.flow.label, s.scheme.name, s.expected_slope, s.scheme.regime, s.measure)
+                             for s in chosen})
     assert all(" code (transcribed from get_dd_coeffs" in row or " recalled (" in row for row in rows)
-    assert any("refuted: the interaction terms" in row and "f_theta g (phi): flow -alpha^2/2" in row for row in rows)
+    assert_no_bare_confirmation(section)
+    assert any("recalled formula confirmed; the printed statement was not read" in row for row in rows)
+    assert any("refuted: the interaction terms" in row and "(the series names f_theta" in row for row in rows)
     assert any("confirmed only in its regime" in row for row in rows)
     assert '<h2 id="published-flows-checked">Published flows, checked</h2>' in page
     assert page.count("transcribed from get_dd_coeffs") == \
         section.count("transcribed from get_dd_coeffs")
     findings = index[index.index("## Findings"):index.index("## Results")]
     assert "Published flow simultaneous (official code)" in findings and "refuted" in findings
+
+
+def provenance_of(path):
+    """The provenance kind of a literature file (the first word of its ``Provenance:``)."""
+    return re.search(r"Provenance: (\w+)", load_file(str(path), "literature file").__doc__).group(1)
+
+
+def table_rows(text):
+    """The cells of a Markdown table's body rows."""
+    return [[cell.strip() for cell in line.strip().strip("|").split(" | ")] for line in text.splitlines()
+            if line.startswith("| ") and not line.startswith("| ---") and not line.startswith("|---")]
+
+
+def assert_no_bare_confirmation(section):
+    """No row of a "Published flows, checked" section says "confirmed" (or "confirmed as quoted") for a formula
+    whose provenance is derived or recalled: its verdict names the kind of formula and that the printed
+    statement was not read."""
+    rows = table_rows(section)
+    header, body = rows[0], rows[1:]
+    provenance, verdict = header.index("provenance"), header.index("verdict")
+    assert body
+    for row in body:
+        kind = re.match(r"\W*(\w+)", row[provenance]).group(1)
+        if kind in ("derived", "recalled"):
+            assert row[verdict].startswith(f"{kind} formula "), row
+            assert "the printed statement was not read" in row[verdict], row
+        else:
+            assert not row[verdict].startswith(("derived formula", "recalled formula")), row
+
+
+@pytest.mark.parametrize("spec", SPECS, ids=[s.label.replace(" · ", "|").replace(" ", "") for s in SPECS])
+def test_no_verdict_confirms_a_derived_or_recalled_formula(spec):
+    """Over the whole matrix: the verdict a claim's checks give, met, says what was tested."""
+    module = spec.flow.user.source.split(":")[0]
+    path = FOLDER / module.split("/")[-1]
+    kind = provenance_of(path)
+    claimed = spec.flow.claimed_slope - (spec.measure == "global")
+    verdict = verdict_of(kind, spec.expected_slope, claimed, spec.reason or "")
+    if kind in ("derived", "recalled"):
+        assert verdict.startswith(f"{kind} formula ") and UNREAD in verdict, verdict
+    elif spec.expected_slope == claimed:
+        assert verdict == ("confirmed as quoted" if kind == "quoted" else "confirmed")
+
+
+def test_the_readme_table_says_what_was_confirmed():
+    """The README's table of published flows: a derived or recalled formula is never plainly "confirmed"."""
+    readme = (ROOT / "README.md").read_text()
+    part = readme[readme.index("## Published flows, checked"):]
+    part = part[:part.index("\n## ", 5)]
+    table = part[part.index("| claim"):]
+    table = table[:table.index("\n\n")]
+    assert_no_bare_confirmation(table)
+    files = {path.name: provenance_of(path) for path in FILES}
+    for row in table_rows(table)[1:]:
+        named = re.findall(r"`([a-z0-9_]+\.py)`", row[0])
+        assert named and all(files[name] == re.match(r"\W*(\w+)", row[2]).group(1) for name in named), row
+
+
+REPORT = ROOT / "reports" / "literature" / "index.md"
+
+
+@pytest.mark.skipif(not REPORT.exists(), reason="no committed literature report")
+def test_the_committed_literature_report_says_what_was_confirmed():
+    text = REPORT.read_text()
+    section = text[text.index("## Published flows, checked"):]
+    section = section[:section.index("\n## ", 5)]
+    assert_no_bare_confirmation(section)
+    assert "OGDA (Lu 2022)" not in section

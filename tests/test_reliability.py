@@ -271,6 +271,7 @@ def test_an_interrupted_report_keeps_the_old_one_and_resumes_to_the_same_results
     (tmp_path / "matrix.toml").write_text(MATRIX)
     out = tmp_path / "out"
     out.mkdir()
+    (out / ".harness-report").write_text("")  # a folder harness report wrote (harness.report.MARKER)
     (out / "index.md").write_text("previous report\n")
     (out / "results.json").write_text('{"previous": true}\n')
     args = ["report", "--game", "dirac_gan_bilinear", "--game", "rotational", "--matrix", "matrix.toml",

@@ -23,17 +23,17 @@ def differing(series: Series) -> dict[tuple[str, str], tuple[str, str]]:
 def test_official_convention_names_the_interaction_terms():
     simultaneous = harness.check("dirac_gan", "simultaneous", "official", lr2=0.3, points=2).series
     assert (simultaneous.agrees_through, simultaneous.predicted_slope, simultaneous.at_least) == (0, 2.0, False)
-    assert differing(simultaneous) == {("phi", "f_theta g"): ("-alpha^2/2", "-alpha lambda/2"),
-                                       ("theta", "g_phi f"): ("-lambda^2/2", "-alpha lambda/2")}
+    assert differing(simultaneous) == {("phi", "f_theta(g)"): ("-alpha**2/2", "-alpha*lambda/2"),
+                                       ("theta", "g_phi(f)"): ("-lambda**2/2", "-alpha*lambda/2")}
     coefficients = {(t.player, t.name): (t.flow, t.rule) for t in simultaneous.terms}
-    assert np.allclose(coefficients["phi", "f_theta g"], (-0.5, -0.15), rtol=1e-9)
-    assert np.allclose(coefficients["theta", "g_phi f"], (-0.045, -0.15), rtol=1e-9)
-    assert np.allclose(coefficients["phi", "f_phi f"], (-0.5, -0.5), rtol=1e-9)  # self terms agree
+    assert np.allclose(coefficients["phi", "f_theta(g)"], (-0.5, -0.15), rtol=1e-9)
+    assert np.allclose(coefficients["theta", "g_phi(f)"], (-0.045, -0.15), rtol=1e-9)
+    assert np.allclose(coefficients["phi", "f_phi(f)"], (-0.5, -0.5), rtol=1e-9)  # self terms agree
     assert simultaneous.residual < 1e-9
     alternating = harness.check("dirac_gan", "alternating", "official", lr2=0.3, points=2).series
-    assert set(differing(alternating)) == {("phi", "f_theta g"), ("theta", "g_phi f")}
+    assert set(differing(alternating)) == {("phi", "f_theta(g)"), ("theta", "g_phi(f)")}
     values = {(t.player, t.name): (t.flow, t.rule) for t in alternating.terms}
-    assert np.allclose(values["theta", "g_phi f"], (0.3 - 0.045, 0.15), rtol=1e-9)  # -lambda(lambda - 2 alpha)/2
+    assert np.allclose(values["theta", "g_phi(f)"], (0.3 - 0.045, 0.15), rtol=1e-9)  # -lambda(lambda - 2 alpha)/2
 
 
 def test_right_flows_agree_through_their_order_to_round_off():
@@ -60,8 +60,8 @@ def test_each_mutated_coefficient_is_named(seed):
 
         return flow
 
-    names = {(0, 0): ("phi", "f_phi f"), (0, 1): ("phi", "f_theta g"), (1, 0): ("theta", "g_phi f"),
-             (1, 1): ("theta", "g_theta g")}
+    names = {(0, 0): ("phi", "f_phi(f)"), (0, 1): ("phi", "f_theta(g)"), (1, 0): ("theta", "g_phi(f)"),
+             (1, 1): ("theta", "g_theta(g)")}
     for name in ("simultaneous", "alternating"):
         scheme = harness.schemes.Scheme(name, 1.7, 0.6)
         _, right = harness.flows.flow_coefficients(harness.flows.Flow("modified"), scheme)
@@ -81,9 +81,9 @@ def test_single_objective_second_order_names_the_elementary_differentials():
     series = harness.check("rosenbrock", "gd", igr_claimed_second_order, points=2).series
     assert (series.agrees_through, series.predicted_slope) == (1, 3.0)
     terms = {t.name: (t.flow, t.rule, t.rule_expression) for t in series.terms}
-    assert terms["f''(f, f)"][2] == "alpha^3/12" and terms["f' f' f"][2] == "alpha^3/3"
-    assert np.allclose([terms["f''(f, f)"][1], terms["f' f' f"][1]], [1 / 12, 1 / 3], rtol=1e-8)
-    assert np.allclose([terms["f''(f, f)"][0], terms["f' f' f"][0]], 0.0, atol=1e-12)
+    assert terms["f_phi_phi(f, f)"][2] == "alpha**3/12" and terms["f_phi(f_phi(f))"][2] == "alpha**3/3"
+    assert np.allclose([terms["f_phi_phi(f, f)"][1], terms["f_phi(f_phi(f))"][1]], [1 / 12, 1 / 3], rtol=1e-8)
+    assert np.allclose([terms["f_phi_phi(f, f)"][0], terms["f_phi(f_phi(f))"][0]], 0.0, atol=1e-12)
 
 
 def test_multistep_rules_have_no_series_and_say_why():
@@ -131,9 +131,9 @@ def test_series_round_trips_through_json_and_diagnose_recomputes_it():
 
 def test_expressions_of_coefficients():
     symbols = {"alpha": 1.0, "lambda": 0.3, "m": 2, "k": 3}
-    assert expression(-0.15, symbols, 2) == "-alpha lambda/2"
-    assert expression(-0.5 / 2, symbols, 2) == "-alpha^2/2/m"
-    assert expression(0.3 ** 2 / 6, symbols, 2) == "lambda^2/2/k"
+    assert expression(-0.15, symbols, 2) == "-alpha*lambda/2"
+    assert expression(-0.5 / 2, symbols, 2) == "-alpha**2/(2*m)"
+    assert expression(0.3 ** 2 / 6, symbols, 2) == "lambda**2/(2*k)"
     assert expression(0.0, symbols, 2) == "0" and expression(0.1234567, symbols, 2) is None
 
 
@@ -147,10 +147,10 @@ def test_cli_prints_the_diagnosis_under_a_failing_verdict(tmp_path):
     failing = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
     assert "series 2)" in lines[failing]
     diagnosis = lines[failing + 1: failing + 5]
-    assert diagnosis[1].strip() == "phi equation, f_theta g: flow -0.5 (-alpha^2/2), rule -0.15 (-alpha lambda/2)"
-    assert diagnosis[2].strip() == ("theta equation, g_phi f: flow -0.045 (-lambda^2/2), rule -0.15 "
-                                    "(-alpha lambda/2)")
-    assert diagnosis[3].strip().startswith("agree: f_phi f, g_theta g")
+    assert diagnosis[1].strip() == "phi equation, f_θ g: flow -0.5 (-alpha**2/2), rule -0.15 (-alpha*lambda/2)"
+    assert diagnosis[2].strip() == ("theta equation, g_φ f: flow -0.045 (-lambda**2/2), rule -0.15 "
+                                    "(-alpha*lambda/2)")
+    assert diagnosis[3].strip().startswith("agree: f_φ f, g_θ g")
     assert lines[failing + 5].startswith("PASS") and "series ≥3" in lines[failing + 5]
 
 
@@ -165,7 +165,7 @@ def test_third_order_of_gradient_descent_names_its_four_elementary_differentials
     series = harness.check("rosenbrock", "gd", euler_second_order, points=2, lr1=0.7).series
     assert (series.agrees_through, series.predicted_slope) == (2, 4.0) and series.residual < 1e-9
     named = {t.name: t.rule_expression for t in series.terms if t.differs}
-    assert named == {"f''(f' f, f)": "-alpha^4/12", "f' f''(f, f)": "-alpha^4/12", "f' f' f' f": "-alpha^4/4"}
+    assert named == {"f_phi_phi(f, f_phi(f))": "-alpha**4/12", "f_phi(f_phi_phi(f, f))": "-alpha**4/12", "f_phi(f_phi(f_phi(f)))": "-alpha**4/4"}
 
 
 def test_a_flow_whose_expansion_in_h_is_not_finite_has_no_series_and_says_why():

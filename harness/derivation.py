@@ -169,7 +169,8 @@ class Derivation:
                 power = "" if j == 0 else "h" if j == 1 else f"h^{{{j}}}"
                 parts.append(f"{power}\\left({body}\\right)" if j else body)
             rows.append(f"{dot[player]} &= " + " + ".join(parts or ["0"]))
-        return f"% {self.rule} through h^{self.order}, by {DERIVED_MARK}\n\\begin{{aligned}}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
+        head = f"% {self.rule} through h^{self.order}, by {DERIVED_MARK}\n"
+        return head + "\\begin{aligned}\n" + " \\\\\n".join(rows) + "\n\\end{aligned}"
 
     # --- the derived flow as a user flow ------------------------------------------------------------------
 
@@ -405,7 +406,7 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
         raise GameError(f"--order must be an integer from 0 to {MAX_ORDERS[players]} for "
                         f"{'two players' if players == 2 else 'one objective'}, got {order!r}")
     scheme = _rule_scheme(rule, settings)
-    extra = tuple(_user_term(term) for term in terms)
+    extra = tuple(user_term(term) for term in terms)
     degree = max(order + 1, 2)
     grid = [(a, b) for a in RATE_GRID[players] for b in (RATE_GRID[players] if players == 2 else (1.0,))]
     rates = [(scheme.lr1, scheme.lr2), *grid]
@@ -547,11 +548,25 @@ def _expression(polynomial: dict) -> str:
     return str(sympy.expand(total))
 
 
-def _user_term(term: Callable | str) -> tuple[str, Callable]:
-    """A user's term as (name, ``(game, z) -> field``), from a function in a user-flow notation."""
-    from harness.user import as_user, joint_function
+def user_term(term: Callable | str) -> tuple[str, Callable]:
+    """A user's term as (name, ``(game, z) -> field``), from a function in a user-flow notation (no order
+    needed) or ``file.py:NAME``; evaluated with unit rates and h = 0."""
+    from harness.user import from_callable, joint_function
 
-    user = as_user(term, "flow") if not callable(term) else _as_term(term)
+    source = None
+    if isinstance(term, str):
+        from harness.catalog import load_file
+
+        path, _, name = term.rpartition(":")
+        if not path.endswith(".py") or not name:
+            raise GameError(f"a term is given as path/to/file.py:NAME, got {term!r}")
+        function = getattr(load_file(path, what="term file"), name, None)
+        if not callable(function):
+            raise GameError(f"{path!r} defines no function {name!r} (a term: flow(V, z, h) -> field)")
+        term, source = function, f"{path}:{name}"
+    if getattr(term, "order", None) is None:
+        term = _with_order(term)
+    user = from_callable(term, "flow", source)
     if user.second_order:
         raise GameError(f"{user.describe} is a second-order ODE; a term is a field: flow(V, z, h) or "
                         "flow(f, g, phi, theta, h, lr1, lr2)")
@@ -560,14 +575,6 @@ def _user_term(term: Callable | str) -> tuple[str, Callable]:
         return joint_function(user, game, ())(z, jnp.zeros((), z.dtype), jnp.array([1.0, 1.0]))
 
     return user.name, evaluate
-
-
-def _as_term(function: Callable):
-    from harness.user import from_callable
-
-    if getattr(function, "order", None) is None:
-        function = _with_order(function)
-    return from_callable(function, "flow")
 
 
 def _with_order(function: Callable) -> Callable:
