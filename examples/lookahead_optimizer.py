@@ -12,7 +12,10 @@ field through h^2 and check the emitted flow (slope 4, exit 0):
     harness check --game dirac_gan --scheme lookahead_optimizer.py:lookahead_half_three \\
         --flow lookahead_flow.py:derived_flow
 
-The factory's values show in labels: ``lookahead_half_three`` is reported as ``step(a=0.5, k=3)``.
+The factory's values show in labels: ``lookahead(0.25, 3)`` passed as a function is reported as
+``step(a=0.25, k=3)``. With the parameters given on the command line instead (shown in labels too):
+
+    harness derive --scheme lookahead_optimizer.py:lookahead_rule --param a=0.5 --param k=3
 """
 
 
@@ -29,3 +32,8 @@ def lookahead(a: float, k: int):
 
 
 lookahead_half_three = lookahead(0.5, 3)
+
+
+def lookahead_rule(V, z, h, a=0.5, k=3):
+    """The same rule with its parameters as keywords, for ``--param a=0.5 --param k=3``."""
+    return lookahead(a, k)(V, z, h)

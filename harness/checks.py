@@ -36,7 +36,7 @@ from harness.measure import (
 from harness.parallel import ordered_map
 from harness.precision import float64
 from harness.schemes import Scheme
-from harness.series import Series, consistency, error_series, rule_orders_needed
+from harness.series import Series, consistency, error_series, hint, rule_orders_needed
 from harness.user import is_file_spec, resolve
 
 SCHEMA_VERSION = 1
@@ -135,6 +135,7 @@ class CheckSpec:
             raise GameError(f"expected_slope must be a finite positive number, got {self.expected_slope!r}")
         if self.expected_status not in STATUSES:
             raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
+        _check_params_named(self.scheme, self.flow)
 
     @property
     def natural_slope(self) -> float:
@@ -267,6 +268,19 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
 
 
 @float64
+def _check_params_named(scheme: Scheme, flow: Flow) -> None:
+    """GameError when a ``--param`` value is named by neither the user's rule nor the user's flow."""
+    if not scheme.user_params:
+        return
+    users = [u for u in ((scheme.user_rule if scheme.name == "user" else None), flow.user) if u is not None]
+    accepted = {name for user in users for name in user.parameters}
+    unknown = [name for name, _ in scheme.user_params if name not in accepted]
+    if unknown:
+        takers = ", ".join(f"{u.name}: {', '.join(u.parameters) or 'none'}" for u in users) or "no user rule or flow"
+        raise GameError(f"--param {', '.join(unknown)}: neither the rule nor the flow names it as a keyword parameter "
+                        f"(their parameters: {takers})")
+
+
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
               series_order: int | None = None, *, refresh: bool = True) -> CheckResult:
     """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
@@ -298,6 +312,9 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     disagreement = consistency(series, fit.status, fit.slope, settings.tolerance, outside)
     if disagreement:
         fit.reasons.append(disagreement)
+    advice = hint(series, game, spec.scheme, spec.flow, fit.status, fit.slope, spec.expected_slope, settings.tolerance)
+    if advice:
+        fit.reasons.append(advice)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import contextlib
 import json
+import math
 import os
 import shutil
 import sys
@@ -127,6 +128,25 @@ def _shard(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
+def _param(text: str) -> tuple[str, object]:
+    """``NAME=VALUE``: VALUE an integer, a float, true/false, or else text."""
+    name, equals, value = text.partition("=")
+    if not equals or not name.strip().isidentifier():
+        raise argparse.ArgumentTypeError(f"{text!r} is not NAME=VALUE with NAME a Python identifier")
+    value = value.strip()
+    for parse in (int, float):
+        try:
+            number = parse(value)
+        except ValueError:
+            continue
+        if isinstance(number, float) and not math.isfinite(number):
+            raise argparse.ArgumentTypeError(f"{text!r}: the value must be finite")
+        return name.strip(), number
+    if value.lower() in ("true", "false"):
+        return name.strip(), value.lower() == "true"
+    return name.strip(), value
+
+
 def _scheme_name(text: str) -> str:
     if text in SCHEME_NAMES and text != "user":
         return text
@@ -240,6 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --all: run shard I of N (1-based: 1/N to N/N), a deterministic share of the matrix "
                        "balanced by estimated cost, checks sharing a kernel kept together (harness.shards); "
                        "--json PATH keeps it for --merge")
+    check.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE",
+                       help="a plain value (number, true/false or text) for your rule and flow, passed to those that "
+                       "name NAME as a keyword parameter (repeatable; shown in labels)")
     check.add_argument("--terms", action="append", metavar="FILE.py:NAME",
                        help="a term of your own for the error series' diagnosis, added to the tree basis: a function "
                        "in a user-flow notation returning a field, flow(V, z, h) (repeatable)")
@@ -299,6 +322,8 @@ def _add_derive_parser(commands) -> None:
     derive.add_argument("--beta", type=float, default=0.0, help="a user rule's beta, if it names one")
     derive.add_argument("--convention", choices=("joint", "official"), default="joint",
                         help="regularised: rates of the cancelling terms")
+    derive.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE",
+                        help="a plain value for your rule, passed if it names NAME as a keyword parameter (repeatable)")
     derive.add_argument("--terms", action="append", metavar="FILE.py:NAME",
                         help="a term of your own added to the basis: a function in a user-flow notation returning a "
                         "field, flow(V, z, h) or flow(f, g, phi, theta, h, lr1, lr2) (repeatable)")
@@ -387,7 +412,7 @@ def command_check(args) -> int:
         name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
         scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
                         args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step,
-                        args.mu)
+                        args.mu, tuple(args.param or ()))
         flows = args.flow or [Flow("gradient"), Flow("modified")]
         _one_player(args, games)
         if args.horizon is not None and args.measure != "global":
@@ -584,7 +609,7 @@ def command_derive(args) -> int:
 
     derivation = derive(args.scheme, args.order, players=args.players, terms=args.terms or (), lr1=args.lr1,
                         lr2=args.lr2, m=args.m, k=args.k, first=args.first, beta=args.beta, cancel=args.cancel,
-                        strengthen=args.strengthen, convention=args.convention)
+                        strengthen=args.strengthen, convention=args.convention, user_params=tuple(args.param or ()))
     text = {"text": derivation.text, "latex": derivation.latex, "json": derivation.json,
             "python": derivation.python}[args.format]()
     if args.out is None:

@@ -380,6 +380,12 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
         raise GameError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
                         "second-order ODEs, checked by `harness check --scheme "
                         f"{scheme.name} --flow your_ode.py:NAME` (the two-step residual)")
+    if scheme.user_params:
+        accepted = scheme.user_rule.parameters if scheme.name == "user" else ()
+        unknown = [name for name, _ in scheme.user_params if name not in accepted]
+        if unknown:
+            raise GameError(f"--param {', '.join(unknown)}: the rule does not name it as a keyword parameter (its "
+                            f"parameters: {', '.join(accepted) or 'none'})")
     if scheme.lifted:
         raise GameError(f"{scheme.label} carries memory (a previous iterate or buffers): it has no one-step modified "
                         "field in f and g; derive the one-step rule, or check its flow on the slow manifold with "

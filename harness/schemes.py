@@ -48,6 +48,7 @@ import itertools
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import jax
 import jax.numpy as jnp
@@ -89,8 +90,11 @@ class Scheme:
     regime: str = "on-flow"
     step: int | None = None
     mu: float = 0.0
+    user_params: tuple[tuple[str, Any], ...] | dict = ()
+    """Plain values (``--param NAME=VALUE``) for the user's rule and flow, passed to those that name them."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "user_params", _user_params(self.user_params))
         if self.name not in SCHEME_NAMES:
             raise GameError(f"unknown scheme {self.name!r}; choose one of {', '.join(SCHEME_NAMES)}")
         for label, rate in (("lr1", self.lr1), ("lr2", self.lr2)):
@@ -272,6 +276,7 @@ class Scheme:
                             for name, value in (("m", self.m), ("k", self.k), ("first", self.first),
                                                 ("beta", self.beta))
                             if value != {"m": 1, "k": 1, "first": "phi", "beta": 0.0}[name])
+            extra += "".join(f", {name}={_shown(value)}" for name, value in self.user_params)
             return f"user({self.rule_label}, lr1={self.lr1:g}, lr2={self.lr2:g}{extra})"
         text = f"{self.name}(lr1={self.lr1:g}, lr2={self.lr2:g}"
         if self.name == "alternating":
@@ -287,6 +292,7 @@ class Scheme:
             text += f", optimizer={first.label}" + (f", optimizer2={second.label}" if second != first else "")
         if self.lifted:
             text += f", {self.regime}" + (f" at step {self.step or 1}" if self.regime == "cold" else "")
+        text += "".join(f", {name}={_shown(value)}" for name, value in self.user_params)
         return text + ")"
 
     def to_dict(self) -> dict:
@@ -304,7 +310,31 @@ class Scheme:
             del data["regime"], data["step"]
         if self.name not in ("heavy_ball_sc", "nag_sc"):
             del data["mu"]
+        data["user_params"] = dict(self.user_params)
+        if not self.user_params:
+            del data["user_params"]
         return data
+
+
+def _user_params(given: Any) -> tuple[tuple[str, Any], ...]:
+    """``user_params`` as sorted (name, value) pairs of identifiers and plain values (numbers, strings, booleans)."""
+    pairs = list(given.items()) if isinstance(given, dict) else list(given)
+    for pair in pairs:
+        if not (isinstance(pair, tuple) and len(pair) == 2 and isinstance(pair[0], str) and pair[0].isidentifier()):
+            raise GameError(f"a rule parameter is a NAME=VALUE pair with NAME an identifier, got {pair!r}")
+        if not isinstance(pair[1], (bool, int, float, str)) or (isinstance(pair[1], float) and
+                                                                not math.isfinite(pair[1])):
+            raise GameError(f"parameter {pair[0]}: a value is a finite number, a string or a boolean, got "
+                            f"{pair[1]!r}")
+    names = [name for name, _ in pairs]
+    twice = sorted({name for name in names if names.count(name) > 1})
+    if twice:
+        raise GameError(f"parameter {', '.join(twice)} given twice; give each once")
+    return tuple(sorted(pairs))
+
+
+def _shown(value: Any) -> str:
+    return f"{value:g}" if isinstance(value, float) else str(value)
 
 
 def update_map(game: Game, structure: tuple) -> Callable:

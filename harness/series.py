@@ -492,6 +492,30 @@ def _power(symbol: str, power: int) -> str:
     return "" if power == 0 else symbol if power == 1 else f"{symbol}**{power}"
 
 
+def hint(series: Series, game: Game, scheme: Scheme, flow: Flow, status: str, slope: float | None,
+         expected: float, tolerance: float) -> str | None:
+    """What to do when a check fails for a reason the series can name: the rule's leading field is not the flow's
+    (the series differs at h^0), or a rule integrates the gradient flow to a higher order q than it declares
+    (harness.derive: its modified field is V through h^(q-1))."""
+    if not series.available or status != "FAIL":
+        return None
+    if series.differing_order == 0:
+        lead = ("the rule's leading field is not V = (alpha f, lambda g): the gradient flow does not model it"
+                if flow.name == "gradient" else f"the rule's leading field is not that of {flow.name}")
+        return f"{lead}; check bea:0 or your own order-0 flow (harness derive prints the rule's field)"
+    if not (series.at_least and slope is not None and slope > expected + tolerance and scheme.name == "user"):
+        return None
+    players = 2 if game.kind == "two-player" else 1
+    derived = _derived(scheme, 3 if players == 2 else 4, players, ())
+    if derived is None or any(t.order == 0 and t.tree not in ("f", "g") for t in derived.terms):
+        return None
+    leading = next((t.order for t in derived.terms if t.order > 0 and t.coefficient != 0.0), None)
+    if leading is None or leading <= scheme.method_order:
+        return None
+    return (f"the rule agrees with the gradient flow through h^{leading - 1}: declare "
+            f"@harness.rule(order={leading})")
+
+
 def consistency(series: Series, status: str, slope: float | None, tolerance: float, outside: bool = False
                 ) -> str | None:
     """A reason when the series and the fitted slope tell different stories (one of them is being fooled;

@@ -175,13 +175,29 @@ class UserFunction:
             digest.update(code.co_code if code is not None else self.source.encode())
         return f"{self.source}#{digest.hexdigest()[:16]}"
 
+    @property
+    def parameters(self) -> tuple[str, ...]:
+        """The keyword parameters the function names beyond its notation (``--param`` values go to these; one
+        named like an EXTRA, such as k, takes the ``--param`` value over the rule's own)."""
+        if self.function is None:
+            return ()
+        try:
+            found = inspect.signature(self.function).parameters.values()
+        except (TypeError, ValueError):
+            return ()
+        return tuple(dict.fromkeys([*self.keywords, *(p.name for p in found if p.kind == p.KEYWORD_ONLY or (
+            p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))]))
+
     def keywords_from(self, scheme: Any) -> tuple[tuple[str, Any], ...]:
-        """The scheme's EXTRAS this function names, as sorted (name, value) pairs (static values)."""
+        """The scheme's EXTRAS this function names, then the ``user_params`` it names, as (name, value) pairs
+        (static values)."""
         values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
                   "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention,
                   "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2, "mu": scheme.mu,
                   "step": scheme.measured_step}
-        return tuple((name, values[name]) for name in self.keywords if name in values)
+        given = getattr(scheme, "user_params", ())
+        return (tuple((name, values[name]) for name in self.keywords if name in values)
+                + tuple((name, value) for name, value in given if name in self.parameters))
 
 
 def _source_of(function: Callable) -> str:

@@ -240,3 +240,69 @@ def test_the_lookahead_example_derives_a_flow_that_measures_slope_four(tmp_path,
     labels = {harness.check("dirac_gan", module.lookahead(a, 3), "gradient", points=2).spec.scheme.label
               for a in (0.5, 0.25)}
     assert len(labels) == 2 and any("step(a=0.5, k=3)" in label for label in labels)
+
+
+CATALOG_RULES = [("simultaneous", {}), ("alternating", dict(lr2=0.5)), ("alternating", dict(m=2, k=3, lr1=0.7)),
+                 ("alternating", dict(first="theta", lr2=1.5)), ("extragradient", {}), ("proximal_point", {}),
+                 ("midpoint", {}), ("rk4", {}), ("regularised", dict(lr2=0.5))]
+TWO_PLAYER = ["bilinear", "dirac_gan", "dirac_gan_bilinear", "matching_pennies", "nonconvex_nonconcave",
+              "quadratic_general_sum", "rotational"]
+ONE_OBJECTIVE = ["finite_sum", "quadratic_objective", "rosenbrock"]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("rule, settings", CATALOG_RULES, ids=lambda v: str(v) if isinstance(v, str) else None)
+def test_every_catalog_rules_derived_flow_measures_its_slope_on_every_game(rule, settings):
+    """The emitted order-2 flow against its rule: slope 4 ± 0.15 (RK4, a fourth-order rule, has no h^1...h^3 terms:
+    its derived flow is V, local error O(h^5), slope 5), on every catalog game (mlp_gan aside: its size)."""
+    for players, games in ((2, TWO_PLAYER), (1, ONE_OBJECTIVE)):
+        if players == 1 and rule in ("alternating", "regularised"):
+            continue  # two-player rules
+        derivation = derive("gd" if players == 1 and rule == "simultaneous" else rule, 2, players=players, **settings)
+        assert derivation.verified, derivation.verdict()
+        flow = derivation.to_flow()
+        expected = 5 if rule == "rk4" else 4
+        for game in games:
+            scheme = "gd" if players == 1 and rule == "simultaneous" else rule
+            result = harness.check(game, scheme, flow, points=2, **settings)
+            assert result.fit.slope == pytest.approx(expected, abs=0.15), (game, result.fit.status, result.fit.slope)
+
+
+def test_hints_name_a_higher_order_rule_and_a_leading_field_that_is_not_v():
+    """Lookahead with a = 1/2, k = 2 is Heun's method (order 2); with a = 1/2, k = 3 its leading field is 3V/2."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "lookahead_optimizer.py"
+    heun = harness.check("dirac_gan", f"{example}:lookahead_rule", "gradient", points=2,
+                         user_params={"a": 0.5, "k": 2})
+    assert heun.fit.status == "FAIL" and heun.fit.slope == pytest.approx(3, abs=0.15)
+    assert any("agrees with the gradient flow through h^1: declare @harness.rule(order=2)" in r
+               for r in heun.fit.reasons)
+    off = harness.check("dirac_gan", f"{example}:lookahead_rule", "gradient", points=2, user_params={"a": 0.5, "k": 3})
+    assert off.series.differing_order == 0
+    assert any("leading field is not V" in r and "bea:0" in r for r in off.fit.reasons)
+    right = harness.check("dirac_gan", f"{example}:lookahead_rule", "gradient", points=2,
+                          user_params={"a": 1.0, "k": 1})  # plain GD: no hint
+    assert right.passed and not any("declare" in r or "leading field" in r for r in right.fit.reasons)
+
+
+def test_params_and_terms_that_do_not_fit_are_one_line(tmp_path, capsys):
+    example = Path(__file__).resolve().parents[1] / "examples" / "lookahead_optimizer.py"
+    assert main(["derive", "--scheme", f"{example}:lookahead_rule", "--param", "b=1"]) == 2
+    assert "--param b: the rule does not name it" in capsys.readouterr().err
+    assert main(["derive", "--param", "a"]) == 2
+    assert "is not NAME=VALUE" in capsys.readouterr().err
+    with pytest.raises(harness.GameError, match="neither the rule nor the flow names it"):
+        harness.check("dirac_gan", f"{example}:lookahead_rule", "gradient", points=2, user_params={"b": 1})
+    bad = tmp_path / "terms.py"
+    bad.write_text("def term(x):\n    return x\n")
+    assert main(["derive", "--order", "1", "--terms", f"{bad}:term"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "matches no notation" in error and len(error.splitlines()) == 1
+
+
+def test_the_readmes_derive_output_is_the_real_one(capsys):
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
+    shown = readme.split("harness derive --scheme alternating --lr2 0.5 --order 1\n```\n\n```text\n")[1].split("```")[0]
+    assert main(["derive", "--scheme", "alternating", "--lr2", "0.5", "--order", "1"]) == 0
+    printed = capsys.readouterr().out
+    strip = lambda text: [line for line in text.strip().splitlines() if not line.startswith("verified:")]  # noqa: E731
+    assert strip(printed) == strip(shown) and "verified: residual" in shown

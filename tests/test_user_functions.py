@@ -53,8 +53,8 @@ def test_lookahead_flow_from_a_file_outside_the_repository_passes_and_the_wrong_
     assert abs(failed["fitted_slope"] - 2) < 0.15 and failed["status"] == "FAIL"
     named = [(t["player"], t["name"], t["flow_expression"], t["rule_expression"]) for t in failed["series"]["terms"]
              if t["flow_expression"] != t["rule_expression"]]
-    assert named == [("phi", "f_theta g", "-alpha lambda/2", "alpha lambda/2")]  # the coefficient made wrong
-    assert "phi equation, f_theta g: flow -0.455 (-alpha lambda/2), rule 0.455 (alpha lambda/2)" in wrong.stdout
+    assert named == [("phi", "f_theta(g)", "-alpha*lambda/2", "alpha*lambda/2")]  # the coefficient made wrong
+    assert "phi equation, f_θ g: flow -0.455 (-alpha*lambda/2), rule 0.455 (alpha*lambda/2)" in wrong.stdout
     assert "lookahead_flow (lookahead.py)" in right.stdout
 
 
@@ -168,8 +168,8 @@ def test_pytest_fixture_takes_paths_relative_to_the_test_file(pytester):
                                  "*measured: slope 2.0*",
                                  "*series: the flow agrees with the rule's modified field through h^0 and differs "
                                  "at h^1*predicted slope 2",
-                                 "*phi equation, f_theta g: flow -0.455 (-alpha lambda/2), rule 0.455 "
-                                 "(alpha lambda/2)"])
+                                 "*phi equation, f_θ g: flow -0.455 (-alpha*lambda/2), rule 0.455 "
+                                 "(alpha*lambda/2)"])
     document = json.loads((pytester.path / "out.json").read_text())
     assert sorted(r["flow"]["name"] for r in document["results"]) == ["lookahead_flow", "lookahead_flow_wrong"]
 
