@@ -338,9 +338,12 @@ def make_report(
     **changes: Any,
 ) -> Path:
     """Run the check matrix and write a report, like ``harness report --out OUT``; returns the path of
-    ``index.md`` (next to it: the figures and ``results.json``). Arguments as for ``check_all``."""
-    from harness.report import write_report
+    ``index.md`` (next to it: the figures and ``results.json``). Arguments as for ``check_all``. ``out`` must be
+    new, empty or a report folder written before (its ``.harness-report`` marker): GameError otherwise, before
+    anything runs."""
+    from harness.report import claim, write_report
 
+    claim(Path(out))
     results = check_all(games, matrix, progress=progress, **changes)
     return write_report(results, results[0].settings, Path(out))
 

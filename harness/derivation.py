@@ -20,22 +20,28 @@ as the decimals they are written with) is the exact coefficient.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import functools
+import hashlib
 import itertools
 import json
 import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from fractions import Fraction
+from pathlib import Path
 from typing import Any
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness import kernel_cache
 from harness.bea import MAX_ORDER, modified_coefficients
 from harness.game import Game, GameError
+from harness.identity import refresh
+from harness.resume import atomic_write
 from harness.schemes import Scheme, update_map
 from harness.trees import Tree, basis, differentials
 
@@ -105,8 +111,22 @@ class Derivation:
         return next((t.coefficient for t in self.terms if (t.order, t.player, t.tree) == (order, player, tree)),
                     0.0)
 
-    def to_dict(self) -> dict:
-        """The JSON contract of ``harness derive --format json``."""
+    @classmethod
+    def from_dict(cls, data: dict, extra_terms: tuple[str, ...] = ()) -> Derivation:
+        """A derivation read back from ``to_dict(stored=True)``."""
+        derivation = cls(data["rule"], data["settings"], data["order"], len(data["players"]),
+                         residuals=list(data["residuals"]), failure=data["failure"] or "", extra_terms=extra_terms)
+        single = derivation.players == 1
+        for t in data["terms"]:
+            tree = None if t["tree"].startswith("user:") else _parse(t["tree"])
+            name = t["tree"].removeprefix("user:")
+            derivation.terms.append(Term(t["order"], t["player"], t["tree"], t["coefficient"], t["exact"],
+                                         t["expression"], tree.unicode(single) if tree else name,
+                                         tree.latex(single) if tree else r"\mathrm{" + name + "}"))
+        return derivation
+
+    def to_dict(self, stored: bool = False) -> dict:
+        """The JSON contract of ``harness derive --format json`` (``stored``: also what ``from_dict`` reads)."""
         return {"tool": DERIVED_MARK, "rule": self.rule, "settings": self.settings, "order": self.order,
                 "players": ["phi", "theta"] if self.players == 2 else ["x"],
                 "terms": [t.to_dict() for t in self.terms], "residual": self.residual,
@@ -412,12 +432,17 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
         raise GameError(f"--order must be an integer from 0 to {MAX_ORDERS[players]} for "
                         f"{'two players' if players == 2 else 'one objective'}, got {order!r}")
     scheme = _rule_scheme(rule, settings)
+    refresh((), [scheme.user_rule] if scheme.name == "user" else [])  # a rule whose code changed is traced afresh
     extra = tuple(user_term(term) for term in terms)
     degree = max(order + 1, 2)
     grid = [(a, b) for a in RATE_GRID[players] for b in (RATE_GRID[players] if players == 2 else (1.0,))]
     rates = [(scheme.lr1, scheme.lr2), *grid]
     params = np.stack([dataclasses.replace(scheme, lr1=float(a), lr2=float(b)).param_values for a, b in rates])
     structure = scheme.kernel_structure(_probe_game(np.zeros((1, 1)), np.zeros((1, 1)), players, 1), True)
+    stored = _stored_path(structure, order, players, degree, params, extra)
+    if stored is not None and stored.is_file():
+        with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
+            return Derivation.from_dict(json.loads(stored.read_text()), extra_terms=tuple(n for n, _ in extra))
     kernel = _kernel(structure, order, players, degree, extra)
     samples = []
     for seed in (0, 1):
@@ -441,7 +466,33 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
     derivation = Derivation(_rule_label(scheme), _settings_of(scheme), order, players,
                             extra_terms=tuple(name for name, _ in extra))
     _identify(derivation, samples, rates, extra)
+    if stored is not None:
+        with contextlib.suppress(OSError):
+            atomic_write(stored, json.dumps(derivation.to_dict(stored=True)))
     return derivation
+
+
+def _stored_path(structure: tuple, order: int, players: int, degree: int, params: np.ndarray,
+                 extra: tuple) -> Path | None:
+    """Where a derivation is kept across runs (``derivations/`` in the cache folder; None when the caches are
+    off): keyed by the rule's and the extra terms' traced programs on the first probe game, the settings, the
+    order, the harness source and the JAX version, so that a changed rule is derived afresh."""
+    folder = kernel_cache.directory()
+    if folder is None:
+        return None
+    fc, gc, points = _probe_coefficients(players, degree, 0)
+    game = _probe_game(jnp.asarray(fc), jnp.asarray(gc), players, degree)
+    z, h = jnp.asarray(points[0]), jnp.zeros(())
+    digest = hashlib.sha256()
+    try:
+        kernel_cache.add_program(digest, jax.make_jaxpr(update_map(game, structure))(z, h, jnp.asarray(params[0])))
+        for _, term in extra:
+            kernel_cache.add_program(digest, jax.make_jaxpr(lambda x, term=term: term(game, x))(z))
+    except Exception:  # noqa: BLE001  a rule that cannot be traced says so when it is derived
+        return None
+    text = "|".join([digest.hexdigest(), params.tobytes().hex(), str((order, players, degree, DERIVED_MARK)),
+                     kernel_cache.harness_source(), jax.__version__])
+    return folder.parent / "derivations" / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
 
 
 def _identify(derivation: Derivation, samples: list, rates: list[tuple[float, float]], extra: tuple) -> None:

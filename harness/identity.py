@@ -50,7 +50,7 @@ import numpy as np
 BUDGET = 200_000
 """The most objects one snapshot visits (beyond, the rest is compared by identity)."""
 _DEPTH = 60
-_KEEP = frozenset({"harness.kernel_cache._harness_source", "harness.kernel_cache._cap_programs_at_exit"})
+_KEEP = frozenset({"harness.kernel_cache.harness_source", "harness.kernel_cache._cap_programs_at_exit"})
 """Memos that depend on no game, rule or flow: not cleared."""
 _CLEARS: list[Callable[[], Any]] = []
 _LOCK = threading.RLock()
@@ -377,7 +377,7 @@ _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 def _add_trace(digest, function: Callable, *args) -> None:
     """A fresh trace of ``function`` (jit wrappers traced through, none of JAX's caches used) into
-    ``digest``: the program's text and its constants (harness.kernel_cache._add_program)."""
+    ``digest``: the program's text and its constants (harness.kernel_cache.add_program)."""
     from harness.kernel_cache import _add_constants
 
     try:

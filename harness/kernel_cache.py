@@ -56,14 +56,14 @@ def directory() -> Path | None:
 
 
 @functools.cache
-def _harness_source() -> str:
+def harness_source() -> str:
     digest = hashlib.sha256()
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
 
 
-def _add_program(digest, closed) -> None:
+def add_program(digest, closed) -> None:
     """A traced program into ``digest``: its text and the values of its constants, those of the programs
     nested in it (a jitted helper, a loop's or a branch's body) included, which its text only names."""
     digest.update(str(closed.jaxpr).encode())
@@ -87,7 +87,7 @@ def _add_constants(digest, jaxpr, consts) -> None:
 def _field_key(game: Game) -> str:
     z = jnp.asarray(game.z0)
     digest = hashlib.sha256()
-    _add_program(digest, jax.make_jaxpr(lambda x, v: jax.jvp(game.field, (x,), (v,)))(z, z))
+    add_program(digest, jax.make_jaxpr(lambda x, v: jax.jvp(game.field, (x,), (v,)))(z, z))
     return digest.hexdigest()
 
 
@@ -100,7 +100,7 @@ def program_key(game: Game, structure: tuple, params_shape: tuple) -> str:
     params = jnp.zeros(params_shape, z.dtype)
     digest = hashlib.sha256(_field_key(game).encode())
     state = jnp.zeros(state_size(game, structure), z.dtype)
-    _add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
+    add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
     return digest.hexdigest()
 
 
@@ -116,7 +116,7 @@ def family_key(game: Game, structure: tuple, family: Any, params_shape: tuple) -
     z = jnp.asarray(game.z0)
     field = family_field(game, structure, family)
     digest = hashlib.sha256()
-    _add_program(digest, jax.make_jaxpr(lambda x, h, p: field(x, h, p, ()))(z, jnp.zeros((), z.dtype),
+    add_program(digest, jax.make_jaxpr(lambda x, h, p: field(x, h, p, ()))(z, jnp.zeros((), z.dtype),
                                                                              jnp.zeros(params_shape, z.dtype)))
     return f"user:{digest.hexdigest()}"
 
@@ -134,7 +134,7 @@ def call(kernel: Any, key: str, args: tuple):
     on_devices = {d for x in jax.tree_util.tree_leaves(args) if isinstance(x, jax.Array) for d in x.devices()}
     if folder is None or len(on_devices) > 1:
         return kernel(*args)
-    text = "|".join([key, _arguments_key(args), _harness_source(), jax.__version__, jax.default_backend()])
+    text = "|".join([key, _arguments_key(args), harness_source(), jax.__version__, jax.default_backend()])
     path = folder / f"{hashlib.sha256(text.encode()).hexdigest()}.jaxexport"
     compiled = _MEMORY.get(path)
     if compiled is not None:

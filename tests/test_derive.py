@@ -306,3 +306,16 @@ def test_the_readmes_derive_output_is_the_real_one(capsys):
     printed = capsys.readouterr().out
     strip = lambda text: [line for line in text.strip().splitlines() if not line.startswith("verified:")]  # noqa: E731
     assert strip(printed) == strip(shown) and "verified: residual" in shown
+
+
+def test_a_rule_changed_in_place_is_derived_afresh(tmp_path, monkeypatch):
+    """A monkeypatched coefficient: the in-process memos and the stored derivations are keyed by content."""
+    monkeypatch.setenv("HARNESS_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "scaled.py").write_text("C = 1.0\n\n\ndef rule(V, z, h):\n    return z + C * h * V(z)\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    import scaled
+
+    assert derive(scaled.rule, 1).coefficient(0, "phi", "f") == 1.0
+    monkeypatch.setattr(scaled, "C", 2.0)
+    assert derive(scaled.rule, 1).coefficient(0, "phi", "f") == 2.0
+    assert derive(scaled.rule, 1).coefficient(1, "phi", "f_phi(f)") == pytest.approx(-2.0, abs=1e-12)  # -(2a)^2/2
