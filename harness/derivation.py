@@ -5,7 +5,7 @@ For a rule z' = step(z, h) built from evaluations of f and g, the modified field
     f_h = sum_j h^j sum_{trees t with j + 1 nodes} c(t) F(t),
 
 each player's equation over the trees rooted at its own field. The coefficients do not depend on the game, so
-they are identified on a generic one: a random polynomial game (PROBE_DEGREE, small dimension), where the
+they are identified on a generic one: a random polynomial game (degree P + 1, PROBE_SIZES), where the
 elementary differentials F(t) are linearly independent, by least squares of the rule's Taylor coefficients in h
 (harness.bea, exact Taylor-mode autodiff) on the F(t) over PROBE_POINTS random points. They are then confirmed on
 a second, independent random game: the residual of the prediction there is the derivation's own check. A rule
@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness import kernel_cache
-from harness.bea import MAX_ORDER, modified_coefficients
+from harness.bea import modified_coefficients
 from harness.game import Game, GameError
 from harness.identity import refresh
 from harness.resume import atomic_write
@@ -112,9 +112,9 @@ class Derivation:
                     0.0)
 
     @classmethod
-    def from_dict(cls, data: dict, extra_terms: tuple[str, ...] = ()) -> Derivation:
-        """A derivation read back from ``to_dict(stored=True)``."""
-        derivation = cls(data["rule"], data["settings"], data["order"], len(data["players"]),
+    def from_dict(cls, data: dict, rule: str, extra_terms: tuple[str, ...] = ()) -> Derivation:
+        """A derivation read back from ``to_dict``, under the ``rule`` label of the run that reads it."""
+        derivation = cls(rule, data["settings"], data["order"], len(data["players"]),
                          residuals=list(data["residuals"]), failure=data["failure"] or "", extra_terms=extra_terms)
         single = derivation.players == 1
         for t in data["terms"]:
@@ -125,8 +125,8 @@ class Derivation:
                                          tree.latex(single) if tree else r"\mathrm{" + name + "}"))
         return derivation
 
-    def to_dict(self, stored: bool = False) -> dict:
-        """The JSON contract of ``harness derive --format json`` (``stored``: also what ``from_dict`` reads)."""
+    def to_dict(self) -> dict:
+        """The JSON contract of ``harness derive --format json``."""
         return {"tool": DERIVED_MARK, "rule": self.rule, "settings": self.settings, "order": self.order,
                 "players": ["phi", "theta"] if self.players == 2 else ["x"],
                 "terms": [t.to_dict() for t in self.terms], "residual": self.residual,
@@ -150,7 +150,7 @@ class Derivation:
         lines = [f"modified field of {self.rule} through h^{self.order}, by {DERIVED_MARK} ({what}; α = lr1, "
                  "λ = lr2)"]
         dot = {"phi": "φ̇", "theta": "θ̇", "x": "ẋ"}
-        for player, orders in self._equations():
+        for player, orders in self._equations() if self.verified_through >= 0 else ():
             lines.append(f"{dot[player]} =")
             for j, terms in enumerate(orders):
                 if j > self.verified_through:
@@ -199,6 +199,9 @@ class Derivation:
         JVPs; coefficients as polynomials in lr1 and lr2 where found, else as numbers at the given rates."""
         if not self.verified:
             raise GameError(f"{self.rule}: {self.verdict()}; there is no flow of order {self.order} to write")
+        if self.extra_terms:
+            raise GameError(f"the derived field of {self.rule} uses your own terms ({', '.join(self.extra_terms)}), "
+                            "which harness derive cannot write as code: write the flow by hand from --format text")
         fixed = [t for t in self.terms if t.expression is None]
         lines = [f'"""The modified field of {self.rule} through h^{self.order}, derived by `{DERIVED_MARK}`.',
                  "",
@@ -364,8 +367,8 @@ def _probe_coefficients(players: int, degree: int, seed: int) -> tuple[np.ndarra
 @functools.lru_cache(maxsize=16)
 def _kernel(structure: tuple, order: int, players: int, degree: int, extra: tuple) -> Callable:
     """Compiled ``(f coefficients, g coefficients, points [P, n], params [R, 9]) -> (rule [R, P, order+1, n],
-    basis {order: [P, trees, n]})``: the rule's modified-field coefficients at every rate setting and the
-    elementary differentials (and the user terms of ``extra``) at every point, on a probe game."""
+    columns {tree name: [P, n]})``: the rule's modified-field coefficients at every rate setting and the
+    elementary differentials (and the user terms of ``extra``, as ``user:NAME``) at every point, on a probe game."""
     wanted = [t for j in range(order + 1) for found in basis(j, players).values() for t in found]
 
     def run(fc, gc, points, params):
@@ -400,6 +403,10 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
         raise GameError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
                         "second-order ODEs, checked by `harness check --scheme "
                         f"{scheme.name} --flow your_ode.py:NAME` (the two-step residual)")
+    if scheme.name == "random_reshuffling":
+        raise GameError("random_reshuffling averages steps along the components C_k of a finite sum: its modified "
+                        "field is a series in their fields, not in f = -grad of their mean, so the tree basis of f "
+                        "and g cannot hold it (check it against its flow with harness check)")
     if scheme.user_params:
         accepted = scheme.user_rule.parameters if scheme.name == "user" else ()
         unknown = [name for name, _ in scheme.user_params if name not in accepted]
@@ -442,7 +449,7 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
     stored = _stored_path(structure, order, players, degree, params, extra)
     if stored is not None and stored.is_file():
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):
-            return Derivation.from_dict(json.loads(stored.read_text()), extra_terms=tuple(n for n, _ in extra))
+            return Derivation.from_dict(json.loads(stored.read_text()), scheme.label, tuple(n for n, _ in extra))
     kernel = _kernel(structure, order, players, degree, extra)
     samples = []
     for seed in (0, 1):
@@ -463,12 +470,12 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
         if not np.all(np.isfinite(coefficients)):
             raise GameError(f"{scheme.label}: its expansion in h is not finite at h = 0 (does it divide by h?)")
         samples.append((coefficients, columns))
-    derivation = Derivation(_rule_label(scheme), _settings_of(scheme), order, players,
+    derivation = Derivation(scheme.label, _settings_of(scheme), order, players,
                             extra_terms=tuple(name for name, _ in extra))
     _identify(derivation, samples, rates, extra)
     if stored is not None:
         with contextlib.suppress(OSError):
-            atomic_write(stored, json.dumps(derivation.to_dict(stored=True)))
+            atomic_write(stored, json.dumps(derivation.to_dict()))
     return derivation
 
 
@@ -640,14 +647,8 @@ def _with_order(function: Callable) -> Callable:
     return wrapper
 
 
-def _rule_label(scheme: Scheme) -> str:
-    return scheme.label
-
-
 def _settings_of(scheme: Scheme) -> dict:
     data = scheme.to_dict()
     data.pop("name", None)
     return {k: v for k, v in data.items() if v is not None}
 
-
-__all__ = ["Derivation", "Term", "derive", "MAX_ORDER"]

@@ -351,8 +351,8 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
 
 def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: np.ndarray, points: np.ndarray,
                raw_terms: tuple) -> None:
-    """Write the difference d_j = rule - flow at ``points`` in the tree basis of order j (and the user's ``extra``
-    terms) by least squares; name the terms only if they explain it to EXPLAINED, with the rule's exact
+    """Write the difference d_j = rule - flow at ``points`` in the tree basis of order j (and the user's own
+    terms, ``raw_terms``) by least squares; name the terms only if they explain it to EXPLAINED, with the rule's exact
     coefficients from harness.derive beside the flow's."""
     players = 2 if game.kind == "two-player" else 1
     trees = basis(j, players)
@@ -386,7 +386,7 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: n
             flow_value = None if rule_value is None else rule_value + delta
             found.append(Term(player, name, flow_value, rule_value,
                               None if flow_value is None else expression(flow_value, _symbols(scheme), j + 1),
-                              None if rule_value is None else _rule_expression(derived, j, player, name, scheme),
+                              None if rule_value is None else _rule_expression(derived, j, player, name),
                               differs=abs(delta) > _SAME * max(largest, 1e-300), difference=delta,
                               notation=notations[index]))
     series.residual = math.sqrt(unexplained / total) if total > 0 else 0.0
@@ -428,7 +428,7 @@ def _rule_coefficients(scheme: Scheme, order: int, players: int, raw_terms: tupl
     return (lambda j, player, name: derived.coefficient(j, player, f"user:{name}" if name in users else name)), derived
 
 
-def _rule_expression(derived, j: int, player: str, name: str, scheme: Scheme) -> str | None:
+def _rule_expression(derived, j: int, player: str, name: str) -> str | None:
     users = set(derived.extra_terms)
     tree = f"user:{name}" if name in users else name
     found = next((t for t in derived.terms if (t.order, t.player, t.tree) == (j, player, tree)), None)
