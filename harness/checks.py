@@ -267,7 +267,6 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
     return step_sizes, points
 
 
-@float64
 def _check_params_named(scheme: Scheme, flow: Flow) -> None:
     """GameError when a ``--param`` value is named by neither the user's rule nor the user's flow."""
     if not scheme.user_params:
@@ -281,6 +280,7 @@ def _check_params_named(scheme: Scheme, flow: Flow) -> None:
                         f"(their parameters: {takers})")
 
 
+@float64
 def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_order: int | None = None,
               series_order: int | None = None, *, refresh: bool = True) -> CheckResult:
     """Measure and judge one check (``bea_order``: see harness.measure.measure_local_error) and compute its
