@@ -154,8 +154,9 @@ class Series:
             sizes = ", ".join(f"{p} {v:.3g}" if self.relative[j][i] > self.threshold else f"{p} agrees"
                               for i, (p, v) in enumerate(self.leading_difference.items()))
             how = f"relative to the rule's coefficient: {sizes}"
-        return (f"series: the flow agrees with the rule's modified field through h^{self.agrees_through} and "
-                f"differs at h^{j} ({how}): predicted slope {slope}")
+        agrees = (f"agrees with the rule's modified field through h^{self.agrees_through} and differs" if j else
+                  "differs from the rule's modified field already")
+        return f"series: the flow {agrees} at h^{j} ({how}): predicted slope {slope}"
 
     def lines(self) -> list[str]:
         """At most 4 lines for people: the summary, the differing terms and what agrees."""
