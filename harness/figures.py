@@ -2,7 +2,8 @@
 
 - ``error_figures``: per game and panel (update rule; global errors apart), log-log local error against
   step size, one figure each, sized to be read at about PANEL_PX CSS pixels wide. Per flow a colour, a
-  marker shape and a dash pattern; its fitted line with the fitted slope written next to it; a marker per
+  marker shape and a dash pattern; its fitted line, and its fitted slope in the legend under the axes (with
+  "(on FLOW)" where its errors lie on an earlier flow's: its markers are then larger and hollow); a marker per
   error: filled if it entered the fit, hollow if it was excluded (pre-asymptotic or untrusted reference),
   a cross if it lies below the round-off floor. Dashed grey guides show the expected slopes.
 - ``phase_figures``: per game and update rule, the phase plane of harness.trajectories: discrete iterates
@@ -24,6 +25,7 @@ import matplotlib
 matplotlib.use("Agg")
 import matplotlib.pyplot as plt  # noqa: E402
 import numpy as np  # noqa: E402
+from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
 from harness.checks import CheckResult  # noqa: E402
@@ -35,6 +37,8 @@ STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "n
               "legend.fontsize": 11.5, "legend.title_fontsize": 11.5}
 PANEL = (3.9, 3.3)
 """Inches of one panel: 374 CSS pixels wide at its natural size, where 11.5 pt text is 15.3 px tall."""
+LEGEND_ROW = 0.22
+"""Inches added below an error panel per flow, for its legend line (flow, fitted slope) under the axes."""
 PNG_DPI = 80
 FlowStyle = tuple[str, str, Any]
 """(colour, marker, dash pattern) of a flow in the error figures."""
@@ -58,7 +62,7 @@ def compact_svg(svg: str) -> str:
     null rotations, coordinates to 2 decimals, and each distinct ``style`` attribute a class named by its
     content's hash (so identical styles share one rule across figures; the rules sit in the SVG's <style>)."""
     svg = re.sub(r"<metadata>.*?</metadata>|<!--.*?-->|<!DOCTYPE[^>]*>", "", svg, flags=re.S)
-    svg = re.sub(r"(\d\.\d{2})\d+", r"\1", svg)
+    svg = re.sub(r'="[^"]*"', lambda m: re.sub(r"(\d\.\d{2})\d+", r"\1", m.group(0)), svg)  # attributes only
     svg = re.sub(r">\s+<", "><", re.sub(r"\s*\n\s*", " ", svg)).strip()
     svg = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", svg)
     referenced = set(re.findall(r"#([\w.-]+)", svg))
@@ -172,45 +176,61 @@ def _log_ticks(ax: plt.Axes, low: float, high: float, axis: str) -> None:
         target.set_minor_locator(NullLocator())
 
 
-def _slope_labels(ax: plt.Axes, labels: list[tuple[float, str, str]]) -> None:
-    """Each fitted slope written at its line's right end, in the line's colour, moved apart vertically so
-    that no two overlap (``labels``: (y of the line's end in axes fraction, text, colour))."""
-    gap, placed = 0.075, list[float]()
-    for y, _, _ in sorted(labels):
-        placed.append(max([y] + [p + gap for p in placed[-1:]]))
-    shift = max(0.0, placed[-1] - 0.93) if placed else 0.0
-    for (_, text, colour), y in zip(sorted(labels), placed, strict=True):
-        ax.text(0.985, y - shift, text, color=colour, transform=ax.transAxes, ha="right", va="center",
-                bbox={"boxstyle": "round,pad=0.15", "fc": "white", "ec": "none", "alpha": 0.8})
+TITLE_WIDTH = 36
+"""Characters per title line (a 374 px panel holds about 40 at 11.5 pt)."""
+SAME = 1.15
+"""Two flows whose errors agree to this factor at every step size are drawn on top of each other (said so)."""
+
+
+def title(*lines: str) -> str:
+    """A panel title wrapped to TITLE_WIDTH characters per line."""
+    return "\n".join(part for line in lines if line for part in textwrap.wrap(line, TITLE_WIDTH))
+
+
+def on_top(checks: list[CheckResult]) -> dict[int, str]:
+    """Index of a check -> the label of an earlier check in the panel whose errors agree with it to SAME at
+    every step size and point (the two are drawn on top of each other)."""
+    found: dict[int, str] = {}
+    for j, later in enumerate(checks):
+        for earlier in checks[:j]:
+            a, b = later.measurement.errors, earlier.measurement.errors
+            both = np.isfinite(a) & np.isfinite(b) & (a > 0) & (b > 0)
+            if a.shape == b.shape and both.any() and np.all(np.abs(np.log(a[both] / b[both])) <= np.log(SAME)):
+                found[j] = earlier.spec.flow.label
+                break
+    return found
 
 
 def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
     guides: dict[float, tuple[np.ndarray, np.ndarray]] = {}  # expected slope -> the lowest fitted line
     h = checks[0].measurement.step_sizes
-    ends: list[tuple[float, float, str, str]] = []  # (h, error) of each line's end, text, colour
+    handles, labels = [], []
     values = []
-    for r, (colour, marker, dashes) in zip(checks, flow_styles(checks), strict=True):
+    overlaps = on_top(checks)
+    for index, (r, (colour, marker, dashes)) in enumerate(zip(checks, flow_styles(checks), strict=True)):
         m, fit = r.measurement, r.fit
         used = fit.used if fit.used is not None else np.zeros(m.errors.shape, dtype=bool)
         finite = np.isfinite(m.errors) & (m.errors > 0)
         floor = finite & (m.errors < m.floor)
         hh = np.broadcast_to(h, m.errors.shape)
+        size = 5 if index not in overlaps else 9  # drawn on top of an earlier flow: larger, hollow markers
         for mask, style in ((used, {"color": colour}), (finite & ~used & ~floor, {"mfc": "none"})):
-            ax.loglog(hh[mask], m.errors[mask], marker, mec=colour, ms=5, ls="none", **style)
+            ax.loglog(hh[mask], m.errors[mask], marker, mec=colour, ms=size, ls="none", zorder=3 - 0.1 * index,
+                      **({"mfc": "none", "mew": 1.4} if index in overlaps else style))
         ax.loglog(hh[floor], m.errors[floor], "x", color=colour, ms=5)
         values.append(m.errors[finite])
         line = _fitted_line(r)
-        text = f"{r.spec.flow.label}: " + ("no fit" if fit.slope is None else f"{fit.slope:.2f}")
+        text = f"{r.spec.flow.label}: " + ("no fit" if fit.slope is None else f"slope {fit.slope:.2f}")
+        if index in overlaps:
+            text += f" (on {overlaps[index]})"
         if line is not None:
             ax.loglog(*line, color=colour, ls=dashes, lw=1.6)
             expected = float(r.spec.expected_slope or 0.0)
             lowest = guides.get(expected)
             if lowest is None or line[1][0] < lowest[1][0]:
                 guides[expected] = line
-            ends.append((line[0][-1], line[1][-1], text, colour))
-        else:
-            ends.append((h[-1], float(np.nanmax(np.where(finite, m.errors, np.nan))) if finite.any() else 1.0,
-                         text, colour))
+        handles.append(Line2D([], [], color=colour, ls=dashes, lw=1.6, marker=marker, ms=5))
+        labels.append(text)
     for guide, (span, line_values) in sorted(guides.items()):
         anchor = line_values[0] / 3
         ax.loglog(span, anchor * (span / span[0]) ** guide, "--", color="0.55", lw=0.9)
@@ -221,17 +241,15 @@ def _error_panel(ax: plt.Axes, checks: list[CheckResult]) -> None:
     details = spec.scheme.label.partition("(")[2].rstrip(")")
     if spec.measure == "global":
         details += f"; global error at T = {horizon:.3g}"
-    ax.set_title("\n".join([f"{spec.game}: {rule_name(spec.scheme.name)}", *textwrap.wrap(details, 44)]))
+    ax.set_title(title(f"{spec.game}: {rule_name(spec.scheme.name)}", details))
     ax.set_ylabel("global error at T" if spec.measure == "global" else "local error |update − flow|")
     ax.set_xlabel("step size h")
     found = np.concatenate(values) if values else np.array([1.0])
     _log_ticks(ax, h.min(), h.max(), "x")
     _log_ticks(ax, found.min() if found.size else 1e-16, found.max() if found.size else 1.0, "y")
     ax.grid(True, which="major", alpha=0.3)
-    ax.get_xlim(), ax.get_ylim()  # settle the autoscaled limits before mapping the line ends
-    to_axes = ax.transAxes.inverted()
-    _slope_labels(ax, [(float(to_axes.transform(ax.transData.transform((x, y)))[1]), text, colour)
-                       for x, y, text, colour in ends])
+    ax.figure.legend(handles, labels, loc="outside lower center", handlelength=2.2, borderpad=0.3, labelspacing=0.25,
+                     handletextpad=0.4, frameon=False)
 
 
 def error_figures(results: list[CheckResult], game: str) -> dict[str, plt.Figure]:
@@ -240,11 +258,16 @@ def error_figures(results: list[CheckResult], game: str) -> dict[str, plt.Figure
     figures = {}
     for key, checks in plotted_checks(results, game).items():
         with plt.rc_context(STYLE):
-            fig, ax = plt.subplots(figsize=PANEL)
+            fig, ax = plt.subplots(figsize=(PANEL[0], PANEL[1] + LEGEND_ROW * len(checks)), layout="constrained")
+            fig.get_layout_engine().set(w_pad=0.03, h_pad=0.03)
             _error_panel(ax, checks)
-            fig.tight_layout(pad=0.4)
-        figures[re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")] = fig
+        figures[panel_suffix(key)] = fig
     return figures
+
+
+def panel_suffix(key: str) -> str:
+    """The file-name suffix of a panel (``panel_key``): "alternating (global error)" -> "alternating-global-error"."""
+    return re.sub(r"[^a-z0-9]+", "-", key.lower()).strip("-")
 
 
 def projection(dims: tuple[int, int]) -> tuple[tuple[int, int], tuple[str, str], str]:
@@ -298,8 +321,8 @@ def phase_figures(paths: Trajectories, dims: tuple[int, int]) -> dict[str, plt.F
             ax.set_ylim(low[1], high[1])
             ax.set_xlabel(xlabel)
             ax.set_ylabel(ylabel)
-            ax.set_title(f"{paths.game}: {rule_name(panel.scheme.name)}\nh = {paths.h:.3g}, {paths.steps} steps"
-                         + (f"\n{note}" if note else ""))
+            ax.set_title(title(f"{paths.game}: {rule_name(panel.scheme.name)}",
+                               f"h = {paths.h:.3g}, {paths.steps} steps", note))
             ax.grid(True, alpha=0.2)
             ax.legend(loc="best", handlelength=1.6, borderpad=0.3, labelspacing=0.25, framealpha=0.85)
             fig.tight_layout(pad=0.4)

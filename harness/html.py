@@ -20,8 +20,18 @@ nav.toc ul { margin: .2em 0; padding-left: 1.2em; } nav.toc ul ul { columns: 14e
 .scroll { overflow-x: auto; }
 table { border-collapse: collapse; width: 100%; font-size: 14px; }
 th, td { padding: 3px 7px; border-bottom: 1px solid #eee; text-align: left; vertical-align: top; }
-th { position: sticky; top: 0; background: #f4f4f6; }
-#checks th { cursor: pointer; } #checks td:nth-child(n+5):nth-child(-n+8) { white-space: nowrap; }
+th { background: #f4f4f6; }
+#checks thead th { position: sticky; top: 0; z-index: 2; box-shadow: 0 1px 0 #ccc; }
+#checks tr { scroll-margin-top: 4em; }
+#checks th button { font: inherit; font-weight: 600; color: inherit; background: none; border: 0; padding: 0;
+                    cursor: pointer; text-align: left; }
+#checks th[aria-sort=ascending] button::after { content: " ▲"; }
+#checks th[aria-sort=descending] button::after { content: " ▼"; }
+#checks .group-head th { background: #eef0f6; } #checks .group-head button { width: 100%; }
+#checks .group-head button::before { content: "▾ "; }
+#checks .group-head button[aria-expanded=false]::before { content: "▸ "; }
+#checks tbody.collapsed > tr:not(.group-head), #checks tr[hidden], #checks tbody[hidden] { display: none; }
+#checks td:nth-child(n+5):nth-child(-n+8) { white-space: nowrap; }
 #checks td:nth-child(2) { max-width: 17em; } #checks td:nth-child(11) { min-width: 6.2em; }
 tr.off td { background: #fde8e8; }
 .status { font-weight: 600; } .PASS { color: #18794e; } .other { color: #b4232a; }
@@ -32,9 +42,19 @@ figure { margin: 0 0 1.2em; content-visibility: auto; contain-intrinsic-size: au
 figure svg { width: 100%; height: auto; display: block; border: 1px solid #eee; box-sizing: border-box; }
 figcaption { color: #444; font-size: 14px; }
 a.wide { display: block; overflow-x: auto; } a.wide svg { min-width: 760px; }
-.overlay { position: fixed; inset: 0; background: #fff; overflow: auto; z-index: 9; cursor: zoom-out; }
-.overlay svg { width: max(96vw, 900px); height: auto; }
+.overlay { position: fixed; inset: 0; background: #fff; overflow: auto; z-index: 9; cursor: zoom-out; padding: 8px;
+           box-sizing: border-box; }
+.overlay svg { display: block; margin: 0 auto; width: 100%; max-width: 1400px; height: auto;
+               max-height: calc(100vh - 4em); }
+.overlay .close { position: sticky; top: 0; float: right; font: inherit; padding: .3em .8em; z-index: 10; }
 ol.notes { font-size: 14px; }
+.banner { border-radius: 6px; padding: .3em 1em; margin: .6em 0; border: 2px solid; }
+.banner.ok { background: #e6f4ea; border-color: #18794e; } .banner.flag { background: #fff4d6; border-color: #a86b00; }
+.banner.bad { background: #fde8e8; border-color: #b4232a; } .banner p { margin: .3em 0; } .banner ul { margin: .2em 0; }
+pre.formula { white-space: pre-wrap; overflow-wrap: anywhere; font-size: 14px; background: #f6f6f8; padding: .5em;
+              border-radius: 4px; }
+details > summary { cursor: pointer; margin: .3em 0; }
+details.detail { font-size: 13px; max-width: 24em; } details.detail > summary { margin: 0; color: #0b57d0; }
 @media (max-width: 700px) {
   body { padding: 0 12px; } .grid { grid-template-columns: 1fr; }
   table, tbody, tr, td { display: block; } thead { display: none; } tr { border-bottom: 2px solid #ddd; }
@@ -46,67 +66,145 @@ ol.notes { font-size: 14px; }
 SCRIPT = """
 (function () {
   var form = document.getElementById('controls'), table = document.getElementById('checks');
+  var narrow = window.matchMedia && window.matchMedia('(max-width: 700px)').matches;
+  document.querySelectorAll('details.fold').forEach(function (d) { if (narrow && !d.dataset.keep) d.open = false; });
+  document.addEventListener('click', function (event) {
+    var open = document.querySelector('.overlay');
+    if (open) { open.remove(); event.preventDefault(); return; }
+    var link = event.target.closest && event.target.closest('a.zoom');
+    if (!link) return;
+    event.preventDefault();
+    var overlay = document.createElement('div'), close = document.createElement('button');
+    overlay.className = 'overlay';
+    overlay.setAttribute('role', 'dialog');
+    overlay.setAttribute('aria-label', 'figure, full size');
+    close.type = 'button'; close.className = 'close'; close.textContent = '✕ close';
+    overlay.appendChild(close);
+    overlay.appendChild(link.querySelector('svg').cloneNode(true));
+    document.body.appendChild(overlay);
+    close.focus();
+  });
+  document.addEventListener('keydown', function (event) {
+    var open = document.querySelector('.overlay');
+    if (open && event.key === 'Escape') open.remove();
+  });
   if (!form || !table) return;
   form.hidden = false;
-  var body = table.tBodies[0], rows = Array.prototype.slice.call(body.rows), order = rows.slice();
+  var groups = Array.prototype.slice.call(table.tBodies).filter(function (b) { return b.dataset.group; });
+  var rows = [], home = new Map();
+  groups.forEach(function (body) {
+    Array.prototype.forEach.call(body.rows, function (row) {
+      if (row.classList.contains('group-head')) return;
+      rows.push(row); home.set(row, body);
+    });
+  });
+  var flat = document.createElement('tbody');
+  flat.hidden = true; table.appendChild(flat);
   var shown = document.getElementById('shown'), sort = document.getElementById('sort');
+  var empty = document.getElementById('empty'), headers = table.tHead.rows[0].cells;
+  function setOpen(body, open) {
+    body.classList.toggle('collapsed', !open);
+    var button = body.querySelector('.group-head button');
+    if (button) button.setAttribute('aria-expanded', String(open));
+  }
+  groups.forEach(function (body) {
+    var head = body.querySelector('.group-head th'), title = head.innerHTML, button = document.createElement('button');
+    button.type = 'button'; button.innerHTML = title; head.innerHTML = ''; head.appendChild(button);
+    button.addEventListener('click', function () { setOpen(body, body.classList.contains('collapsed')); });
+    setOpen(body, !narrow || body.dataset.off === '1');
+  });
+  function filtering() {
+    var active = form.elements.search.value !== '' || form.elements.off.checked;
+    form.querySelectorAll('select[data-key]').forEach(function (s) { if (s.value) active = true; });
+    return active;
+  }
   function apply() {
     var query = form.elements.search.value.toLowerCase(), off = form.elements.off.checked, count = 0;
-    var selects = form.querySelectorAll('select[data-key]');
+    var selects = form.querySelectorAll('select[data-key]'), active = filtering();
     rows.forEach(function (row) {
       var keep = !off || row.dataset.off === '1';
       selects.forEach(function (s) { if (s.value && row.dataset[s.dataset.key] !== s.value) keep = false; });
       if (query && row.textContent.toLowerCase().indexOf(query) < 0) keep = false;
       row.hidden = !keep; if (keep) count += 1;
     });
+    groups.forEach(function (body) {
+      if (active) setOpen(body, true);
+      var any = rows.some(function (row) { return home.get(row) === body && !row.hidden; });
+      body.querySelector('.group-head').hidden = !any;
+    });
     shown.textContent = count + ' of ' + rows.length + ' checks shown';
+    empty.hidden = count > 0;
   }
   function key(row, column, absolute) {
     var text = row.cells[column].textContent, value = parseFloat(text);
     if (isNaN(value)) return text;
     return absolute ? -Math.abs(value) : value;
   }
+  function indicate(value) {
+    var column = value === '' ? -1 : parseInt(value.replace(/^[ad]/, ''), 10);
+    Array.prototype.forEach.call(headers, function (th, index) {
+      if (index === column && value.charAt(0) !== 'a') {
+        th.setAttribute('aria-sort', value.charAt(0) === 'd' ? 'descending' : 'ascending');
+      } else th.removeAttribute('aria-sort');
+    });
+  }
   function sortBy(value) {
-    var sorted = order.slice();
-    if (value !== '') {
-      var absolute = value.charAt(0) === 'a', column = parseInt(value.replace(/^[ad]/, ''), 10);
-      var sign = value.charAt(0) === 'd' ? -1 : 1;
-      sorted.sort(function (a, b) {
-        var x = key(a, column, absolute), y = key(b, column, absolute);
-        if (typeof x !== typeof y) return typeof x === 'number' ? -1 : 1;
-        return sign * (x < y ? -1 : x > y ? 1 : 0);
-      });
+    indicate(value);
+    if (value === '') {
+      rows.forEach(function (row) { home.get(row).appendChild(row); });
+      groups.forEach(function (body) { body.hidden = false; });
+      flat.hidden = true;
+      return;
     }
-    sorted.forEach(function (row) { body.appendChild(row); });
+    var sorted = rows.slice(), absolute = value.charAt(0) === 'a';
+    var column = parseInt(value.replace(/^[ad]/, ''), 10), sign = value.charAt(0) === 'd' ? -1 : 1;
+    sorted.sort(function (a, b) {
+      var x = key(a, column, absolute), y = key(b, column, absolute);
+      if (typeof x !== typeof y) return typeof x === 'number' ? -1 : 1;
+      return sign * (x < y ? -1 : x > y ? 1 : 0);
+    });
+    sorted.forEach(function (row) { flat.appendChild(row); });
+    groups.forEach(function (body) { body.hidden = true; });
+    flat.hidden = false;
   }
   form.addEventListener('input', function (event) {
     if (event.target === sort) sortBy(sort.value); else apply();
   });
   form.addEventListener('submit', function (event) { event.preventDefault(); });
-  Array.prototype.forEach.call(table.tHead.rows[0].cells, function (th, column) {
-    th.addEventListener('click', function () {
-      var value = sort.value === String(column) ? 'd' + column : String(column);
-      if (!sort.querySelector('option[value="' + value + '"]')) sort.add(new Option(value, value));
+  Array.prototype.forEach.call(headers, function (th, column) {
+    var button = th.querySelector('button');
+    if (!button) return;
+    button.addEventListener('click', function () {
+      var value = th.getAttribute('aria-sort') === 'ascending' ? 'd' + column : String(column);
+      if (!sort.querySelector('option[value="' + value + '"]')) {
+        sort.add(new Option(button.textContent + (value.charAt(0) === 'd' ? ', descending' : ', ascending'), value));
+      }
       sort.value = value;
       sortBy(value);
     });
   });
-  document.addEventListener('click', function (event) {
-    var link = event.target.closest && event.target.closest('a.zoom');
-    var open = document.querySelector('.overlay');
-    if (open) { open.remove(); event.preventDefault(); return; }
-    if (!link) return;
-    event.preventDefault();
-    var overlay = document.createElement('div');
-    overlay.className = 'overlay';
-    overlay.appendChild(link.querySelector('svg').cloneNode(true));
-    document.body.appendChild(overlay);
-  });
-  document.addEventListener('keydown', function (event) {
-    var open = document.querySelector('.overlay');
-    if (open && event.key === 'Escape') open.remove();
+  function reveal() {
+    var target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+    if (!target) return;
+    var next = target.nextElementSibling;
+    if (next && next.tagName === 'DETAILS' && !next.open) { next.open = true; target.scrollIntoView(); }
+    for (var d = target.closest('details'); d; d = d.parentElement && d.parentElement.closest('details')) {
+      if (!d.open) { d.open = true; target.scrollIntoView(); }
+    }
+    if (!home.has(target)) return;
+    if (target.hidden) {
+      form.reset(); apply();
+    }
+    if (sort.value !== '') { sort.value = ''; sortBy(''); }
+    setOpen(home.get(target), true);
+    target.scrollIntoView();
+  }
+  window.addEventListener('hashchange', reveal);
+  document.querySelectorAll('a[data-show-off]').forEach(function (a) {
+    a.addEventListener('click', function () { form.elements.off.checked = true; apply(); });
   });
   apply();
+  reveal();
 })();
 """
 
@@ -117,12 +215,37 @@ _STYLE = re.compile(r"<style[^>]*>(.*?)</style>", re.S)
 _RULE = re.compile(r"(\.s[0-9a-f]{7})\{([^}]*)\}")
 
 
+_DEFINITION = re.compile(r'<(\w+) id="([^"]+)"(?:[^>]*?/>|[^>]*>.*?</\1>)', re.S)
+
+
 class Page:
-    """What the figures of one page share: their style rules, collected once."""
+    """What the figures of one page share: their style rules and their definitions (markers, clip paths), each
+    collected once, so that no id is repeated on the page."""
 
     def __init__(self, folder: Path):
         self.folder = folder
         self.rules: dict[str, str] = {}
+        self.definitions: dict[str, str] = {}  # id -> the element that defines it (first figure that has it)
+
+    def _unique_ids(self, text: str) -> str:
+        """``text`` without the definitions an earlier figure made identically (its references then resolve to
+        those), and with an id that an earlier figure defines differently renamed."""
+        renames: dict[str, str] = {}
+        for match in _DEFINITION.finditer(text):
+            element, name = match.group(0), match.group(2)
+            known = self.definitions.get(name)
+            if known is None:
+                self.definitions[name] = element
+                continue
+            if known == element:
+                text = text.replace(element, "", 1)
+                continue
+            fresh = next(f"{name}-{n}" for n in range(2, 10**6) if f"{name}-{n}" not in self.definitions)
+            self.definitions[fresh] = element.replace(f'id="{name}"', f'id="{fresh}"', 1)
+            renames[name] = fresh
+        for name, fresh in renames.items():
+            text = re.sub(rf'(id="|#){re.escape(name)}(?=["\)])', rf"\g<1>{fresh}", text)
+        return text.replace("<defs></defs>", "")
 
     def svg(self, path: str, caption: str) -> str:
         """The SVG at ``path`` (relative to the folder) inline, its style rules moved to the page, wrapped in
@@ -133,7 +256,7 @@ class Page:
         text = source.read_text()
         for style in _STYLE.findall(text):
             self.rules.update(_RULE.findall(style))
-        text = _STYLE.sub("", re.sub(r"<\?xml[^>]*\?>", "", text)).strip()
+        text = self._unique_ids(_STYLE.sub("", re.sub(r"<\?xml[^>]*\?>", "", text)).strip())
         text = re.sub(r'<svg ([^>]*?)width="[^"]*" height="[^"]*"', r"<svg \1", text, count=1)
         text = text.replace("<svg ", f'<svg role="img" aria-label="{escape(caption)}" ', 1)
         box = re.search(r'viewBox="0 0 ([\d.]+)', text)
@@ -183,35 +306,84 @@ def _controls(rows: list) -> str:
             '<output id="shown"></output></form>')
 
 
+def _row(row, header) -> str:
+    """One check's table row (id check-INDEX); its game links to the check's own error panel where it is drawn,
+    else to the game's figures."""
+    off = not row.passed or row.status != "PASS"
+    cells = []
+    for index, (name, cell) in enumerate(zip(header, row.cells, strict=True)):
+        text = escape(cell)
+        if index == 0:
+            target = getattr(row, "panel", None) or (f"detail-{row.index}" if getattr(row, "detail", "")
+                                                     else f"fig-{row.game}")
+            text = f'<a href="#{escape(target)}">{text}</a>'
+        elif index == len(header) - 1 and getattr(row, "detail", ""):
+            text += (f'<details class="detail" id="detail-{row.index}"><summary>errors</summary>'
+                     f"{escape(row.detail)}</details>")
+        elif name == "expected" and row.note:
+            text = text.replace(f" [{row.note}]", f' <a href="#note-{row.note}">[{row.note}]</a>')
+        kind = f' class="status {"PASS" if cell == "PASS" else "other"}"' if name == "status" else ""
+        cells.append(f'<td data-l="{escape(name)}"{kind}>{text}</td>')
+    attributes = "".join(f' data-{k}="{escape(getattr(row, k))}"' for k in ("game", "rule", "flow", "status",
+                                                                            "measure"))
+    row_id = f' id="check-{row.index}"' if row.index is not None else ""
+    return f'<tr{row_id}{" class=off" if off else ""}{attributes} data-off="{int(off)}">' + "".join(cells) + "</tr>"
+
+
 def _results(content: dict) -> list[str]:
-    """The results table, its notes and its largest deviations."""
+    """The results table (one row group per game: games with checks not met or flagged first, those open; on
+    a narrow screen the others start collapsed), its notes and its largest deviations."""
     header, rows = content["header"], content["rows"]
+    games: dict[str, list] = {}
+    for row in rows:
+        games.setdefault(row.game, []).append(row)
+    off = {game: sum(not r.passed or r.status != "PASS" for r in members) for game, members in games.items()}
     parts = [f'<h2 id="results">Results ({len(rows)} checks)</h2>',
-             "<p>Not met and flagged checks first. A game links to its figures; [n] to the note with the reason "
-             "a check expects another slope. Largest |fitted − expected|:</p><ul>"
+             "<p>Not met and flagged checks first, one group per game (on a phone, a game's group opens with a tap). "
+             "A game links to the check's error panel (or the game's figures); [n] to the note with the reason a "
+             "check expects another slope. Largest |fitted − expected|:</p><ul>"
              + "".join(f"<li>{escape(' · '.join(row.cells[:3]))} ({escape(row.cells[3])}): {escape(row.cells[7])}</li>"
                        for row in content["largest"]) + "</ul>",
-             _controls(rows), '<div class="scroll"><table id="checks">',
-             "<thead><tr>" + "".join(f'<th title="sort">{escape(h)}</th>' for h in header) + "</tr></thead><tbody>"]
-    for row in rows:
-        off = not row.passed or row.status != "PASS"
-        cells = []
-        for index, (name, cell) in enumerate(zip(header, row.cells, strict=True)):
-            text = escape(cell)
-            if index == 0:
-                text = f'<a href="#fig-{escape(row.game)}">{text}</a>'
-            elif name == "expected" and row.note:
-                text = text.replace(f" [{row.note}]", f' <a href="#note-{row.note}">[{row.note}]</a>')
-            kind = f' class="status {"PASS" if cell == "PASS" else "other"}"' if name == "status" else ""
-            cells.append(f'<td data-l="{escape(name)}"{kind}>{text}</td>')
-        attributes = "".join(f' data-{k}="{escape(getattr(row, k))}"' for k in ("game", "rule", "flow", "status",
-                                                                                "measure"))
-        parts.append(f'<tr{" class=off" if off else ""}{attributes} data-off="{int(off)}">' + "".join(cells) + "</tr>")
-    parts.append("</tbody></table></div>")
+             _controls(rows), '<table id="checks">',
+             "<thead><tr>" + "".join(f'<th scope="col"><button type="button" class="sort" title="sort by {escape(h)}">'
+                                     f"{escape(h)}</button></th>" for h in header) + "</tr></thead>"]
+    for game in sorted(games, key=lambda g: not off[g]):
+        members = games[game]
+        failed = sum(not r.passed for r in members)
+        flagged = off[game] - failed
+        state = ", ".join(part for part in (f"{failed} not met" if failed else "",
+                                            f"{flagged} flagged" if flagged else "") if part) or "all met"
+        parts.append(f'<tbody data-group="{escape(game)}" data-off="{int(bool(off[game]))}">'
+                     f'<tr class="group-head"><th colspan="{len(header)}" scope="rowgroup">{escape(game)}: '
+                     f"{len(members)} checks, {state}</th></tr>")
+        parts += [_row(row, header) for row in members]
+        parts.append("</tbody>")
+    parts += ["</table>", '<p id="empty" hidden>No check matches these filters.</p>']
     if content["notes"]:
         parts += ['<ol class="notes">', *(f'<li id="note-{n}">{escape(note)}</li>'
                                          for n, note in enumerate(content["notes"], start=1)), "</ol>"]
     return parts
+
+
+def banner(status: dict | None) -> str:
+    """The status banner: met or not, coloured, with a link to each check that missed (its table row), up to
+    BANNER_LINKS, and a link to the table filtered to the checks not met or flagged."""
+    if not status:
+        return ""
+    from harness.report import status_sentence
+
+    failed = status["failed"]
+    kind = "bad" if not status["met"] else "flag" if status["flagged"] else "ok"
+    links = "".join(f'<li><a href="#{escape(f["id"])}">{escape(f["label"])}</a> ({escape(f["status"])}, expected '
+                    f'{escape(f["expected_status"])})</li>' for f in failed[:BANNER_LINKS])
+    more = (f"<li>… {len(failed) - BANNER_LINKS} more: "
+            '<a href="#results" data-show-off="1">the results table, not met first</a></li>'
+            if len(failed) > BANNER_LINKS else "")
+    return (f'<div id="status" class="banner {kind}" role="status"><p><strong>{escape(status_sentence(status))}'
+            f"</strong></p>" + (f"<ul>{links}{more}</ul>" if failed else "") + "</div>")
+
+
+BANNER_LINKS = 12
 
 
 def render_html(content: dict, folder: Path) -> str:
@@ -221,12 +393,15 @@ def render_html(content: dict, folder: Path) -> str:
              "</ul>", *_results(content), '<h2 id="figures">Figures</h2>', f"<p>{escape(content['marker_key'])}</p>"]
     games = list(dict.fromkeys(f.game for f in content["figures"]))
     for game in games:
-        parts += [f'<h3 id="fig-{escape(game)}">{escape(game)}</h3>', '<div class="grid">']
+        count = sum(f.game == game for f in content["figures"])
+        parts += [f'<h3 id="fig-{escape(game)}">{escape(game)}</h3>', '<details class="fold" open>'
+                  f"<summary>{escape(game)}: {count} figure{'s' if count > 1 else ''}</summary>", '<div class="grid">']
         for figure in (f for f in content["figures"] if f.game == game):
-            parts.append(f"<figure>{page.svg(figure.path, figure.caption)}<figcaption>{escape(figure.caption)} "
+            anchor = f' id="{escape(figure.anchor)}"' if getattr(figure, "anchor", "") else ""
+            parts.append(f"<figure{anchor}>{page.svg(figure.path, figure.caption)}<figcaption>{escape(figure.caption)} "
                          f'(<a href="{escape(figure.path)}">SVG</a>, <a href="{escape(figure.path[:-4])}.png">PNG</a>)'
                          "</figcaption></figure>")
-        parts.append("</div>")
+        parts.append("</div></details>")
     parts += section_html(content.get("sections", ""), folder, page)
     parts += ['<h2 id="environment">Environment</h2>', "<ul>",
               *(f"<li>{escape(item)}</li>" for item in content["environment"]), "</ul>"]
@@ -234,9 +409,10 @@ def render_html(content: dict, folder: Path) -> str:
     head = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">',
             '<meta name="viewport" content="width=device-width, initial-scale=1">',
             f"<title>{title}</title>\n<style>{CSS}{page.stylesheet()}</style>\n</head>\n<body>",
-            f"<h1>{title}</h1>", f"<p>{escape(content['summary'])}</p>",
-            '<p>Files: <a href="results.json">results.json</a> (every number) · <a href="index.md">index.md</a> '
-            "(this report in Markdown) · figures as SVG and PNG in <code>figures/</code> and <code>paper/</code>.</p>",
+            f"<h1>{title}</h1>", banner(content.get("status")), f"<p>{escape(content['summary'])}</p>",
+            '<p>Files: <a href="results.json">results.json</a> (every number on this page) · <a href="index.md">'
+            "index.md</a> (this report in Markdown) · figures as SVG and PNG in <code>figures/</code> and "
+            "<code>paper/</code>.</p>",
             _contents(parts)]
     return "\n".join(head + parts + [f"<script>{SCRIPT}</script>", "</body>\n</html>\n"])
 
@@ -245,8 +421,8 @@ _IMAGE = re.compile(r"^!\[(.*)\]\((.+)\)$")
 
 
 def _inline(text: str) -> str:
-    """Escaped text with Markdown's **bold** and *italic*."""
-    text = escape(text)
+    """Escaped text with Markdown's `code`, **bold** and *italic*."""
+    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
     text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
     return re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*(?!\w)", r"<em>\1</em>", text)
 
@@ -261,16 +437,34 @@ def section_html(markdown: str, folder: Path, page: Page | None = None) -> list[
     ``folder``)."""
     page = page or Page(folder)
     parts: list[str] = []
-    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", markdown) if block.strip()]
+    fences = re.compile(r"^```[^\n]*\n(.*?)\n```$", re.S | re.M)
+    code: list[str] = []
+
+    def keep(match: re.Match) -> str:
+        code.append(match.group(1))
+        return f"\x00{len(code) - 1}\x00"
+
+    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", fences.sub(keep, markdown)) if block.strip()]
     for block in blocks:
         lines = block.splitlines()
         image = _IMAGE.match(block)
-        if block.startswith("### "):
+        summary = re.fullmatch(r"<details><summary>(.*)</summary>", block)
+        if re.fullmatch(r"\x00\d+\x00", block):
+            parts.append(f'<pre class="formula">{escape(code[int(block.strip(chr(0)))])}</pre>')
+        elif summary:
+            parts.append(f'<details class="fold" open><summary>{_inline(summary.group(1))}</summary>')
+        elif block == "</details>":
+            parts.append("</details>")
+        elif block.startswith("### "):
             parts.append(f'<h3 id="{slug(block[4:])}">{_inline(block[4:])}</h3>')
         elif block.startswith("## "):
             parts.append(f'<h2 id="{slug(block[3:])}">{_inline(block[3:])}</h2>')
         elif image:
-            parts.append(f"<figure>{page.svg(image.group(2), image.group(1))}</figure>")
+            figure = f"<figure>{page.svg(image.group(2), image.group(1))}</figure>"
+            if parts and parts[-1].startswith('<div class="grid">'):  # images one after another: one grid
+                parts[-1] = parts[-1][:-len("</div>")] + figure + "</div>"
+            else:
+                parts.append(f'<div class="grid">{figure}</div>')
         elif all(line.startswith("|") for line in lines) and len(lines) >= 2:
             header, rows = _cells(lines[0]), [_cells(line) for line in lines[2:]]
             parts += ['<div class="scroll"><table>',

@@ -1,10 +1,11 @@
 """Figures of the report section "The paper, checked" (harness.paper), in the style of harness.figures.
 
-- ``stability_figure``: per update rule (rows), the behaviour of the iterates near the equilibrium over
-  the grid of (alpha h, lambda h) on log10 axes (rho(M) < 1, = 1, > 1) and what each flow predicts there (max Re eig of
-  its Jacobian < 0, = 0, > 0); the boundary of the update rule's divergence region is drawn on every panel.
-- ``drift_figure``: per update rule (columns) and convention (rows), the sizes of the self and interaction
-  terms of the first-order drift along the update rule's iterates.
+- ``stability_panels``: per update rule, the behaviour of the iterates near the equilibrium over the grid of
+  (alpha h, lambda h) on log10 axes (rho(M) < 1, = 1, > 1) and what each flow predicts there (max Re eig of its
+  Jacobian < 0, = 0, > 0), one figure per panel (a page lays them out in a grid that reflows); the boundary
+  of the update rule's divergence region is drawn on every panel. ``stability_figure``: the same in one figure.
+- ``drift_panels``: per update rule and convention, one figure of the sizes of the self and interaction
+  terms of the first-order drift along the update rule's iterates (``drift_figure``: all in one figure).
 - ``distance_figure``: distance to the equilibrium |z_n - z*| against the step n for several update rules.
 """
 
@@ -71,6 +72,60 @@ def stability_figure(maps: list[StabilityMap]) -> plt.Figure:
     return fig
 
 
+STABILITY_PANEL = (3.4, 3.2)
+"""Inches of one stability panel: 326 CSS pixels at its natural size, so that 11.5 pt text stays above 11 px
+on a 376 px phone column."""
+
+
+def stability_legend() -> str:
+    """The colours of the stability panels in words (for a caption)."""
+    names = ("light blue", "light grey", "light red")
+    return ", ".join(f"{name}: {label}" for name, label in zip(names, CLASSES, strict=True)) + \
+        "; black line: where the iterates start to diverge"
+
+
+def stability_panels(maps: list[StabilityMap]) -> dict[str, plt.Figure]:
+    """One figure per panel of ``stability_figure``: "RULE-iterates", then "RULE-FLOW" per flow."""
+    figures = {}
+    for smap in maps:
+        rule = smap.scheme.name
+        panels = [("iterates", smap.discrete, f"{smap.game}: {rule} GD,\nits iterates")]
+        panels += [(name, classes, f"{name} flow of {rule} GD:\nagrees at {100 * smap.agreement(name):.0f}% "
+                    "of the grid") for name, classes in smap.flows.items()]
+        for key, classes, title in panels:
+            with plt.rc_context(_STYLE):
+                fig, ax = plt.subplots(figsize=STABILITY_PANEL)
+                _class_panel(ax, smap, classes, title)
+                fig.tight_layout(pad=0.4)
+            figures[f"{rule}-{key}"] = fig
+    return figures
+
+
+DRIFT_PANEL = (4.2, 3.4)
+
+
+def drift_panels(paths: list[DriftAlongPath]) -> dict[str, plt.Figure]:
+    """One figure per update rule and convention of ``drift_figure``: "RULE-FLOW"."""
+    figures = {}
+    for path in paths:
+        steps = np.arange(len(path.path))
+        s = path.scheme
+        for flow, terms in path.sizes.items():
+            with plt.rc_context(_STYLE):
+                fig, ax = plt.subplots(figsize=DRIFT_PANEL)
+                for term, values in terms.items():
+                    colour, style = TERM_STYLES[term]
+                    ax.semilogy(steps, np.maximum(values, 1e-300), style, color=colour, lw=1.1, label=term)
+                ax.set_title(f"{s.name} GD (α {s.lr1:g}, λ {s.lr2:g}),\n{CONVENTIONS.get(flow, flow)}")
+                ax.set_xlabel("step n")
+                ax.set_ylabel("|drift term| at z_n")
+                ax.grid(True, alpha=0.25)
+                ax.legend(loc="best", handlelength=1.8, borderpad=0.3, labelspacing=0.2)
+                fig.tight_layout(pad=0.4)
+            figures[f"{s.name}-{flow}"] = fig
+    return figures
+
+
 def drift_figure(paths: list[DriftAlongPath]) -> plt.Figure:
     """Columns: update rules (one DriftAlongPath each); rows: the conventions (flows) in the first one."""
     flows = list(paths[0].sizes)
@@ -100,16 +155,16 @@ def distance_figure(game: str, h: float, distances: dict[str, np.ndarray]) -> pl
     pattern and markers (placed apart from the other lines' markers), so that lines on top of each other
     stay visible."""
     with plt.rc_context(_STYLE):
-        fig, ax = plt.subplots(figsize=(6.4, 4.2))
+        fig, ax = plt.subplots(figsize=(4.4, 3.8))
         for index, ((label, values), (colour, dashes, marker)) in enumerate(zip(distances.items(), DISTANCE_STYLES,
                                                                                 strict=False)):
             every = max(1, len(values) // 8)
             ax.semilogy(np.arange(len(values)), values, color=colour, ls=dashes, lw=1.3, marker=marker, ms=6,
                         markevery=(index * every // len(distances), every), label=label)
         ax.set_xlabel("step n")
-        ax.set_ylabel("distance to the equilibrium |z_n − z*|")
+        ax.set_ylabel("|z_n − z*|")
         ax.set_title(f"{game}: h = {h:g}, {len(next(iter(distances.values()))) - 1} steps")
         ax.grid(True, alpha=0.25)
-        ax.legend(loc="best")
-        fig.tight_layout()
+        ax.legend(loc="best", handlelength=1.8, borderpad=0.3, labelspacing=0.2)
+        fig.tight_layout(pad=0.4)
     return fig

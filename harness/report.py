@@ -14,6 +14,7 @@ for the same inputs on the same machine and checkout; SVGs are byte-stable.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime
 import json
 import platform
@@ -29,7 +30,7 @@ import numpy as np
 from harness import __version__, literature, paper
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
-from harness.figures import error_figures, phase_figures, rule_name, save
+from harness.figures import error_figures, panel_suffix, phase_figures, plotted_checks, rule_name, save
 from harness.game import Game, GameError
 from harness.html import render_html, slug
 from harness.precision import float64
@@ -40,8 +41,9 @@ TABLE_HEADER = ("game", "update rule", "flow", "measure", "expected", "fitted", 
                 "series", "status", "fit range of h")
 FLOW_NAMES = {"gradient": "the gradient flow", "modified": "the joint-convention modified flow",
               "igr": "implicit gradient regularisation (single objective)"}
-MARKER_KEY = ("Per flow a colour, a marker shape and a dash pattern, with its fitted slope written at the line's "
-              "end; filled markers entered the fit, hollow ones were excluded (pre-asymptotic, or an untrusted "
+MARKER_KEY = ("Per flow a colour, a marker shape and a dash pattern; the legend under each panel gives the fitted "
+              "slope, and \"(on FLOW)\" where a flow's errors lie on an earlier flow's (its markers then larger and "
+              "hollow); filled markers entered the fit, hollow ones were excluded (pre-asymptotic, or an untrusted "
               "reference), crosses lie below the round-off floor; dashed grey lines have the expected slopes.")
 
 
@@ -52,6 +54,8 @@ class Figure:
     game: str
     path: str
     caption: str
+    anchor: str = ""  # the figure's id on the page
+    checks: tuple[int, ...] = ()  # id() of the results it draws (error panels)
 
 
 @dataclass
@@ -67,6 +71,9 @@ class Row:
     passed: bool
     deviation: float | None
     note: int | None
+    index: int | None = None  # the check's position in the results (the row's id: check-INDEX)
+    panel: str | None = None  # the id of the error panel that draws the check, if one does
+    detail: str = ""  # for a check no panel draws: its errors against h, fit range and series, in one paragraph
 
     def __getitem__(self, index: int) -> str:
         """A row reads as its cells."""
@@ -104,45 +111,102 @@ def _names(checks: list[CheckResult]) -> str:
     return f"{games} games, rules {', '.join(rules)}"
 
 
-def findings(results: list[CheckResult]) -> list[str]:
-    """Sentences that summarise what was measured, computed from the results: one per flow, measure and
-    expected slope (a range never spans two expectations), each naming its checks and largest deviation."""
-    sentences = []
-    groups: dict[tuple[str, str, float], list[tuple[float, CheckResult]]] = {}  # key -> (deviation, check)
-    official: dict[tuple[bool, float], list[float]] = {}
-    for r in results:
-        slope, expected = r.fit.slope, r.spec.expected_slope
-        if slope is None or expected is None:
-            continue
-        if r.spec.flow.name in FLOW_NAMES:
-            groups.setdefault((r.spec.flow.name, r.spec.measure, expected), []).append((slope - expected, r))
-        elif r.spec.flow.name == "official" and r.spec.measure == "local":
-            official.setdefault((r.spec.scheme.lr1 == r.spec.scheme.lr2, expected), []).append(slope)
-    for (flow, measure, expected), checks in sorted(groups.items(), key=lambda item: (
-            list(FLOW_NAMES).index(item[0][0]), item[0][1] != "local", item[0][2])):
-        slopes = [expected + deviation for deviation, _ in checks]
-        worst, label = max(((d, r.spec.label) for d, r in checks), key=lambda item: abs(item[0]))
-        measured = f"{len(checks)} checks measured {min(slopes):.2f} to {max(slopes):.2f}" if len(checks) > 1 \
-            else f"1 check measured {slopes[0]:.2f}"
-        sentences.append(f"Against {FLOW_NAMES[flow]}, {measure} error, expected slope {expected:g}: {measured} "
-                         f"(largest deviation {worst:+.2f}, {label}; checks: {_names([r for _, r in checks])}).")
-    if official:
-        part = [f"slope {np.mean(v):.2f} (range {min(v):.2f}–{max(v):.2f}, {len(v)} checks, expected {expected:g}) "
-                f"when {'lr1 = lr2' if equal else 'lr1 ≠ lr2'}"
-                for (equal, expected), v in sorted(official.items(), key=lambda item: (not item[0][0], item[0][1]))]
-        sentences.append("The official-code convention (own rate on the interaction term) measures "
-                         + " and ".join(part) + ": it is a first-order modified flow only when the two "
-                         "learning rates are equal.")
-    named = diagnoses(results)
-    if named:
-        sentences.append("Where a flow departs from the update rule's modified field below its order (the error "
-                         "series, coefficients of the named terms in the flow and in the rule): " + " ".join(named))
+def flow_phrase(r: CheckResult) -> str:
+    """The flow of a check in words, e.g. "the gradient flow"."""
+    name = r.spec.flow.name
+    if name in FLOW_NAMES:
+        return FLOW_NAMES[name]
+    if name == "official":
+        return "the official-code convention's modified flow"
+    if name.startswith("bea:"):
+        return f"the order-{name[4:]} modified field by backward error analysis"
+    if name == "modified-at-step":
+        return "the modified flow of a cold start's step n"
+    return "the flow"
+
+
+def _key(r: CheckResult) -> tuple[str, str, float | None]:
+    """A Findings group: the flow (its label), the measure (local or global) and the expected slope."""
+    return r.spec.flow.label, r.spec.measure, r.spec.expected_slope
+
+
+def status_lines(results: list[CheckResult]) -> list[str]:
+    """What missed its expectation or was flagged: the Findings' first lines."""
     off = [r for r in results if not r.passed]
-    sentences.append(f"{len(results) - len(off)} of {len(results)} checks met their expectation."
-                     + ("" if not off else " Not met: " + "; ".join(
-                         f"{r.spec.label} ({r.fit.status}{': ' + r.fit.reasons[-1] if r.fit.reasons else ''})"
-                         for r in off[:10]) + ("; …" if len(off) > 10 else "") + "."))
+    flagged = [r for r in results if r.passed and r.fit.status != "PASS"]
+    lines = []
+    if off:
+        lines.append(f"Not met: {len(off)} of {len(results)} checks missed their expectation (first in the "
+                     "results table): " + "; ".join(
+                         f"{r.spec.label} ({r.fit.status}, expected {r.spec.expected_status}"
+                         f"{': ' + r.fit.reasons[-1] if r.fit.reasons else ''})" for r in off[:10])
+                     + ("; …" if len(off) > 10 else "") + ".")
+    else:
+        lines.append(f"All {len(results)} checks met their expectation.")
+    if flagged:
+        counts: dict[str, int] = {}
+        for r in flagged:
+            counts[r.fit.status] = counts.get(r.fit.status, 0) + 1
+        lines.append(f"Flagged: {len(flagged)} checks end with another status than PASS, as expected ("
+                     + ", ".join(f"{k} {v}" for k, v in counts.items()) + "): " + _names(flagged) + ".")
+    return lines
+
+
+def findings(results: list[CheckResult]) -> list[str]:
+    """Sentences computed from the results: what missed or was flagged first, then one line per flow,
+    measure and expected slope covering every check (a range never spans two expectations), the official
+    convention's slopes at equal and unequal rates, and the error series' diagnoses, grouped."""
+    sentences = status_lines(results)
+    groups: dict[tuple, list[CheckResult]] = {}
+    for r in results:
+        groups.setdefault(_key(r), []).append(r)
+    order = list(FLOW_NAMES) + ["official"]
+    for (label, measure, expected), checks in sorted(groups.items(), key=lambda item: (
+            order.index(item[0][0]) if item[0][0] in order else len(order), item[0][0], item[0][1] != "local",
+            item[0][2] if item[0][2] is not None else -1.0)):
+        fitted = [(r.fit.slope, r) for r in checks if r.fit.slope is not None]
+        head = (f"Against {flow_phrase(checks[0])} (`{label}`), {measure} error, expected slope "
+                + (f"{expected:g}" if expected is not None else "none") + ": ")
+        if fitted and expected is not None:
+            slopes = [slope for slope, _ in fitted]
+            worst, worst_check = max(((slope - expected, r) for slope, r in fitted), key=lambda item: abs(item[0]))
+            measured = (f"{len(fitted)} checks measured {min(slopes):.2f} to {max(slopes):.2f}" if len(fitted) > 1
+                        else f"1 check measured {slopes[0]:.2f}")
+            head += f"{measured} (largest deviation {worst:+.2f}: {worst_check.spec.label})"
+        elif fitted:
+            head += f"{len(fitted)} checks measured {min(s for s, _ in fitted):.2f} to {max(s for s, _ in fitted):.2f}"
+        unfitted = len(checks) - len(fitted)
+        if unfitted:
+            head += ("; " if fitted else "") + f"{unfitted} check{'s' if unfitted > 1 else ''} without a fitted slope"
+        missed = sum(not r.passed for r in checks)
+        sentences.append(head + (f"; {missed} not met" if missed else "") + ".")
+    sentences += _official(results)
+    sentences += diagnoses(results)
     return sentences
+
+
+def _official(results: list[CheckResult]) -> list[str]:
+    """The official-code convention's local slopes at equal and unequal rates, and what they show when the data
+    shows it (slope 3 met at every equal-rate check, 2 at every unequal-rate one)."""
+    official: dict[bool, list[CheckResult]] = {}
+    for r in results:
+        if r.spec.flow.name == "official" and r.spec.measure == "local" and r.fit.slope is not None:
+            official.setdefault(r.spec.scheme.lr1 == r.spec.scheme.lr2, []).append(r)
+    if not official:
+        return []
+    parts = []
+    for equal in (True, False):
+        checks = official.get(equal, [])
+        if checks:
+            v = [r.fit.slope for r in checks]
+            expected = "/".join(f"{e:g}" for e in sorted({r.spec.expected_slope for r in checks}, key=float))
+            parts.append(f"slope {np.mean(v):.2f} (range {min(v):.2f}–{max(v):.2f}, {len(v)} checks, expected "
+                         f"{expected}) when {'lr1 = lr2' if equal else 'lr1 ≠ lr2'}")
+    shown = (all(r.passed and r.spec.expected_slope == 3 for r in official.get(True, []))
+             and all(r.passed and r.spec.expected_slope == 2 for r in official.get(False, []))
+             and len(official) == 2)
+    return ["The official-code convention (own rate on the interaction term) measures " + " and ".join(parts)
+            + (": it is a first-order modified flow only when the two learning rates are equal." if shown else ".")]
 
 
 def series_cell(series: Series | None) -> str:
@@ -155,19 +219,46 @@ def series_cell(series: Series | None) -> str:
             f"({series.predicted_slope:g})")
 
 
-def diagnoses(results: list[CheckResult], limit: int = 12) -> list[str]:
-    """The named terms of every check whose flow departs from the rule's modified field below its expected
-    order (failing, or expected to differ), one sentence each (at most ``limit``)."""
-    sentences = []
+def unicode_expression(expression: str) -> str:
+    """A coefficient's expression in the paper's symbols: "-alpha*lambda/2" -> "−αλ/2"."""
+    text = re.sub(r"\*\*(\d)|\^(\d)", lambda m: (m.group(1) or m.group(2)).translate(SUPERSCRIPTS), expression)
+    text = text.replace("alpha", "α").replace("lambda", "λ").replace("*", "")
+    text = re.sub(r"(?<=[αλ²³⁴]) (?=[αλ])", "", text)
+    return text.replace("-", "−")
+
+
+SUPERSCRIPTS = str.maketrans("0123456789", "⁰¹²³⁴⁵⁶⁷⁸⁹")
+
+
+def _coefficient(value: float | None, expression: str | None) -> str:
+    return unicode_expression(expression) if expression else ("?" if value is None else f"{value:.4g}")
+
+
+def diagnoses(results: list[CheckResult]) -> list[str]:
+    """The error series' named terms where a flow departs from the update rule's modified field below its order,
+    one line per flow and diagnosis (the same differing terms with the same coefficients) with its checks."""
+    groups: dict[tuple, list[CheckResult]] = {}
     for r in results:
         series = r.series
         if series is None or series.differing_order is None or not series.terms:
             continue
-        differing = [t.describe() for t in series.terms if t.differs]
+        differing = tuple((t.player, t.notation or t.name, _coefficient(t.flow, t.flow_expression),
+                           None if t.rule is None else _coefficient(t.rule, t.rule_expression),
+                           None if t.rule is not None or t.difference is None else f"{t.difference:.3g}")
+                          for t in series.terms if t.differs)
         if differing:
-            sentences.append(f"{r.spec.label}: at h^{series.differing_order}, " + "; ".join(differing) + ".")
-    return sentences[:limit] + ([f"… and {len(sentences) - limit} more (results.json, field series)."]
-                                if len(sentences) > limit else [])
+            groups.setdefault((r.spec.flow.label, series.differing_order, differing, series.explained), []).append(r)
+    lines = []
+    for (label, order, differing, explained), checks in groups.items():
+        terms = "; ".join(f"{'' if player == 'x' else ('φ' if player == 'phi' else 'θ') + ' equation '}{name}: "
+                          + (f"flow {flow}, rule {rule}" if rule is not None else f"flow − rule {difference}")
+                          for player, name, flow, rule, difference in differing)
+        note = (" (these terms explain the whole difference)" if explained else
+                " (these terms leave part of the difference unexplained)" if explained is False else "")
+        who = f"{len(checks)} checks" if len(checks) > 1 else "1 check"
+        power = str(order).translate(SUPERSCRIPTS)
+        lines.append(f"Diagnosis of {who} against `{label}` ({_names(checks)}): at h{power}, {terms}{note}.")
+    return lines
 
 
 def ordered(results: list[CheckResult]) -> list[CheckResult]:
@@ -181,8 +272,9 @@ def notes(results: list[CheckResult]) -> list[str]:
     return list(dict.fromkeys(r.spec.reason for r in results if r.spec.reason))
 
 
-def table_rows(results: list[CheckResult]) -> list[Row]:
-    """One Row of TABLE_HEADER cells per check, in the order given (a reason is a note number, see notes)."""
+def table_rows(results: list[CheckResult], positions: dict[int, int] | None = None) -> list[Row]:
+    """One Row of TABLE_HEADER cells per check, in the order given (a reason is a note number, see notes;
+    ``positions``: id of a result -> its position in the run, the row's index)."""
     numbers = {reason: n for n, reason in enumerate(notes(results), start=1)}
     rows: list[Row] = []
     for r in results:
@@ -197,8 +289,20 @@ def table_rows(results: list[CheckResult]) -> list[Row]:
                  "—" if fit.stderr is None else f"{fit.stderr:.2g}",
                  "—" if deviation is None else f"{deviation:+.3f}", series_cell(r.series), status, span)
         rows.append(Row(cells, r.spec.game, r.spec.scheme.name, r.spec.flow.name, r.spec.measure, fit.status,
-                        r.passed, deviation, note))
+                        r.passed, deviation, note, None if positions is None else positions.get(id(r))))
     return rows
+
+
+def check_detail(r: CheckResult) -> str:
+    """A check's errors against h (the largest over its initial points), its fit range and its error series, in
+    one paragraph (the page shows it for a check that no figure draws)."""
+    m, fit = r.measurement, r.fit
+    errors = np.asarray(m.errors, dtype=float)
+    worst = np.nanmax(np.where(np.isfinite(errors), errors, np.nan), axis=0) if errors.ndim == 2 else errors
+    pairs = ", ".join(f"{h:.2e}: {e:.1e}" for h, e in zip(np.ravel(m.step_sizes), np.ravel(worst), strict=False))
+    span = "no fit" if not fit.fit_range else f"fit over h {fit.fit_range[0]:.2e} – {fit.fit_range[1]:.2e}"
+    series = "" if r.series is None else " " + " ".join(line.rstrip(".") + "." for line in r.series.lines())
+    return f"Largest error over the initial points at each h (h: error): {pairs}; {span}.{series}"
 
 
 def largest_deviations(rows: list[Row], count: int = 5) -> list[Row]:
@@ -218,11 +322,13 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
     for index, name in enumerate(names, start=1):
         if progress:
             progress(index, len(names), f"figures of {name}")
+        drawn = {panel_suffix(key): checks for key, checks in plotted_checks(results, name).items()}
         for suffix, figure in error_figures(results, name).items():
             written.update(save(figure, folder, f"{name}-error-{suffix}"))
             kind = "global error at a fixed horizon" if "global" in suffix else "local error"
             figures.append(Figure(name, f"{folder.name}/{name}-error-{suffix}.svg",
-                                  f"{name}, {suffix.replace('-', ' ')}: {kind} against step size"))
+                                  f"{name}, {suffix.replace('-', ' ')}: {kind} against step size",
+                                  f"fig-{name}-error-{suffix}", tuple(id(r) for r in drawn.get(suffix, []))))
         game = known.get(name)
         if game is None:
             continue
@@ -232,7 +338,7 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
             written.update(save(figure, folder, f"{name}-phase-{rule}"))
             figures.append(Figure(name, f"{folder.name}/{name}-phase-{rule}.svg",
                                   f"{name}: {rule_name(rule)} iterates against the {flows} flows, h = {paths.h:.3g}, "
-                                  f"{paths.steps} steps"))
+                                  f"{paths.steps} steps", f"fig-{name}-phase-{rule}"))
     for stale in folder.glob("*"):
         if stale.suffix in (".svg", ".png") and stale.name not in written:
             stale.unlink()
@@ -243,25 +349,36 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
 def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
                  progress: Callable[[int, int, str], None] | None = None) -> Path:
     """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see
-    ``write_figures``); return the path of ``index.md``."""
+    ``write_figures``); return the path of ``index.md``. A report that covers paper.PAPER_GAMES (the default
+    matrix does) adds the sections "The paper, checked" and "Modified flows, derived"."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    document = results_document(results, settings, environment=env)
-    _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
     figures = write_figures(results, games, out / "figures", progress)
     names = list(dict.fromkeys(r.spec.game for r in results))
-    paper_section, disagreements = paper.section(names, out)  # docs/theory.md §5 measured, when its games are run
-    sections = "\n".join(part for part in (paper_section, literature.section(results)) if part)
+    paper_section, disagreements, paper_data = paper.section(names, out)  # docs/theory.md §5, when its games ran
+    derived_section, derived_data = derived_flows() if paper.PAPER_GAMES <= set(names) else ("", [])
+    claims = literature.claims(results)
+    sections = "\n".join(part for part in (paper_section, literature.section(results), derived_section) if part)
     table = ordered(results)
-    rows = table_rows(table)
+    positions = {id(r): index for index, r in enumerate(results)}
+    rows = table_rows(table, positions)
+    panels = {check: figure.anchor for figure in figures for check in figure.checks}
+    for row, r in zip(rows, table, strict=True):
+        row.panel = panels.get(id(r))
+        if row.panel is None:
+            row.detail = check_detail(r)
+    document = results_document(results, settings, environment=env)
+    lines = status_lines(results)
+    found = findings(results)
     content = {
         "title": "Discretization-drift report",
+        "status": report_status(results, paper_data, claims, positions),
         "summary": f"{len(results)} checks over {len(names)} games. Local error of one update step (global "
                    f"error after T/h steps where the measure column says so) against each flow, at "
                    f"{settings.step_sizes} step sizes over {settings.decades:g} decades and {settings.points} "
                    f"initial points (seed {settings.seed}); slope tolerance ±{settings.tolerance:g}. Statuses: "
                    + ", ".join(f"{k} {v}" for k, v in document["summary"]["statuses"].items()) + ".",
-        "findings": findings(results) + literature.findings(results) + disagreements,
+        "findings": lines + disagreements + literature.findings(results) + found[len(lines):],
         "header": TABLE_HEADER,
         "rows": rows,
         "notes": notes(table),
@@ -275,9 +392,100 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
                         ", ".join(f"{k} {v}" for k, v in env["packages"].items()),
                         f"seed: {settings.seed}"],
     }
+    document.update({"status": content["status"], "findings": content["findings"],
+                     "published_flows": [dataclasses.asdict(c) for c in claims]})
+    if paper_data:
+        document["paper"] = paper_data
+    if derived_data:
+        document["derived_flows"] = derived_data
+    _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
     _atomic_write(out / "index.md", markdown(content))
     _atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
+
+
+def report_status(results: list[CheckResult], paper_data: dict, claims: list, positions: dict[int, int]) -> dict:
+    """The status banner's data: met or not, the checks not met and flagged (with their row ids), the paper's
+    facts refuted or corrected and the published claims not reproduced."""
+    def entry(r: CheckResult) -> dict:
+        return {"id": f"check-{positions[id(r)]}", "label": r.spec.label, "status": r.fit.status,
+                "expected_status": r.spec.expected_status, "reason": r.fit.reasons[-1] if r.fit.reasons else ""}
+
+    facts = paper_data.get("facts", [])
+    off_facts = [f for f in facts if f["verdict"] in ("refuted", "confirmed with a correction")]
+    unreproduced = [c for c in claims if not c.passed]
+    failed = [entry(r) for r in results if not r.passed]
+    return {"met": not failed and not any(f["verdict"] == "refuted" for f in facts) and not unreproduced,
+            "checks": len(results), "failed": failed,
+            "flagged": [entry(r) for r in results if r.passed and r.fit.status != "PASS"],
+            "facts": len(facts), "facts_off": [{"number": f["number"], "verdict": f["verdict"]} for f in off_facts],
+            "claims": len(claims), "claims_not_reproduced": [f"{c.flow} under {c.rule}" for c in unreproduced]}
+
+
+def status_sentence(status: dict) -> str:
+    """The banner in one sentence (Markdown and HTML)."""
+    parts = []
+    failed, flagged = status["failed"], status["flagged"]
+    if failed:
+        parts.append(f"✗ {len(failed)} of {status['checks']} checks did not meet their expectation")
+    else:
+        parts.append(f"✓ All {status['checks']} checks met their expectation")
+    if flagged:
+        parts.append(f"{len(flagged)} flagged (another status than PASS, as expected)")
+    if status["facts"]:
+        off = status["facts_off"]
+        parts.append(f"paper facts: {status['facts'] - len(off)} of {status['facts']} confirmed"
+                     + ("".join(f"; fact {f['number']} {f['verdict']}" for f in off)))
+    if status["claims"]:
+        missing = status["claims_not_reproduced"]
+        parts.append(f"published claims: {status['claims'] - len(missing)} of {status['claims']} reproduced")
+    return "; ".join(parts) + "."
+
+
+DERIVED_TITLE = "Modified flows, derived"
+DERIVED_ORDER = 2
+DERIVED_RULES: tuple[tuple[str, str, dict], ...] = (
+    ("simultaneous GD", "simultaneous", {}),
+    ("alternating GD, m = k = 1", "alternating", {}),
+    ("alternating GD, m = 2, k = 3", "alternating", {"m": 2, "k": 3}),
+    ("alternating GD, θ first", "alternating", {"first": "theta"}),
+    ("extragradient", "extragradient", {}),
+    ("proximal point", "proximal_point", {}),
+    ("midpoint", "midpoint", {}),
+    ("regularised (interaction terms cancelled)", "regularised", {}),
+)
+"""The catalog's one-step rules whose modified fields the report derives (title, rule, settings)."""
+NOT_DERIVED = {"random_reshuffling": "one epoch over a finite sum E = (1/m) Σ_k C_k steps along each component's "
+                                     "field in turn: its modified field is a series in the component fields, not "
+                                     "in their mean f, so it is not a P-series in f and g and is not derived here"}
+
+
+def derived_flows(order: int = DERIVED_ORDER) -> tuple[str, list[dict]]:
+    """The section "Modified flows, derived": each rule of DERIVED_RULES through h^order by harness.derive, as
+    Unicode formulas with its verification, and the same as plain data (results.json, key derived_flows)."""
+    from harness.derivation import derive
+
+    lines = [f"## {DERIVED_TITLE}", "",
+             f"Each catalog one-step rule's modified field through h{str(order).translate(SUPERSCRIPTS)}, derived by "
+             "`harness derive` (docs/theory.md §9): the coefficients of the trees (f, g the raw fields, α = lr1, "
+             "λ = lr2) are identified on a random polynomial game and confirmed on a second one; the residual is "
+             "the larger relative misfit of the two. (On a phone, tap a rule to open its field.)", ""]
+    data = []
+    for title, rule, settings in DERIVED_RULES:
+        d = derive(rule, order, **settings)
+        formula = [line.replace("h^2 ", "h² ").replace("h^3 ", "h³ ") for line in d.text().splitlines()[1:-1]]
+        numbers = [t for t in d.terms if t.expression is None and t.coefficient != 0.0]
+        data.append({"title": title, "rule": rule, "label": d.rule, "derivation": d.to_dict(), "verdict": d.verdict(),
+                     "formula": formula})
+        mark = (f"verified, residual {d.residual:.1e}" if d.verified else f"not verified: {d.verdict()}")
+        lines += [f"<details><summary>{title}: {mark}</summary>", "", "```text", *formula, "```", "",
+                  f"{d.verdict()}." + (f" Coefficients without α, λ are numbers at {d.rule}." if numbers else ""),
+                  "", "</details>", ""]
+    for rule, why in NOT_DERIVED.items():
+        data.append({"title": rule, "rule": rule, "derivation": None, "verdict": f"not a P-series in f and g: {why}",
+                     "formula": []})
+        lines += [f"{rule}: not a P-series in f and g ({why}).", ""]
+    return "\n".join(lines), data
 
 
 def markdown(content: dict) -> str:
@@ -286,9 +494,15 @@ def markdown(content: dict) -> str:
     games = list(dict.fromkeys(f.game for f in content["figures"]))
     headings = re.findall(r"^## (.+)$", content["sections"], flags=re.M)
     contents = ["Findings", "Results", "Figures", *headings, "Environment"]
-    lines = [f"# {content['title']}", "", content["summary"], "",
-             "Files: [results.json](results.json) (every number) · [index.html](index.html) (this report as one "
-             "page).", "", "Contents: " + " · ".join(f"[{h}](#{slug(h)})" for h in contents), "",
+    status = content["status"]
+    banner = [f"**{status_sentence(status)}**", ""]
+    if status["failed"]:
+        banner += ["Not met (first in the results table): " + "; ".join(
+            f"{f['label']} ({f['status']}, expected {f['expected_status']})" for f in status["failed"][:10])
+            + ("; …" if len(status["failed"]) > 10 else "") + ".", ""]
+    lines = [f"# {content['title']}", "", *banner, content["summary"], "",
+             "Files: [results.json](results.json) (every number on this page) · [index.html](index.html) (this "
+             "report as one page).", "", "Contents: " + " · ".join(f"[{h}](#{slug(h)})" for h in contents), "",
              "## Findings", ""]
     lines += [f"- {s}" for s in content["findings"]]
     rows = content["rows"]

@@ -66,8 +66,9 @@ def test_report_has_the_files_table_and_figures(reports):
 def test_html_page_is_self_contained(reports):
     results, out, _ = reports
     page = (out / "index.html").read_text()
-    body = page.split("<tbody>")[1].split("</tbody>")[0]
-    assert body.count("<tr") == len(results)
+    table = page.split('<table id="checks">')[1].split("</table>")[0]
+    assert len(re.findall(r'<tr id="check-\d+"', table)) == len(results)
+    assert table.count('<tr class="group-head">') == len(GAMES)  # one row group per game
     assert '<meta name="viewport" content="width=device-width, initial-scale=1">' in page
     svgs = re.findall(r"<svg .*?</svg>", page, flags=re.S)
     assert len(svgs) == 10 and all('role="img"' in svg and "width=" not in svg.split(">")[0] for svg in svgs)
@@ -77,11 +78,14 @@ def test_html_page_is_self_contained(reports):
     # nothing to fetch: no src, no @import, no url() but fragments; links only to anchors and the report's files
     assert "src=" not in page and "@import" not in page and not re.search(r"url\((?!#)", page)
     assert page.count("<script>") == 1
+    assert '<div id="status" class="banner ok" role="status">' in page
     targets = re.findall(r'href="([^"]+)"', page)
     assert all(re.match(r"#|results\.json$|index\.md$|figures/[\w.-]+\.(svg|png)$", t) for t in targets), targets
     ids = set(re.findall(r' id="([^"]+)"', page))
     assert {t[1:] for t in targets if t.startswith("#")} <= ids  # every anchor lands
     assert {f"fig-{game}" for game in GAMES} | {"findings", "results", "figures", "environment"} <= ids
+    panel = "fig-dirac_gan-error-simultaneous"
+    assert panel in ids and f'href="#{panel}"' in page  # a row links to its own panel
     contents = page[page.index('<nav class="toc">'):page.index("</nav>")]
     assert all(f'href="#{anchor}"' in contents for anchor in re.findall(r'<h[23] id="([^"]+)"', page))
 
@@ -103,7 +107,8 @@ def test_figures_are_compact_valid_svg(reports):
     for svg in (out / "figures").glob("*.svg"):
         text = svg.read_text()
         ET.fromstring(text.split("?>", 1)[1])  # well-formed
-        assert "style=" not in text and "<metadata>" not in text and not re.search(r"\d\.\d{3}", text)
+        attributes = "".join(re.findall(r'="[^"]*"', text))
+        assert "style=" not in text and "<metadata>" not in text and not re.search(r"\d\.\d{3}", attributes)
         assert len(text) < 40_000, (svg.name, len(text))
 
 
@@ -112,6 +117,8 @@ def test_results_json_is_the_check_contract(reports):
     document = json.loads((out / "results.json").read_text())
     assert document["schema_version"] == 1
     assert document["summary"] == {"checks": 26, "passed": 26, "failed": 0, "statuses": {"PASS": 26}}
+    assert document["status"]["met"] and document["status"]["failed"] == [] and document["findings"]
+    assert "paper" not in document and "derived_flows" not in document  # only where the report covers their games
     assert "date" not in json.dumps(document["environment"])
     first = document["results"][0]
     for key in ("game", "scheme", "flow", "expected_slope", "fitted_slope", "status", "passed", "step_sizes",
@@ -150,16 +157,15 @@ def ranges_in_findings(folder):
     text = (folder / "index.md").read_text()
     lines = text[text.index("## Findings"):text.index("## Results")].splitlines()
     entries = json.loads((folder / "results.json").read_text())["results"]
-    names = {"the gradient flow": "gradient", "the joint-convention modified flow": "modified",
-             "implicit gradient regularisation (single objective)": "igr"}
     ranges = 0
     for line in lines:
         for flow, measure, expected, count, low, high in re.findall(
-                r"Against (.+?), (local|global) error, expected slope ([\d.]+): (\d+) checks? measured "
+                r"Against .+? \(`(.+?)`\), (local|global) error, expected slope ([\d.]+): (\d+) checks? measured "
                 r"([\d.]+)(?: to ([\d.]+))?", line):
             high = high or low
-            slopes = [e["fitted_slope"] for e in entries if e["flow"]["name"] == names[flow]
-                      and e["measure"] == measure and e["expected_slope"] == float(expected)]
+            slopes = [e["fitted_slope"] for e in entries if flow_label(e) == flow
+                      and e["measure"] == measure and e["expected_slope"] == float(expected)
+                      and e["fitted_slope"] is not None]
             assert (len(slopes), f"{min(slopes):.2f}", f"{max(slopes):.2f}") == (int(count), low, high)
             ranges += 1
         for low, high, count, expected, equal in re.findall(
@@ -173,12 +179,148 @@ def ranges_in_findings(folder):
     return ranges
 
 
+def flow_label(entry: dict) -> str:
+    """A results.json check's flow as the Findings name it (Flow.label)."""
+    return Flow.from_dict(entry["flow"]).label
+
+
+def checks_in_findings(folder):
+    """Every check of ``folder``'s results.json is in exactly one Findings line of index.md: the line of its flow,
+    measure and expected slope, which counts it. Returns the number of such lines."""
+    text = (folder / "index.md").read_text()
+    lines = text[text.index("## Findings"):text.index("## Results")].splitlines()
+    entries = json.loads((folder / "results.json").read_text())["results"]
+    groups: dict[tuple, int] = {}
+    for e in entries:
+        key = (flow_label(e), e["measure"], "none" if e["expected_slope"] is None else f"{e['expected_slope']:g}")
+        groups[key] = groups.get(key, 0) + 1
+    counted: dict[tuple, int] = {}
+    for line in lines:
+        match = re.match(r"- Against .+? \(`(.+?)`\), (local|global) error, expected slope ([\w.]+): (.*)", line)
+        if match:
+            key = match.groups()[:3]
+            assert key not in counted, key  # one line per group
+            numbers = re.findall(r"(\d+) checks? (?:measured|without a fitted slope)", match.group(4))
+            counted[key] = sum(int(n) for n in numbers)
+    assert counted == groups
+    return len(counted)
+
+
 def test_findings_never_give_a_range_across_expected_slopes(reports):
-    assert ranges_in_findings(reports[1]) == 5  # gradient, modified, igr (local); official at equal, unequal rates
+    assert ranges_in_findings(reports[1]) == 7  # gradient, modified, official (2 slopes), igr; official by rates
+
+
+def test_findings_cover_every_check_and_start_with_the_status(reports):
+    assert checks_in_findings(reports[1]) == 5  # gradient, modified, official at slopes 3 and 2, igr
+    text = (reports[1] / "index.md").read_text()
+    assert text.splitlines()[2] == "**✓ All 26 checks met their expectation.**"  # the banner, under the title
+    assert text.split("## Findings\n\n")[1].startswith("- All 26 checks met their expectation.")
+
+
+def test_a_check_that_missed_is_in_the_banner_and_first_in_the_findings(reports, tmp_path):
+    results = list(reports[0])
+    results[4] = replace(results[4], fit=replace(results[4].fit, status="FAIL", reasons=["forced"]))
+    write_report(results, SETTINGS, tmp_path)
+    text = (tmp_path / "index.md").read_text()
+    assert text.splitlines()[2].startswith("**✗ 1 of 26 checks did not meet their expectation")
+    first = text.split("## Findings\n\n")[1].splitlines()[0]
+    assert first.startswith("- Not met: 1 of 26 checks missed their expectation") and results[4].spec.label in first
+    page = (tmp_path / "index.html").read_text()
+    assert '<div id="status" class="banner bad"' in page and 'href="#check-4"' in page and 'id="check-4"' in page
+    document = json.loads((tmp_path / "results.json").read_text())
+    assert document["status"]["failed"][0]["id"] == "check-4" and not document["status"]["met"]
+
+
+def test_page_has_no_repeated_id(reports):
+    """Parsed by the standard library's HTML parser: every id once (the figures' shared marker definitions
+    are inlined once)."""
+    from html.parser import HTMLParser
+
+    class Ids(HTMLParser):
+        def __init__(self):
+            super().__init__()
+            self.ids: list[str] = []
+
+        def handle_starttag(self, tag, attrs):
+            self.ids += [value for name, value in attrs if name == "id"]
+
+        handle_startendtag = handle_starttag
+
+    parser = Ids()
+    parser.feed((reports[1] / "index.html").read_text())
+    repeated = {i for i in parser.ids if parser.ids.count(i) > 1}
+    assert parser.ids and not repeated, sorted(repeated)[:5]
+    uses = re.findall(r'xlink:href="#([^"]+)"', (reports[1] / "index.html").read_text())
+    assert uses and set(uses) <= set(parser.ids)  # every marker reference resolves
+
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference"
 
 
 def test_the_reference_report_findings_never_give_a_range_across_expected_slopes():
-    assert ranges_in_findings(Path(__file__).resolve().parents[1] / "reports" / "reference") >= 10
+    assert ranges_in_findings(REFERENCE) >= 10
+
+
+def test_the_reference_report_findings_cover_every_check():
+    assert checks_in_findings(REFERENCE) >= 10
+
+
+def _numbers(value) -> list[float]:
+    if isinstance(value, bool) or value is None:
+        return []
+    if isinstance(value, int | float):
+        return [float(value)]
+    if isinstance(value, dict):
+        return [n for v in value.values() for n in _numbers(v)]
+    if isinstance(value, list):
+        return [n for v in value for n in _numbers(v)]
+    return []
+
+
+def _strings(value) -> list[str]:
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        return [s for v in value.values() for s in _strings(v)]
+    if isinstance(value, list):
+        return [s for v in value for s in _strings(v)]
+    return []
+
+
+def _printed(token: str, value: float) -> bool:
+    """Whether ``value`` printed at the precision of ``token`` (decimals, or significant figures in e-notation,
+    or a percentage rounded to an integer) gives ``token``."""
+    if "e" in token.lower():
+        mantissa, _ = token.lower().split("e")
+        digits = len(mantissa.split(".")[1]) if "." in mantissa else 0
+        return f"{value:.{digits}e}" == f"{float(token):.{digits}e}"
+    digits = len(token.split(".")[1]) if "." in token else 0
+    return f"{value:.{digits}f}" == token or f"{abs(value):.{digits}f}" == token.lstrip("-")
+
+
+def test_every_number_of_the_reference_paper_section_is_in_results_json():
+    """The numbers the section "The paper, checked" prints (measured column, stability shares, invariant and drift
+    tables, distances) are numbers of results.json's key paper; the facts' statements are its strings."""
+    text = (REFERENCE / "index.md").read_text()
+    section = text[text.index("## The paper, checked"):]
+    section = section[:section.index("\n## ", 5)]
+    paper = json.loads((REFERENCE / "results.json").read_text())["paper"]
+    numbers, strings = _numbers(paper), " ".join(_strings(paper))
+    claims = {f["claim"] for f in paper["facts"]}
+    missing = []
+    for line in section.splitlines():
+        cells = [c for c in re.split(r"(?<!\\)\|", line) if c.strip()] if line.startswith("|") else [line]
+        for cell in cells:
+            if cell.strip().replace("\\|", "|") in claims:
+                continue  # a fact as docs/theory.md states it (its own numbers)
+            for token in re.findall(r"(?<![\w.⁰-⁹])-?\d+(?:\.\d+)?(?:e[-+]?\d+)?%?", cell):
+                bare = token.rstrip("%")
+                if "." not in bare and "e" not in bare:
+                    if bare.lstrip("-") in strings or float(bare) in numbers:
+                        continue
+                if not any(_printed(bare, v) for v in numbers):
+                    missing.append((token, cell.strip()[:80]))
+    assert not missing, missing[:10]
 
 
 def test_modified_flow_tracks_the_iterates_more_closely_than_the_gradient_flow(games):

@@ -1,9 +1,12 @@
 """The committed reference report (reports/reference/index.html) rendered in headless Chromium (Debian's
 ``chromium`` package), driven over the DevTools protocol on a pipe, at a 1400 px desktop and a 400 px phone
 (mobile emulation, so the viewport meta tag counts): no console error, every figure renders, no sideways
-page scroll, legible text and figures, a working filter and sort, figures that open full size, readable with
-scripts off. Screenshots are written into build/screenshots/. REPORT_PAGE=path/index.html checks another
-report's page."""
+page scroll, legible text and figures (every SVG text at least 11 px on the phone), the status banner in the
+first screen, at most MAX_SCREENS screens on the phone, no repeated id, a working filter and sort (by a header
+click too, with aria-sort), a sticky table header, figures that open full size with a close button, readable
+with scripts off; and a report with three checks forced to fail, whose banner reaches each failing row in one
+click. Screenshots are written into build/screenshots/. REPORT_PAGE=path/index.html checks another report's
+page."""
 
 import base64
 import fcntl
@@ -25,6 +28,9 @@ FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-
          "--disable-background-networking", "--disable-component-update", "--disable-sync",
          "--remote-debugging-pipe"]
 
+MAX_SCREENS = 30
+"""Page height at 400 px, in screens of 900 px (issue 28)."""
+
 pytestmark = pytest.mark.skipif(CHROMIUM is None, reason="headless Chromium is not installed (Debian package "
                                 "`chromium`, /usr/bin/chromium); the browser checks of the report need it")
 
@@ -34,7 +40,9 @@ MEASURE = """(() => {
   const panels = svgs.filter(s => s.getAttribute('aria-label').includes('against step size'));
   const scale = s => s.getBoundingClientRect().width / s.viewBox.baseVal.width;
   const texts = s => [...s.querySelectorAll('text')];
-  const rows = [...document.querySelectorAll('#checks tbody tr')];
+  const rows = [...document.querySelectorAll('#checks tbody tr:not(.group-head)')];
+  const ids = {}; document.querySelectorAll('[id]').forEach(e => { ids[e.id] = (ids[e.id] || 0) + 1; });
+  const banner = document.getElementById('status');
   const form = document.getElementById('controls');
   const nav = performance.getEntriesByType('navigation')[0];
   return {
@@ -51,11 +59,16 @@ MEASURE = """(() => {
     rows: rows.length, off: rows.filter(r => r.dataset.off === '1').length,
     controls: form !== null && !form.hidden, visible: rows.filter(r => !r.hidden).length,
     load: nav ? nav.loadEventEnd : null,
+    height: document.documentElement.scrollHeight,
+    bannerTop: banner ? banner.getBoundingClientRect().top : null,
+    bannerBottom: banner ? banner.getBoundingClientRect().bottom : null,
+    repeatedIds: Object.keys(ids).filter(k => ids[k] > 1),
   };
 })()"""
 
 FILTER = """(() => {
-  const rows = [...document.querySelectorAll('#checks tbody tr')], box = document.forms.controls.elements.off;
+  const rows = [...document.querySelectorAll('#checks tbody tr:not(.group-head)')];
+  const box = document.forms.controls.elements.off;
   const visible = () => rows.filter(r => !r.hidden);
   const flip = on => { box.checked = on; box.dispatchEvent(new Event('input', {bubbles: true})); };
   flip(true);
@@ -68,16 +81,58 @@ FILTER = """(() => {
   const sort = document.getElementById('sort');
   sort.value = 'a7';  // |fitted − expected|, largest first
   sort.dispatchEvent(new Event('input', {bubbles: true}));
-  const deviations = [...document.querySelectorAll('#checks tbody tr')]
+  const deviations = [...document.querySelectorAll('#checks tbody tr:not(.group-head)')]
     .map(r => Math.abs(parseFloat(r.cells[7].textContent)));
   sort.value = '';
   sort.dispatchEvent(new Event('input', {bubbles: true}));
-  const reordered = [...document.querySelectorAll('#checks tbody tr')].every((r, i) => r === rows[i]);
+  const reordered = [...document.querySelectorAll('#checks tbody tr:not(.group-head)')].every((r, i) => r === rows[i]);
+  const search = document.forms.controls.elements.search;
+  search.value = 'no check has this text';
+  search.dispatchEvent(new Event('input', {bubbles: true}));
+  const empty = !document.getElementById('empty').hidden && visible().length === 0;
+  search.value = '';
+  search.dispatchEvent(new Event('input', {bubbles: true}));
   document.querySelector('a.zoom').click();
-  const opened = document.querySelector('.overlay svg') !== null;
-  document.querySelector('.overlay').click();
+  const overlay = document.querySelector('.overlay svg'), close = document.querySelector('.overlay .close');
+  const box2 = overlay && overlay.getBoundingClientRect();
+  const fits = box2 !== null && box2.width > 0 && box2.right <= innerWidth + 1 && box2.bottom <= innerHeight + 1;
+  const closeShown = close !== null && close.getBoundingClientRect().top >= 0;
+  close.click();
   return {real: real, allOff: allOff, marked: marked, restored: visible().length, deviations: deviations,
-          reordered: reordered, opened: opened, closed: document.querySelector('.overlay') === null};
+          reordered: reordered, opened: overlay !== null, fits: fits, closeShown: closeShown, empty: empty,
+          emptyHidden: document.getElementById('empty').hidden,
+          closed: document.querySelector('.overlay') === null};
+})()"""
+
+FIGURE_TEXT = """(() => {
+  document.querySelectorAll('details').forEach(d => { d.open = true; });
+  return [...document.querySelectorAll('svg[role=img]')].map(s => {
+    const scale = s.getBoundingClientRect().width / s.viewBox.baseVal.width;
+    const sizes = [...s.querySelectorAll('text')].map(t => parseFloat(getComputedStyle(t).fontSize) * scale);
+    return [s.getAttribute('aria-label'), sizes.length ? Math.min(...sizes) : null];
+  });
+})()"""
+
+SORT = """(() => {
+  const table = document.getElementById('checks'), th = table.tHead.rows[0].cells[5];
+  th.querySelector('button').click();
+  const first = th.getAttribute('aria-sort');
+  const values = () => [...table.querySelectorAll('tbody tr:not(.group-head)')]
+    .filter(r => !r.hidden && r.offsetParent !== null).map(r => parseFloat(r.cells[5].textContent))
+    .filter(v => !isNaN(v));
+  const ascending = values();
+  th.querySelector('button').click();
+  const second = th.getAttribute('aria-sort'), descending = values();
+  const others = [...table.tHead.rows[0].cells].filter(c => c !== th && c.hasAttribute('aria-sort')).length;
+  const sort = document.getElementById('sort');
+  const option = sort.options[sort.selectedIndex].textContent;
+  sort.value = ''; sort.dispatchEvent(new Event('input', {bubbles: true}));
+  const middle = table.querySelectorAll('tbody tr:not(.group-head)')[200];
+  middle.scrollIntoView({block: 'center'});
+  const head = table.tHead.rows[0].cells[0].getBoundingClientRect();
+  return {first: first, second: second, ascending: ascending, descending: descending, others: others, option: option,
+          keyboard: th.querySelector('button').tabIndex >= 0, stuck: head.top >= -1 && head.top <= 2 && head.height > 0,
+          cleared: [...table.tHead.rows[0].cells].every(c => !c.hasAttribute('aria-sort'))};
 })()"""
 
 
@@ -151,7 +206,7 @@ class Browser:
     def evaluate(self, expression: str):
         result = self.call("Runtime.evaluate", session=True, expression=expression, returnByValue=True)
         assert "exceptionDetails" not in result, result["exceptionDetails"]
-        return result["result"]["value"]
+        return result["result"].get("value")  # undefined has none
 
     def errors(self) -> list:
         return [e for e in self.events if e.get("method") == "Runtime.exceptionThrown"
@@ -187,6 +242,8 @@ def test_report_page_in_a_real_browser(browser, width, mobile):
         browser.screenshot(SHOTS / f"report-{width}-{anchor}.png")
     print(f"{width} px: load {seconds:.2f} s", json.dumps(page))
     assert browser.errors() == []
+    assert page["bannerTop"] is not None and page["bannerBottom"] <= 900  # the status, in the first screen
+    assert page["repeatedIds"] == []
     assert page["width"] == width and page["scrollWidth"] <= width  # no sideways page scroll
     assert page["tableFits"]  # the results table needs no sideways scroll of its own either
     assert page["imagesDecoded"] and page["figures"] >= 10 and page["figuresDrawn"] == page["figures"]
@@ -195,13 +252,25 @@ def test_report_page_in_a_real_browser(browser, width, mobile):
     assert page["panelFont"] >= page["bodyFont"]  # figure text as large as the body text, as shown
     if mobile:
         assert page["panelWidth"] >= 360 and page["panelTextHeight"] >= 10
+        assert page["height"] <= MAX_SCREENS * 900, page["height"]
     assert seconds < 10
     filtered = browser.evaluate(FILTER)
     assert len(filtered["real"]) == page["off"] and filtered["allOff"]  # only the checks not met (or flagged)
     assert filtered["marked"] == sorted({*filtered["real"], 3, 7, 11}) and filtered["restored"] == page["rows"]
     deviations = [d for d in filtered["deviations"] if d is not None]  # rows without a fit sort last
     assert deviations == sorted(deviations, reverse=True) and filtered["reordered"]  # sorted, then back
-    assert filtered["opened"] and filtered["closed"]  # a figure opens full size and closes
+    assert filtered["empty"] and filtered["emptyHidden"]  # a filter that matches nothing says so
+    assert filtered["opened"] and filtered["fits"] and filtered["closeShown"] and filtered["closed"]
+    if not mobile:
+        sort = browser.evaluate(SORT)
+        assert (sort["first"], sort["second"], sort["others"]) == ("ascending", "descending", 0)
+        assert sort["ascending"] == sorted(sort["ascending"]) and len(sort["ascending"]) > 20
+        assert sort["descending"] == sorted(sort["descending"], reverse=True)
+        assert "fitted" in sort["option"] and sort["keyboard"] and sort["cleared"]  # words, not a raw "d5"
+        assert sort["stuck"]  # the header sticks at the top mid-table
+    if mobile:
+        small = [(label, size) for label, size in browser.evaluate(FIGURE_TEXT) if size is not None and size < 11]
+        assert small == [], small  # every figure's text, at least 11 px on the phone
 
 
 def test_report_page_reads_without_scripts(browser):
@@ -211,3 +280,52 @@ def test_report_page_reads_without_scripts(browser):
     assert not page["controls"] and page["visible"] == page["rows"]  # every row, no dead controls
     assert page["scrollWidth"] <= 400 and page["figuresDrawn"] == page["figures"]
     browser.call("Emulation.setScriptExecutionDisabled", session=True, value=False)
+
+
+FAILING = ("bilinear", "matching_pennies")
+"""The games of the report with three checks forced to fail (small: no paper section)."""
+
+
+@pytest.fixture(scope="module")
+def failing_page(tmp_path_factory):
+    """A report of the reference results of FAILING games with three checks forced to FAIL."""
+    from dataclasses import replace
+
+    from harness.checks import CheckResult, Settings
+    from harness.report import write_report
+
+    document = json.loads((ROOT / "reports" / "reference" / "results.json").read_text())
+    settings = Settings(**document["settings"])
+    results = [CheckResult.from_dict(e, settings) for e in document["results"] if e["game"] in FAILING]
+    forced = (3, len(results) // 2, len(results) - 1)
+    for index in forced:
+        results[index] = replace(results[index], fit=replace(results[index].fit, status="FAIL",
+                                                             reasons=["forced to fail"]))
+    out = tmp_path_factory.mktemp("failing")
+    write_report(results, settings, out)
+    return out / "index.html", [f"check-{index}" for index in forced]
+
+
+@pytest.mark.parametrize("width, mobile", [(1400, False), (400, True)], ids=["desktop-1400", "phone-400"])
+def test_failing_rows_are_one_click_from_the_banner(browser, failing_page, width, mobile):
+    page, forced = failing_page
+    browser.open(page.as_uri(), width, mobile)
+    banner = browser.evaluate("""(() => {
+      const b = document.getElementById('status'), r = b.getBoundingClientRect();
+      return {bottom: r.bottom, kind: b.className, colour: getComputedStyle(b).backgroundColor,
+              links: [...b.querySelectorAll('a[href^="#check-"]')].map(a => a.getAttribute('href').slice(1))};
+    })()""")
+    browser.screenshot(SHOTS / f"report-failing-{width}.png")
+    assert banner["bottom"] <= 900 and "bad" in banner["kind"] and banner["colour"] != "rgba(0, 0, 0, 0)"
+    assert sorted(banner["links"]) == sorted(forced)
+    for target in banner["links"]:
+        browser.evaluate("window.scrollTo(0, 0)")
+        browser.evaluate(f"document.querySelector('#status a[href=\"#{target}\"]').click()")
+        time.sleep(0.2)
+        row = browser.evaluate(f"""(() => {{
+          const r = document.getElementById('{target}'), box = r.getBoundingClientRect();
+          return {{top: box.top, bottom: box.bottom, height: box.height, hidden: r.hidden,
+                   status: r.querySelector('[data-l=status]').textContent}};
+        }})()""")
+        assert not row["hidden"] and row["height"] > 0 and 20 <= row["top"] < 900, (target, row)  # under the header
+        assert row["status"].startswith("FAIL")
