@@ -278,6 +278,9 @@ def build_parser() -> argparse.ArgumentParser:
     report.add_argument("--quiet", action="store_true", help="no progress lines")
     report.add_argument("--resume", action="store_true",
                         help=f"continue an interrupted run from OUT/{PARTIAL_NAME} (its finished checks)")
+    report.add_argument("--literature", dest="with_literature", action="store_true",
+                        help="also run the literature catalog's claims (literature/check_matrix.toml): the section "
+                        "'Published flows, checked'")
     report.add_argument("--compare", nargs=2, metavar=("OLD", "NEW"),
                         help="compare two results.json files (or report folders) instead; exit 1 if a check "
                              "regressed")
@@ -363,6 +366,12 @@ def _progress(quiet: bool):
 
 def _matrix_specs(args, games):
     settings, specs = load_matrix(args.matrix, games)
+    if getattr(args, "with_literature", False):  # report --literature: the published claims beside the matrix
+        literature_settings, claims = load_matrix("literature", games)
+        if literature_settings != settings:
+            raise GameError("--literature: the literature matrix's [settings] differ from the matrix's; run "
+                            "harness report --matrix literature on its own")
+        specs = specs + [claim for claim in claims if claim not in specs]
     if not specs:
         large = [name for name, game in games.items() if game.metadata.get("large")]
         hint = f" ({', '.join(large)}: large games, checked with --matrix large)" if large and args.game else ""

@@ -2,6 +2,7 @@
 verdict, and a deliberately corrupted copy of each first-order claim fails."""
 
 import functools
+import json
 import re
 from dataclasses import replace
 from pathlib import Path
@@ -193,3 +194,16 @@ def test_the_committed_literature_report_says_what_was_confirmed():
     section = section[:section.index("\n## ", 5)]
     assert_no_bare_confirmation(section)
     assert "OGDA (Lu 2022)" not in section
+
+
+@pytest.mark.slow
+def test_report_literature_puts_the_published_flows_in_the_main_report(tmp_path):
+    """`harness report --literature`: the matrix's checks and the literature's claims in one report."""
+    from harness.cli import main
+
+    out = tmp_path / "report"
+    assert main(["report", "--out", str(out), "--game", "rosenbrock", "--literature", "--quiet"]) == 0
+    text = (out / "index.md").read_text()
+    assert "## Published flows, checked" in text and "Barrett, B. Dherin" in text
+    document = json.loads((out / "results.json").read_text())
+    assert any(r.get("reason") for r in document["results"]) and document["published_flows"]
