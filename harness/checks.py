@@ -312,7 +312,8 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     disagreement = consistency(series, fit.status, fit.slope, settings.tolerance, outside)
     if disagreement:
         fit.reasons.append(disagreement)
-    advice = hint(series, game, spec.scheme, spec.flow, fit.status, fit.slope, spec.expected_slope, settings.tolerance)
+    advice = hint(series, game, spec.scheme, spec.flow, fit.status, fit.slope, spec.natural_slope
+                  if spec.expected_slope is None else spec.expected_slope, settings.tolerance)
     if advice:
         fit.reasons.append(advice)
     return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)

@@ -699,7 +699,8 @@ def _origin(exc: BaseException) -> str:
     libraries = [str(Path(harness.__file__).resolve().parent)]
     libraries += [str(Path(path).resolve()) for name, path in sysconfig.get_paths().items()
                   if name in ("stdlib", "platstdlib", "purelib", "platlib")]
-    found = last = None
+    found: tuple[str, int] | None = None
+    last: tuple[str, int] | None = None
     trace = exc.__traceback__
     while trace is not None:
         file = trace.tb_frame.f_code.co_filename
@@ -707,9 +708,10 @@ def _origin(exc: BaseException) -> str:
         if not file.startswith("<") and not any(str(Path(file).resolve()).startswith(lib) for lib in libraries):
             found = last
         trace = trace.tb_next
-    if (found or last) is None:
+    where = found or last
+    if where is None:
         return "an unknown place"
-    file, line = found or last
+    file, line = where
     relative = os.path.relpath(file)
     return f"{file if relative.startswith('..') else relative}:{line}"
 

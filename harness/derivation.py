@@ -39,6 +39,7 @@ import numpy as np
 
 from harness import kernel_cache
 from harness.bea import modified_coefficients
+from harness.budget import MAX_SUBSTEPS
 from harness.game import Game, GameError
 from harness.identity import refresh
 from harness.resume import atomic_write
@@ -346,8 +347,8 @@ def _probe_game(fcoefficients, gcoefficients, players: int, degree: int) -> Game
     game = Game.__new__(Game)
     game._set_state("probe", np.zeros(a), np.zeros(b), {})
     game.loss1 = game.loss2 = None
-    game.field1 = lambda phi, theta: f_of(jnp.concatenate([phi, theta]))
-    game.field2 = (lambda phi, theta: g_of(jnp.concatenate([phi, theta]))) if players == 2 else (
+    game.field1 = lambda phi, theta: f_of(jnp.concatenate([phi, theta]))  # type: ignore[assignment]
+    game.field2 = (lambda phi, theta: g_of(jnp.concatenate([phi, theta]))) if players == 2 else (  # type: ignore
         lambda phi, theta: jnp.zeros(0, phi.dtype))
     return game
 
@@ -403,6 +404,9 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
         raise GameError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
                         "second-order ODEs, checked by `harness check --scheme "
                         f"{scheme.name} --flow your_ode.py:NAME` (the two-step residual)")
+    if scheme.m + scheme.k > MAX_SUBSTEPS:
+        raise GameError(f"too much work: m + k = {scheme.m + scheme.k:,} substeps per step, over the budget of "
+                        f"{MAX_SUBSTEPS} (each is unrolled into the Taylor-mode expansion); lower --m or --k")
     if scheme.name == "random_reshuffling":
         raise GameError("random_reshuffling averages steps along the components C_k of a finite sum: its modified "
                         "field is a series in their fields, not in f = -grad of their mean, so the tree basis of f "
@@ -624,13 +628,15 @@ def user_term(term: Callable | str) -> tuple[str, Callable]:
         path, _, name = term.rpartition(":")
         if not path.endswith(".py") or not name:
             raise GameError(f"a term is given as path/to/file.py:NAME, got {term!r}")
-        function = getattr(load_file(path, what="term file"), name, None)
-        if not callable(function):
+        found = getattr(load_file(path, what="term file"), name, None)
+        if not callable(found):
             raise GameError(f"{path!r} defines no function {name!r} (a term: flow(V, z, h) -> field)")
-        term, source = function, f"{path}:{name}"
-    if getattr(term, "order", None) is None:
-        term = _with_order(term)
-    user = from_callable(term, "flow", source)
+        function, source = found, f"{path}:{name}"
+    else:
+        function = term
+    if getattr(function, "order", None) is None:
+        function = _with_order(function)
+    user = from_callable(function, "flow", source)
     if user.second_order:
         raise GameError(f"{user.describe} is a second-order ODE; a term is a field: flow(V, z, h) or "
                         "flow(f, g, phi, theta, h, lr1, lr2)")

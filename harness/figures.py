@@ -259,7 +259,7 @@ def error_figures(results: list[CheckResult], game: str) -> dict[str, plt.Figure
     for key, checks in plotted_checks(results, game).items():
         with plt.rc_context(STYLE):
             fig, ax = plt.subplots(figsize=(PANEL[0], PANEL[1] + LEGEND_ROW * len(checks)), layout="constrained")
-            fig.get_layout_engine().set(w_pad=0.03, h_pad=0.03)
+            fig.get_layout_engine().set(w_pad=0.03, h_pad=0.03)  # type: ignore[union-attr,call-arg]
             _error_panel(ax, checks)
         figures[panel_suffix(key)] = fig
     return figures

@@ -317,7 +317,7 @@ def _row(row, header) -> str:
             target = getattr(row, "panel", None) or (f"detail-{row.index}" if getattr(row, "detail", "")
                                                      else f"fig-{row.game}")
             text = f'<a href="#{escape(target)}">{text}</a>'
-        elif index == len(header) - 1 and getattr(row, "detail", ""):
+        elif index == len(header) - 1 and getattr(row, "detail", None):
             text += (f'<details class="detail" id="detail-{row.index}"><summary>errors</summary>'
                      f"{escape(row.detail)}</details>")
         elif name == "expected" and row.note:

@@ -198,8 +198,8 @@ def _official(results: list[CheckResult]) -> list[str]:
     for equal in (True, False):
         checks = official.get(equal, [])
         if checks:
-            v = [r.fit.slope for r in checks]
-            expected = "/".join(f"{e:g}" for e in sorted({r.spec.expected_slope for r in checks}, key=float))
+            v = [r.fit.slope for r in checks if r.fit.slope is not None]
+            expected = "/".join(f"{e:g}" for e in sorted({float(r.spec.expected_slope or 0) for r in checks}))
             parts.append(f"slope {np.mean(v):.2f} (range {min(v):.2f}–{max(v):.2f}, {len(v)} checks, expected "
                          f"{expected}) when {'lr1 = lr2' if equal else 'lr1 ≠ lr2'}")
     shown = (all(r.passed and r.spec.expected_slope == 3 for r in official.get(True, []))
@@ -482,7 +482,7 @@ def derived_flows(order: int = DERIVED_ORDER) -> tuple[str, list[dict]]:
                   f"{d.verdict()}." + (f" Coefficients without α, λ are numbers at {d.rule}." if numbers else ""),
                   "", "</details>", ""]
     for rule, why in NOT_DERIVED.items():
-        data.append({"title": rule, "rule": rule, "derivation": None, "verdict": f"not a P-series in f and g: {why}",
+        data.append({"title": rule, "rule": rule, "derivation": {}, "verdict": f"not a P-series in f and g: {why}",
                      "formula": []})
         lines += [f"{rule}: not a P-series in f and g ({why}).", ""]
     return "\n".join(lines), data

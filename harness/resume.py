@@ -175,7 +175,8 @@ class PartialRun:
             header, *lines = text.splitlines()
             saved = json.loads(header)["fingerprint"]
             changed = [label for key, label in (("harness", "harness version"), ("settings", "settings"),
-                                                ("checks", "check matrix (the list of checks, or the code of a rule or flow they use)"),
+                                                ("checks", "check matrix (the list of checks, or the code of a "
+                                                           "rule or flow they use)"),
                                                 ("games", "games (their default states or code)"))
                        if saved.get(key) != self.fingerprint[key]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:

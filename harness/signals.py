@@ -127,12 +127,12 @@ def handling(hard: bool) -> Iterator[None]:
     """Within the block, SIGINT and SIGTERM stop the harness: ``hard`` (the command line) ends the process with
     its line (module docstring), else KeyboardInterrupt (``Terminated`` for SIGTERM) is raised in the main
     thread. Outside the main thread, signals are left alone."""
-    global _hard, _received
+    global _hard, _received, _run
     if threading.current_thread() is not threading.main_thread():
         yield
         return
     previous = {signum: signal.getsignal(signum) for signum in EXIT_CODES}
-    _hard, _received = hard, None
+    _hard, _received, _run = hard, None, None
     writer = old = None
     try:
         for signum in EXIT_CODES:

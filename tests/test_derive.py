@@ -89,8 +89,8 @@ def test_simultaneous_and_alternating_first_order_are_the_papers_flows(settings)
     first = settings.get("first", "phi")
     if "m" not in settings:
         simultaneous = derive("simultaneous", 1, **settings)
-        assert np.allclose([simultaneous.coefficient(1, p, t) for p, t in
-                            (("phi", "f_phi(f)"), ("phi", "f_theta(g)"), ("theta", "g_phi(f)"), ("theta", "g_theta(g)"))],
+        trees = (("phi", "f_phi(f)"), ("phi", "f_theta(g)"), ("theta", "g_phi(f)"), ("theta", "g_theta(g)"))
+        assert np.allclose([simultaneous.coefficient(1, p, t) for p, t in trees],
                            [-a * a / 2, -a * l / 2, -a * l / 2, -l * l / 2], rtol=1e-12)
     d = derive("alternating", 1, **settings)
     sign_phi, sign_theta = (-1, 1) if first == "phi" else (1, -1)
@@ -288,8 +288,9 @@ def test_params_and_terms_that_do_not_fit_are_one_line(tmp_path, capsys):
     example = Path(__file__).resolve().parents[1] / "examples" / "lookahead_optimizer.py"
     assert main(["derive", "--scheme", f"{example}:lookahead_rule", "--param", "b=1"]) == 2
     assert "--param b: the rule does not name it" in capsys.readouterr().err
-    assert main(["derive", "--param", "a"]) == 2
-    assert "is not NAME=VALUE" in capsys.readouterr().err
+    with pytest.raises(SystemExit) as parsed:  # argparse's own exit: one line, code 2
+        main(["derive", "--param", "a"])
+    assert parsed.value.code == 2 and "is not NAME=VALUE" in capsys.readouterr().err
     with pytest.raises(harness.GameError, match="neither the rule nor the flow names it"):
         harness.check("dirac_gan", f"{example}:lookahead_rule", "gradient", points=2, user_params={"b": 1})
     bad = tmp_path / "terms.py"
@@ -319,3 +320,9 @@ def test_a_rule_changed_in_place_is_derived_afresh(tmp_path, monkeypatch):
     monkeypatch.setattr(scaled, "C", 2.0)
     assert derive(scaled.rule, 1).coefficient(0, "phi", "f") == 2.0
     assert derive(scaled.rule, 1).coefficient(1, "phi", "f_phi(f)") == pytest.approx(-2.0, abs=1e-12)  # -(2a)^2/2
+
+
+def test_substeps_beyond_the_budget_are_refused_before_tracing(capsys):
+    assert main(["derive", "--scheme", "alternating", "--m", "1000000000"]) == 2
+    error = capsys.readouterr().err.strip()
+    assert "too much work: m + k = 1,000,000,001" in error and len(error.splitlines()) == 1

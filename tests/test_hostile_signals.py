@@ -40,9 +40,33 @@ def one_line(err: str) -> str:
     return lines[0]
 
 
-def start(tmp_path, *args):
-    return subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=tmp_path, env=ENV, text=True,
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+@pytest.fixture
+def start(tmp_path):
+    """Start ``harness ARGS`` in ``tmp_path``; whatever is still running at the end of the test is killed."""
+    started = []
+
+    def run(*args):
+        process = subprocess.Popen([sys.executable, "-m", "harness", *args], cwd=tmp_path, env=ENV, text=True,
+                                   stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        started.append(process)
+        return process
+
+    yield run
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.communicate()
+
+
+@pytest.fixture
+def no_run(monkeypatch):
+    """A check that would start measuring fails the test at once (a size the budget missed would not finish)."""
+    def ran(*args, **kwargs):
+        raise AssertionError("the checks started: the budget did not refuse them")
+
+    for target in ("harness.cli.run_checks", "harness.cli.run_saving", "harness.checks.run_check",
+                   "harness.checks.run_checks"):
+        monkeypatch.setattr(target, ran)
 
 
 def wait_for(path, process, seconds=120.0):
@@ -146,7 +170,7 @@ def test_m_1e9_exits_2_within_10_seconds(tmp_path):
     (["--scheme", "alternating", "--m", "30", "--measure", "global", "--decades", "5", "--flow", "gradient"],
      "each of its 40 rows takes 3.1e+07 update substeps in sequence (1,000,000 steps x 31 substeps)"),
 ])
-def test_sizes_that_cannot_finish_are_refused_before_compiling(capsys, args, message):
+def test_sizes_that_cannot_finish_are_refused_before_compiling(capsys, no_run, args, message):
     begin = time.perf_counter()
     code, out, err = run_cli(capsys, "check", "--game", "dirac_gan", *args)
     assert code == 2 and out == "" and time.perf_counter() - begin < 10
@@ -155,7 +179,7 @@ def test_sizes_that_cannot_finish_are_refused_before_compiling(capsys, args, mes
     assert line.endswith("--no-budget to run it anyway") or "over the budget too)" in line
 
 
-def test_report_refuses_too_many_points(tmp_path, capsys):
+def test_report_refuses_too_many_points(tmp_path, capsys, no_run):
     code, _, err = run_cli(capsys, "report", "--game", "dirac_gan", "--points", "1000000", "--out",
                            str(tmp_path / "out"))
     assert code == 2 and "too much work" in one_line(err) and "--no-budget" in err
@@ -168,7 +192,7 @@ def test_no_budget_lifts_the_budget(capsys, monkeypatch):
     assert code == 2 and "too much work" not in err and "nothing was checked" in err
 
 
-def test_the_python_api_refuses_too_with_its_own_way_out():
+def test_the_python_api_refuses_too_with_its_own_way_out(no_run):
     with pytest.raises(GameError, match=r"m \+ k = 1,000,000,001 substeps .* or give budget=False to run it anyway"):
         harness.check("dirac_gan", "alternating", "gradient", m=10**9)
     with pytest.raises(GameError, match="numbers held at once .* budget=False"):
@@ -188,8 +212,8 @@ def test_every_bundled_matrix_is_far_within_the_budget(games):
 
 
 @pytest.mark.parametrize("delay", [0.3, 1.0])
-def test_ctrl_c_in_the_first_second_is_one_line_and_exit_130(tmp_path, delay):
-    process = start(tmp_path, "check", "--game", "dirac_gan", "--quiet")
+def test_ctrl_c_in_the_first_second_is_one_line_and_exit_130(start, delay):
+    process = start("check", "--game", "dirac_gan", "--quiet")
     time.sleep(delay)
     process.send_signal(signal.SIGINT)
     out, err = process.communicate(timeout=60)
@@ -197,14 +221,14 @@ def test_ctrl_c_in_the_first_second_is_one_line_and_exit_130(tmp_path, delay):
     assert out == "" and one_line(err).startswith("harness: interrupted (SIGINT)")
 
 
-def test_ctrl_c_while_a_slow_user_file_imports_is_one_line_and_exit_130(tmp_path):
+def test_ctrl_c_while_a_slow_user_file_imports_is_one_line_and_exit_130(tmp_path, start):
     marker = tmp_path / "importing"
     (tmp_path / "slow.py").write_text(textwrap.dedent(f"""
         import pathlib, time
         pathlib.Path({str(marker)!r}).touch()
         time.sleep(60)
     """))
-    process = start(tmp_path, "check", "--game", "dirac_gan", "--flow", "slow.py:f")
+    process = start("check", "--game", "dirac_gan", "--flow", "slow.py:f")
     wait_for(marker, process)
     sent = time.perf_counter()
     process.send_signal(signal.SIGINT)
@@ -235,11 +259,11 @@ flows = ["gradient"]
 
 
 @pytest.mark.parametrize("signum, jobs", [(signal.SIGTERM, 1), (signal.SIGINT, 2)])
-def test_a_signal_during_a_long_computation_ends_it_within_seconds(tmp_path, signum, jobs):
+def test_a_signal_during_a_long_computation_ends_it_within_seconds(tmp_path, start, signum, jobs):
     """The second check runs 10^9 steps in one XLA call: with -j 1 in the main thread, where no Python signal
     handler runs until it returns (the watcher thread ends the process), with -j 2 in a worker thread."""
     (tmp_path / "endless.toml").write_text(ENDLESS)
-    process = start(tmp_path, "check", "--all", "--matrix", "endless.toml", "--no-budget", "--progress", "--json",
+    process = start("check", "--all", "--matrix", "endless.toml", "--no-budget", "--progress", "--json",
                     "out.json", "-j", str(jobs))
     for line in process.stderr:
         if line.startswith("[1/2]"):
@@ -247,7 +271,7 @@ def test_a_signal_during_a_long_computation_ends_it_within_seconds(tmp_path, sig
     time.sleep(1.5)  # into the second check's compilation or computation
     sent = time.perf_counter()
     process.send_signal(signum)
-    _, err = process.communicate(timeout=60)
+    _, err = process.communicate(timeout=30)
     seconds = time.perf_counter() - sent
     name, code = signal.Signals(signum).name, {signal.SIGINT: 130, signal.SIGTERM: 143}[signum]
     assert process.returncode == code and seconds < 5, (seconds, err)

@@ -165,7 +165,8 @@ def test_third_order_of_gradient_descent_names_its_four_elementary_differentials
     series = harness.check("rosenbrock", "gd", euler_second_order, points=2, lr1=0.7).series
     assert (series.agrees_through, series.predicted_slope) == (2, 4.0) and series.residual < 1e-9
     named = {t.name: t.rule_expression for t in series.terms if t.differs}
-    assert named == {"f_phi_phi(f, f_phi(f))": "-alpha**4/12", "f_phi(f_phi_phi(f, f))": "-alpha**4/12", "f_phi(f_phi(f_phi(f)))": "-alpha**4/4"}
+    assert named == {"f_phi_phi(f, f_phi(f))": "-alpha**4/12", "f_phi(f_phi_phi(f, f))": "-alpha**4/12",
+                     "f_phi(f_phi(f_phi(f)))": "-alpha**4/4"}
 
 
 def test_a_flow_whose_expansion_in_h_is_not_finite_has_no_series_and_says_why():
