@@ -317,6 +317,9 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
     ``folder`` (where figure files of earlier reports that are not rewritten are removed). Phase planes need
     the Game: from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
     names = list(dict.fromkeys(r.spec.game for r in results))
+    matrix = [r for r in results if literature.source_of(r) is None]
+    if matrix:  # the literature's claims beside a matrix (report --literature): their rows carry details, not panels
+        results = matrix
     known: dict[str, Game] = games if games is not None and set(names) <= set(games) else {**catalog(), **(games or {})}
     figures, written = [], set()
     for index, name in enumerate(names, start=1):

@@ -224,14 +224,16 @@ def test_the_lookahead_example_derives_a_flow_that_measures_slope_four(tmp_path,
     factory's values."""
     example = Path(__file__).resolve().parents[1] / "examples" / "lookahead_optimizer.py"
     monkeypatch.chdir(tmp_path)
-    rule = f"{example}:lookahead_half_three"
-    assert main(["derive", "--scheme", rule, "--format", "python", "--out", "lookahead_flow.py"]) == 0
-    derivation = derive(rule, 2)
+    rule = f"{example}:lookahead_rule"
+    assert main(["derive", "--scheme", rule, "--param", "a=0.5", "--param", "k=3", "--format", "python", "--out",
+                 "lookahead_flow.py"]) == 0
+    derivation = derive(f"{example}:lookahead_half_three", 2)
     assert derivation.coefficient(0, "phi", "f") == pytest.approx(1.5, abs=1e-12)
     # z' = z + a k h V + a k (k - 1)/2 h^2 V'V + ...: h^1 coefficient a k (k - 1)/2 - (a k)^2/2 = 3/8
     assert derivation.coefficient(1, "phi", "f_phi(f)") == pytest.approx(0.375, abs=1e-12)
-    result = harness.check("dirac_gan", rule, "lookahead_flow.py:derived_flow", points=2)
-    assert result.passed and abs(result.fit.slope - 4) < 0.15
+    result = harness.check("dirac_gan", rule, "lookahead_flow.py:derived_flow", points=2,
+                           user_params={"a": 0.5, "k": 3})
+    assert result.passed and abs(result.fit.slope - 4) < 0.15 and "a=0.5, k=3" in result.spec.scheme.label
     import importlib.util
 
     spec = importlib.util.spec_from_file_location("lookahead_optimizer", example)
@@ -326,3 +328,13 @@ def test_substeps_beyond_the_budget_are_refused_before_tracing(capsys):
     assert main(["derive", "--scheme", "alternating", "--m", "1000000000"]) == 2
     error = capsys.readouterr().err.strip()
     assert "too much work: m + k = 1,000,000,001" in error and len(error.splitlines()) == 1
+
+
+@pytest.mark.slow
+def test_rk4_has_no_terms_below_h4_and_the_chain_coefficient_of_its_stability_function():
+    """RK4 is fourth order: its modified field is f through h^3; at h^4 the chain f'f'f'f'f has the h^4
+    coefficient of log(1 + z + z^2/2 + z^3/6 + z^4/24) = z - z^5/120 + ..., so -alpha^5/120."""
+    d = derive("rk4", 4, players=1)
+    assert d.verified
+    assert [t.tree for t in d.terms if 0 < t.order < 4] == []
+    assert expressions(d, 4)[("x", "f_phi(f_phi(f_phi(f_phi(f))))")] == "-alpha**5/120"

@@ -387,7 +387,8 @@ def test_user_flow_results_round_trip_resume_and_are_labelled_with_their_file(ou
     assert recorded.to_dict() == entry and recorded.spec.flow.label == "lookahead_flow (lookahead.py)"
     assert table_rows([result])[0][2] == "lookahead_flow (lookahead.py)"
     (outside / "lookahead.py").write_text((outside / "lookahead.py").read_text() + "\n# edited\n")
-    with pytest.raises(harness.GameError, match="check matrix \\(the list of checks\\) changed"):
+    with pytest.raises(harness.GameError, match=r"check matrix \(the list of checks, or the code of a rule or flow "
+                                               r"they use\) changed"):
         PartialRun(outside / "p.json", [spec], settings, games).load()  # an edited flow file is another check
 
 
