@@ -625,11 +625,12 @@ def command_derive(args) -> int:
         print(text)
     else:
         out = Path(args.out)
-        if out.exists() and (not out.is_file() or DERIVED_MARK not in out.read_text(errors="replace")[:400]):
+        if out.is_symlink() or (out.exists() and (not out.is_file() or DERIVED_MARK not in
+                                                  out.read_text(errors="replace")[:400])):
             raise GameError(f"--out {out} exists and was not written by harness derive; give a new file")
-        out.write_text(text + "\n")
-        print(f"wrote {out}" + (f": check it with harness check --scheme {args.scheme} --flow {out}:derived_flow "
-                                f"--lr1 {args.lr1:g} --lr2 {args.lr2:g}" if args.format == "python" else ""))
+        atomic_write(out, text + "\n")
+        print(f"wrote {out}" + (f": check it with harness check --game GAME --flow {out}:derived_flow and the rule "
+                                "flags given here" if args.format == "python" else ""))
     return 0 if derivation.verified else 1
 
 
@@ -638,8 +639,8 @@ def _note(text: str) -> None:
 
 
 def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
-    """The files a run reads that are named on its command line or in its matrix: game, rule and flow files,
-    the check matrix, the shard files of --merge."""
+    """The files a run reads that are named on its command line or in its matrix: game, rule, flow and term
+    files, the check matrix, the shard files of --merge."""
     from harness.checks import BUNDLED_MATRICES
     from harness.shards import shard_files
 
@@ -647,6 +648,7 @@ def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
     if is_file_spec(getattr(args, "scheme", "")):
         found.append(Path(args.scheme.partition(".py")[0] + ".py"))
     found += [Path(flow.user.file) for flow in getattr(args, "flow", None) or [] if flow.user is not None]
+    found += [Path(text.partition(".py")[0] + ".py") for text in getattr(args, "terms", None) or []]
     for spec in specs:
         if spec.scheme.name == "user":
             found.append(Path(spec.scheme.user_rule.file))

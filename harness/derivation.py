@@ -142,7 +142,7 @@ class Derivation:
 
     def _equations(self) -> list[tuple[str, list[list[Term]]]]:
         names = ("phi", "theta") if self.players == 2 else ("x",)
-        return [(p, [[t for t in self.terms if t.player == p and t.order == j and t.coefficient != 0.0]
+        return [(p, [[t for t in self.terms if t.player == p and t.order == j and _present(t)]
                      for j in range(self.order + 1)]) for p in names]
 
     def text(self) -> str:
@@ -257,6 +257,11 @@ class Derivation:
         namespace: dict[str, Any] = {}
         exec(compile(self.python(name), f"<derived flow of {self.rule}>", "exec"), namespace)  # noqa: S102
         return namespace[name]
+
+
+def _present(term: Term) -> bool:
+    """Whether a term belongs in the formula: nonzero at the given rates, or a polynomial in them that is not 0."""
+    return term.coefficient != 0.0 or term.expression not in (None, "0")
 
 
 def _negative(term: Term) -> bool:
@@ -425,25 +430,26 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
 
 
 def derive(rule: Scheme | str | Callable = "simultaneous", order: int = 2, *, players: int | None = None,
-           terms: Sequence[Callable | str] = (), **settings: Any) -> Derivation:
+           terms: Sequence[Callable | str] = (), refresh_code: bool = True, **settings: Any) -> Derivation:
     """The modified field of a one-step ``rule`` (a name, ``file.py:NAME``, a function or a Scheme, with its
     settings: lr1, lr2, m, k, first, ...) through h^``order``, in the tree basis of ``players`` (2, or 1 for
     one objective; default 1 for ``gd``, else 2), identified and verified on random polynomial games.
     ``terms`` (functions in a user-flow notation returning a field, or ``file.py:NAME``) join the basis."""
     with jax.enable_x64(True):
-        return _derive(rule, order, players, terms, settings)
+        return _derive(rule, order, players, terms, settings, refresh_code)
 
 
-def _derive(rule, order, players, terms, settings) -> Derivation:
+def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Derivation:
+    scheme = _rule_scheme(rule, settings)
     if players is None:
-        players = 1 if rule == "gd" else 2
+        players = 1 if scheme.name == "gd" else 2
     if players not in MAX_ORDERS:
         raise GameError(f"players must be 1 (one objective) or 2, got {players!r}")
     if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= MAX_ORDERS[players]:
-        raise GameError(f"--order must be an integer from 0 to {MAX_ORDERS[players]} for "
+        raise GameError(f"the order (--order) must be an integer from 0 to {MAX_ORDERS[players]} for "
                         f"{'two players' if players == 2 else 'one objective'}, got {order!r}")
-    scheme = _rule_scheme(rule, settings)
-    refresh((), [scheme.user_rule] if scheme.name == "user" else [])  # a rule whose code changed is traced afresh
+    if refresh_code:  # a rule whose code changed is traced afresh (a check's run has refreshed already)
+        refresh((), [scheme.user_rule] if scheme.name == "user" else [])
     extra = tuple(user_term(term) for term in terms)
     degree = max(order + 1, 2)
     grid = [(a, b) for a in RATE_GRID[players] for b in (RATE_GRID[players] if players == 2 else (1.0,))]
@@ -485,9 +491,9 @@ def _derive(rule, order, players, terms, settings) -> Derivation:
 
 def _stored_path(structure: tuple, order: int, players: int, degree: int, params: np.ndarray,
                  extra: tuple) -> Path | None:
-    """Where a derivation is kept across runs (``derivations/`` in the cache folder; None when the caches are
-    off): keyed by the rule's and the extra terms' traced programs on the first probe game, the settings, the
-    order, the harness source and the JAX version, so that a changed rule is derived afresh."""
+    """Where a derivation is kept across runs (beside the kernels, under their cap; None when the caches are
+    off): keyed by the rule's and the extra terms' traced programs on the first probe game and their names, the
+    settings, the order, the harness source and the JAX version, so that a changed rule is derived afresh."""
     folder = kernel_cache.directory()
     if folder is None:
         return None
@@ -502,8 +508,8 @@ def _stored_path(structure: tuple, order: int, players: int, degree: int, params
     except Exception:  # noqa: BLE001  a rule that cannot be traced says so when it is derived
         return None
     text = "|".join([digest.hexdigest(), params.tobytes().hex(), str((order, players, degree, DERIVED_MARK)),
-                     kernel_cache.harness_source(), jax.__version__])
-    return folder.parent / "derivations" / f"{hashlib.sha256(text.encode()).hexdigest()}.json"
+                     ",".join(name for name, _ in extra), kernel_cache.harness_source(), jax.__version__])
+    return folder / f"{hashlib.sha256(text.encode()).hexdigest()}.derivation.json"
 
 
 def _identify(derivation: Derivation, samples: list, rates: list[tuple[float, float]], extra: tuple) -> None:
@@ -535,6 +541,7 @@ def _identify(derivation: Derivation, samples: list, rates: list[tuple[float, fl
                 found.append((player, name, values[:, index]))
         derivation.residuals.append(worst)
         if worst > VERIFIED:
+            derivation.terms = [t for t in derivation.terms if _present(t)]
             derivation.failure = ("the rule's modified field is not a combination of elementary differentials of f "
                                   "and g" + (" and the given terms" if extra else "")
                                   + f" at h^{j} (it evaluates something else: a transposed Jacobian, a loss, "
@@ -542,7 +549,7 @@ def _identify(derivation: Derivation, samples: list, rates: list[tuple[float, fl
             return
         for player, name, per_rate in found:
             derivation.terms.append(_term(j, player, name, per_rate, rates, players))
-    derivation.terms = [t for t in derivation.terms if t.coefficient != 0.0 or t.expression not in (None, "0")]
+    derivation.terms = [t for t in derivation.terms if _present(t)]
 
 
 def _independent(design: np.ndarray) -> np.ndarray:

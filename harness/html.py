@@ -32,6 +32,7 @@ th { background: #f4f4f6; }
 #checks .group-head button[aria-expanded=false]::before { content: "▸ "; }
 #checks tbody.collapsed > tr:not(.group-head), #checks tr[hidden], #checks tbody[hidden] { display: none; }
 #checks td:nth-child(n+5):nth-child(-n+8) { white-space: nowrap; }
+#checks td { overflow-wrap: anywhere; }
 #checks td:nth-child(2) { max-width: 17em; } #checks td:nth-child(11) { min-width: 6.2em; }
 tr.off td { background: #fde8e8; }
 .status { font-weight: 600; } .PASS { color: #18794e; } .other { color: #b4232a; }

@@ -157,7 +157,8 @@ def call(kernel: Any, key: str, args: tuple):
 def evict(folder: Path, limit: int) -> list[Path]:
     """Remove the least recently used kernels (oldest modification time, which ``call`` refreshes on use)
     until ``folder`` holds at most ``limit`` bytes of them; return the removed paths."""
-    return _evict([(path, path) for path in folder.glob("*.jaxexport")], limit)
+    return _evict([(path, path) for pattern in ("*.jaxexport", "*.derivation.json") for path in folder.glob(pattern)],
+                  limit)
 
 
 def evict_programs(folder: Path, limit: int) -> list[Path]:
@@ -210,7 +211,7 @@ def _write(path: Path, data: bytes | bytearray) -> None:
     temporary.replace(path)
 
 
-_KERNEL_FILE = re.compile(r"[0-9a-f]{64}\.jaxexport(\.\d+\.tmp)?")
+_KERNEL_FILE = re.compile(r"\.?[0-9a-f]{64}\.(jaxexport|derivation\.json)(\.\d+(\.[0-9a-f]+)?\.tmp)?")
 """A kept kernel (``call``), or one being written (``_write``'s temporary file)."""
 _PROGRAM_FILE = re.compile(r".+-[0-9a-f]{32,}-(cache|atime)")
 """JAX's compiled program ``NAME-HASH-cache`` and its access-time file ``NAME-HASH-atime`` (jax._src.lru_cache)."""

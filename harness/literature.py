@@ -155,7 +155,7 @@ def section(results: list[CheckResult]) -> str:
     rows = claims(results)
     if not rows:
         return ""
-    lines = [HEADING, "",
+    lines = [HEADING, "", f"<details><summary>{len(rows)} published claims and their verdicts</summary>", "",
              f"{len(rows)} published claims under their rules and regimes ({sum(len(r.slopes) for r in rows)} "
              "checks); each flow's file states its citation and the provenance of the formula as implemented "
              "(printed, quoted, code, recalled or derived). Claimed: the local-error slope of the claim "
@@ -170,7 +170,7 @@ def section(results: list[CheckResult]) -> str:
         measured = (f"{min(row.slopes):.2f}–{max(row.slopes):.2f} ({len(row.slopes)})" if row.slopes else "—")
         cells = [row.paper, row.flow, row.provenance, row.rule, f"{row.claimed:g}", measured, row.verdict]
         lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join(lines) + "\n"
+    return "\n".join([*lines, "", "</details>"]) + "\n"
 
 
 def findings(results: list[CheckResult]) -> list[str]:

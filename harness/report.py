@@ -34,6 +34,7 @@ from harness.figures import error_figures, panel_suffix, phase_figures, plotted_
 from harness.game import Game, GameError
 from harness.html import render_html, slug
 from harness.precision import float64
+from harness.resume import atomic_write
 from harness.series import Series
 from harness.trajectories import trajectories
 
@@ -113,6 +114,8 @@ def _names(checks: list[CheckResult]) -> str:
 
 def flow_phrase(r: CheckResult) -> str:
     """The flow of a check in words, e.g. "the gradient flow"."""
+    if literature.source_of(r) is not None:
+        return "the literature's published flows (each in 'Published flows, checked')"
     name = r.spec.flow.name
     if name in FLOW_NAMES:
         return FLOW_NAMES[name]
@@ -125,9 +128,16 @@ def flow_phrase(r: CheckResult) -> str:
     return "the flow"
 
 
+PUBLISHED = "published flows"
+"""The Findings' label of the literature's flows, one group per measure and expected slope (each claim has its
+row in the section "Published flows, checked")."""
+
+
 def _key(r: CheckResult) -> tuple[str, str, float | None]:
-    """A Findings group: the flow (its label), the measure (local or global) and the expected slope."""
-    return r.spec.flow.label, r.spec.measure, r.spec.expected_slope
+    """A Findings group: the flow (its label; PUBLISHED for the literature's), the measure (local or global) and
+    the expected slope."""
+    label = PUBLISHED if literature.source_of(r) is not None else r.spec.flow.label
+    return label, r.spec.measure, r.spec.expected_slope
 
 
 def status_lines(results: list[CheckResult]) -> list[str]:
@@ -401,9 +411,9 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
         document["paper"] = paper_data
     if derived_data:
         document["derived_flows"] = derived_data
-    _atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
-    _atomic_write(out / "index.md", markdown(content))
-    _atomic_write(out / "index.html", render_html(content, out))
+    atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
+    atomic_write(out / "index.md", markdown(content))
+    atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
 
 
@@ -554,8 +564,3 @@ def claim(out: Path) -> None:
     except OSError as exc:
         raise GameError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
 
-
-def _atomic_write(path: Path, text: str) -> None:
-    temporary = path.with_name(path.name + ".tmp")
-    temporary.write_text(text)
-    temporary.replace(path)

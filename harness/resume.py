@@ -305,7 +305,8 @@ def run_saving(
 
 def publish(staging: Path, out: Path) -> None:
     """Move every file of ``staging`` into ``out`` (each by an atomic rename, all with signals deferred),
-    remove figures of ``out`` that the new report does not have, and remove ``staging``."""
+    remove figures of ``out`` (in ``figures/`` and ``paper/``) that the new report does not have, and remove
+    ``staging``."""
     with signals_deferred():
         written = set()
         for source in sorted(p for p in staging.rglob("*") if p.is_file()):
@@ -314,9 +315,9 @@ def publish(staging: Path, out: Path) -> None:
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(source, target)
             written.add(relative)
-        figures = out / "figures"
-        if figures.is_dir():
-            for stale in figures.iterdir():
-                if stale.suffix in (".svg", ".png") and stale.relative_to(out) not in written:
-                    stale.unlink()
+        for figures in (out / "figures", out / "paper"):
+            if figures.is_dir():
+                for stale in figures.iterdir():
+                    if stale.suffix in (".svg", ".png") and stale.relative_to(out) not in written:
+                        stale.unlink()
         shutil.rmtree(staging, ignore_errors=True)

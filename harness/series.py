@@ -36,6 +36,7 @@ from harness import kernel_cache
 from harness.bea import MAX_ORDER, modified_coefficients, taylor_in_h
 from harness.flows import Flow, family_field, flow_family
 from harness.game import Game, GameError
+from harness.identity import register
 from harness.integrate import EPS
 from harness.kernel_cache import family_key, program_key
 from harness.schemes import Scheme, update_map
@@ -199,9 +200,10 @@ def _rule_kernel(game: Game, structure: tuple, orders: int):
 
 
 @functools.lru_cache(maxsize=32)
-def _tree_kernel(game: Game, order: int, raw_terms: tuple):
+def _tree_kernel(game: Game, order: int, raw_terms: tuple, stamps: tuple = ()):
     """Compiled ``points -> [P, trees + extra, n]``: the elementary differentials of h^``order`` (each equation's
-    trees, as joint vectors with zeros in the other player's part) and the user's own terms."""
+    trees, as joint vectors with zeros in the other player's part) and the user's own terms (``stamps``: their
+    files', so that an edited term file is traced afresh)."""
     extra = tuple(_user_term(t) for t in raw_terms)
     players = 2 if game.kind == "two-player" else 1
     wanted = [t for found in basis(order, players).values() for t in found]
@@ -359,7 +361,8 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: n
     trees = basis(j, players)
     a = game.dims[0]
     extra = tuple(_user_term(t) for t in raw_terms)
-    columns = np.asarray(_tree_kernel(game, j, raw_terms)(jnp.asarray(points)))  # [P, trees + extra, n]
+    kernel = _tree_kernel(game, j, raw_terms, _stamps(raw_terms))
+    columns = np.asarray(kernel(jnp.asarray(points)))  # [P, trees + extra, n]
     rule_of, derived = _rule_coefficients(scheme, j, players, raw_terms)
     unexplained = total = 0.0
     found: list[Term] = []
@@ -407,17 +410,35 @@ def _symbols(scheme: Scheme) -> dict[str, float]:
     return {"alpha": scheme.lr1, "lambda": scheme.lr2, "m": scheme.m, "k": scheme.k}
 
 
-@functools.lru_cache(maxsize=64)
 def _derived(scheme: Scheme, order: int, players: int, raw_terms: tuple):
     """harness.derive's derivation of ``scheme`` through h^order, or None when the rule is not a P-series (or
-    cannot be derived: a finite-sum rule, an operation Taylor-mode autodiff lacks)."""
-    from harness.derivation import derive
-
+    cannot be derived: a finite-sum rule, an operation Taylor-mode autodiff lacks); kept per rule by content
+    (its structure holds the loaded function) and the term files' stamps."""
     try:
-        derivation = derive(scheme, order, players=players, terms=list(raw_terms))
+        key = (scheme.structure, tuple(scheme.param_values), order, players, raw_terms, _stamps(raw_terms))
     except GameError:
         return None
-    return derivation if derivation.verified else None
+    if key not in _DERIVED:
+        from harness.derivation import derive
+
+        try:
+            derivation = derive(scheme, order, players=players, terms=list(raw_terms), refresh_code=False)
+            _DERIVED[key] = derivation if derivation.verified else None
+        except GameError:
+            _DERIVED[key] = None
+    return _DERIVED[key]
+
+
+_DERIVED: dict[tuple, object] = {}
+register(_DERIVED.clear)
+
+
+def _stamps(raw_terms: tuple) -> tuple:
+    """The file stamps (harness.catalog.file_stamp) of terms given as ``file.py:NAME``: an edited file is another
+    term."""
+    from harness.catalog import file_stamp
+
+    return tuple(file_stamp(t.rpartition(":")[0]) if isinstance(t, str) else () for t in raw_terms)
 
 
 def _rule_coefficients(scheme: Scheme, order: int, players: int, raw_terms: tuple):
@@ -501,15 +522,20 @@ def hint(series: Series, game: Game, scheme: Scheme, flow: Flow, status: str, sl
     if not series.available or status != "FAIL":
         return None
     if series.differing_order == 0:
-        lead = ("the rule's leading field is not V = (alpha f, lambda g): the gradient flow does not model it"
+        text = ("the rule's leading field is not V = (alpha f, lambda g): the gradient flow does not model it"
                 if flow.name == "gradient" else f"the rule's leading field is not that of {flow.name}")
-        return f"{lead}; check bea:0 or your own order-0 flow (harness derive prints the rule's field)"
-    if not (series.at_least and slope is not None and slope > expected + tolerance and scheme.name == "user"):
+        return f"{text}; check bea:0 or your own order-0 flow (harness derive prints the rule's field)"
+    if not (series.at_least and slope is not None and slope > expected + tolerance and scheme.name == "user"
+            and flow.name == "gradient"):
         return None
     players = 2 if game.kind == "two-player" else 1
     derived = _derived(scheme, 3 if players == 2 else 4, players, ())
-    if derived is None or any(t.order == 0 and t.tree not in ("f", "g") for t in derived.terms):
+    if derived is None:
         return None
+    lead = ([(derived.coefficient(0, "phi", "f"), scheme.lr1), (derived.coefficient(0, "theta", "g"), scheme.lr2)]
+            if players == 2 else [(derived.coefficient(0, "x", "f"), scheme.lr1)])
+    if any(abs(value - rate) > 1e-12 * rate for value, rate in lead):
+        return None  # no derivation, or a leading field that is not V
     leading = next((t.order for t in derived.terms if t.order > 0 and t.coefficient != 0.0), None)
     if leading is None or leading <= scheme.method_order:
         return None

@@ -338,3 +338,45 @@ def test_rk4_has_no_terms_below_h4_and_the_chain_coefficient_of_its_stability_fu
     assert d.verified
     assert [t.tree for t in d.terms if 0 < t.order < 4] == []
     assert expressions(d, 4)[("x", "f_phi(f_phi(f_phi(f_phi(f))))")] == "-alpha**5/120"
+
+
+def test_a_term_zero_at_the_given_rates_but_not_identically_stays_in_the_flow():
+    """The official convention's regulariser leaves (alpha^2 - alpha lambda)/2 f_theta g: zero at alpha = lambda,
+    but the emitted flow is checked at other rates too."""
+    d = derive("regularised", 1, convention="official")
+    assert d.coefficient(1, "phi", "f_theta(g)") == 0.0 and "f_θ g" in d.text()
+    result = harness.check("dirac_gan", "regularised", d.to_flow(), convention="official", lr2=0.5, points=2)
+    assert result.fit.slope == pytest.approx(3, abs=0.15)
+
+
+def test_a_result_whose_param_goes_to_a_flow_reads_back(tmp_path):
+    from harness.checks import CheckResult
+
+    (tmp_path / "pflow.py").write_text("import harness\n\n\n@harness.flow(order=0)\n"
+                                       "def pflow(V, z, h, c=1.0):\n    return c * V(z)\n")
+    result = harness.check("dirac_gan", "simultaneous", f"{tmp_path}/pflow.py:pflow", user_params={"c": 1.0},
+                           points=2)
+    back = CheckResult.from_dict(result.to_dict())
+    assert back.spec.scheme.user_params == (("c", 1.0),) and back.fit.slope == pytest.approx(result.fit.slope)
+
+
+def test_the_diagnosis_follows_an_edited_rule_file(tmp_path):
+    rule = tmp_path / "rule.py"
+    rule.write_text("def rule(f, g, phi, theta, h, lr1, lr2):\n"
+                    "    return phi + lr1 * h * f(phi, theta), theta + lr2 * h * g(phi, theta)\n")
+    flow = tmp_path / "flow.py"  # the gradient flow claimed to first order: the h^1 difference is the rule's own
+    flow.write_text("import harness\n\n\n@harness.flow(order=1)\ndef flow(V, z, h):\n    return V(z)\n")
+    first = harness.check("dirac_gan", f"{rule}:rule", f"{flow}:flow", lr2=0.3, points=2).series
+    assert {(t.player, t.name): t.rule for t in first.terms}[("theta", "g_phi(f)")] == pytest.approx(-0.15)
+    rule.write_text("def rule(f, g, phi, theta, h, lr1, lr2):\n    phi_next = phi + lr1 * h * f(phi, theta)\n"
+                    "    return phi_next, theta + lr2 * h * g(phi_next, theta)\n")  # alternating: +alpha lambda/2
+    second = harness.check("dirac_gan", f"{rule}:rule", f"{flow}:flow", lr2=0.3, points=2).series
+    assert {(t.player, t.name): t.rule for t in second.terms}[("theta", "g_phi(f)")] == pytest.approx(0.15)
+
+
+def test_json_refuses_to_overwrite_a_terms_file(tmp_path, capsys, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "myterm.py").write_text("def myterm(V, z, h):\n    return V(z)\n")
+    assert main(["check", "--game", "dirac_gan", "--points", "2", "--terms", "myterm.py:myterm", "--json",
+                 "myterm.py"]) == 2
+    assert (tmp_path / "myterm.py").read_text().startswith("def myterm")

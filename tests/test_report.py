@@ -14,7 +14,7 @@ from harness.checks import CheckSpec, Settings, run_checks
 from harness.cli import main
 from harness.figures import projection
 from harness.flows import Flow
-from harness.report import findings, ordered, table_rows, write_report
+from harness.report import PUBLISHED, findings, ordered, table_rows, write_report
 from harness.schemes import Scheme
 from harness.trajectories import SAMPLES_PER_STEP, trajectories
 
@@ -180,7 +180,9 @@ def ranges_in_findings(folder):
 
 
 def flow_label(entry: dict) -> str:
-    """A results.json check's flow as the Findings name it (Flow.label)."""
+    """A results.json check's flow as the Findings name it (Flow.label; the literature's flows as one group)."""
+    if "/literature/" in entry["flow"].get("source", ""):
+        return PUBLISHED
     return Flow.from_dict(entry["flow"]).label
 
 
