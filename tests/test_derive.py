@@ -147,7 +147,7 @@ def test_the_emitted_flow_measures_slope_four(tmp_path, capsys):
 @pytest.mark.parametrize("argv, words", [
     (["--scheme", "ogda"], "carries memory"),
     (["--scheme", "nag_sc"], "two-step method"),
-    (["--scheme", "simultaneous", "--order", "4"], "--order must be an integer from 0 to 3"),
+    (["--scheme", "simultaneous", "--order", "4"], "(--order) must be an integer from 0 to 3"),
     (["--scheme", "gd", "--order", "5", "--players", "1"], "from 0 to 4"),
 ])
 def test_bad_input_is_one_line(argv, words, capsys):
