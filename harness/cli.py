@@ -83,24 +83,23 @@ def _positive_float(text: str) -> float:
     return value
 
 
-def _positive_int(text: str) -> int:
+def _integer_from(text: str, low: int, must: str) -> int:
+    """An integer of at least ``low``; ``must`` says what it must be, for the one-line error."""
     try:
         value = int(text)
     except ValueError:
         raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a positive integer")
+    if value < low:
+        raise argparse.ArgumentTypeError(f"{text!r} must be {must}")
     return value
+
+
+def _positive_int(text: str) -> int:
+    return _integer_from(text, 1, "a positive integer")
 
 
 def _seed(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not an integer") from None
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"{text!r} must be a non-negative integer (the seed of the initial points)")
-    return value
+    return _integer_from(text, 0, "a non-negative integer (the seed of the initial points)")
 
 
 def _decades(text: str) -> float:

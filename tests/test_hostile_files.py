@@ -14,6 +14,7 @@ import sys
 from pathlib import Path
 
 import pytest
+from test_shards import TINY
 
 from harness.checks import Settings, load_matrix, run_checks
 from harness.cli import main
@@ -21,17 +22,6 @@ from harness.report import MARKER, claim
 from harness.resume import PartialRun, verdict_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
-TINY = """
-[settings]
-points = 1
-step_sizes = 4
-
-[[check]]
-games = ["rosenbrock", "quadratic_objective"]
-scheme = "gd"
-flows = ["gradient", "igr"]
-"""
-"""Four quick checks in two units: two shards of two checks each."""
 DIRAC = """
 [settings]
 points = 2

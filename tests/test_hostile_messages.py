@@ -7,24 +7,15 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_reliability import run_cli as run
 
 from harness.checks import Settings
-from harness.cli import main
 from harness.fit import fit_order
 from harness.game import GameError
 from harness.integrate import EPS
 from harness.measure import FLOOR_FACTOR, Measurement
 
 README = Path(__file__).resolve().parents[1] / "README.md"
-
-
-def run(capsys, *args):
-    try:
-        code = main(list(args))
-    except SystemExit as exc:  # argparse's errors
-        code = exc.code
-    captured = capsys.readouterr()
-    return code, captured.out, captured.err
 
 
 def refused(capsys, *args) -> str:
