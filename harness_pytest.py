@@ -1,9 +1,12 @@
 """The pytest plugin of the discretization-drift harness (entry point ``pytest11``, name ``harness``).
 
 Only hooks live here, and nothing heavy is imported until a test uses the ``harness_check`` fixture or
-``harness.pytest_plugin.assert_order``: installing the harness must not import JAX, switch it to float64
-or turn on a compilation cache in test suites that never ask for it. See ``harness.pytest_plugin`` for
-what the plugin gives; ``pytest -p no:harness`` turns it off.
+``harness.pytest_plugin.assert_order``: installing the harness must not import JAX, switch it to float64,
+turn on a compilation cache or change an environment variable in test suites that never ask for it. See
+``harness.pytest_plugin`` for what the plugin gives; ``pytest -p no:harness`` turns it off.
+
+``--harness-cap-threads`` (or ``harness_cap_threads = true`` in the ini file) opts in to capping the threads
+of each pytest-xdist worker (``cap_threads_per_worker``); without it the plugin changes no environment variable.
 """
 
 from __future__ import annotations
@@ -21,7 +24,8 @@ THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"
 def cap_threads_per_worker(environ: Any = os.environ) -> None:
     """Under pytest-xdist, give each worker its share of the cores: XLA's intra-op threads and the BLAS
     thread counts become max(1, cores // workers) unless already set, so that n workers do not each
-    start a thread per core. Runs when pytest loads the plugin in a worker, before JAX is imported."""
+    start a thread per core. Runs in a worker, before its conftest files import JAX, when the session opts in
+    (``--harness-cap-threads`` or the ini option ``harness_cap_threads = true``)."""
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if not environ.get("PYTEST_XDIST_WORKER") or workers < 1:
         return
@@ -33,8 +37,6 @@ def cap_threads_per_worker(environ: Any = os.environ) -> None:
         single = " --xla_cpu_multi_thread_eigen=false" if threads == 1 else ""
         environ["XLA_FLAGS"] = f"{flags}{single} intra_op_parallelism_threads={threads}".strip()
 
-
-cap_threads_per_worker()
 
 _RECORDERS: list[_Recorder] = []  # one per configured session, innermost last (pytester nests them)
 _KEY: pytest.StashKey[_Recorder] = pytest.StashKey()
@@ -76,6 +78,17 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--harness-json", metavar="PATH", default=None,
                     help="write every order check of the session (harness_check / assert_order) to PATH as the "
                          "JSON contract of `harness check --json`")
+    group.addoption("--harness-cap-threads", action="store_true", default=False,
+                    help="under pytest-xdist, cap XLA's and BLAS's threads in each worker to its share of the cores "
+                         "(XLA_FLAGS, OMP/OPENBLAS/MKL_NUM_THREADS, unless already set); off by default")
+    parser.addini("harness_cap_threads", "as --harness-cap-threads", type="bool", default=False)
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
+    """Cap a pytest-xdist worker's threads before its conftest files import JAX, when the session opts in."""
+    if early_config.known_args_namespace.harness_cap_threads or early_config.getini("harness_cap_threads"):
+        cap_threads_per_worker()
 
 
 def pytest_configure(config: pytest.Config) -> None:
@@ -97,20 +110,22 @@ def harness_check(request: pytest.FixtureRequest):
     ``CheckResult`` or fails the test with a readable message (bad input: the command line's one line).
     Relative paths in ``path/to/file.py:NAME``
     specs of the game, the rule and the flow are taken relative to the folder of the test file."""
+    from harness import enable_compilation_cache
     from harness.pytest_plugin import assert_order
     from harness.user import resolve
 
+    enable_compilation_cache()
     nodeid, folder = request.node.nodeid, request.path.parent
 
     def check(game: Any, scheme: Any = "simultaneous", flow: Any = "modified", *args: Any, **kwargs: Any):
         __tracebackhide__ = True
-        from harness.game import GameError
+        from harness.errors import HarnessError
 
         game, scheme, flow = (resolve(value, folder) if isinstance(value, str) else value
                               for value in (game, scheme, flow))
         try:
             return assert_order(game, scheme, flow, *args, _test=nodeid, **kwargs)
-        except GameError as exc:  # bad input: the command line's one line, not the harness's traceback
+        except HarnessError as exc:  # bad input: the command line's one line, not the harness's traceback
             message = f"harness: error: {exc}"
         pytest.fail(message, pytrace=False)
 

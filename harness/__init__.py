@@ -1,9 +1,12 @@
 """Discretization-drift harness: measure how closely flows track discrete learning dynamics.
 
 The harness computes in float64 inside its own calls (``jax.enable_x64`` as a context, harness.precision),
-leaving the process's JAX precision as it was. Importing the package turns on JAX's persistent compilation cache
-(directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
-``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it). The traced kernels
+leaving the process's JAX precision as it was. Importing the package changes no ``jax.config`` value and no
+environment variable: the entry points (the command line, the functions of ``harness.api``, ``harness.derive``,
+the pytest fixture ``harness_check``) turn on JAX's persistent compilation cache (``enable_compilation_cache``:
+directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
+``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it; a
+``jax_compilation_cache_dir`` the process set before is kept as it is). The traced kernels
 of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256) and JAX's compiled programs at
 ``HARNESS_PROGRAMS_MAX_MB`` (default 1024), the least recently used evicted first; ``harness cache info`` and
 ``harness cache clear`` show and empty the caches. A cache folder that cannot be used (read-only, a file, or
@@ -14,6 +17,7 @@ import math
 import os
 import sys
 import tempfile
+import threading
 
 from harness import signals as _signals
 
@@ -82,23 +86,41 @@ def _unusable(path: str) -> str | None:
     return None
 
 
-def _enable_compilation_cache() -> None:
-    global CACHE_PROBLEM
+_ENABLING = threading.Lock()
+_ENABLED = False
+
+
+def enable_compilation_cache() -> None:
+    """Turn on JAX's persistent compilation cache in ``cache_folder()`` for every program (minimum compile time 0 s,
+    minimum entry size 0 bytes); once per process, called by the entry points. A ``jax_compilation_cache_dir``
+    set before the first call (by the user's code or ``$JAX_COMPILATION_CACHE_DIR``) is left as it is, and so
+    are the thresholds; ``HARNESS_CACHE_DIR=off`` or an unusable folder leaves the cache off."""
+    global CACHE_PROBLEM, _ENABLED
+    with _ENABLING:
+        if _ENABLED:
+            return
+        _ENABLED = True
+        if jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
+            return
+        CACHE_PROBLEM = _compilation_cache_problem()
+
+
+def _compilation_cache_problem() -> str | None:
+    """Point JAX's compilation cache at ``cache_folder()``; why the folder cannot be used, else None."""
     path = cache_folder()
     if path.lower() == "off":
-        return
-    CACHE_PROBLEM = _unusable(path)
-    if CACHE_PROBLEM:  # read-only, a file, or cannot be created: run without the caches, saying so once
-        _warn_once(f"the cache folder {path} cannot be used ({CACHE_PROBLEM}); running without the caches (set "
+        return None
+    problem = _unusable(path)
+    if problem:  # read-only, a file, or cannot be created: run without the caches, saying so once
+        _warn_once(f"the cache folder {path} cannot be used ({problem}); running without the caches (set "
                    "HARNESS_CACHE_DIR to a writable folder, or to off)")
-        return
+        return problem
     cache_limit_bytes(), programs_limit_bytes()  # a bad size cap is named now, once
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
+    return None
 
-
-_enable_compilation_cache()
 
 from harness.api import (  # noqa: E402
     check,
@@ -113,7 +135,17 @@ from harness.api import (  # noqa: E402
     new_game,
     worst_point,
 )
-from harness.game import Game, GameError, single_objective  # noqa: E402
+from harness.errors import (  # noqa: E402
+    FlowError,
+    GameError,
+    HarnessError,
+    MatrixError,
+    ResultsError,
+    RuleError,
+    UsageError,
+)
+from harness.game import Game, single_objective  # noqa: E402
+from harness.status import Status  # noqa: E402
 
 
 def derive(rule="simultaneous", order: int = 2, **settings):
@@ -122,6 +154,7 @@ def derive(rule="simultaneous", order: int = 2, **settings):
     ``.to_flow()``; ``players``, ``terms`` and the rule's settings (lr1, lr2, m, k, first, ...) as keywords."""
     from harness.derivation import derive as derive_rule
 
+    enable_compilation_cache()
     return derive_rule(rule, order, **settings)
 
 
@@ -129,5 +162,6 @@ from harness.user import flow, rule  # noqa: E402
 
 __version__ = "0.1.0"
 __all__ = ["Game", "GameError", "single_objective", "__version__", "check", "check_all", "derive", "diagnose",
-           "document", "explain", "flow", "list_games", "load", "make_report", "make_settings", "new_game", "rule",
-           "worst_point"]
+           "document", "enable_compilation_cache", "explain", "flow", "list_games", "load", "make_report",
+           "make_settings", "new_game", "rule", "worst_point", "HarnessError", "RuleError", "FlowError",
+           "MatrixError", "ResultsError", "UsageError", "Status"]

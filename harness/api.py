@@ -32,16 +32,19 @@ The heavy modules (measurement, integration, figures) are imported when a functi
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from harness.game import Game, GameError
+from harness.errors import GameError, MatrixError, RuleError, UsageError
+from harness.game import Game
 from harness.precision import float64
+from harness.status import Status
 from harness.user import is_file_spec
 
 if TYPE_CHECKING:
@@ -65,6 +68,25 @@ __all__ = [
     "new_game",
     "worst_point",
 ]
+
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _entry(function: Callable[P, R]) -> Callable[P, R]:
+    """An entry point: JAX's persistent compilation cache turned on (``harness.enable_compilation_cache``, once
+    per process), then ``function`` run in float64 (harness.precision)."""
+    scoped = float64(function)
+
+    @functools.wraps(function)
+    def entry(*args: P.args, **kwargs: P.kwargs) -> R:
+        from harness import enable_compilation_cache
+
+        enable_compilation_cache()
+        return scoped(*args, **kwargs)
+
+    return entry
 
 
 # --- games ----------------------------------------------------------------------------------------
@@ -101,7 +123,7 @@ def list_games() -> list[GameInfo]:
     return [GameInfo(g.name, g.kind, (int(g.dims[0]), int(g.dims[1])), g.description) for g in catalog().values()]
 
 
-@float64
+@_entry
 def load(game: Game | str) -> Game:
     """A validated game from a ``Game`` or a spec (catalog name or ``path/to/file.py:NAME``).
 
@@ -112,7 +134,7 @@ def load(game: Game | str) -> Game:
     >>> load("no_such_game")
     Traceback (most recent call last):
     ...
-    harness.game.GameError: unknown game 'no_such_game'; `harness list` shows the catalog, or give path/to/file.py:NAME
+    harness.errors.GameError: unknown game 'no_such_game'; `harness list` shows the catalog, or give path/to/...
     """
     from harness.catalog import load_game
     from harness.game import validate
@@ -139,30 +161,31 @@ def make_settings(base: Settings | None = None, **changes: Any) -> Settings:
 
     unknown = set(changes) - {f.name for f in dataclasses.fields(Settings)}
     if unknown:
-        raise GameError(f"unknown measurement setting(s) {', '.join(sorted(unknown))}")
+        raise UsageError(f"unknown measurement setting(s) {', '.join(sorted(unknown))}")
     return with_settings(base if base is not None else Settings(), **changes)
 
 
 def _scheme(scheme: Scheme | str | Callable, overrides: dict[str, Any]) -> Scheme:
-    from harness.schemes import Scheme
+    from harness.schemes import Scheme, scheme_keywords
 
     overrides = {key: value for key, value in overrides.items() if value is not None}
     try:
         if isinstance(scheme, Scheme):
-            return dataclasses.replace(scheme, **overrides) if overrides else scheme
+            return dataclasses.replace(scheme, **scheme_keywords(overrides, scheme)) if overrides else scheme
+        keywords = scheme_keywords(overrides)
         if isinstance(scheme, str) and is_file_spec(scheme):
-            return Scheme("user", rule=scheme, **overrides)
+            return Scheme("user", rule=scheme, **keywords)
         if isinstance(scheme, str):
-            return Scheme(scheme, **overrides)
+            return Scheme(scheme, **keywords)
         if callable(scheme):
-            return Scheme("user", rule=scheme, **overrides)
+            return Scheme("user", rule=scheme, **keywords)
     except TypeError as exc:  # an unknown keyword
-        raise GameError(f"bad update-rule parameter: {exc}") from exc
-    raise GameError(f"an update rule is a harness.schemes.Scheme, its name, path/to/file.py:NAME or a function, "
+        raise RuleError(f"bad update-rule parameter: {exc}") from exc
+    raise RuleError(f"an update rule is a harness.schemes.Scheme, its name, path/to/file.py:NAME or a function, "
                     f"got {scheme!r}")
 
 
-@float64
+@_entry
 def check(
     game: Game | str,
     scheme: Scheme | str | Callable = "simultaneous",
@@ -174,7 +197,7 @@ def check(
     k: int | None = None,
     first: str | None = None,
     expected_slope: float | None = None,
-    expected_status: str = "PASS",
+    expected_status: str = Status.PASS,
     reason: str = "",
     settings: Settings | None = None,
     tolerance: float | None = None,
@@ -197,7 +220,7 @@ def check(
     ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of order p and a rule of order q. The
     measurement settings default to those of ``harness check``; give ``settings`` and/or single values
     (``points=2`` is a quick look). Sizes that cannot finish (``m + k``, ``points``, a cold start's ``step``…)
-    raise GameError before anything is compiled, naming the estimate and the limit (harness.budget);
+    raise UsageError before anything is compiled, naming the estimate and the limit (harness.budget);
     ``budget=False`` runs them anyway. ``terms``: your own terms for the error series' diagnosis (functions in
     a user-flow notation returning a field), added to the tree basis (``with_terms``).
 
@@ -256,7 +279,7 @@ def with_terms(result: CheckResult, game: Game, terms: Iterable[Callable | str])
     return result
 
 
-@float64
+@_entry
 def check_all(
     games: Iterable[Game | str] | None = None,
     matrix: str | Path | None = None,
@@ -298,7 +321,7 @@ def check_all(
     base, specs = load_matrix(matrix, {**catalog(), **chosen})
     specs = [spec for spec in specs if spec.game in chosen]
     if not specs:
-        raise GameError("the check matrix selects no checks for these games")
+        raise MatrixError("the check matrix selects no checks for these games")
     settings = make_settings(base, **changes)
     if budget:  # as harness.check, with what changed traced afresh first (run_checks does it too)
         from harness.budget import check_budget
@@ -328,7 +351,7 @@ def document(results: list[CheckResult], **context: Any) -> dict:
     return results_document(list(results), base, **context)
 
 
-@float64
+@_entry
 def make_report(
     out: str | Path = "reports/latest",
     games: Iterable[Game | str] | None = None,
@@ -339,7 +362,7 @@ def make_report(
 ) -> Path:
     """Run the check matrix and write a report, like ``harness report --out OUT``; returns the path of
     ``index.md`` (next to it: the figures and ``results.json``). Arguments as for ``check_all``. ``out`` must be
-    new, empty or a report folder written before (its ``.harness-report`` marker): GameError otherwise, before
+    new, empty or a report folder written before (its ``.harness-report`` marker): UsageError otherwise, before
     anything runs."""
     from harness.report import claim, write_report
 
@@ -403,7 +426,7 @@ class WorstPoint:
         return text
 
 
-@float64
+@_entry
 def worst_point(result: CheckResult) -> WorstPoint:
     """The ``WorstPoint`` of a check: among its initial points, the one whose own slope is farthest from
     the expected slope (the point with the most non-finite errors when no point has a slope).
@@ -442,7 +465,7 @@ def worst_point(result: CheckResult) -> WorstPoint:
     return max(candidates, key=lambda c: (c.non_finite, -c.index))
 
 
-@float64
+@_entry
 def diagnose(result: CheckResult) -> Series:
     """The error series of a check (harness.series): how far its flow agrees with the update rule's own
     modified field, the slope that predicts, and at the first differing order the named terms with their
@@ -466,7 +489,7 @@ def diagnose(result: CheckResult) -> Series:
                         jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed)
 
 
-@float64
+@_entry
 def explain(result: CheckResult) -> str:
     """A check in a few lines for people: what was expected, what was measured and why (the failure
     message of the pytest plugin's ``assert_order``).
@@ -504,7 +527,7 @@ def explain(result: CheckResult) -> str:
     lines.append(f"  worst point: {worst_point(result).describe(expected)}")
     if result.series is not None:
         lines.extend(f"  {text}" for text in result.series.lines())
-    if fit.status == "FAIL" and fit.slope is not None:
+    if fit.status == Status.FAIL and fit.slope is not None:
         natural = spec.natural_slope
         if natural != expected and abs(fit.slope - natural) <= result.settings.tolerance:
             lines.append(f"  hint: the measured slope matches what a flow of order {spec.flow.order} and this rule "

@@ -14,7 +14,7 @@ Each check is estimated from its sizes alone (no compilation, no call of the gam
 
 The limits are far above every bundled check matrix (tests/test_hostile_signals.py runs them all through
 ``check_budget``) and below what takes hours or tens of GB. A run over one of them is refused with one line
-(``GameError``: exit 2 on the command line) naming the check, the estimate, the limit and the way out:
+(``UsageError``: exit 2 on the command line) naming the check, the estimate, the limit and the way out:
 ``harness check --no-budget`` / ``harness report --no-budget``, ``harness.check(..., budget=False)``.
 """
 
@@ -25,7 +25,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from harness.checks import GLOBAL_HORIZON, CheckSpec, Settings
-from harness.game import Game, GameError
+from harness.errors import UsageError
+from harness.game import Game
 
 MAX_SUBSTEPS = 64
 MAX_SEQUENCE = 10**7
@@ -71,7 +72,7 @@ def _global_steps(spec: CheckSpec, settings: Settings) -> int:
 def estimate(spec: CheckSpec, game: Game, settings: Settings) -> Estimate:
     """The sizes of ``spec`` on ``game`` under ``settings``."""
     scheme = spec.scheme
-    substeps = int(scheme.m) + int(scheme.k) if scheme.name in ("alternating", "user") else 1
+    substeps = scheme.rule_object.substeps(scheme)
     steps = 1
     if spec.measure == "global" and not scheme.two_step:
         steps = _global_steps(spec, settings)
@@ -106,7 +107,7 @@ def refusal(spec: CheckSpec, found: Estimate, override: str) -> str | None:
 
 def check_budget(specs: Iterable[CheckSpec], games: dict[str, Game], settings: Settings,
                  override: str = "--no-budget") -> None:
-    """GameError (one line) for the first of ``specs`` over the budget, naming its estimate, the limit and
+    """UsageError (one line) for the first of ``specs`` over the budget, naming its estimate, the limit and
     ``override`` (how the caller lifts the budget); nothing otherwise."""
     specs = list(specs)
     for spec in specs:
@@ -115,4 +116,4 @@ def check_budget(specs: Iterable[CheckSpec], games: dict[str, Game], settings: S
             over = sum(refusal(other, estimate(other, games[other.game], settings), override) is not None
                        for other in specs) - 1
             more = f" ({over} more check{'s are' if over != 1 else ' is'} over the budget too)" if over else ""
-            raise GameError(f"too much work: {line}{more}")
+            raise UsageError(f"too much work: {line}{more}")

@@ -14,7 +14,8 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from types import ModuleType
 
-from harness.game import Game, GameError, validate
+from harness.errors import GameError, HarnessError
+from harness.game import Game, validate
 from harness.identity import game_token, is_user_module
 from harness.precision import float64
 
@@ -67,9 +68,9 @@ def load_file(path: str, what: str = "game file") -> ModuleType:
         with _recording_imports() as named:
             spec.loader.exec_module(module)
         _IMPORTED[resolved] = _user_modules((set(sys.modules) - before) | named, module_name)
-    except GameError as exc:  # a Game(...) at module level refused its arguments: say which, plainly
+    except HarnessError as exc:  # a Game(...) at module level refused its arguments: say which, plainly
         del sys.modules[module_name]
-        raise GameError(f"{what} {path!r}: {exc}") from exc
+        raise type(exc)(f"{what} {path!r}: {exc}") from exc
     except Exception as exc:
         del sys.modules[module_name]
         raise GameError(f"{what} {path!r} fails to import: {type(exc).__name__}: {exc}") from exc

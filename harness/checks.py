@@ -22,9 +22,10 @@ from pathlib import Path
 import numpy as np
 
 from harness import guards, identity, two_step
+from harness.errors import FlowError, HarnessError, MatrixError, ResultsError, UsageError
 from harness.fit import DEFAULT_TOLERANCE, MAX_DECADES, MIN_DECADES, Fit, fit_order
 from harness.flows import Flow
-from harness.game import Game, GameError
+from harness.game import Game
 from harness.measure import (
     Measurement,
     default_step_sizes,
@@ -35,9 +36,12 @@ from harness.measure import (
 )
 from harness.parallel import ordered_map
 from harness.precision import float64
-from harness.schemes import Scheme
+from harness.rules import OPTIONS
+from harness.schemes import FIELD_OPTIONS, Scheme
 from harness.series import Series, consistency, error_series, hint, rule_orders_needed
+from harness.status import Status
 from harness.user import is_file_spec, resolve
+from harness.verdict import verdict
 
 SCHEMA_VERSION = 1
 DEFAULT_MATRIX = Path(__file__).with_name("check_matrix.toml")
@@ -47,7 +51,7 @@ BUNDLED_MATRICES = {"default": DEFAULT_MATRIX, "large": Path(__file__).with_name
                     "literature": LITERATURE_MATRIX}
 """Matrix files shipped with the harness, by the name ``--matrix`` accepts in place of a path (``literature``:
 the repository's literature/ catalog, present in a clone or an editable install)."""
-STATUSES = ("PASS", "FAIL", "EXACT", "FLOOR-LIMITED", "REFERENCE-LIMITED", "PRE-ASYMPTOTIC", "DIVERGED")
+STATUSES = tuple(Status)
 
 
 @dataclass(frozen=True)
@@ -64,26 +68,26 @@ class Settings:
     def __post_init__(self) -> None:
         for key in ("points", "step_sizes", "seed"):
             if not _integer(getattr(self, key)):
-                raise GameError(f"{key} must be an integer, got {getattr(self, key)!r}")
+                raise UsageError(f"{key} must be an integer, got {getattr(self, key)!r}")
         for key in ("tolerance", "decades", "h_max"):
             if not (_real(getattr(self, key)) or (key == "h_max" and self.h_max is None)):
-                raise GameError(f"{key} must be a number, got {getattr(self, key)!r}")
+                raise UsageError(f"{key} must be a number, got {getattr(self, key)!r}")
         if self.seed < 0:
-            raise GameError(f"seed must be a non-negative integer, got {self.seed}")
+            raise UsageError(f"seed must be a non-negative integer, got {self.seed}")
         if math.isfinite(self.decades) and self.decades > 0 and not MIN_DECADES <= self.decades <= MAX_DECADES:
-            raise GameError(f"decades must be from {MIN_DECADES:g} (the least span a slope is fitted over) to "
-                            f"{MAX_DECADES:g} (wider ranges only add step sizes at the round-off floor), got "
-                            f"{self.decades:g}")
+            raise UsageError(f"decades must be from {MIN_DECADES:g} (the least span a slope is fitted over) to "
+                             f"{MAX_DECADES:g} (wider ranges only add step sizes at the round-off floor), got "
+                             f"{self.decades:g}")
         if not (math.isfinite(self.tolerance) and self.tolerance > 0):
-            raise GameError(f"tolerance must be positive, got {self.tolerance}")
+            raise UsageError(f"tolerance must be positive, got {self.tolerance}")
         if self.points < 1:
-            raise GameError(f"points must be at least 1, got {self.points}")
+            raise UsageError(f"points must be at least 1, got {self.points}")
         if self.step_sizes < 4:
-            raise GameError(f"step_sizes must be at least 4, got {self.step_sizes}")
+            raise UsageError(f"step_sizes must be at least 4, got {self.step_sizes}")
         if not (math.isfinite(self.decades) and self.decades > 0):
-            raise GameError(f"decades must be positive, got {self.decades}")
+            raise UsageError(f"decades must be positive, got {self.decades}")
         if self.h_max is not None and not (math.isfinite(self.h_max) and self.h_max > 0):
-            raise GameError(f"h_max must be a positive step size, got {self.h_max}")
+            raise UsageError(f"h_max must be a positive step size, got {self.h_max}")
 
 
 def _integer(value) -> bool:
@@ -110,31 +114,31 @@ class CheckSpec:
     scheme: Scheme
     flow: Flow
     expected_slope: float | None = None
-    expected_status: str = "PASS"
+    expected_status: str = Status.PASS
     reason: str = ""
     measure: str = "local"
     horizon: float | None = None
 
     def __post_init__(self) -> None:
         if self.measure not in MEASURES:
-            raise GameError(f"unknown measure {self.measure!r}; choose local or global")
+            raise UsageError(f"unknown measure {self.measure!r}; choose local or global")
         if self.horizon is not None and (self.measure != "global" or not (math.isfinite(self.horizon)
                                                                           and self.horizon > 0)):
-            raise GameError(f"a horizon must be a positive time and goes with measure global, got {self.horizon}")
+            raise UsageError(f"a horizon must be a positive time and goes with measure global, got {self.horizon}")
         if self.scheme.two_step and not self.flow.second_order:
-            raise GameError(f"{self.scheme.name} is checked against second-order ODEs, flow(V, x, v, t, s) -> "
+            raise FlowError(f"{self.scheme.name} is checked against second-order ODEs, flow(V, x, v, t, s) -> "
                             f"acceleration (harness.two_step), not the flow {self.flow.label}")
         if self.flow.second_order and not self.scheme.two_step:
-            raise GameError(f"the second-order ODE {self.flow.label} is checked against a two-step method "
+            raise FlowError(f"the second-order ODE {self.flow.label} is checked against a two-step method "
                             f"(heavy_ball_sc, nag_sc, nag_c), not {self.scheme.name}")
         if self.flow.second_order and self.measure != "local":
-            raise GameError("a second-order ODE is checked by its two-step residual (measure local) only")
+            raise FlowError("a second-order ODE is checked by its two-step residual (measure local) only")
         if self.expected_slope is None:
             object.__setattr__(self, "expected_slope", self.natural_slope)
         elif not (_real(self.expected_slope) and math.isfinite(self.expected_slope) and self.expected_slope > 0):
-            raise GameError(f"expected_slope must be a finite positive number, got {self.expected_slope!r}")
+            raise UsageError(f"expected_slope must be a finite positive number, got {self.expected_slope!r}")
         if self.expected_status not in STATUSES:
-            raise GameError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
+            raise UsageError(f"unknown expected status {self.expected_status!r}; one of {', '.join(STATUSES)}")
         _check_params_named(self.scheme, self.flow)
 
     @property
@@ -226,7 +230,7 @@ class CheckResult:
             spec = CheckSpec(**known(CheckSpec, {**entry, "scheme": Scheme(**entry["scheme"]),
                                                  "flow": Flow.from_dict(entry["flow"]),
                                                  "horizon": entry.get("requested_horizon")}))
-            fit = Fit(entry["fitted_slope"], entry["slope_stderr"], entry["status"], list(entry["reasons"]),
+            fit = Fit(entry["fitted_slope"], entry["slope_stderr"], Status(entry["status"]), list(entry["reasons"]),
                       tuple(entry["fit_range"]) if entry["fit_range"] else None,
                       None if entry["used_in_fit"] is None else np.array(entry["used_in_fit"], dtype=bool))
             measured = {key: array(entry[key]) for key in ("step_sizes", "points", "errors", "reference_error",
@@ -236,7 +240,7 @@ class CheckResult:
                 extra["update_steps"] = np.array(entry["update_steps"])
             measurement = Measurement(**known(Measurement, {**measured, "reference": entry["reference"], **extra}))
         except (KeyError, TypeError, ValueError) as exc:
-            raise GameError(f"not a harness check result ({type(exc).__name__}: {exc})") from exc
+            raise ResultsError(f"not a harness check result ({type(exc).__name__}: {exc})") from exc
         series = Series.from_dict(entry["series"]) if entry.get("series") else None
         return cls(spec, fit, measurement, settings, entry.get("seconds", 0.0), series=series)
 
@@ -254,8 +258,9 @@ GLOBAL_HORIZON = 10.0
 """Default horizon of a global error, in units of the largest step size."""
 
 
-def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[np.ndarray, np.ndarray]:
-    """The step sizes and initial points a check measures at."""
+def measurement_grid(game: Game, spec: CheckSpec, settings: Settings, scale: float | None = None
+                     ) -> tuple[np.ndarray, np.ndarray]:
+    """The step sizes and initial points a check measures at (``scale``: |dV/dz| when already known)."""
     points = initial_points(game, settings.points, settings.seed)
     if spec.scheme.two_step:
         return two_step.step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, settings.h_max), points
@@ -263,12 +268,37 @@ def measurement_grid(game: Game, spec: CheckSpec, settings: Settings) -> tuple[n
         step_sizes = settings.h_max * np.logspace(-settings.decades, 0.0, settings.step_sizes)
     else:
         step_sizes = default_step_sizes(game, spec.scheme, settings.step_sizes, settings.decades, points,
-                                        spec.at_step)
+                                        spec.at_step, scale)
     return step_sizes, points
 
 
+@dataclass(frozen=True)
+class Plan:
+    """What a check measures, computed once before measuring: the step sizes, the initial points (equilibria
+    moved off), the scale |dV/dz| of the rule's leading field (harness.measure.jacobian_norm), the slope expected
+    (the check's, else the natural one of its flow and rule), whether the flow is affine in z, and the notes of
+    the guards that ran before measuring."""
+
+    step_sizes: np.ndarray
+    points: np.ndarray
+    scale: float
+    expected_slope: float
+    affine: bool
+    notes: tuple[str, ...]
+
+
+def plan_check(game: Game, spec: CheckSpec, settings: Settings) -> Plan:
+    """The plan of a one-step or multistep check (the guards before measuring run here)."""
+    scale = jacobian_norm(game, spec.scheme, at_step=spec.at_step)
+    step_sizes, points = measurement_grid(game, spec, settings, scale)
+    affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
+    points, equilibria = guards.without_equilibria(game, points)
+    expected = spec.natural_slope if spec.expected_slope is None else spec.expected_slope
+    return Plan(step_sizes, points, scale, expected, affine, tuple(equilibria + notes))
+
+
 def _check_params_named(scheme: Scheme, flow: Flow) -> None:
-    """GameError when a ``--param`` value is named by neither the user's rule nor the user's flow."""
+    """UsageError when a ``--param`` value is named by neither the user's rule nor the user's flow."""
     if not scheme.user_params:
         return
     users = [u for u in ((scheme.user_rule if scheme.name == "user" else None), flow.user) if u is not None]
@@ -278,8 +308,8 @@ def _check_params_named(scheme: Scheme, flow: Flow) -> None:
     unknown = [name for name, _ in scheme.user_params if name not in accepted]
     if unknown:
         takers = ", ".join(f"{u.name}: {', '.join(u.parameters) or 'none'}" for u in users) or "no user rule or flow"
-        raise GameError(f"--param {', '.join(unknown)}: neither the rule nor the flow names it as a keyword parameter "
-                        f"(their parameters: {takers})")
+        raise UsageError(f"--param {', '.join(unknown)}: neither the rule nor the flow names it as a keyword parameter "
+                         f"(their parameters: {takers})")
 
 
 @float64
@@ -294,38 +324,30 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     if spec.scheme.two_step:
         return run_two_step_check(game, spec, settings)
     start = time.perf_counter()
-    step_sizes, points = measurement_grid(game, spec, settings)
-    affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
-    points, equilibria = guards.without_equilibria(game, points)
-    notes = equilibria + notes
+    plan = plan_check(game, spec, settings)
     if spec.measure == "global":
-        horizon = spec.horizon or GLOBAL_HORIZON * step_sizes[-1]
-        measurement = measure_global_error(game, spec.scheme, spec.flow, step_sizes, points, horizon,
-                                           bea_order=bea_order, affine=affine)
+        horizon = spec.horizon or GLOBAL_HORIZON * plan.step_sizes[-1]
+        measurement = measure_global_error(game, spec.scheme, spec.flow, plan.step_sizes, plan.points, horizon,
+                                           bea_order=bea_order, affine=plan.affine)
     else:
-        measurement = measure_local_error(game, spec.scheme, spec.flow, step_sizes, points, bea_order=bea_order,
-                                          affine=affine)
-    scale = jacobian_norm(game, spec.scheme, at_step=spec.at_step)
-    fit = fit_order(measurement, spec.natural_slope if spec.expected_slope is None else spec.expected_slope,
-                    settings.tolerance, step_sizes[-1] * scale)
-    fit = guards.after_fit(game, spec.scheme, measurement, fit, notes, scale)
-    series = error_series(game, spec.scheme, spec.flow, points, scale, spec.measure, settings.seed, series_order)
-    outside = guards.outside_range_reason(game, spec.scheme, step_sizes, scale) is not None
-    disagreement = consistency(series, fit.status, fit.slope, settings.tolerance, outside)
-    if disagreement:
-        fit.reasons.append(disagreement)
-    advice = hint(series, game, spec.scheme, spec.flow, fit.status, fit.slope, spec.natural_slope
-                  if spec.expected_slope is None else spec.expected_slope, settings.tolerance)
-    if advice:
-        fit.reasons.append(advice)
-    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start, series=series)
+        measurement = measure_local_error(game, spec.scheme, spec.flow, plan.step_sizes, plan.points,
+                                          bea_order=bea_order, affine=plan.affine)
+    fit = fit_order(measurement, plan.expected_slope, settings.tolerance, plan.step_sizes[-1] * plan.scale)
+    outside, smoothness = guards.after_fit(game, spec.scheme, measurement, fit, bool(plan.notes), plan.scale)
+    series = error_series(game, spec.scheme, spec.flow, plan.points, plan.scale, spec.measure, settings.seed,
+                          series_order)
+    disagreement = consistency(series, fit.status, fit.slope, settings.tolerance, outside is not None)
+    advice = hint(series, game, spec.scheme, spec.flow, fit.status, fit.slope, plan.expected_slope,
+                  settings.tolerance)
+    judged = verdict(fit, guards=(outside, smoothness), notes=plan.notes, series=(disagreement, advice))
+    return CheckResult(spec, judged, measurement, settings, time.perf_counter() - start, series=series)
 
 
 def user_functions(spec: CheckSpec) -> list:
     """The user's flow and rule of a check (harness.user.UserFunction), those it has."""
     found = [spec.flow.user] if spec.flow.user is not None else []
     if spec.scheme.name == "user":
-        with contextlib.suppress(GameError):  # a rule that cannot be used says so when the check runs
+        with contextlib.suppress(HarnessError):  # a rule that cannot be used says so when the check runs
             found.append(spec.scheme.user_rule)
     return found
 
@@ -343,8 +365,7 @@ def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> Check
     scale = math.sqrt(jacobian_norm(game, spec.scheme))
     expected = spec.natural_slope if spec.expected_slope is None else spec.expected_slope
     fit = fit_order(measurement, expected, settings.tolerance, taus[-1] * scale)
-    fit.reasons[:0] = notes
-    return CheckResult(spec, fit, measurement, settings, time.perf_counter() - start)
+    return CheckResult(spec, verdict(fit, notes=notes), measurement, settings, time.perf_counter() - start)
 
 
 def kernel_group(spec: CheckSpec, game: Game) -> tuple:
@@ -439,11 +460,7 @@ def results_document(results: list[CheckResult], settings: Settings, **context) 
 
 _TABLE_KEYS = {"games", "exclude", "scheme", "first", "rates", "substeps", "beta", "flows", "expected_slope",
                "expected_status", "reason", "measure", "horizon", "cancel", "strengthen", "convention", "optimizer",
-               "optimizer2", "regime", "step", "mu"}
-
-
-class MatrixError(GameError):
-    """A malformed check-matrix file."""
+               "optimizer2", "regime", "step", "mu"} | {name for name in OPTIONS if name not in FIELD_OPTIONS}
 
 
 def load_matrix(
@@ -484,14 +501,14 @@ def load_matrix(
         settings = Settings(**document.get("settings", {}))
     except TypeError as exc:
         raise MatrixError(f"check matrix {path} [settings]: {exc}") from exc
-    except GameError as exc:
+    except HarnessError as exc:
         raise MatrixError(f"check matrix {path} [settings]: {exc}") from exc
     specs: list[CheckSpec] = []
     for index, table in enumerate(checks):
         where = f"{path}:{table_lines[index] if index < len(table_lines) else '?'}"
         try:
             specs.extend(_expand(table, games, known, path.parent))
-        except GameError as exc:
+        except HarnessError as exc:
             raise MatrixError(f"check matrix {where}: {exc}") from exc
         except (TypeError, ValueError) as exc:
             raise MatrixError(f"check matrix {where}: malformed entry ({exc})") from exc
@@ -505,9 +522,9 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
     if unknown:
         settings = sorted(unknown & {f.name for f in fields(Settings)})
         hint = f" ({', '.join(settings)}: measurement settings, which go in [settings])" if settings else ""
-        raise GameError(f"unknown key(s) {', '.join(sorted(unknown))}{hint}")
+        raise MatrixError(f"unknown key(s) {', '.join(sorted(unknown))}{hint}")
     if "scheme" not in table or "flows" not in table:
-        raise GameError("each [[check]] needs `scheme` and `flows`")
+        raise MatrixError("each [[check]] needs `scheme` and `flows`")
     _check_values(table, known)
     selector = table.get("games", "*")
     if selector in ("*", "two-player", "single-objective"):
@@ -516,17 +533,17 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
     elif isinstance(selector, list):
         missing = [n for n in selector if n not in known]
         if missing:
-            raise GameError(f"unknown game(s) {', '.join(missing)}")
+            raise MatrixError(f"unknown game(s) {', '.join(missing)}")
         names = [n for n in selector if n in games]
     else:
-        raise GameError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
+        raise MatrixError(f"`games` must be '*', 'two-player', 'single-objective' or a list, got {selector!r}")
     names = [n for n in names if n not in set(table.get("exclude", []))]
     single = [n for n in names if games[n].kind == "single-objective"]
     if "optimizer2" in table and single:
-        raise GameError(f"`optimizer2` sets player 2's optimizer, but {', '.join(single)} "
-                        f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} (one "
-                        "player, set by `optimizer`): select two-player games (games = \"two-player\") or leave out "
-                        "optimizer2")
+        raise MatrixError(f"`optimizer2` sets player 2's optimizer, but {', '.join(single)} "
+                          f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} (one "
+                          "player, set by `optimizer`): select two-player games (games = \"two-player\") or leave out "
+                          "optimizer2")
     flows = [Flow.of(name, base) for name in table["flows"]]
     rates = table.get("rates", [[1, 1]])
     substeps = table.get("substeps", [[1, 1]])
@@ -535,7 +552,7 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
         if not (isinstance(pairs, list) and all(isinstance(p, list) and len(p) == 2 and all(map(kind, p))
                                                 for p in pairs)):
             what = "numbers" if key == "rates" else "integers"
-            raise GameError(f"`{key}` must be a list of pairs of {what} such as {example}, got {pairs!r}")
+            raise MatrixError(f"`{key}` must be a list of pairs of {what} such as {example}, got {pairs!r}")
     scheme_name = table["scheme"]
     choices = [[(key, value) for value in _listed(table[key])] for key in ("optimizer", "optimizer2") if key in table]
     fixed = {key: table[key] for key in ("regime", "step", "mu") if key in table}
@@ -550,13 +567,14 @@ def _expand(table: dict, games: dict[str, Game], known: set[str], base: Path) ->
                             float(table.get("beta", 0.0)), resolve(scheme_name, base))
         else:
             if (m, k) != (1, 1) or "first" in table:
-                raise GameError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
+                raise MatrixError(f"substeps and first apply to alternating updates only, not {scheme_name!r}")
             regulariser = {key: table[key] for key in ("cancel", "strengthen", "convention") if key in table}
+            declared = {key: table[key] for key in OPTIONS if key in table and key not in FIELD_OPTIONS}
             scheme = Scheme(scheme_name, float(lr1), float(lr2), beta=float(table.get("beta", 0.0)), **regulariser,
-                            **memory)
+                            **memory, options=declared)
         expected = table.get("expected_slope")
         specs.append(CheckSpec(name, scheme, flow, None if expected is None else float(expected),
-                               table.get("expected_status", "PASS"), table.get("reason", ""),
+                               table.get("expected_status", Status.PASS), table.get("reason", ""),
                                table.get("measure", "local"),
                                None if table.get("horizon") is None else float(table["horizon"])))
     return specs
@@ -567,31 +585,31 @@ _NUMBER_KEYS = ("beta", "cancel", "strengthen", "mu", "horizon", "expected_slope
 
 
 def _check_values(table: dict, known: set[str]) -> None:
-    """GameError naming the key of a [[check]] table whose value has the wrong type: a string where a list
+    """MatrixError naming the key of a [[check]] table whose value has the wrong type: a string where a list
     belongs (it would be read character by character), true or false where a number belongs (TOML's booleans
     are not numbers here), an unknown game in ``exclude``."""
     for key in _STRING_KEYS:
         if key in table and not isinstance(table[key], str):
-            raise GameError(f"`{key}` must be a string, got {table[key]!r}")
+            raise MatrixError(f"`{key}` must be a string, got {table[key]!r}")
     for key in _NUMBER_KEYS:
         if key in table and not _real(table[key]):
-            raise GameError(f"`{key}` must be a number, got {table[key]!r}")
+            raise MatrixError(f"`{key}` must be a number, got {table[key]!r}")
     if "expected_slope" in table and not (math.isfinite(table["expected_slope"]) and table["expected_slope"] > 0):
-        raise GameError(f"`expected_slope` must be a finite positive number, got {table['expected_slope']!r}")
+        raise MatrixError(f"`expected_slope` must be a finite positive number, got {table['expected_slope']!r}")
     if "step" in table and not _integer(table["step"]):
-        raise GameError(f"`step` must be an integer, got {table['step']!r}")
+        raise MatrixError(f"`step` must be an integer, got {table['step']!r}")
     for key, example in (("flows", '["gradient", "modified"]'), ("exclude", '["dirac_gan"]')):
         if key in table and not (isinstance(table[key], list) and all(isinstance(v, str) for v in table[key])):
-            raise GameError(f"`{key}` must be a list of names such as {example}, got {table[key]!r}")
+            raise MatrixError(f"`{key}` must be a list of names such as {example}, got {table[key]!r}")
     if isinstance(table.get("games"), list) and not all(isinstance(v, str) for v in table["games"]):
-        raise GameError(f"`games` must be a list of game names, got {table['games']!r}")
+        raise MatrixError(f"`games` must be a list of game names, got {table['games']!r}")
     missing = [n for n in table.get("exclude", []) if n not in known]
     if missing:
-        raise GameError(f"unknown game(s) {', '.join(missing)} in `exclude`")
+        raise MatrixError(f"unknown game(s) {', '.join(missing)} in `exclude`")
     for key in ("optimizer", "optimizer2"):
         if key in table and not all(isinstance(v, (str, dict)) for v in _listed(table[key])):
-            raise GameError(f"`{key}` must be an optimizer such as \"adam(beta1=0.9)\" or a list of them, got "
-                            f"{table[key]!r}")
+            raise MatrixError(f"`{key}` must be an optimizer such as \"adam(beta1=0.9)\" or a list of them, got "
+                              f"{table[key]!r}")
 
 
 def _listed(value) -> list:

@@ -34,9 +34,10 @@ from harness.checks import (
     run_checks,
     with_settings,
 )
+from harness.errors import HarnessError, MatrixError, ResultsError, UsageError
 from harness.fit import MAX_DECADES, MIN_DECADES
 from harness.flows import FLOW_NAMES, Flow
-from harness.game import GameError, validate
+from harness.game import validate
 from harness.guards import EQUILIBRIUM
 from harness.optimizers import Optimizer
 from harness.parallel import MAX_JOBS, default_jobs
@@ -53,9 +54,11 @@ from harness.resume import (
     start,
     stop_on_sigterm,
 )
-from harness.schemes import SCHEME_NAMES, Scheme
+from harness.rules import OPTIONS, RULES, help_text
+from harness.schemes import FIELD_OPTIONS, SCHEME_NAMES, Scheme, scheme_keywords
 from harness.series import series_slope
 from harness.shards import merge, parse_shard, select
+from harness.status import Status
 from harness.user import is_file_spec, load
 
 
@@ -115,7 +118,7 @@ def _decades(text: str) -> float:
 def _optimizer(text: str) -> str:
     try:
         Optimizer.of(text)  # read and checked before any check runs; the text itself is kept
-    except GameError as exc:
+    except HarnessError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text
 
@@ -123,7 +126,7 @@ def _optimizer(text: str) -> str:
 def _shard(text: str) -> tuple[int, int]:
     try:
         return parse_shard(text)
-    except GameError as exc:
+    except HarnessError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -152,7 +155,7 @@ def _scheme_name(text: str) -> str:
     if is_file_spec(text):
         try:
             load(text, "rule")  # the file and the function exist and match a notation, before any check runs
-        except GameError as exc:
+        except HarnessError as exc:
             raise argparse.ArgumentTypeError(str(exc)) from None
         return text
     raise argparse.ArgumentTypeError(f"unknown scheme {text!r}; choose one of "
@@ -162,7 +165,7 @@ def _scheme_name(text: str) -> str:
 def _flow(text: str) -> Flow:
     try:
         return Flow(text)  # a user's flow is loaded (file, function, notation, order) before any check runs
-    except GameError as exc:
+    except HarnessError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
@@ -212,10 +215,7 @@ def build_parser() -> argparse.ArgumentParser:
                        "-> z'")
     check.add_argument("--lr1", type=_positive_float, default=1.0, help="relative rate alpha of player 1")
     check.add_argument("--lr2", type=_positive_float, default=1.0, help="relative rate lambda of player 2")
-    check.add_argument("--m", type=_positive_int, default=1, help="substeps of player 1 (alternating)")
-    check.add_argument("--k", type=_positive_int, default=1, help="substeps of player 2 (alternating)")
-    check.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
-    check.add_argument("--beta", type=float, default=0.0, help="momentum of heavy_ball, in [0, 1)")
+    _add_rule_options(check)
     check.add_argument("--optimizer", default="gd", type=_optimizer,
                        help="each player's optimizer (simultaneous, alternating, gd): gd (default), heavy_ball, "
                        "nesterov, nesterov_buffer, ema, rmsprop or adam, with parameters as in "
@@ -227,14 +227,6 @@ def build_parser() -> argparse.ArgumentParser:
                        "buffers on the checked flow) or cold (zero buffers, x_prev = x, as frameworks start)")
     check.add_argument("--step", type=_positive_int, default=None,
                        help="cold regime: measure the n-th step from the cold start (default 1)")
-    check.add_argument("--mu", type=float, default=0.0,
-                       help="heavy_ball_sc, nag_sc: the mu of the momentum (1 - sqrt(mu s)) / (1 + sqrt(mu s))")
-    check.add_argument("--cancel", type=float, default=1.0,
-                       help="regularised: share of the interaction terms cancelled (default 1)")
-    check.add_argument("--strengthen", type=float, default=0.0,
-                       help="regularised: self terms multiplied by 1 + this (default 0)")
-    check.add_argument("--convention", choices=("joint", "official"), default="joint",
-                       help="regularised: rates of the cancelling terms, joint (default) or the official code's")
     check.add_argument("--flow", action="append", type=_flow,
                        help=f"flow to check: {', '.join(FLOW_NAMES)}, or your own path/to/file.py:NAME (repeatable; "
                        "default gradient and modified)")
@@ -303,27 +295,36 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _add_rule_options(parser) -> None:
+    """A flag --NAME per option the rules declare (harness.rules), with its type, default and help."""
+    for name, declared in OPTIONS.items():
+        option = declared[0]
+        kind = _positive_int if option.kind is int else (float if option.kind is float else str)
+        parser.add_argument(f"--{name}", type=kind, default=option.default, choices=option.choices or None,
+                            help=f"{help_text(name)} (default {option.default})")
+
+
+def _rule_values(args) -> dict:
+    """The rule options of parsed ``args``: the Scheme's fields, and the other options where given away from their
+    defaults."""
+    return {name: getattr(args, name) for name in OPTIONS
+            if name in FIELD_OPTIONS or getattr(args, name) != OPTIONS[name][0].default}
+
+
 def _add_derive_parser(commands) -> None:
     derive = commands.add_parser("derive", help="the modified field of a one-step update rule as a formula in the "
                                  "tree basis, identified and verified on random polynomial games")
     derive.add_argument("--scheme", default="simultaneous", type=_scheme_name,
-                        help="one-step update rule: simultaneous, alternating, gd, extragradient, proximal_point, "
-                        "regularised, midpoint, rk4, or your own rule path/to/file.py:NAME")
+                        help="one-step update rule: " + ", ".join(name for name, rule in RULES.items() if not (
+                            rule.memory or rule.two_step or name in ("user", "random_reshuffling")))
+                        + ", or your own rule path/to/file.py:NAME")
     derive.add_argument("--order", type=int, default=2,
                         help="through h^P (default 2; at most 3 for two players, 4 for one objective)")
     derive.add_argument("--players", type=int, choices=(1, 2), default=None,
                         help="2: the two-player basis in f and g (default), 1: one objective, f only (default for gd)")
-    for flag, kind, default, text in (("--lr1", _positive_float, 1.0, "relative rate alpha of player 1"),
-                                      ("--lr2", _positive_float, 1.0, "relative rate lambda of player 2"),
-                                      ("--m", _positive_int, 1, "substeps of player 1 (alternating)"),
-                                      ("--k", _positive_int, 1, "substeps of player 2 (alternating)"),
-                                      ("--cancel", float, 1.0, "regularised: share of the interaction terms cancelled"),
-                                      ("--strengthen", float, 0.0, "regularised: self terms multiplied by 1 + this")):
-        derive.add_argument(flag, type=kind, default=default, help=f"{text} (default {default:g})")
-    derive.add_argument("--first", choices=("phi", "theta"), default="phi", help="who moves first (alternating)")
-    derive.add_argument("--beta", type=float, default=0.0, help="a user rule's beta, if it names one")
-    derive.add_argument("--convention", choices=("joint", "official"), default="joint",
-                        help="regularised: rates of the cancelling terms")
+    derive.add_argument("--lr1", type=_positive_float, default=1.0, help="relative rate alpha of player 1 (default 1)")
+    derive.add_argument("--lr2", type=_positive_float, default=1.0, help="relative rate lambda of player 2 (default 1)")
+    _add_rule_options(derive)
     derive.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE",
                         help="a plain value for your rule, passed if it names NAME as a keyword parameter (repeatable)")
     derive.add_argument("--terms", action="append", metavar="FILE.py:NAME",
@@ -368,13 +369,13 @@ def _matrix_specs(args, games):
     if getattr(args, "with_literature", False):  # report --literature: the published claims beside the matrix
         literature_settings, claims = load_matrix("literature", games)
         if literature_settings != settings:
-            raise GameError("--literature: the literature matrix's [settings] differ from the matrix's; run "
-                            "harness report --matrix literature on its own")
+            raise MatrixError("--literature: the literature matrix's [settings] differ from the matrix's; run "
+                              "harness report --matrix literature on its own")
         specs = specs + [claim for claim in claims if claim not in specs]
     if not specs:
         large = [name for name, game in games.items() if game.metadata.get("large")]
         hint = f" ({', '.join(large)}: large games, checked with --matrix large)" if large and args.game else ""
-        raise GameError(f"the check matrix selects no checks for these games{hint}")
+        raise MatrixError(f"the check matrix selects no checks for these games{hint}")
     for name in dict.fromkeys(spec.game for spec in specs):
         validate(games[name])
     return _settings(args, settings), specs
@@ -399,13 +400,13 @@ def command_check(args) -> int:
         return _check_merged(args)
     if args.literature:
         if args.matrix not in (None, "literature"):
-            raise GameError("--literature runs the literature catalog's matrix; leave out --matrix")
+            raise UsageError("--literature runs the literature catalog's matrix; leave out --matrix")
         args.all, args.matrix = True, "literature"
     if not args.all and not args.game:
-        raise GameError("give --game NAME (repeatable) or --all to run the check matrix")
+        raise UsageError("give --game NAME (repeatable) or --all to run the check matrix")
     games = _games(args.game if args.game or not args.all else None)
     if args.shard and not args.all:
-        raise GameError("--shard I/N goes with --all (or --literature): it splits the check matrix")
+        raise UsageError("--shard I/N goes with --all (or --literature): it splits the check matrix")
     shard: dict = {}
     if args.all:
         _alone(args, "--all", ("expected_slope", "expected_status"), "runs the matrix, whose entries state their own "
@@ -418,14 +419,14 @@ def command_check(args) -> int:
     else:
         settings = _settings(args, Settings())
         name, rule = ("user", args.scheme) if is_file_spec(args.scheme) else (args.scheme, None)
-        scheme = Scheme(name, args.lr1, args.lr2, args.m, args.k, args.first, args.beta, rule, args.cancel,
-                        args.strengthen, args.convention, args.optimizer, args.optimizer2, args.regime, args.step,
-                        args.mu, tuple(args.param or ()))
+        scheme = Scheme(name, args.lr1, args.lr2, rule=rule, optimizer=args.optimizer, optimizer2=args.optimizer2,
+                        regime=args.regime, step=args.step, user_params=tuple(args.param or ()),
+                        **scheme_keywords(_rule_values(args)))
         flows = args.flow or [Flow("gradient"), Flow("modified")]
         _one_player(args, games)
         if args.horizon is not None and args.measure != "global":
-            raise GameError("--horizon goes with --measure global")
-        specs = [CheckSpec(name, scheme, flow, args.expected_slope, args.expected_status or "PASS",
+            raise UsageError("--horizon goes with --measure global")
+        specs = [CheckSpec(name, scheme, flow, args.expected_slope, args.expected_status or Status.PASS,
                            measure=args.measure, horizon=args.horizon)
                  for name in games for flow in flows]
     if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
@@ -436,11 +437,11 @@ def command_check(args) -> int:
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
         results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs)
     elif args.resume:
-        raise GameError("--resume needs --json PATH (the partial results are saved beside PATH)")
+        raise UsageError("--resume needs --json PATH (the partial results are saved beside PATH)")
     else:
         results = run_checks(specs, games, settings, _counted(_check_progress(args), len(specs)), args.jobs)
     if not results and not args.shard:  # a run that checked nothing never passes (a shard may be empty)
-        raise GameError("nothing was checked: the run selected no checks")
+        raise UsageError("nothing was checked: the run selected no checks")
     if args.terms:  # the diagnosis of each check whose flow departs from the rule, with the user's terms added
         from harness.api import with_terms
 
@@ -470,16 +471,16 @@ def _alone(args, flag: str, names: tuple[str, ...], why: str = "merges shard fil
     """Refuse the flags ``names`` (argparse destinations) given with ``flag``."""
     given = [f"--{name.replace('_', '-')}" for name in names if getattr(args, name) not in (None, False)]
     if given:
-        raise GameError(f"{flag} {why}: leave out {', '.join(given)}")
+        raise UsageError(f"{flag} {why}: leave out {', '.join(given)}")
 
 
 def _one_player(args, games) -> None:
     """Refuse --optimizer2 (player 2's optimizer) on a single-objective game, which has one player."""
     single = [name for name, game in games.items() if game.kind == "single-objective"]
     if args.optimizer2 is not None and single:
-        raise GameError(f"--optimizer2 sets player 2's optimizer, but {', '.join(single)} "
-                        f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} "
-                        "(one player, set by --optimizer): leave out --optimizer2")
+        raise UsageError(f"--optimizer2 sets player 2's optimizer, but {', '.join(single)} "
+                         f"{'is a single-objective game' if len(single) == 1 else 'are single-objective games'} "
+                         "(one player, set by --optimizer): leave out --optimizer2")
 
 
 def _check_merged(args) -> int:
@@ -505,20 +506,24 @@ def command_report(args) -> int:
         print("\n".join(summary(old, new, changes)))
         return 1 if any(c.kind in WORSE for c in changes) else 0
 
+    from harness import paper
     from harness.progress import ProgressBar
     from harness.report import claim, write_report
 
     games = _games(args.game)
     partial = None
+    facts: list = []  # the paper's slope checks the matrix lacks: run, saved and resumed with it
     if args.merge:  # the shards' results: nothing is run but the paper section, as below
         results, settings = merge(args.merge)
     else:
         settings, specs = _matrix_specs(args, games)
+        if paper.covers([spec.game for spec in specs]):
+            facts = paper.missing_specs(specs)
         if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
             check_budget(specs, games, settings, "--no-budget")
     claim(Path(args.out))  # a new, empty or earlier report's folder (refused before anything runs otherwise)
     if not args.merge:
-        partial = PartialRun(Path(args.out) / PARTIAL_NAME, specs, settings, games)
+        partial = PartialRun(Path(args.out) / PARTIAL_NAME, specs + facts, settings, games)
     checks_progress: Callable[[int, int, CheckResult], None] | None
     figures_progress: Callable[[int, int, str], None] | None
     if args.quiet:
@@ -543,10 +548,11 @@ def command_report(args) -> int:
 
     out = Path(args.out)
     if partial is not None:
-        results = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
+        ran = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
+        results, facts = ran[:len(ran) - len(facts)], ran[len(ran) - len(facts):]
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         shutil.rmtree(out / ".staging", ignore_errors=True)  # an interrupted run's (in the report's own folder)
-        write_report(results, settings, out / ".staging", games, figures_progress)
+        write_report(results, settings, out / ".staging", games, figures_progress, paper_checks=facts)
         publish(out / ".staging", out)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, len(results), len(results), None if partial is None else partial.path) from None
@@ -562,7 +568,7 @@ def command_report(args) -> int:
 def command_cache(args) -> int:
     from harness import kernel_cache
 
-    if harness.CACHE_PROBLEM:  # the warning line was printed at import
+    if harness.CACHE_PROBLEM:  # the warning line was printed when main turned the cache on
         print(f"the caches are off: {harness.cache_folder()} cannot be used ({harness.CACHE_PROBLEM})")
         return 0
     if args.action == "clear":
@@ -597,7 +603,7 @@ def _print_table(results: list[CheckResult]) -> None:
     print(f"{'met':<4}  {'measured status':<17} {'slope':>6} (expected, series)  check")
     for r in results:
         slope = "—" if r.fit.slope is None else f"{r.fit.slope:.3f}"
-        verdict = "PASS" if r.passed else "FAIL"
+        verdict = Status.PASS if r.passed else Status.FAIL
         line = (f"{verdict:<4}  {r.fit.status:<17} {slope:>6} (exp {r.spec.expected_slope:g}, series "
                 f"{series_slope(r.series)})  {r.spec.label}")
         if not r.passed and r.fit.reasons:
@@ -616,8 +622,7 @@ def command_derive(args) -> int:
     from harness.derivation import DERIVED_MARK, derive
 
     derivation = derive(args.scheme, args.order, players=args.players, terms=args.terms or (), lr1=args.lr1,
-                        lr2=args.lr2, m=args.m, k=args.k, first=args.first, beta=args.beta, cancel=args.cancel,
-                        strengthen=args.strengthen, convention=args.convention, user_params=tuple(args.param or ()))
+                        lr2=args.lr2, user_params=tuple(args.param or ()), **_rule_values(args))
     text = {"text": derivation.text, "latex": derivation.latex, "json": derivation.json,
             "python": derivation.python}[args.format]()
     if args.out is None:
@@ -626,7 +631,7 @@ def command_derive(args) -> int:
         out = Path(args.out)
         if out.is_symlink() or (out.exists() and (not out.is_file() or DERIVED_MARK not in
                                                   out.read_text(errors="replace")[:400])):
-            raise GameError(f"--out {out} exists and was not written by harness derive; give a new file")
+            raise UsageError(f"--out {out} exists and was not written by harness derive; give a new file")
         atomic_write(out, text + "\n")
         print(f"wrote {out}" + (f": check it with harness check --game GAME --flow {out}:derived_flow and the rule "
                                 "flags given here" if args.format == "python" else ""))
@@ -661,24 +666,24 @@ def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
 
 
 def _json_target(text: str, inputs: Sequence[Path] = ()) -> Path:
-    """The path of --json, refused (GameError, one line) where writing it would destroy something: a symbolic
+    """The path of --json, refused (UsageError, one line) where writing it would destroy something: a symbolic
     link (its target would not be updated), a folder, a device or other non-regular file, a path under a file,
     or one of the run's own input files (``inputs``); the same for its partial-results file PATH.partial."""
     for path, what in ((Path(text), f"--json {text}"), (Path(text + ".partial"), f"--json {text}: {text}.partial")):
         if path.is_symlink():
-            raise GameError(f"{what} is a symbolic link: give the path of a regular file (a link's target is not "
-                            "written through it)")
+            raise UsageError(f"{what} is a symbolic link: give the path of a regular file (a link's target is not "
+                             "written through it)")
         if path.is_dir():
-            raise GameError(f"{what} is a folder: give a file path, e.g. {Path(text) / 'results.json'}")
+            raise UsageError(f"{what} is a folder: give a file path, e.g. {Path(text) / 'results.json'}")
         if path.exists() and not path.is_file():
-            raise GameError(f"{what} is not a regular file (a device, pipe or socket): give a file path")
+            raise UsageError(f"{what} is not a regular file (a device, pipe or socket): give a file path")
         parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
         if parent is not None and not parent.is_dir():
-            raise GameError(f"{what}: {parent} is not a folder: give a file path in a folder")
+            raise UsageError(f"{what}: {parent} is not a folder: give a file path in a folder")
         for name in inputs:
             with contextlib.suppress(OSError):
                 if path.exists() and os.path.samefile(path, name):
-                    raise GameError(f"{what} is one of the run's own input files ({name}): give another path")
+                    raise UsageError(f"{what} is one of the run's own input files ({name}): give another path")
     return Path(text)
 
 
@@ -689,7 +694,7 @@ def _write_json(path: Path, document: dict) -> None:
     try:
         atomic_write(path, json.dumps(document, indent=1) + "\n")
     except OSError as exc:
-        raise GameError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
+        raise ResultsError(f"cannot write --json {path}: {exc.strerror or exc}") from exc
 
 
 def _origin(exc: BaseException) -> str:
@@ -739,6 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     (harness.signals), and threads still computing never hold its exit; a list: a call from Python, where a
     signal raises KeyboardInterrupt, turned into exit code 130 or 143."""
     hard = argv is None
+    harness.enable_compilation_cache()
     with stop_on_sigterm(hard):
         code = _main(argv)
         if hard:
@@ -769,7 +775,7 @@ def _main(argv: list[str] | None) -> int:
         return handlers[args.command](args)
     except _ParserExit:
         raise
-    except GameError as exc:
+    except HarnessError as exc:
         print(f"harness: error: {exc}", file=sys.stderr)
         return 2
     except Interrupted as exc:

@@ -13,7 +13,7 @@ import json
 from dataclasses import dataclass
 from pathlib import Path
 
-from harness.game import GameError
+from harness.errors import HarnessError, ResultsError
 from harness.schemes import Scheme
 
 KINDS = ("REGRESSED", "NEW-FAILING", "FIXED", "STATUS", "SLOPE", "APPEARED", "DISAPPEARED")
@@ -33,13 +33,14 @@ def _scheme(entry: dict) -> dict:
     existed still match."""
     try:
         return Scheme(**entry).to_dict()
-    except (TypeError, GameError):
+    except (TypeError, HarnessError):
         return dict(entry)
 
 
 def load_results(path: str | Path) -> dict[tuple, dict]:
-    """The checks of a results document (or of ``results.json`` in a report folder), keyed by (game, update
-    rule, flow, measure, requested horizon); raises GameError with one line when the file cannot be read or
+    """The checks of a results document (or of ``results.json`` in a report folder: its ``results`` and the
+    paper's slope checks recorded beside them, ``paper.checks``), keyed by (game, update rule, flow, measure,
+    requested horizon); raises ResultsError with one line when the file cannot be read or
     is not such a document. Documents written before global errors existed hold local errors only."""
     path = Path(path)
     if path.is_dir():
@@ -47,18 +48,18 @@ def load_results(path: str | Path) -> dict[tuple, dict]:
     try:
         document = json.loads(path.read_text())
         checks = {}
-        for entry in document["results"]:
+        for entry in [*document["results"], *(document.get("paper") or {}).get("checks", [])]:
             scheme = _scheme(entry["scheme"])
             flow = entry["flow"]
             key = (entry["game"], json.dumps(scheme, sort_keys=True), flow["name"], flow.get("source"),
                    entry.get("measure", "local"), entry.get("requested_horizon"))
             checks[key] = {**entry, "scheme": scheme}
     except OSError as exc:
-        raise GameError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
+        raise ResultsError(f"cannot read {str(path)!r}: {exc.strerror}") from exc
     except json.JSONDecodeError as exc:
-        raise GameError(f"{path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
+        raise ResultsError(f"{path} is not JSON ({exc.msg}, line {exc.lineno})") from exc
     except (KeyError, TypeError, AttributeError) as exc:
-        raise GameError(f"{path} is not a harness results document (no {exc} in its results)") from exc
+        raise ResultsError(f"{path} is not a harness results document (no {exc} in its results)") from exc
     return checks
 
 
@@ -66,7 +67,7 @@ def _label(check: dict) -> str:
     scheme = check["scheme"]
     try:
         rule = Scheme(**scheme).label
-    except (TypeError, GameError):
+    except (TypeError, HarnessError):
         rule = json.dumps(scheme, sort_keys=True)
     flow = check["flow"]
     label = f"{check['game']} · {rule} · {flow['name']}" + (f" ({flow['source']})" if flow.get("source") else "")

@@ -40,7 +40,8 @@ import numpy as np
 from harness import kernel_cache
 from harness.bea import modified_coefficients
 from harness.budget import MAX_SUBSTEPS
-from harness.game import Game, GameError
+from harness.errors import FlowError, HarnessError, RuleError, UsageError
+from harness.game import Game
 from harness.identity import refresh
 from harness.resume import atomic_write
 from harness.schemes import Scheme, update_map
@@ -199,9 +200,9 @@ class Derivation:
         """A user-flow file (per-player notation, ``@harness.flow(order=P)``) computing the derived field with
         JVPs; coefficients as polynomials in lr1 and lr2 where found, else as numbers at the given rates."""
         if not self.verified:
-            raise GameError(f"{self.rule}: {self.verdict()}; there is no flow of order {self.order} to write")
+            raise FlowError(f"{self.rule}: {self.verdict()}; there is no flow of order {self.order} to write")
         if self.extra_terms:
-            raise GameError(f"the derived field of {self.rule} uses your own terms ({', '.join(self.extra_terms)}), "
+            raise FlowError(f"the derived field of {self.rule} uses your own terms ({', '.join(self.extra_terms)}), "
                             "which harness derive cannot write as code: write the flow by hand from --format text")
         fixed = [t for t in self.terms if t.expression is None]
         lines = [f'"""The modified field of {self.rule} through h^{self.order}, derived by `{DERIVED_MARK}`.',
@@ -406,24 +407,24 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
 
     scheme = _scheme(rule, settings)
     if scheme.two_step:
-        raise GameError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
+        raise RuleError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
                         "second-order ODEs, checked by `harness check --scheme "
                         f"{scheme.name} --flow your_ode.py:NAME` (the two-step residual)")
     if scheme.m + scheme.k > MAX_SUBSTEPS:
-        raise GameError(f"too much work: m + k = {scheme.m + scheme.k:,} substeps per step, over the budget of "
-                        f"{MAX_SUBSTEPS} (each is unrolled into the Taylor-mode expansion); lower --m or --k")
+        raise UsageError(f"too much work: m + k = {scheme.m + scheme.k:,} substeps per step, over the budget of "
+                         f"{MAX_SUBSTEPS} (each is unrolled into the Taylor-mode expansion); lower --m or --k")
     if scheme.name == "random_reshuffling":
-        raise GameError("random_reshuffling averages steps along the components C_k of a finite sum: its modified "
+        raise RuleError("random_reshuffling averages steps along the components C_k of a finite sum: its modified "
                         "field is a series in their fields, not in f = -grad of their mean, so the tree basis of f "
                         "and g cannot hold it (check it against its flow with harness check)")
     if scheme.user_params:
         accepted = scheme.user_rule.parameters if scheme.name == "user" else ()
         unknown = [name for name, _ in scheme.user_params if name not in accepted]
         if unknown:
-            raise GameError(f"--param {', '.join(unknown)}: the rule does not name it as a keyword parameter (its "
-                            f"parameters: {', '.join(accepted) or 'none'})")
+            raise UsageError(f"--param {', '.join(unknown)}: the rule does not name it as a keyword parameter (its "
+                             f"parameters: {', '.join(accepted) or 'none'})")
     if scheme.lifted:
-        raise GameError(f"{scheme.label} carries memory (a previous iterate or buffers): it has no one-step modified "
+        raise RuleError(f"{scheme.label} carries memory (a previous iterate or buffers): it has no one-step modified "
                         "field in f and g; derive the one-step rule, or check its flow on the slow manifold with "
                         "`harness check` (gradient, modified, or your own flow)")
     return scheme
@@ -444,10 +445,10 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
     if players is None:
         players = 1 if scheme.name == "gd" else 2
     if players not in MAX_ORDERS:
-        raise GameError(f"players must be 1 (one objective) or 2, got {players!r}")
+        raise UsageError(f"players must be 1 (one objective) or 2, got {players!r}")
     if isinstance(order, bool) or not isinstance(order, int) or not 0 <= order <= MAX_ORDERS[players]:
-        raise GameError(f"the order (--order) must be an integer from 0 to {MAX_ORDERS[players]} for "
-                        f"{'two players' if players == 2 else 'one objective'}, got {order!r}")
+        raise UsageError(f"the order (--order) must be an integer from 0 to {MAX_ORDERS[players]} for "
+                         f"{'two players' if players == 2 else 'one objective'}, got {order!r}")
     if refresh_code:  # a rule whose code changed is traced afresh (a check's run has refreshed already)
         refresh((), [scheme.user_rule] if scheme.name == "user" else [])
     extra = tuple(user_term(term) for term in terms)
@@ -467,18 +468,18 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
         try:
             values = kernel(jnp.asarray(fc), jnp.asarray(gc), jnp.asarray(points),
                             jnp.asarray(params if seed == 0 else params[:1]))
-        except GameError:
+        except HarnessError:
             raise
         except KeyError as exc:
             name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
-            raise GameError(f"{scheme.label}: Taylor-mode autodiff has no rule for the operation {name!r} it uses; "
+            raise RuleError(f"{scheme.label}: Taylor-mode autodiff has no rule for the operation {name!r} it uses; "
                             "write the rule in plain jax.numpy") from exc
         except Exception as exc:  # the rule cannot be traced or evaluated: one line
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
-            raise GameError(f"{scheme.label} cannot be derived: {type(exc).__name__}: {first}") from exc
+            raise RuleError(f"{scheme.label} cannot be derived: {type(exc).__name__}: {first}") from exc
         coefficients, columns = (np.asarray(values[0]), {k: np.asarray(v) for k, v in values[1].items()})
         if not np.all(np.isfinite(coefficients)):
-            raise GameError(f"{scheme.label}: its expansion in h is not finite at h = 0 (does it divide by h?)")
+            raise RuleError(f"{scheme.label}: its expansion in h is not finite at h = 0 (does it divide by h?)")
         samples.append((coefficients, columns))
     derivation = Derivation(scheme.label, _settings_of(scheme), order, players,
                             extra_terms=tuple(name for name, _ in extra))
@@ -634,10 +635,10 @@ def user_term(term: Callable | str) -> tuple[str, Callable]:
 
         path, _, name = term.rpartition(":")
         if not path.endswith(".py") or not name:
-            raise GameError(f"a term is given as path/to/file.py:NAME, got {term!r}")
+            raise FlowError(f"a term is given as path/to/file.py:NAME, got {term!r}")
         found = getattr(load_file(path, what="term file"), name, None)
         if not callable(found):
-            raise GameError(f"{path!r} defines no function {name!r} (a term: flow(V, z, h) -> field)")
+            raise FlowError(f"{path!r} defines no function {name!r} (a term: flow(V, z, h) -> field)")
         function, source = found, f"{path}:{name}"
     else:
         function = term
@@ -645,7 +646,7 @@ def user_term(term: Callable | str) -> tuple[str, Callable]:
         function = _with_order(function)
     user = from_callable(function, "flow", source)
     if user.second_order:
-        raise GameError(f"{user.describe} is a second-order ODE; a term is a field: flow(V, z, h) or "
+        raise FlowError(f"{user.describe} is a second-order ODE; a term is a field: flow(V, z, h) or "
                         "flow(f, g, phi, theta, h, lr1, lr2)")
 
     def evaluate(game: Game, z: jax.Array, user=user) -> jax.Array:

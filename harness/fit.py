@@ -7,7 +7,7 @@ of the error they measure. If the slope still changes across the range (the halv
 disagree by more than the tolerance), the largest step sizes are dropped as pre-asymptotic while at
 least 5 step sizes over 0.75 decade remain.
 
-Statuses: PASS, FAIL (clean fit, wrong slope), EXACT (every error at round-off), FLOOR-LIMITED,
+Statuses (harness.status.Status): PASS, FAIL (clean fit, wrong slope), EXACT (every error at round-off), FLOOR-LIMITED,
 REFERENCE-LIMITED (too few usable points, and why), PRE-ASYMPTOTIC (no range with a stable slope),
 DIVERGED (non-finite errors).
 """
@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from harness.measure import Measurement
+from harness.status import Status
 
 REFERENCE_SHARE = 0.01
 MIN_STEP_SIZES = 4
@@ -35,7 +36,7 @@ DEFAULT_TOLERANCE = 0.15
 class Fit:
     slope: float | None
     stderr: float | None
-    status: str
+    status: Status
     reasons: list[str] = field(default_factory=list)
     fit_range: tuple[float, float] | None = None
     used: np.ndarray | None = None  # bool [points, step sizes]: which errors entered the fit
@@ -96,17 +97,17 @@ def fit_order(
 
     finite = np.isfinite(e) & np.isfinite(ref)
     if not finite.any():
-        return Fit(None, None, "DIVERGED", ["every measured error is NaN or inf: a flow or the update diverges"])
+        return Fit(None, None, Status.DIVERGED, ["every measured error is NaN or inf: a flow or the update diverges"])
     if not finite.all():
         reasons.append(f"{int((~finite).sum())} of {e.size} errors are NaN or inf ({_where_non_finite(h, finite)}); "
                        "dropped")
     above_floor = finite & (e >= floor) & (e > 0)  # an exact zero is at any floor (and has no logarithm)
     if not above_floor.any() and step_scale is not None and step_scale < EXACT_MIN_STEP_SCALE:
-        return Fit(None, None, "FLOOR-LIMITED", reasons + [
+        return Fit(None, None, Status.FLOOR_LIMITED, reasons + [
             f"every error is at the round-off floor with h |dF/dz| <= {step_scale:.2g}; try larger step sizes"
         ], used=np.zeros_like(finite))
     if not above_floor.any():
-        return Fit(None, None, "EXACT", reasons + [
+        return Fit(None, None, Status.EXACT, reasons + [
             f"every error is at the round-off floor (max {np.nanmax(np.where(finite, e, np.nan)):.3g}): "
             "the flow matches the update exactly; no slope is measured, so no order is confirmed (met where "
             "status EXACT is expected: --expected-status EXACT, expected_status=\"EXACT\")"
@@ -121,8 +122,8 @@ def fit_order(
 
     columns = trusted.sum(axis=0) > 0
     if columns.sum() < MIN_STEP_SIZES or _span_decades(h, columns) < MIN_DECADES:
-        status = "REFERENCE-LIMITED" if n_reference > n_floor else "FLOOR-LIMITED"
-        hint = "larger step sizes" if status == "FLOOR-LIMITED" else "a more accurate reference"
+        status = Status.REFERENCE_LIMITED if n_reference > n_floor else Status.FLOOR_LIMITED
+        hint = "larger step sizes" if status == Status.FLOOR_LIMITED else "a more accurate reference"
         return Fit(None, None, status, reasons + [
             f"only {int(columns.sum())} step sizes have usable errors (need {MIN_STEP_SIZES} over "
             f"{MIN_DECADES} decade); try {hint}"
@@ -142,7 +143,7 @@ def fit_order(
             break
         if len(cols) - 1 < MIN_ASYMPTOTIC_STEP_SIZES or _span_decades(h, cols[:-1]) < 0.75:
             slope, stderr = pooled_slope(log_h, log_e, usable)
-            return Fit(slope, stderr, "PRE-ASYMPTOTIC", reasons + [
+            return Fit(slope, stderr, Status.PRE_ASYMPTOTIC, reasons + [
                 f"the slope still changes across the range ({slope_low:.2f} on the small half, "
                 f"{slope_high:.2f} on the large half); step sizes below h = {h[cols[0]]:.3g} should be asymptotic: try "
                 f"--h-max {h[cols[0]]:.3g} (h_max= from Python)"
@@ -153,7 +154,7 @@ def fit_order(
     if dropped:
         reasons.append(f"step sizes above {h[cols[-1]]:.3g} dropped as pre-asymptotic")
     slope, stderr = pooled_slope(log_h, log_e, usable)
-    status = "PASS" if abs(slope - expected_slope) <= tolerance else "FAIL"
-    if status == "FAIL":
+    status = Status.PASS if abs(slope - expected_slope) <= tolerance else Status.FAIL
+    if status == Status.FAIL:
         reasons.append(f"slope {slope:.3f} is outside {expected_slope:g} ± {tolerance:g}")
     return Fit(slope, stderr, status, reasons, (float(h[cols[0]]), float(h[cols[-1]])), usable)

@@ -48,7 +48,8 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.bea import MAX_ORDER, modified_coefficients, powers_of
-from harness.game import Game, GameError
+from harness.errors import FlowError
+from harness.game import Game
 from harness.optimizer_flows import buffer_coefficients, optimizer_flow
 from harness.schemes import Scheme, update_map
 from harness.user import UserFunction, from_callable, is_file_spec, joint_function, load, resolve
@@ -76,7 +77,7 @@ class Flow:
             return
         prefix, _, order = self.name.partition(":")
         if prefix != "bea" or not order.isdigit() or int(order) > MAX_ORDER:
-            raise GameError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)}, bea:P with "
+            raise FlowError(f"unknown flow {self.name!r}; choose one of {', '.join(FLOW_ORDERS)}, bea:P with "
                             f"P = 0...{MAX_ORDER}, or your own flow as path/to/file.py:NAME")
 
     @classmethod
@@ -90,7 +91,7 @@ class Flow:
         if callable(value) or isinstance(value, UserFunction):
             user = from_callable(value, "flow")
             return cls(user.name, user)
-        raise GameError(f"a flow is a name, path/to/file.py:NAME or a function, got {value!r}")
+        raise FlowError(f"a flow is a name, path/to/file.py:NAME or a function, got {value!r}")
 
     @property
     def automatic(self) -> bool:
@@ -137,48 +138,17 @@ class Flow:
 
 
 def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
-    """The leading scale s and coefficient matrix c of a closed-form ``flow`` for ``scheme``."""
-    a, l, m, k, name = scheme.lr1, scheme.lr2, scheme.m, scheme.k, scheme.name
+    """The leading scale s and coefficient matrix c of a closed-form ``flow`` for ``scheme``: the gradient flow
+    is s V for every rule (user rules included), the others are the rule's own (harness.rules: ``closed_form``)."""
     if flow.automatic or flow.user is not None:
-        raise GameError(f"{flow.label} is not a closed-form flow; it has no coefficients")
+        raise FlowError(f"{flow.label} is not a closed-form flow; it has no coefficients")
     if flow.name == "modified-at-step":
-        raise GameError(f"modified-at-step is the flow of optimizers with buffers, not of {scheme.label}")
-    lead = 1.0 / (1.0 - scheme.beta) if name == "heavy_ball" else 1.0
-    if flow.name == "gradient":  # (alpha f, lambda g): the same for every rule, user rules included
+        raise FlowError(f"modified-at-step is the flow of optimizers with buffers, not of {scheme.label}")
+    rule = scheme.rule_object
+    lead = rule.lead(scheme)
+    if flow.name == "gradient":
         return lead, np.zeros((2, 2))
-    if name == "random_reshuffling":
-        raise GameError(f"no closed-form {flow.name!r} flow for random_reshuffling (it needs the game's components); "
-                        "check it against gradient, bea:P, or literature/smith_2021.py:reshuffling")
-    if name == "user" or name == "rk4":
-        what = f"your rule {scheme.rule_label}" if name == "user" else "rk4"
-        raise GameError(f"no closed-form {flow.name!r} flow for {what}; check it against gradient, bea:P or "
-                        "your own flow (path/to/file.py:NAME)")
-    joint = np.array([[a, l], [a, l]])
-    if name == "midpoint" and flow.name != "official":
-        return lead, np.zeros((2, 2))
-    if name == "regularised":
-        r1, r2 = scheme.interaction_rates
-        self_ = 1.0 + scheme.strengthen
-        other = (a, l) if flow.name == "official" else (l, a)
-        return lead, np.array([[self_ * a, other[0] - r1], [other[1] - r2, self_ * l]])
-    if flow.name == "official":
-        if name in ("simultaneous", "gd"):
-            return lead, np.array([[a, a], [l, l]])
-        if name != "alternating":
-            raise GameError("the official-code convention exists for simultaneous, alternating and regularised "
-                            f"updates, not {name!r}")
-        if scheme.first == "phi":
-            return lead, np.array([[a / m, a], [l - 2 * a, l / k]])
-        return lead, np.array([[a / m, a - 2 * l], [l, l / k]])
-    if name in ("simultaneous", "gd"):
-        return lead, joint
-    if name in ("extragradient", "ogda", "proximal_point"):
-        return lead, -joint
-    if name == "heavy_ball":
-        return lead, (1 + scheme.beta) / (1 - scheme.beta) ** 3 * joint
-    if scheme.first == "phi":
-        return lead, np.array([[a / m, l], [-a, l / k]])
-    return lead, np.array([[a / m, -l], [a, l / k]])
+    return lead, rule.closed_form(flow.name, scheme)
 
 
 def first_order_field(game: Game) -> Callable:
@@ -202,6 +172,22 @@ def first_order_field(game: Game) -> Callable:
 
 
 @dataclass(frozen=True)
+class Family:
+    """A kernel family of built-in flows: ``closed-form``, ``optimizer``, or ``bea`` compiled at ``order``; its text
+    (``str``) names it in kernel keys."""
+
+    kind: str
+    order: int = 0
+
+    def __str__(self) -> str:
+        return f"bea:{self.order}" if self.kind == "bea" else self.kind
+
+
+CLOSED_FORM = Family("closed-form")
+OPTIMIZER = Family("optimizer")
+
+
+@dataclass(frozen=True)
 class UserFamily:
     """The kernel family of a user's flow: the function and the static keyword values it is called with."""
 
@@ -209,56 +195,56 @@ class UserFamily:
     keywords: tuple
 
 
-def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -> tuple[str | UserFamily, tuple]:
-    """The family of ``flow`` (``"closed-form"``, ``"bea:Q"``, Q the compiled order, or a ``UserFamily``) and
-    its traced coefficients: one compiled field per family serves every flow, learning rate and momentum in
-    it. ``bea:P`` is compiled at order Q = max(P, compiled_order) with a traced truncation to order P, so
-    the checks of bea:0 ... bea:Q on one game and rule share a kernel (its lower terms are exact)."""
+def flow_family(flow: Flow, scheme: Scheme, compiled_order: int | None = None) -> tuple[Family | UserFamily, tuple]:
+    """The family of ``flow`` (``CLOSED_FORM``, ``OPTIMIZER``, ``bea`` at Q, the compiled order, or a
+    ``UserFamily``) and its traced coefficients: one compiled field per family serves every flow, learning rate
+    and momentum in it. ``bea:P`` is compiled at order Q = max(P, compiled_order) with a traced truncation to
+    order P, so the checks of bea:0 ... bea:Q on one game and rule share a kernel (its lower terms are exact)."""
     if flow.user is not None:
         return UserFamily(flow.user, flow.user.keywords_from(scheme)), ()
     if flow.automatic:
         if scheme.lifted:
-            raise GameError(f"{flow.name} derives the flow of a one-step map z -> z', but {scheme.label} carries "
+            raise FlowError(f"{flow.name} derives the flow of a one-step map z -> z', but {scheme.label} carries "
                             "memory (a previous iterate or buffers), whose flow lives on a slow manifold of the "
                             "lifted state; check it against gradient or modified (derived on that manifold), or "
                             "your own flow (path/to/file.py:NAME)")
         compiled = max(flow.order, compiled_order or 0)
-        return f"bea:{compiled}", (jnp.arange(compiled + 1) <= flow.order,)
+        return Family("bea", compiled), (jnp.arange(compiled + 1) <= flow.order,)
     if scheme.optimizers is not None:
-        return "optimizer", optimizer_coefficients(flow, scheme)
+        return OPTIMIZER, optimizer_coefficients(flow, scheme)
     lead, c = flow_coefficients(flow, scheme)
-    return "closed-form", (jnp.asarray(lead), jnp.asarray(c))
+    return CLOSED_FORM, (jnp.asarray(lead), jnp.asarray(c))
 
 
 def optimizer_coefficients(flow: Flow, scheme: Scheme) -> tuple:
     """(first, per-player buffer coefficients) of an optimizer flow (harness.optimizer_flows): ``gradient``
     (first = 0) and ``modified`` on the flow, ``modified-at-step`` at the cold start's step n."""
     if flow.name not in ("gradient", "modified", "modified-at-step"):
-        raise GameError(f"no {flow.name!r} flow for optimizers; check {scheme.label} against gradient, modified, "
+        raise FlowError(f"no {flow.name!r} flow for optimizers; check {scheme.label} against gradient, modified, "
                         "modified-at-step or your own flow (path/to/file.py:NAME)")
     n = scheme.measured_step if flow.name == "modified-at-step" else np.inf
     optimizers = scheme.optimizers
     assert optimizers is not None
     if flow.name == "modified-at-step" and scheme.regime == "cold" and "nesterov" in [o.name for o in optimizers]:
-        raise GameError("no modified-at-step flow for nesterov (Sutskever's form) from a cold start: its first-order "
+        raise FlowError("no modified-at-step flow for nesterov (Sutskever's form) from a cold start: its first-order "
                         "term depends on the discrete history of x_prev; use nesterov_buffer, or the on-flow regime")
     order = scheme.structure[1]
     return (jnp.asarray(0.0 if flow.name == "gradient" else 1.0),
             tuple(jnp.asarray(buffer_coefficients(optimizers, order, i, n)) for i in range(2)))
 
 
-def family_field(game: Game, structure: tuple, family: str | UserFamily) -> Callable:
+def family_field(game: Game, structure: tuple, family: Family | UserFamily) -> Callable:
     """The field ``(z, h, params, coefficients) -> z'`` of a flow family for a scheme structure; for
     ``bea:Q`` the coefficients are a mask that truncates f_1 + h f_2 + ... + h^Q f_{Q+1}; a user's flow has
     none."""
     if isinstance(family, UserFamily):
         user_field = joint_function(family.user, game, family.keywords)
         return lambda z, h, params, _coefficients: user_field(z, h, params)
-    if family == "closed-form":
+    if family == CLOSED_FORM:
         return first_order_field(game)
-    if family == "optimizer":
+    if family == OPTIMIZER:
         return optimizer_flow(game, structure[1], structure[2])
-    order = Flow(family).order
+    order = family.order
     terms = modified_coefficients(update_map(game, structure), order)
 
     def truncated(z, h, params, coefficients):

@@ -16,15 +16,13 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.errors import GameError, HarnessError
+
 Array = jax.Array
 
 
 AFFINE_TOLERANCE = 1e-10
 """Relative defect of F(z + v) - F(z) = J(z) v (round-off of an affine field) above which it is not affine."""
-
-
-class GameError(ValueError):
-    """A game or an input that the harness cannot use; the message is one line meant for people."""
 
 
 def _as_state(values: Any, what: str, game: str) -> np.ndarray:
@@ -219,7 +217,7 @@ def validate(game: Game) -> None:
 def _call(game: Game, label: str, fn: Callable, phi: Array, theta: Array) -> Array:
     try:
         return fn(phi, theta)
-    except GameError:
+    except HarnessError:
         raise
     except Exception as exc:  # a user's function failing is bad input, reported in one line
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else ""

@@ -43,9 +43,12 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.bea import modified_coefficients
-from harness.game import Game, GameError
+from harness.errors import GameError, RuleError
+from harness.game import Game
 from harness.integrate import EPS
+from harness.scaled_field import rates
 from harness.schemes import update_map
+from harness.status import Status
 from harness.user import UserFunction, evaluate
 
 SMOOTHNESS_TOLERANCE = 1e-3
@@ -58,8 +61,7 @@ _DIRECTIONS = 2
 
 
 def _rates(game: Game, scheme) -> jnp.ndarray:
-    a, b = game.dims
-    return jnp.concatenate([jnp.full(a, scheme.lr1), jnp.full(b, scheme.lr2)])
+    return rates(game, scheme.lr1, scheme.lr2)
 
 
 def _fmt(z) -> str:
@@ -207,19 +209,19 @@ def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple,
 
 @functools.cache
 def _taylor_mode_traces(game: Game, structure: tuple) -> None:
-    """GameError when Taylor-mode autodiff (harness.bea) cannot go through a user's rule."""
+    """RuleError when Taylor-mode autodiff (harness.bea) cannot go through a user's rule."""
     z = jnp.asarray(game.z0)
     try:
         jax.eval_shape(modified_coefficients(update_map(game, structure), 1), z, jnp.zeros(9))
     except KeyError as exc:  # jet has no rule for this primitive
         name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
-        raise GameError(f"{structure[1].describe}: Taylor-mode autodiff (bea:P flows) has no rule for the operation "
+        raise RuleError(f"{structure[1].describe}: Taylor-mode autodiff (bea:P flows) has no rule for the operation "
                         f"{name!r} it uses; write it with jnp.where, jnp.concatenate and slices instead of "
                         "x.at[...].set/add, or check it against gradient or your own flow") from exc
 
 
 def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray) -> None:
-    """GameError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
+    """RuleError or FlowError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
     wrong structure, shape or dtype, or is NaN or inf at an initial point at the largest step size
     (harness.user.evaluate). Each (function, game, points, step) is evaluated once."""
     at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), tuple(scheme.param_values))
@@ -233,8 +235,9 @@ def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_size
 
 def before_measuring(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray, seed: int
                      ) -> tuple[bool, list[str]]:
-    """Check the initial points and the user's functions (GameError) and confirm an affine field along the
-    measured steps; return whether the check may solve its flows as affine, and notes for the fit's reasons."""
+    """Check the initial points (GameError) and the user's functions (RuleError, FlowError) and confirm an affine
+    field along the measured steps; return whether the check may solve its flows as affine, and notes for the
+    fit's reasons."""
     check_points(game, points, seed)
     check_pure(game, points)
     check_user_functions(game, scheme, flow, points, step_sizes)
@@ -323,17 +326,17 @@ def outside_range_reason(game: Game, scheme, step_sizes: np.ndarray, jacobian_no
             f"where the order theory does not hold); the default rule would use h_max = {0.1 / jacobian_norm:.3g}")
 
 
-def after_fit(game: Game, scheme, measurement, fit, notes: list[str], jacobian_norm: float | None = None):
-    """Raise GameError for a loss undefined along the flow; add ``notes``, the outside-the-asymptotic-range
-    reason (when the steps reach h |dF/dz| > 1) and, when the fit did not pass cleanly (or a kink was
-    already seen), the non-smooth reason to the fit's reasons."""
+def after_fit(game: Game, scheme, measurement, fit, noted: bool, jacobian_norm: float | None = None
+              ) -> list[str | None]:
+    """Raise GameError for a loss undefined along the flow; else the reasons the verdict starts with: outside the
+    asymptotic range (when the steps reach h |dF/dz| > 1) and, when the fit did not pass cleanly (or a kink was
+    already seen: ``noted``), non-smooth (harness.verdict)."""
     check_non_finite(game, scheme, measurement.points, measurement.step_sizes, measurement.errors)
     outside = (outside_range_reason(game, scheme, measurement.step_sizes, jacobian_norm)
                if jacobian_norm is not None else None)
-    doubtful = fit.status not in ("PASS", "EXACT") or any("reference error" in r for r in fit.reasons)
+    doubtful = fit.status not in (Status.PASS, Status.EXACT) or any("reference error" in r for r in fit.reasons)
     reason = non_smooth_reason(game, scheme, measurement.points, measurement.step_sizes, jacobian_norm) if (
-        doubtful or notes) else None
-    if reason and fit.status != "PASS":
+        doubtful or noted) else None
+    if reason and fit.status != Status.PASS:
         reason = "order broke down: " + reason
-    fit.reasons[:0] = [r for r in (outside, reason) if r] + notes
-    return fit
+    return [outside, reason]

@@ -3,13 +3,23 @@ with their style rules shared in one stylesheet, a small inline script) with a t
 summary, findings, the results table (filter, sort and search when scripts run; every row shown, not met
 and flagged first, when they do not), the figures per game (each opens full size), the paper and
 literature sections and the environment. Below 700 CSS pixels the figures stack in one column and table
-rows become cards, so the page never scrolls sideways."""
+rows become cards, so the page never scrolls sideways.
+
+The page is rendered from templates/report.html.j2 (its parts in templates/parts.html.j2) fed the content
+dict that harness.report writes index.md from; this module inlines the figures (``Page``) and arranges that
+content for the template (sections' blocks, row groups, the table of contents)."""
 
 from __future__ import annotations
 
+import functools
 import re
 from html import escape
 from pathlib import Path
+
+import jinja2
+from markupsafe import Markup
+
+from harness.blocks import Block, Code, Heading, Image, Paragraph, Table
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1em auto; max-width: 1180px;
@@ -275,204 +285,126 @@ def slug(heading: str) -> str:
     return re.sub(r"[^\w\- ]", "", heading.strip().lower()).replace(" ", "-")
 
 
-def _contents(parts: list[str]) -> str:
-    """The table of contents of the page's h2 and h3 headings (each with an id), h3 nested in their h2."""
-    sections: list[tuple[str, list[str]]] = []
-    for level, anchor, title in re.findall(r'<h([23]) id="([^"]+)">(.*?)</h\1>', "\n".join(parts)):
-        link = f'<a href="#{anchor}">{re.sub(r"<[^>]+>", "", title)}</a>'
-        if level == "2" or not sections:
-            sections.append((link, []))
+def _blocks(blocks: list[Block] | tuple[Block, ...]) -> list[dict]:
+    """A section's blocks as the template reads them: headings with their ids, images one after another in one
+    grid, a paragraph's lines joined."""
+    view: list[dict] = []
+    for block in blocks:
+        if isinstance(block, Heading):
+            view.append({"kind": "heading", "level": block.level, "text": block.text, "id": slug(block.text)})
+        elif isinstance(block, Paragraph):
+            view.append({"kind": "paragraph", "spans": [(kind, text.replace("\n", " ")) for kind, text in block.spans]})
+        elif isinstance(block, Code):
+            view.append({"kind": "code", "text": block.text})
+        elif isinstance(block, Image):
+            if view and view[-1]["kind"] == "images":
+                view[-1]["images"].append(block)
+            else:
+                view.append({"kind": "images", "images": [block]})
+        elif isinstance(block, Table):
+            view.append({"kind": "table", "header": block.header, "rows": block.rows})
         else:
-            sections[-1][1].append(link)
-    items = "".join(f"<li>{link}" + ("<ul>" + "".join(f"<li>{s}</li>" for s in subs) + "</ul>" if subs else "")
-                    + "</li>" for link, subs in sections)
-    return f'<nav class="toc"><strong>Contents</strong><ul>{items}</ul></nav>'
+            view.append({"kind": "fold", "summary": block.summary, "blocks": _blocks(block.blocks)})
+    return view
 
 
-def _controls(rows: list) -> str:
-    """The filter, search and sort form (hidden until the script shows it)."""
-    def select(key: str, label: str) -> str:
-        values = sorted({getattr(row, key) for row in rows})
-        return (f'<label>{label} <select data-key="{key}"><option value="">all</option>'
-                + "".join(f'<option>{escape(v)}</option>' for v in values) + "</select></label>")
-
-    return ('<form id="controls" class="controls" hidden>'
-            + "".join(select(k, k) for k in ("game", "rule", "flow", "status", "measure"))
-            + '<label><input type="checkbox" name="off"> not met or flagged only</label>'
-            '<label>search <input type="search" name="search"></label>'
-            '<label>sort <select id="sort"><option value="">not met first</option>'
-            '<option value="a7">|fitted − expected|, largest first</option>'
-            '<option value="d5">fitted slope, largest first</option>'
-            '<option value="5">fitted slope, smallest first</option></select></label>'
-            '<output id="shown"></output></form>')
+def _headings(view: list[dict]) -> list[tuple[str, str, int]]:
+    """(id, text, level) of the h2 and h3 headings of a section's view, folds included."""
+    found: list[tuple[str, str, int]] = []
+    for item in view:
+        if item["kind"] == "heading":
+            found.append((item["id"], item["text"], item["level"]))
+        elif item["kind"] == "fold":
+            found += _headings(item["blocks"])
+    return found
 
 
-def _row(row, header) -> str:
-    """One check's table row (id check-INDEX); its game links to the check's own error panel where it is drawn,
-    else to the game's figures."""
-    off = not row.passed or row.status != "PASS"
-    cells = []
-    for index, (name, cell) in enumerate(zip(header, row.cells, strict=True)):
-        text = escape(cell)
-        if index == 0:
-            target = getattr(row, "panel", None) or (f"detail-{row.index}" if getattr(row, "detail", "")
-                                                     else f"fig-{row.game}")
-            text = f'<a href="#{escape(target)}">{text}</a>'
-        elif index == len(header) - 1 and getattr(row, "detail", None):
-            text += (f'<details class="detail" id="detail-{row.index}"><summary>errors</summary>'
-                     f"{escape(row.detail)}</details>")
-        elif name == "expected" and row.note:
-            text = text.replace(f" [{row.note}]", f' <a href="#note-{row.note}">[{row.note}]</a>')
-        kind = f' class="status {"PASS" if cell == "PASS" else "other"}"' if name == "status" else ""
-        cells.append(f'<td data-l="{escape(name)}"{kind}>{text}</td>')
-    attributes = "".join(f' data-{k}="{escape(getattr(row, k))}"' for k in ("game", "rule", "flow", "status",
-                                                                            "measure"))
-    row_id = f' id="check-{row.index}"' if row.index is not None else ""
-    return f'<tr{row_id}{" class=off" if off else ""}{attributes} data-off="{int(off)}">' + "".join(cells) + "</tr>"
+def _contents(content: dict, sections: list[dict]) -> list[tuple[str, str, list[tuple[str, str]]]]:
+    """The table of contents: each h2 of the page (id, text) with its h3s nested."""
+    games = list(dict.fromkeys(f.game for f in content["figures"]))
+    entries: list[tuple[str, str, list[tuple[str, str]]]] = [
+        ("findings", "Findings", []), ("results", f"Results ({len(content['rows'])} checks)", []),
+        ("figures", "Figures", [(f"fig-{game}", game) for game in games])]
+    for anchor, text, level in _headings(sections):
+        if level == 2:
+            entries.append((anchor, text, []))
+        else:
+            entries[-1][2].append((anchor, text))
+    return [*entries, ("environment", "Environment", [])]
 
 
-def _results(content: dict) -> list[str]:
-    """The results table (one row group per game: games with checks not met or flagged first, those open; on
-    a narrow screen the others start collapsed), its notes and its largest deviations."""
-    header, rows = content["header"], content["rows"]
-    games: dict[str, list] = {}
+class _Row:
+    """A results-table row as the template reads it: the Row's fields and whether it is not met or flagged."""
+
+    def __init__(self, row):
+        self.cells, self.game, self.rule, self.flow = row.cells, row.game, row.rule, row.flow
+        self.status, self.measure, self.note = row.status, row.measure, row.note
+        self.index, self.panel, self.detail = row.index, getattr(row, "panel", None), getattr(row, "detail", "")
+        self.passed, self.off = row.passed, not row.passed or row.status != "PASS"
+
+
+def _groups(rows: list) -> list[dict]:
+    """One row group per game, the games with checks not met or flagged first; each with its state in words."""
+    games: dict[str, list[_Row]] = {}
     for row in rows:
-        games.setdefault(row.game, []).append(row)
-    off = {game: sum(not r.passed or r.status != "PASS" for r in members) for game, members in games.items()}
-    parts = [f'<h2 id="results">Results ({len(rows)} checks)</h2>',
-             "<p>Not met and flagged checks first, one group per game (on a phone, a game's group opens with a tap). "
-             "A game links to the check's error panel (or the game's figures); [n] to the note with the reason a "
-             "check expects another slope. Largest |fitted − expected|:</p><ul>"
-             + "".join(f"<li>{escape(' · '.join(row.cells[:3]))} ({escape(row.cells[3])}): {escape(row.cells[7])}</li>"
-                       for row in content["largest"]) + "</ul>",
-             _controls(rows), '<table id="checks">',
-             "<thead><tr>" + "".join(f'<th scope="col"><button type="button" class="sort" title="sort by {escape(h)}">'
-                                     f"{escape(h)}</button></th>" for h in header) + "</tr></thead>"]
-    for game in sorted(games, key=lambda g: not off[g]):
-        members = games[game]
+        games.setdefault(row.game, []).append(_Row(row))
+    groups = []
+    for game, members in games.items():
         failed = sum(not r.passed for r in members)
-        flagged = off[game] - failed
+        flagged = sum(r.off for r in members) - failed
         state = ", ".join(part for part in (f"{failed} not met" if failed else "",
                                             f"{flagged} flagged" if flagged else "") if part) or "all met"
-        parts.append(f'<tbody data-group="{escape(game)}" data-off="{int(bool(off[game]))}">'
-                     f'<tr class="group-head"><th colspan="{len(header)}" scope="rowgroup">{escape(game)}: '
-                     f"{len(members)} checks, {state}</th></tr>")
-        parts += [_row(row, header) for row in members]
-        parts.append("</tbody>")
-    parts += ["</table>", '<p id="empty" hidden>No check matches these filters.</p>']
-    if content["notes"]:
-        parts += ['<ol class="notes">', *(f'<li id="note-{n}">{escape(note)}</li>'
-                                         for n, note in enumerate(content["notes"], start=1)), "</ol>"]
-    return parts
+        groups.append({"game": game, "rows": members, "off": failed + flagged > 0, "state": state})
+    return sorted(groups, key=lambda group: not group["off"])
 
 
-def banner(status: dict | None) -> str:
-    """The status banner: met or not, coloured, with a link to each check that missed (its table row), up to
-    BANNER_LINKS, and a link to the table filtered to the checks not met or flagged."""
-    if not status:
-        return ""
-    from harness.report import status_sentence
-
-    failed = status["failed"]
-    kind = "bad" if not status["met"] else "flag" if status["flagged"] else "ok"
-    links = "".join(f'<li><a href="#{escape(f["id"])}">{escape(f["label"])}</a> ({escape(f["status"])}, expected '
-                    f'{escape(f["expected_status"])})</li>' for f in failed[:BANNER_LINKS])
-    more = (f"<li>… {len(failed) - BANNER_LINKS} more: "
-            '<a href="#results" data-show-off="1">the results table, not met first</a></li>'
-            if len(failed) > BANNER_LINKS else "")
-    return (f'<div id="status" class="banner {kind}" role="status"><p><strong>{escape(status_sentence(status))}'
-            f"</strong></p>" + (f"<ul>{links}{more}</ul>" if failed else "") + "</div>")
+@functools.cache
+def _template(name: str = "report.html.j2") -> jinja2.Template:
+    """A template of templates/: report.html.j2 (the page) or parts.html.j2 (its macros)."""
+    environment = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=True, trim_blocks=True,
+                                     lstrip_blocks=True, undefined=jinja2.StrictUndefined)
+    environment.globals["zip"] = zip
+    return environment.get_template(name)
 
 
+def _macro(name: str):
+    """A macro of templates/parts.html.j2."""
+    return getattr(_template("parts.html.j2").module, name)
+
+
+TEMPLATES = Path(__file__).parent / "templates"
 BANNER_LINKS = 12
 
 
-def render_html(content: dict, folder: Path) -> str:
-    """The page for the report ``content`` of harness.report (figure paths relative to ``folder``)."""
-    page = Page(folder)
-    parts = ['<h2 id="findings">Findings</h2>', "<ul>", *(f"<li>{escape(s)}</li>" for s in content["findings"]),
-             "</ul>", *_results(content), '<h2 id="figures">Figures</h2>', f"<p>{escape(content['marker_key'])}</p>"]
-    games = list(dict.fromkeys(f.game for f in content["figures"]))
-    for game in games:
-        count = sum(f.game == game for f in content["figures"])
-        parts += [f'<h3 id="fig-{escape(game)}">{escape(game)}</h3>', '<details class="fold" open>'
-                  f"<summary>{escape(game)}: {count} figure{'s' if count > 1 else ''}</summary>", '<div class="grid">']
-        for figure in (f for f in content["figures"] if f.game == game):
-            anchor = f' id="{escape(figure.anchor)}"' if getattr(figure, "anchor", "") else ""
-            parts.append(f"<figure{anchor}>{page.svg(figure.path, figure.caption)}<figcaption>{escape(figure.caption)} "
-                         f'(<a href="{escape(figure.path)}">SVG</a>, <a href="{escape(figure.path[:-4])}.png">PNG</a>)'
-                         "</figcaption></figure>")
-        parts.append("</div></details>")
-    parts += section_html(content.get("sections", ""), folder, page)
-    parts += ['<h2 id="environment">Environment</h2>', "<ul>",
-              *(f"<li>{escape(item)}</li>" for item in content["environment"]), "</ul>"]
-    title = escape(content["title"])
-    head = ['<!DOCTYPE html>\n<html lang="en">\n<head>\n<meta charset="utf-8">',
-            '<meta name="viewport" content="width=device-width, initial-scale=1">',
-            f"<title>{title}</title>\n<style>{CSS}{page.stylesheet()}</style>\n</head>\n<body>",
-            f"<h1>{title}</h1>", banner(content.get("status")), f"<p>{escape(content['summary'])}</p>",
-            '<p>Files: <a href="results.json">results.json</a> (every number on this page) · <a href="index.md">'
-            "index.md</a> (this report in Markdown) · figures as SVG and PNG in <code>figures/</code> and "
-            "<code>paper/</code>.</p>",
-            _contents(parts)]
-    return "\n".join(head + parts + [f"<script>{SCRIPT}</script>", "</body>\n</html>\n"])
-
-
-_IMAGE = re.compile(r"^!\[(.*)\]\((.+)\)$")
-
-
-def _inline(text: str) -> str:
-    """Escaped text with Markdown's `code`, **bold** and *italic*."""
-    text = re.sub(r"`([^`]+)`", r"<code>\1</code>", escape(text))
-    text = re.sub(r"\*\*(.+?)\*\*", r"<strong>\1</strong>", text)
-    return re.sub(r"(?<![*\w])\*(?!\s)(.+?)\*(?!\w)", r"<em>\1</em>", text)
-
-
-def _cells(line: str) -> list[str]:
-    return [cell.strip().replace("\\|", "|") for cell in re.split(r"(?<!\\)\|", line.strip())[1:-1]]
-
-
-def section_html(markdown: str, folder: Path, page: Page | None = None) -> list[str]:
-    """HTML of a Markdown section made of what harness.paper and harness.literature write: ## and ###
-    headings (with ids), paragraphs, pipe tables and images (SVGs inlined through ``page``, relative to
-    ``folder``)."""
+def section_html(blocks: list[Block], folder: Path, page: Page | None = None) -> str:
+    """The HTML of a section's blocks (harness.blocks): headings with ids, paragraphs, tables, figures (SVGs
+    inlined through ``page``, relative to ``folder``; images one after another share one grid), formulas and
+    folds."""
     page = page or Page(folder)
-    parts: list[str] = []
-    fences = re.compile(r"^```[^\n]*\n(.*?)\n```$", re.S | re.M)
-    code: list[str] = []
+    return str(_macro("blocks")(_blocks(blocks), _svg(page)))
 
-    def keep(match: re.Match) -> str:
-        code.append(match.group(1))
-        return f"\x00{len(code) - 1}\x00"
 
-    blocks = [block.strip("\n") for block in re.split(r"\n\s*\n", fences.sub(keep, markdown)) if block.strip()]
-    for block in blocks:
-        lines = block.splitlines()
-        image = _IMAGE.match(block)
-        summary = re.fullmatch(r"<details><summary>(.*)</summary>", block)
-        if re.fullmatch(r"\x00\d+\x00", block):
-            parts.append(f'<pre class="formula">{escape(code[int(block.strip(chr(0)))])}</pre>')
-        elif summary:
-            parts.append(f'<details class="fold" open><summary>{_inline(summary.group(1))}</summary>')
-        elif block == "</details>":
-            parts.append("</details>")
-        elif block.startswith("### "):
-            parts.append(f'<h3 id="{slug(block[4:])}">{_inline(block[4:])}</h3>')
-        elif block.startswith("## "):
-            parts.append(f'<h2 id="{slug(block[3:])}">{_inline(block[3:])}</h2>')
-        elif image:
-            figure = f"<figure>{page.svg(image.group(2), image.group(1))}</figure>"
-            if parts and parts[-1].startswith('<div class="grid">'):  # images one after another: one grid
-                parts[-1] = parts[-1][:-len("</div>")] + figure + "</div>"
-            else:
-                parts.append(f'<div class="grid">{figure}</div>')
-        elif all(line.startswith("|") for line in lines) and len(lines) >= 2:
-            header, rows = _cells(lines[0]), [_cells(line) for line in lines[2:]]
-            parts += ['<div class="scroll"><table>',
-                      "<thead><tr>" + "".join(f"<th>{_inline(h)}</th>" for h in header) + "</tr></thead><tbody>",
-                      *("<tr>" + "".join(f'<td data-l="{escape(h)}">{_inline(c)}</td>' for h, c in
-                                         zip(header, row, strict=False)) + "</tr>" for row in rows),
-                      "</tbody></table></div>"]
-        else:
-            parts.append(f"<p>{_inline(' '.join(lines))}</p>")
-    return parts
+def _svg(page: Page):
+    return lambda path, caption: Markup(page.svg(path, caption))
+
+
+def render_html(content: dict, folder: Path) -> str:
+    """The page for the report ``content`` of harness.report (the dict its Markdown is written from; figure
+    paths relative to ``folder``), from the template templates/report.html.j2."""
+    from harness.report import status_sentence
+
+    page = Page(folder)
+    sections = _blocks(content.get("sections", []))
+    rows = content["rows"]
+    status = content.get("status")
+    games = list(dict.fromkeys(f.game for f in content["figures"]))
+    return _template().render(
+        title=content["title"], status=status, sentence=status_sentence(status) if status else "",
+        links=BANNER_LINKS, summary=content["summary"], findings=content["findings"], header=content["header"],
+        rows=rows, largest=content["largest"], notes=content["notes"], marker_key=content["marker_key"],
+        filters=[(key, sorted({getattr(row, key) for row in rows})) for key in ("game", "rule", "flow", "status",
+                                                                               "measure")],
+        groups=_groups(rows), figure_groups=[(game, [f for f in content["figures"] if f.game == game])
+                                             for game in games],
+        sections=sections, contents=_contents(content, sections), environment=content["environment"],
+        svg=_svg(page), stylesheet=lambda: Markup(page.stylesheet()), css=Markup(CSS), script=Markup(SCRIPT))

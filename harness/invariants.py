@@ -21,8 +21,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.flows import Flow, family_field, flow_family
-from harness.game import Game, GameError
+from harness.errors import GameError, RuleError
+from harness.flows import Family, Flow, family_field, flow_family
+from harness.game import Game
 from harness.integrate import reference_solution
 from harness.schemes import Scheme, update_map
 
@@ -51,7 +52,7 @@ def iterates(game: Game, scheme: Scheme, h: float, steps: int, z0: np.ndarray | 
     """[z_0, ..., z_steps] of the update rule (one-step rules), in one compiled scan (one compile per game,
     rule structure and number of steps)."""
     if scheme.lifted:
-        raise GameError(f"invariant drift needs a one-step update rule; {scheme.label} is multistep (it has memory)")
+        raise RuleError(f"invariant drift needs a one-step update rule; {scheme.label} is multistep (it has memory)")
     start = game.z0 if z0 is None else np.asarray(z0, dtype=np.float64)
     path = _iterate_orbit(game, scheme.structure, steps)(jnp.asarray(start), h, scheme.params)
     return np.vstack([start[None, :], np.asarray(path)])
@@ -84,7 +85,7 @@ def _iterate_orbit(game: Game, structure: tuple, steps: int) -> Callable:
 
 
 @functools.cache
-def _flow_orbit(game: Game, structure: tuple, family: str, affine: bool, steps: int) -> Callable:
+def _flow_orbit(game: Game, structure: tuple, family: Family, affine: bool, steps: int) -> Callable:
     field = family_field(game, structure, family)
 
     def run(z0, h, params, coefficients):

@@ -1,8 +1,8 @@
 """Measurement kernels kept across runs, so that a second run skips tracing as well as compiling.
 
-JAX's persistent compilation cache (turned on in ``harness/__init__.py``) skips XLA compilation, but a
-kernel must still be traced in Python before the cache can be consulted; for automatic modified flows
-(Taylor-mode AD over the inlined update rule) tracing takes seconds. Here a kernel, once traced, is
+JAX's persistent compilation cache (turned on by the entry points, ``harness.enable_compilation_cache``) skips
+XLA compilation, but a kernel must still be traced in Python before the cache can be consulted; for automatic
+modified flows (Taylor-mode AD over the inlined update rule) tracing takes seconds. Here a kernel, once traced, is
 serialised with ``jax.export`` into ``<compilation cache dir>/kernels/`` under a key that hashes everything
 it depends on:
 
@@ -109,9 +109,10 @@ def family_key(game: Game, structure: tuple, family: Any, params_shape: tuple) -
     """A flow family's part of a kernel's key: its name for the built-in families; for a user's flow
     (harness.flows.UserFamily) the hash of its traced field on ``game``, which holds the function's code,
     the constants it closes over and its keyword values."""
-    if isinstance(family, str):
-        return family
-    from harness.flows import family_field
+    from harness.flows import Family, family_field
+
+    if isinstance(family, Family):
+        return str(family)
 
     z = jnp.asarray(game.z0)
     field = family_field(game, structure, family)

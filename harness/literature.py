@@ -22,6 +22,7 @@ import inspect
 import re
 from dataclasses import dataclass
 
+from harness.blocks import Block, Fold, Heading, Paragraph, Table, markdown, spans
 from harness.checks import CheckResult
 
 HEADING = "## Published flows, checked"
@@ -150,27 +151,31 @@ def _named_terms(members: list[CheckResult]) -> str:
     return ""
 
 
-def section(results: list[CheckResult]) -> str:
-    """The Markdown section (empty when no check's flow states its source)."""
+def section_blocks(results: list[CheckResult]) -> list[Block]:
+    """The section "Published flows, checked" (none when no check's flow states its source)."""
     rows = claims(results)
     if not rows:
-        return ""
-    lines = [HEADING, "", f"<details><summary>{len(rows)} published claims and their verdicts</summary>", "",
-             f"{len(rows)} published claims under their rules and regimes ({sum(len(r.slopes) for r in rows)} "
+        return []
+    intro = (f"{len(rows)} published claims under their rules and regimes ({sum(len(r.slopes) for r in rows)} "
              "checks); each flow's file states its citation and the provenance of the formula as implemented "
              "(printed, quoted, code, recalled or derived). Claimed: the local-error slope of the claim "
              "(order + 2; for a second-order ODE, its two-step residual: resolution + 3, in sqrt(s); one less "
              "for a global error); measured: the range over its checks. Verdict: \"confirmed\" only where the "
              "formula checked is the one the source prints or the authors' code computes; \"confirmed as "
              "quoted\" where it was read in a paper that cites it; a derived or recalled formula's verdict "
-             f"says so and that {UNREAD}.", "",
-             "| paper | claim | provenance | rule and regime | claimed | measured | verdict |",
-             "|---|---|---|---|---|---|---|"]
-    for row in rows:
-        measured = (f"{min(row.slopes):.2f}–{max(row.slopes):.2f} ({len(row.slopes)})" if row.slopes else "—")
-        cells = [row.paper, row.flow, row.provenance, row.rule, f"{row.claimed:g}", measured, row.verdict]
-        lines.append("| " + " | ".join(cell.replace("|", "\\|") for cell in cells) + " |")
-    return "\n".join([*lines, "", "</details>"]) + "\n"
+             f"says so and that {UNREAD}.")
+    table = Table(("paper", "claim", "provenance", "rule and regime", "claimed", "measured", "verdict"), tuple(
+        (row.paper, row.flow, row.provenance, row.rule, f"{row.claimed:g}",
+         f"{min(row.slopes):.2f}–{max(row.slopes):.2f} ({len(row.slopes)})" if row.slopes else "—", row.verdict)
+        for row in rows))
+    return [Heading(2, HEADING[3:]),
+            Fold(spans(f"{len(rows)} published claims and their verdicts"), (Paragraph(spans(intro)), table))]
+
+
+def section(results: list[CheckResult]) -> str:
+    """The Markdown section (empty when no check's flow states its source)."""
+    blocks = section_blocks(results)
+    return markdown(blocks) + "\n" if blocks else ""
 
 
 def findings(results: list[CheckResult]) -> list[str]:

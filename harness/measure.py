@@ -22,14 +22,16 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness import identity, kernel_cache
-from harness.flows import Flow, UserFamily, family_field, flow_family, optimizer_coefficients
-from harness.game import Game, GameError, is_affine_function
+from harness.errors import UsageError
+from harness.flows import Family, Flow, UserFamily, family_field, flow_family, optimizer_coefficients
+from harness.game import Game, is_affine_function
 from harness.integrate import EPS, dopri8_rows, reference_solutions
 from harness.kernel_cache import LOADED, family_key, program_key
 from harness.optimizer_flows import mean_lag, optimizer_flow
 from harness.optimizers import ADAPTIVE, players
 from harness.precision import require_float64
 from harness.regimes import start_states
+from harness.scaled_field import velocity
 from harness.schemes import Scheme, update_map
 
 FLOOR_FACTOR = 1000.0
@@ -54,7 +56,7 @@ class Measurement:
 def initial_points(game: Game, count: int = 4, seed: int = 0, spread: float = 0.1) -> np.ndarray:
     """The default state, then ``count - 1`` seeded points z0 + spread (1 + |z0|) * N(0, 1)."""
     if count < 1:
-        raise GameError(f"the number of initial points must be at least 1, got {count}")
+        raise UsageError(f"the number of initial points must be at least 1, got {count}")
     rng = np.random.default_rng(seed)
     z0 = game.z0
     noise = rng.standard_normal((count - 1, z0.size))
@@ -69,10 +71,9 @@ def _power_step(game: Game, structure: tuple):
         flow = optimizer_flow(game, structure[1], structure[2])
         lead = lambda z, rates, coefficients: flow(z, 0.0, rates, (0.0, coefficients))  # noqa: E731
     else:
-        a, b = game.dims
 
         def lead(z, rates, _coefficients):
-            return jnp.concatenate([jnp.full(a, rates[0]), jnp.full(b, rates[1])]) * game.field(z)
+            return velocity(game, rates)(z)
 
     def power(v, z0, rates, coefficients):
         field = lambda z: lead(z, rates, coefficients)  # noqa: E731
@@ -139,21 +140,23 @@ def _relative_rates(game: Game, structure: tuple):
 
 
 def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5,
-                       points: np.ndarray | None = None, at_step: bool = False) -> np.ndarray:
+                       points: np.ndarray | None = None, at_step: bool = False, scale: float | None = None
+                       ) -> np.ndarray:
     """A geometric grid of ``count`` step sizes over ``decades`` decades, ending at h_max.
 
     h_max is the game's ``h_max`` metadata if set, else 0.1 / |dF/dz| at the default state, so that
     h |dF/dz| <= 0.1 over the grid whatever the game's time scale. For per-player optimizers |dF/dz| is
     their ``optimizer_rate``, the largest over the initial ``points`` when given (an adaptive player whose
-    field nearly vanishes in a coordinate changes fast there), ``at_step`` as in ``jacobian_norm``.
+    field nearly vanishes in a coordinate changes fast there), ``at_step`` as in ``jacobian_norm`` (``scale``:
+    that |dF/dz| when already known).
     """
     if count < 3:
-        raise GameError(f"at least 3 step sizes are needed for a fit, got {count}")
+        raise UsageError(f"at least 3 step sizes are needed for a fit, got {count}")
     if not decades > 0:
-        raise GameError(f"the step-size range must span a positive number of decades, got {decades}")
+        raise UsageError(f"the step-size range must span a positive number of decades, got {decades}")
     h_max = game.metadata.get("h_max")
     if h_max is None:
-        scale = jacobian_norm(game, scheme, at_step=at_step)
+        scale = jacobian_norm(game, scheme, at_step=at_step) if scale is None else scale
         if scheme.optimizers and points is not None:
             scale = max(scale, optimizer_rate(game, scheme, 0.0, points, at_step))
         h_max = 0.1 / scale if scale > 0 else 0.1
@@ -161,7 +164,7 @@ def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: flo
 
 
 @functools.lru_cache(maxsize=LOADED)
-def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: str,
+def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, family: Family | UserFamily,
             mesh: jax.sharding.Mesh | None = None):
     """The compiled sweep ``(points [P, n], step sizes [H], update steps [H], reference steps, params,
     coefficients) -> errors, reference errors, floors [P, H]``: from each point, N update steps of size h
@@ -237,9 +240,9 @@ def _validated(game: Game, step_sizes, points) -> tuple[np.ndarray, np.ndarray]:
     step_sizes = np.asarray(step_sizes, dtype=np.float64)
     points = np.asarray(points, dtype=np.float64)
     if step_sizes.ndim != 1 or not np.all(np.isfinite(step_sizes)) or np.any(step_sizes <= 0):
-        raise GameError("step sizes must be a 1-D array of positive finite numbers")
+        raise UsageError("step sizes must be a 1-D array of positive finite numbers")
     if points.ndim != 2 or points.shape[1] != game.z0.size:
-        raise GameError(f"initial points must have shape (count, {game.z0.size}), got {points.shape}")
+        raise UsageError(f"initial points must have shape (count, {game.z0.size}), got {points.shape}")
     return step_sizes, points
 
 
@@ -255,7 +258,7 @@ def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
     block). p = ``param_shards`` (default: $HARNESS_PARAM_SHARDS, else 1), a divisor of the device count d,
     also splits each state p ways along its numbers (the rows then d / p ways), for a game one row of which
     does not fit a device; XLA gathers the state where the field needs it whole. Measured on 4 CPU devices
-    (README, Performance): on the MLP GAN that is slower and saves far less memory per device than splitting
+    (docs/performance.md): on the MLP GAN that is slower and saves far less memory per device than splitting
     the rows, hence p = 1."""
     devices = jax.local_devices()
     if len(devices) == 1:
@@ -263,7 +266,7 @@ def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
     if param_shards is None:
         param_shards = int(os.environ.get(PARAM_SHARDS) or 1)
     if param_shards < 1 or len(devices) % param_shards:
-        raise GameError(f"the parameter shards ({param_shards}) must divide the device count ({len(devices)})")
+        raise UsageError(f"the parameter shards ({param_shards}) must divide the device count ({len(devices)})")
     grid = np.array(devices).reshape(len(devices) // param_shards, param_shards)
     return jax.sharding.Mesh(grid, ("rows", "params"))
 
@@ -336,14 +339,14 @@ def global_step_sizes(step_sizes: np.ndarray, horizon: float) -> tuple[np.ndarra
     """(h, N) in increasing h: each step size rounded down to horizon / N with N = ceil(horizon / h) a
     whole number of steps; repeated N are merged."""
     if not (np.isfinite(horizon) and horizon > 0):
-        raise GameError(f"the horizon must be a positive time, got {horizon}")
+        raise UsageError(f"the horizon must be a positive time, got {horizon}")
     counts = np.unique(np.ceil(horizon / np.asarray(step_sizes, dtype=np.float64) - 1e-9).astype(np.int64))[::-1]
     if counts.size < 3:
-        raise GameError(f"horizon {horizon:g} gives only {counts.size} distinct step counts over these step "
-                        "sizes; use a longer horizon or more decades")
+        raise UsageError(f"horizon {horizon:g} gives only {counts.size} distinct step counts over these step "
+                         "sizes; use a longer horizon or more decades")
     if counts[0] > MAX_GLOBAL_STEPS:
-        raise GameError(f"horizon {horizon:g} needs {counts[0]} steps at the smallest step size (at most "
-                        f"{MAX_GLOBAL_STEPS}); use a shorter horizon or larger step sizes")
+        raise UsageError(f"horizon {horizon:g} needs {counts[0]} steps at the smallest step size (at most "
+                         f"{MAX_GLOBAL_STEPS}); use a shorter horizon or larger step sizes")
     return horizon / counts, counts.astype(np.int32)
 
 

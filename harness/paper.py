@@ -1,26 +1,27 @@
 """The report section "The paper, checked": each fact of docs/theory.md §5 with the number the harness measures.
 
 Each ``fact_N`` function measures fact N and returns a ``Fact`` (the claim, the measured numbers in words,
-pass or fail, and the raw numbers). Slopes come from ``harness.checks.run_check`` (local error of one step,
-or the global error at a fixed horizon for fact 6) on the nonlinear Dirac-GAN unless said otherwise;
-stability numbers from ``harness.stability``, conserved quantities from ``harness.invariants``.
-``write_section`` runs them all, writes the section's figures (stability maps, drift decomposition,
-regularised Dirac-GAN) and returns its Markdown and disagreements; ``section`` does so for a report that covers
-PAPER_GAMES.
+pass or fail, and the raw numbers). Slopes come from ordinary checks (``SLOPE_CHECKS``: local error of one
+step, or the global error at a fixed horizon for fact 6, on the nonlinear Dirac-GAN): a report runs those its
+matrix lacks (``missing_specs``) with the matrix, so that they are saved, resumed and recorded like every check,
+and the facts look their results up (``Checks``); stability numbers come from ``harness.stability``, conserved
+quantities from ``harness.invariants``. ``measure`` measures everything, writes the section's figures
+(stability maps, drift decomposition, regularised Dirac-GAN) and returns every number of the section as plain
+data (``results.json``, key ``paper``); ``section_blocks`` writes the section from that data alone.
+``write_section`` and ``section`` do both, for a report that covers PAPER_GAMES.
 
 Each fact's statement is read from docs/theory.md §5 (``stated``), never typed here; where the repository has
 no docs/theory.md the section says so and uses the harness's own one-line summary. Fact 7's formula for the
 official-code convention's trace on the bilinear game is read from that statement and evaluated (``formula_value``)
 to compare it with the measured trace (autodiff trace of the official flow's Jacobian): a disagreement is a
 correction naming docs/theory.md §5 item 7 and both numbers, computed.
-
-``write_section`` also returns every number of the section as plain data (``results.json``, key ``paper``).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -29,8 +30,9 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.bea import modified_field
+from harness.blocks import Block, Heading, Image, Paragraph, Table, markdown, spans
 from harness.catalog import catalog
-from harness.checks import CheckResult, CheckSpec, Settings, run_check
+from harness.checks import CheckResult, CheckSpec, Settings, run_check, run_checks
 from harness.drift import TERMS, drift_along, drift_sizes
 from harness.figures import save
 from harness.flows import Flow, flow_field
@@ -151,10 +153,66 @@ def _games() -> dict[str, Game]:
     return catalog()
 
 
-def _check(scheme: Scheme, flow: str, expected: float | None = None, game: str = GAME,
-           measure: str = "local") -> CheckResult:
-    spec = CheckSpec(game, scheme, Flow(flow), expected, measure=measure)
-    return run_check(_games()[game], spec, SETTINGS)
+def _spec(scheme: Scheme, flow: str, expected: float | None = None, game: str = GAME,
+          measure: str = "local") -> CheckSpec:
+    return CheckSpec(game, scheme, Flow(flow), expected, measure=measure)
+
+
+_OWN_RATE = Scheme("regularised", 1.0, 0.3, convention="official")
+SLOPE_CHECKS: dict[int, dict[str, CheckSpec]] = {
+    1: {"simultaneous (α 0.4, λ 1.5)": _spec(Scheme("simultaneous", 0.4, 1.5), "gradient"),
+        "alternating (α 0.4, λ 1.5)": _spec(Scheme("alternating", 0.4, 1.5), "gradient")},
+    2: {"simultaneous (α 0.4, λ 1.5)": _spec(Scheme("simultaneous", 0.4, 1.5), "modified"),
+        "alternating (α 0.4, λ 1.5, m 2, k 3)": _spec(Scheme("alternating", 0.4, 1.5, 2, 3), "modified"),
+        "alternating θ first (α 1, λ 0.3)": _spec(Scheme("alternating", 1.0, 0.3, first="theta"), "modified")},
+    3: {label: spec for name in ("simultaneous", "alternating") for label, spec in (
+        (f"{name} (α = λ = 1)", _spec(Scheme(name, 1.0, 1.0), "official")),
+        (f"{name} (α 1, λ 0.3)", _spec(Scheme(name, 1.0, 0.3), "official", expected=2.0)))},
+    5: {"simultaneous (α 1, λ 0.3) vs. bea:2": _spec(Scheme("simultaneous", 1.0, 0.3), "bea:2")},
+    6: {f"{name} vs. {flow} (α 1, λ 0.3)": _spec(Scheme(name, 1.0, 0.3), flow, measure="global")
+        for name in ("simultaneous", "alternating") for flow in ("gradient", "modified")},
+    9: {"cancelled (α 1, λ 0.3)": _spec(Scheme("regularised", 1.0, 0.3), "modified"),
+        "cancelled (α 0.4, λ 1.5)": _spec(Scheme("regularised", 0.4, 1.5), "modified"),
+        "cancelled, self terms ×2 (α 0.4, λ 1.5)": _spec(Scheme("regularised", 0.4, 1.5, strengthen=1.0), "modified"),
+        "own-rate coefficient, α = λ = 1, vs. self terms only": _spec(replace(_OWN_RATE, lr2=1.0), "official"),
+        "own-rate coefficient, α 1, λ 0.3, vs. self terms only": _spec(_OWN_RATE, "official", expected=2.0),
+        "own-rate coefficient, α 1, λ 0.3, vs. its own flow (interaction left (λ − α))": _spec(_OWN_RATE, "modified")},
+    10: {"extragradient (α 1, λ 0.3)": _spec(Scheme("extragradient", 1.0, 0.3), "modified"),
+         "OGDA (α 1, λ 0.3)": _spec(Scheme("ogda", 1.0, 0.3), "modified"),
+         "heavy ball β 0.5 (α 1, λ 0.3)": _spec(Scheme("heavy_ball", 1.0, 0.3, beta=0.5), "modified")},
+}
+"""The slope checks of the facts (number -> label -> check): ordinary checks, run with the report's matrix
+(``fact_specs``) and recorded in its results document."""
+
+Checks = Mapping[CheckSpec, CheckResult]
+"""The results of a run by check, where the facts' slope checks are looked up."""
+
+
+def fact_specs() -> list[CheckSpec]:
+    """The slope checks of every fact, each once, in the order of the facts."""
+    return list(dict.fromkeys(spec for checks in SLOPE_CHECKS.values() for spec in checks.values()))
+
+
+def missing_specs(specs: list[CheckSpec]) -> list[CheckSpec]:
+    """The facts' slope checks that are not among ``specs`` (a matrix): those a report runs beside it."""
+    return [spec for spec in fact_specs() if spec not in specs]
+
+
+def beside(results: list[CheckResult], settings: Settings, ran: list[CheckResult] | None = None) -> list[CheckResult]:
+    """The results of the facts' slope checks that ``results`` (a report's matrix) lacks, in the order of
+    ``fact_specs``: from ``ran`` (run with the matrix) where there, the others run now over the catalog games."""
+    missing = missing_specs([r.spec for r in results])
+    known = [r for r in ran or [] if r.spec in missing]
+    rest = [spec for spec in missing if spec not in [r.spec for r in known]]
+    found = known + run_checks(rest, _games(), settings)
+    return [next(r for r in found if r.spec == spec) for spec in missing]
+
+
+def _checks(number: int, checks: Checks | None) -> dict[str, CheckResult]:
+    """Fact ``number``'s slope checks by label: their results in ``checks``, the others run here (SETTINGS)."""
+    known = checks or {}
+    return {label: known[spec] if spec in known else run_check(_games()[spec.game], spec, SETTINGS)
+            for label, spec in SLOPE_CHECKS[number].items()}
 
 
 def _slopes(checks: dict[str, CheckResult]) -> tuple[list[str], bool, dict]:
@@ -175,39 +233,29 @@ def _records(checks: dict[str, CheckResult]) -> list[dict]:
              "passed": r.passed} for label, r in checks.items()]
 
 
-def _slope_fact(number: int, summary: str, checks: dict[str, CheckResult]) -> Fact:
+def _slope_fact(number: int, summary: str, results: Checks | None) -> Fact:
+    checks = _checks(number, results)
     phrases, passed, values = _slopes(checks)
     claim, source = _claim(number, summary)
     return Fact(number, claim, phrases, passed, values, source=source, checks=_records(checks))
 
 
-def fact_1() -> Fact:
-    """Simultaneous and alternating GD against the gradient flow: slope 2."""
-    return _slope_fact(1, "Simultaneous and alternating GD vs. the gradient flow: slope 2.", {
-        "simultaneous (α 0.4, λ 1.5)": _check(Scheme("simultaneous", 0.4, 1.5), "gradient"),
-        "alternating (α 0.4, λ 1.5)": _check(Scheme("alternating", 0.4, 1.5), "gradient"),
-    })
+def fact_1(checks: Checks | None = None) -> Fact:
+    """Simultaneous and alternating GD against the gradient flow: slope 2 (``checks``: see ``_checks``)."""
+    return _slope_fact(1, "Simultaneous and alternating GD vs. the gradient flow: slope 2.", checks)
 
 
-def fact_2() -> Fact:
+def fact_2(checks: Checks | None = None) -> Fact:
     """Both against the joint-convention first-order modified flow: slope 3 for any alpha, lambda, m, k."""
-    return _slope_fact(2, "Both vs. the joint-convention first-order modified flow: slope 3, any α, λ, m, k.", {
-        "simultaneous (α 0.4, λ 1.5)": _check(Scheme("simultaneous", 0.4, 1.5), "modified"),
-        "alternating (α 0.4, λ 1.5, m 2, k 3)": _check(Scheme("alternating", 0.4, 1.5, 2, 3), "modified"),
-        "alternating θ first (α 1, λ 0.3)": _check(Scheme("alternating", 1.0, 0.3, first="theta"), "modified"),
-    })
+    return _slope_fact(2, "Both vs. the joint-convention first-order modified flow: slope 3, any α, λ, m, k.", checks)
 
 
-def fact_3() -> Fact:
+def fact_3(checks: Checks | None = None) -> Fact:
     """The official-code convention: slope 3 iff alpha = lambda, slope 2 otherwise."""
-    checks = {}
-    for name in ("simultaneous", "alternating"):
-        checks[f"{name} (α = λ = 1)"] = _check(Scheme(name, 1.0, 1.0), "official")
-        checks[f"{name} (α 1, λ 0.3)"] = _check(Scheme(name, 1.0, 0.3), "official", expected=2.0)
     return _slope_fact(3, "Official-code convention: slope 3 iff α = λ, slope 2 otherwise.", checks)
 
 
-def fact_4() -> Fact:
+def fact_4(checks: Checks | None = None) -> Fact:
     """The phi equation of the modified flow is the same for simultaneous and alternating GD (phi first):
     max over initial points of |phi'_sim - phi'_alt| / |phi'_sim| (and the same for theta, which differs)."""
     gaps: dict[tuple[str, str], float] = {}
@@ -247,7 +295,7 @@ def euler_second_order_field(game: Game, alpha: float, lam: float):
     return field
 
 
-def fact_5() -> Fact:
+def fact_5(checks: Checks | None = None) -> Fact:
     """Simultaneous GD against the second-order Euler field: slope 4 (measured with bea:2, which is checked
     against the closed form of docs/theory.md §3 at the initial points)."""
     game, scheme, h = _games()[GAME], Scheme("simultaneous", 1.0, 0.3), 0.1
@@ -257,7 +305,7 @@ def fact_5() -> Fact:
     expected = closed(points, h)
     gap = float(np.max(np.linalg.norm(automatic(points, h, scheme.params) - expected, axis=1)
                        / np.linalg.norm(expected, axis=1)))
-    check = {"simultaneous (α 1, λ 0.3) vs. bea:2": _check(scheme, "bea:2")}
+    check = _checks(5, checks)
     phrases, passed, values = _slopes(check)
     phrases.append(f"bea:2 = F − (h/2)F′F + h²(F″(F,F)/12 + F′F′F/3) to {gap:.1e} (relative, h 0.1)")
     claim, source = _claim(5, "Simultaneous GD vs. the second-order Euler field: slope 4.")
@@ -265,17 +313,13 @@ def fact_5() -> Fact:
                 checks=_records(check))
 
 
-def fact_6() -> Fact:
+def fact_6(checks: Checks | None = None) -> Fact:
     """The global error at a fixed horizon: slope 1 against the gradient flow, 2 against the modified flow."""
-    checks = {}
-    for name in ("simultaneous", "alternating"):
-        for flow in ("gradient", "modified"):
-            checks[f"{name} vs. {flow} (α 1, λ 0.3)"] = _check(Scheme(name, 1.0, 0.3), flow, measure="global")
     return _slope_fact(6, "Global error at fixed T: slope 1 vs. the gradient flow, 2 vs. the first-order "
                        "modified flow.", checks)
 
 
-def fact_7() -> Fact:
+def fact_7(checks: Checks | None = None) -> Fact:
     """Bilinear E = c phi theta (c = 1): simultaneous GD's spectral radius sqrt(1 + alpha lambda h^2 c^2) > 1 for
     every h; alternating GD has det M = 1, conserves Q and cycles while alpha lambda h^2 c^2 < 4; the joint
     modified flow of alternating GD has trace 0; the official one's trace is compared with the formula that
@@ -333,7 +377,7 @@ def fact_7() -> Fact:
                 correction=correction, source=source)
 
 
-def fact_8() -> Fact:
+def fact_8(checks: Checks | None = None) -> Fact:
     """Rotational game (eps = 0.09, alpha = lambda = 1, h = 0.2): simultaneous GD diverges (rho ~ 1.0022),
     alternating converges (rho ~ 0.982); the modified flows' traces -2 eps + h - h eps^2 > 0 and
     -2 eps - h eps^2 < 0 predict both."""
@@ -358,81 +402,49 @@ def fact_8() -> Fact:
                             "gradient_trace": sim.flows["gradient"].trace}, source=source)
 
 
-def fact_9() -> Fact:
+def fact_9(checks: Checks | None = None) -> Fact:
     """Explicit regularisation: the update that cancels the interaction terms follows the self-terms-only flow
     (slope 3 for any alpha, lambda; also with the self terms strengthened); with the official code's
     coefficient (own rate) the interaction terms cancel only when alpha = lambda (slope 2 against the
     self-terms-only flow otherwise)."""
-    official = Scheme("regularised", 1.0, 0.3, convention="official")
     return _slope_fact(9, "Regularised update (interaction terms cancelled) vs. its self-terms-only flow: slope 3 "
-                       "for any α, λ; the official code's coefficient cancels exactly only when α = λ.", {
-                           "cancelled (α 1, λ 0.3)": _check(Scheme("regularised", 1.0, 0.3), "modified"),
-                           "cancelled (α 0.4, λ 1.5)": _check(Scheme("regularised", 0.4, 1.5), "modified"),
-                           "cancelled, self terms ×2 (α 0.4, λ 1.5)":
-                               _check(Scheme("regularised", 0.4, 1.5, strengthen=1.0), "modified"),
-                           "own-rate coefficient, α = λ = 1, vs. self terms only":
-                               _check(replace(official, lr2=1.0), "official"),
-                           "own-rate coefficient, α 1, λ 0.3, vs. self terms only":
-                               _check(official, "official", expected=2.0),
-                           "own-rate coefficient, α 1, λ 0.3, vs. its own flow (interaction left (λ − α))":
-                               _check(official, "modified"),
-                       })
+                       "for any α, λ; the official code's coefficient cancels exactly only when α = λ.", checks)
 
 
-def fact_10() -> Fact:
+def fact_10(checks: Checks | None = None) -> Fact:
     """Extragradient, OGDA and heavy ball against their closed-form first-order fields: slope 3."""
-    return _slope_fact(10, "Extragradient, OGDA, heavy ball vs. the fields in §3: slope 3.", {
-        "extragradient (α 1, λ 0.3)": _check(Scheme("extragradient", 1.0, 0.3), "modified"),
-        "OGDA (α 1, λ 0.3)": _check(Scheme("ogda", 1.0, 0.3), "modified"),
-        "heavy ball β 0.5 (α 1, λ 0.3)": _check(Scheme("heavy_ball", 1.0, 0.3, beta=0.5), "modified"),
-    })
+    return _slope_fact(10, "Extragradient, OGDA, heavy ball vs. the fields in §3: slope 3.", checks)
 
 
 FACTS = (fact_1, fact_2, fact_3, fact_4, fact_5, fact_6, fact_7, fact_8, fact_9, fact_10)
 
 
-def facts() -> list[Fact]:
-    """Every fact of docs/theory.md §5, measured."""
-    return [fact() for fact in FACTS]
+def facts(checks: Checks | None = None) -> list[Fact]:
+    """Every fact of docs/theory.md §5, measured (the slope checks looked up in ``checks``, see ``_checks``)."""
+    return [fact(checks) for fact in FACTS]
 
 
-# --- the section: the facts' table, stability, invariants, drift, regularisers --------------------------
+# --- the measurements beyond the slope checks: stability, invariants, drift, regularisers -----------------
 
-def _stability(folder: Path, data: dict) -> list[str]:
-    lines = ["### Stability at the equilibrium", "",
-             "Per update rule, where its iterates near the equilibrium converge (ρ(M) < 1), cycle (ρ = 1) or "
-             "diverge (ρ > 1) over (αh, λh), and what each flow's Jacobian predicts there (max Re eig < 0, = 0, "
-             "> 0).", ""]
+def _stability(folder: Path, data: dict) -> None:
+    """Stability maps of the iterates and of each flow over (αh, λh), their figures and agreement shares."""
     shares: dict[str, dict] = data.setdefault("stability", {})
     for name in ("dirac_gan", "rotational"):
         game = _games()[name]
         grid = map_grid(game, count=48)
         maps = [stability_map(game, Scheme(rule), grid, grid) for rule in ("simultaneous", "alternating")]
-        stems = []
+        panels = []
         for key, figure in stability_panels(maps).items():
             save(figure, folder, f"{name}-stability-{key}")
-            stems.append(f"{name}-stability-{key}")
+            panels.append(key)
         shares[name] = {"grid": len(grid), "agreement_percent": {
-            m.scheme.name: {flow: 100 * m.agreement(flow) for flow in m.flows} for m in maps}}
-        agreement = "; ".join(f"{m.scheme.name}: " + ", ".join(f"{flow} {100 * m.agreement(flow):.0f}%"
-                                                                for flow in m.flows) for m in maps)
-        caption = (f"{name}: stability maps ({stability_legend()}); share of the grid where each flow predicts the "
-                   f"iterates: {agreement}")
-        lines += [line for stem in stems for line in (f"![{name}: {stem.split('-stability-')[1]}]"
-                                                      f"({folder.name}/{stem}.svg)", "")]
-        lines += [f"*{caption}*", ""]
-    return lines
+            m.scheme.name: {flow: 100 * m.agreement(flow) for flow in m.flows} for m in maps}, "panels": panels}
 
 
-def _invariants(data: dict) -> list[str]:
+def _invariants(data: dict) -> None:
     """The drift of every invariant that a catalog game declares, under alternating GD (INVARIANT_STEPS steps)
     and simultaneous GD (100 steps: it diverges on the bilinear game), at the rates and step size of fact 7."""
     alpha, lam, h = BILINEAR
-    lines = ["### Conserved quantities", "",
-             f"Invariants the catalog games declare (α {alpha:g}, λ {lam:g}, h {h:g}): largest |Q(z_n) − Q(z_0)| "
-             "along the iterates and along each flow sampled at the times nh.", "",
-             "| game | invariant | update rule | steps | Q₀ | iterates | gradient flow | modified flow |",
-             "|---|---|---|---|---|---|---|---|"]
     rows: list[dict] = data.setdefault("invariants", [])
     for name, game in _games().items():
         for invariant in declared(game):
@@ -441,48 +453,30 @@ def _invariants(data: dict) -> list[str]:
                 rows.append({"game": name, "invariant": invariant, "rule": rule, "steps": steps, "alpha": alpha,
                              "lambda": lam, "h": h, "initial": d.initial, "iterates": d.iterates,
                              "gradient_flow": d.flows["gradient"], "modified_flow": d.flows["modified"]})
-                lines.append(f"| {name} | {invariant} | {rule} | {steps} | {d.initial:.4g} | {d.iterates:.2e} | "
-                             f"{d.flows['gradient']:.2e} | {d.flows['modified']:.2e} |")
-    lines.append("")
-    for row in rows:
-        if row["rule"] != "alternating":
-            continue
-        scale = 1e-12 * abs(row["initial"])
-        conserved = [what for what, key in (("the iterates", "iterates"), ("the modified flow", "modified_flow"),
-                                            ("the gradient flow", "gradient_flow")) if row[key] <= scale]
-        others = [w for w in ("the iterates", "the modified flow", "the gradient flow") if w not in conserved]
-        if conserved:
-            lines.append(f"On {row['game']} under alternating GD, {' and '.join(conserved)} "
-                         f"{'conserve' if len(conserved) > 1 else 'conserves'} {row['invariant']} to within 10⁻¹² "
-                         f"of |{row['invariant']}₀| over {row['steps']} steps"
-                         + (f"; {' and '.join(others)} {'do' if len(others) > 1 else 'does'} not." if others else "."))
-    return lines + [""]
 
 
-def _drift(folder: Path, data: dict) -> list[str]:
-    game, h = _games()[GAME], 0.2
-    lines = ["### Drift decomposition", "",
-             f"Sizes of the first-order drift terms of {GAME} at its default state (α 1, λ 0.3, h {h:g}): "
-             "self terms −(h/2)r_i c_ii ∂F_i/∂z_i F_i and interaction terms −(h/2)r_i c_ij ∂F_i/∂z_j F_j.", "",
-             "| update rule | convention | " + " | ".join(TERMS) + " |", "|---|---|" + "---|" * len(TERMS)]
+DRIFT_H, DRIFT_STEPS = 0.2, 300
+
+
+def _drift(folder: Path, data: dict) -> None:
+    """The first-order drift terms' sizes at the default state and their figures along the iterates."""
+    game, h = _games()[GAME], DRIFT_H
     paths, rows = [], data.setdefault("drift", [])
     for rule in ("simultaneous", "alternating"):
         scheme = Scheme(rule, 1.0, 0.3)
         for flow, convention in (("modified", "joint"), ("official", "official code")):
             sizes = drift_sizes(game, Flow(flow), scheme, game.z0, h)
             rows.append({"game": GAME, "rule": rule, "convention": convention, "alpha": 1.0, "lambda": 0.3, "h": h,
-                         "steps": 300, "sizes": {t: float(sizes[t]) for t in TERMS}})
-            lines.append(f"| {rule} | {convention} | " + " | ".join(f"{sizes[t]:.3e}" for t in TERMS) + " |")
-        paths.append(drift_along(game, scheme, iterates(game, scheme, h, 300), h))
-    lines.append("")
+                         "steps": DRIFT_STEPS, "sizes": {t: float(sizes[t]) for t in TERMS}})
+        paths.append(drift_along(game, scheme, iterates(game, scheme, h, DRIFT_STEPS), h))
+    data["drift_panels"] = []
     for key, figure in drift_panels(paths).items():
         save(figure, folder, f"{GAME}-drift-{key}")
-        lines += [f"![{GAME}: drift terms, {key}]({folder.name}/{GAME}-drift-{key}.svg)", ""]
-    caption = f"{GAME}: drift terms along the iterates (α 1, λ 0.3, h {h:g}, 300 steps), both conventions"
-    return lines + [f"*{caption}*", ""]
+        data["drift_panels"].append(key)
 
 
-def _regularisers(folder: Path, data: dict) -> list[str]:
+def _regularisers(folder: Path, data: dict) -> None:
+    """Distance to the equilibrium of plain and explicitly regularised simultaneous GD, and its figure."""
     game, h, steps = _games()[GAME], REGULARISED_H, REGULARISED_STEPS
     rules = {"simultaneous GD": Scheme("simultaneous"), "regularised (interaction cancelled)": Scheme("regularised"),
              "regularised, self terms ×2": Scheme("regularised", strengthen=1.0),
@@ -492,52 +486,144 @@ def _regularisers(folder: Path, data: dict) -> list[str]:
     save(distance_figure(GAME, h, distances), folder, f"{GAME}-regularisers")
     data["regularisers"] = {"game": GAME, "h": h, "steps": steps, "alpha": 1.0, "lambda": 1.0,
                             "final_distance": {label: float(d[-1]) for label, d in distances.items()}}
-    caption = (f"{GAME}: distance to the equilibrium, plain simultaneous GD against the explicitly regularised "
-               f"updates (α = λ = 1, h {h:g})")
-    summary = ", ".join(f"{label} {d[-1]:.3f}" for label, d in distances.items())
-    return ["### Explicit regularisers", "", f"Distance to the equilibrium after {steps} steps: {summary}.", "",
-            f"![{caption}]({folder.name}/{GAME}-regularisers.svg)", "", f"*{caption}*", ""]
 
 
-def _cell(text: str) -> str:
-    return text.replace("|", "\\|")
+def measure(out: Path, checks: Checks | None = None, folder: str = "paper") -> dict:
+    """Measure every fact (its slope checks looked up in ``checks``, see ``_checks``), the stability maps, the
+    invariants' drift, the drift terms and the regularisers; write their figures into ``out / folder``; return
+    every number the section shows as plain data (results.json, key ``paper``: ``section_blocks`` reads it)."""
+    target = Path(out) / folder
+    measured = facts(checks)
+    read = all(f.source for f in measured)
+    data: dict = {"source": SOURCE if read else None, "facts": [f.to_dict() for f in measured],
+                  "counts": {v: sum(f.verdict == v for f in measured) for v in RESULT_WORDS}, "folder": folder}
+    _stability(target, data)
+    _invariants(data)
+    _drift(target, data)
+    _regularisers(target, data)
+    return data
 
+
+# --- the section, from the recorded data alone ----------------------------------------------------------
 
 RESULT_WORDS = {"confirmed": "PASS", "confirmed with a correction": "PASS with a correction ⚠", "refuted": "FAIL ✗",
                 "not measured": "not measured"}
 
 
-def write_section(out: Path, folder: str = "paper") -> tuple[str, list[str], dict]:
-    """Measure every fact, write the section's figures into ``out / folder`` and return the section's
-    Markdown (figure links relative to ``out``), its disagreements (Findings lines) and every number it
-    shows as plain data (results.json, key ``paper``)."""
-    target = Path(out) / folder
-    measured = facts()
-    counts = {v: sum(f.verdict == v for f in measured) for v in RESULT_WORDS}
-    read = all(f.source for f in measured)
-    data: dict = {"source": SOURCE if read else None, "facts": [f.to_dict() for f in measured], "counts": counts}
+def _facts_blocks(data: dict) -> list[Block]:
+    measured, counts, read = data["facts"], data["counts"], data["source"] is not None
     where = ("quoted from that file" if read else
              f"as the harness summarises it ({SOURCE} was not found: the statements are not read from it)")
-    lines = [f"## {TITLE}", "",
-             f"Each fact of {SOURCE}, {where}, with what the harness measures: of {len(measured)}, "
-             + ", ".join(f"{n} {v}" for v, n in counts.items() if n or v != "not measured") + ".", "",
-             f"| # | fact ({SOURCE if read else 'summary'}) | measured | result |", "|---|---|---|---|"]
-    for f in measured:
-        lines.append(f"| {f.number} | {_cell(f.claim)} | {_cell('; '.join(f.measured))} | {RESULT_WORDS[f.verdict]} |")
-    lines += [""] + [f"**Fact {f.number}, corrected.** {f.correction[0].upper()}{f.correction[1:]}." for f in measured
-                     if f.correction] + [""]
-    lines += _stability(target, data) + _invariants(data) + _drift(target, data) + _regularisers(target, data)
-    return "\n".join(lines), disagreements(measured), data
+    intro = (f"Each fact of {SOURCE}, {where}, with what the harness measures: of {len(measured)}, "
+             + ", ".join(f"{n} {v}" for v, n in counts.items() if n or v != "not measured") + ".")
+    table = Table(("#", f"fact ({SOURCE if read else 'summary'})", "measured", "result"),
+                  tuple((str(f["number"]), f["claim"], "; ".join(f["measured"]), RESULT_WORDS[f["verdict"]])
+                        for f in measured))
+    corrections = [Paragraph(spans(("strong", f"Fact {f['number']}, corrected."),
+                                   f" {f['correction'][0].upper()}{f['correction'][1:]}."))
+                   for f in measured if f["correction"]]
+    return [Heading(2, TITLE), Paragraph(spans(intro)), table, *corrections]
 
 
-def disagreements(measured: list[Fact]) -> list[str]:
-    """One Findings line per fact whose statement disagrees with the measurement (corrected or refuted)."""
-    return [f"Fact {f.number} of {f.source or SOURCE} {f.verdict}: "
-            + (f.correction if f.correction else "; ".join(f.measured)) + "." for f in measured
-            if f.verdict in ("confirmed with a correction", "refuted")]
+def _stability_blocks(data: dict, folder: str) -> list[Block]:
+    blocks: list[Block] = [
+        Heading(3, "Stability at the equilibrium"),
+        Paragraph(spans("Per update rule, where its iterates near the equilibrium converge (ρ(M) < 1), cycle (ρ = 1) "
+                        "or diverge (ρ > 1) over (αh, λh), and what each flow's Jacobian predicts there (max Re eig "
+                        "< 0, = 0, > 0)."))]
+    for name, shares in data["stability"].items():
+        agreement = "; ".join(f"{rule}: " + ", ".join(f"{flow} {percent:.0f}%" for flow, percent in flows.items())
+                              for rule, flows in shares["agreement_percent"].items())
+        blocks += [Image(f"{folder}/{name}-stability-{key}.svg", f"{name}: {key}") for key in shares["panels"]]
+        blocks.append(Paragraph(spans(("em", f"{name}: stability maps ({stability_legend()}); share of the grid where "
+                                             f"each flow predicts the iterates: {agreement}"))))
+    return blocks
 
 
-def section(games: set[str] | list[str], out: Path) -> tuple[str, list[str], dict]:
+def _invariants_blocks(data: dict) -> list[Block]:
+    rows = data["invariants"]
+    alpha, lam, h = BILINEAR
+    table = Table(("game", "invariant", "update rule", "steps", "Q₀", "iterates", "gradient flow", "modified flow"),
+                  tuple((r["game"], r["invariant"], r["rule"], str(r["steps"]), f"{r['initial']:.4g}",
+                         f"{r['iterates']:.2e}", f"{r['gradient_flow']:.2e}", f"{r['modified_flow']:.2e}")
+                        for r in rows))
+    sentences = []
+    for row in rows:
+        if row["rule"] != "alternating":
+            continue
+        scale = 1e-12 * abs(row["initial"])
+        conserved = [what for what, key in (("the iterates", "iterates"), ("the modified flow", "modified_flow"),
+                                            ("the gradient flow", "gradient_flow")) if row[key] <= scale]
+        others = [w for w in ("the iterates", "the modified flow", "the gradient flow") if w not in conserved]
+        if conserved:
+            sentences.append(f"On {row['game']} under alternating GD, {' and '.join(conserved)} "
+                             f"{'conserve' if len(conserved) > 1 else 'conserves'} {row['invariant']} to within "
+                             f"10⁻¹² of |{row['invariant']}₀| over {row['steps']} steps"
+                             + (f"; {' and '.join(others)} {'do' if len(others) > 1 else 'does'} not." if others
+                                else "."))
+    return [Heading(3, "Conserved quantities"),
+            Paragraph(spans(f"Invariants the catalog games declare (α {alpha:g}, λ {lam:g}, h {h:g}): largest "
+                            "|Q(z_n) − Q(z_0)| along the iterates and along each flow sampled at the times nh.")),
+            table, *([Paragraph(spans("\n".join(sentences)))] if sentences else [])]
+
+
+def _drift_blocks(data: dict, folder: str) -> list[Block]:
+    rows = data["drift"]
+    h, steps = rows[0]["h"], rows[0]["steps"]
+    table = Table(("update rule", "convention", *TERMS),
+                  tuple((r["rule"], r["convention"], *(f"{r['sizes'][t]:.3e}" for t in TERMS)) for r in rows))
+    caption = f"{GAME}: drift terms along the iterates (α 1, λ 0.3, h {h:g}, {steps} steps), both conventions"
+    return [Heading(3, "Drift decomposition"),
+            Paragraph(spans(f"Sizes of the first-order drift terms of {GAME} at its default state (α 1, λ 0.3, h "
+                            f"{h:g}): self terms −(h/2)r_i c_ii ∂F_i/∂z_i F_i and interaction terms −(h/2)r_i c_ij "
+                            "∂F_i/∂z_j F_j.")),
+            table, *(Image(f"{folder}/{GAME}-drift-{key}.svg", f"{GAME}: drift terms, {key}")
+                     for key in data["drift_panels"]),
+            Paragraph(spans(("em", caption)))]
+
+
+def _regularisers_blocks(data: dict, folder: str) -> list[Block]:
+    r = data["regularisers"]
+    caption = (f"{r['game']}: distance to the equilibrium, plain simultaneous GD against the explicitly regularised "
+               f"updates (α = λ = 1, h {r['h']:g})")
+    summary = ", ".join(f"{label} {d:.3f}" for label, d in r["final_distance"].items())
+    return [Heading(3, "Explicit regularisers"),
+            Paragraph(spans(f"Distance to the equilibrium after {r['steps']} steps: {summary}.")),
+            Image(f"{folder}/{r['game']}-regularisers.svg", caption), Paragraph(spans(("em", caption)))]
+
+
+def section_blocks(data: dict) -> list[Block]:
+    """The section "The paper, checked" from its recorded data (``measure``; results.json, key ``paper``)
+    alone: the facts' table, stability maps, conserved quantities, drift terms, regularisers."""
+    if not data:
+        return []
+    folder = data.get("folder", "paper")
+    return (_facts_blocks(data) + _stability_blocks(data, folder) + _invariants_blocks(data)
+            + _drift_blocks(data, folder) + _regularisers_blocks(data, folder))
+
+
+def write_section(out: Path, folder: str = "paper", checks: Checks | None = None) -> tuple[str, list[str], dict]:
+    """Measure the section (``measure``) into ``out`` and return its Markdown (figure links relative to
+    ``out``), its disagreements (Findings lines) and its data (results.json, key ``paper``)."""
+    data = measure(out, checks, folder)
+    return markdown(section_blocks(data)), disagreements(data["facts"]), data
+
+
+def disagreements(measured: list[Fact] | list[dict]) -> list[str]:
+    """One Findings line per fact whose statement disagrees with the measurement (corrected or refuted); the
+    facts as measured or as recorded (``Fact.to_dict``)."""
+    recorded = [f.to_dict() if isinstance(f, Fact) else f for f in measured]
+    return [f"Fact {f['number']} of {f['source'] or SOURCE} {f['verdict']}: "
+            + (f["correction"] if f["correction"] else "; ".join(f["measured"])) + "." for f in recorded
+            if f["verdict"] in ("confirmed with a correction", "refuted")]
+
+
+def covers(games: set[str] | list[str]) -> bool:
+    """Whether a report over ``games`` has the section (it covers PAPER_GAMES)."""
+    return PAPER_GAMES <= set(games)
+
+
+def section(games: set[str] | list[str], out: Path, checks: Checks | None = None) -> tuple[str, list[str], dict]:
     """The section's Markdown, its disagreements and its numbers when a report covers PAPER_GAMES (else "",
     none and {})."""
-    return write_section(out) if PAPER_GAMES <= set(games) else ("", [], {})
+    return write_section(out, checks=checks) if covers(games) else ("", [], {})

@@ -9,7 +9,12 @@ JAX). It gives
 - ``assert_order`` itself, importable from here for helpers and notebooks;
 - the option ``--harness-json PATH``: every order check of the session (passed or not, with the test
   that ran it) written at the end as the JSON contract of ``harness check --json``; works under
-  pytest-xdist.
+  pytest-xdist;
+- the option ``--harness-cap-threads`` (ini: ``harness_cap_threads = true``): each pytest-xdist worker's XLA
+  and BLAS threads capped to its share of the cores (without it the plugin changes no environment variable).
+
+The fixture turns on JAX's persistent compilation cache (``harness.enable_compilation_cache``) when a test uses
+it; merely installing the plugin changes no ``jax.config`` value.
 
 ::
 
@@ -39,7 +44,8 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.api import check, explain
-from harness.game import GameError
+from harness.errors import UsageError
+from harness.status import Status
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
@@ -56,7 +62,7 @@ def assert_order(
     flow: Flow | str | Callable = "modified",
     expected: float | None = None,
     *,
-    status: str = "PASS",
+    status: str = Status.PASS,
     tolerance: float | None = None,
     settings: Settings | None = None,
     _test: str | None = None,
@@ -87,7 +93,7 @@ def assert_order(
     _number(expected, "expected", "the expected slope, e.g. expected=3")
     _number(tolerance, "tolerance", "the allowed slope deviation, e.g. tolerance=0.15")
     if not isinstance(status, str):
-        raise GameError(f"status must be a status name such as 'PASS', got {status!r} ({type(status).__name__})")
+        raise UsageError(f"status must be a status name such as 'PASS', got {status!r} ({type(status).__name__})")
     result = check(game, scheme, flow, expected_slope=expected, expected_status=status, tolerance=tolerance,
                    settings=settings, **params)
     _record(result, _test)
@@ -97,11 +103,11 @@ def assert_order(
 
 
 def _number(value: Any, name: str, what: str) -> None:
-    """GameError (one line, before anything runs) unless ``value`` is None or a finite real number."""
+    """UsageError (one line, before anything runs) unless ``value`` is None or a finite real number."""
     if value is None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, numbers.Real)) or not math.isfinite(value):
-        raise GameError(f"{name} must be a number ({what}), got {value!r} ({type(value).__name__})")
+        raise UsageError(f"{name} must be a number ({what}), got {value!r} ({type(value).__name__})")
 
 
 def _record(result: CheckResult, test: str | None) -> None:

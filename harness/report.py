@@ -6,7 +6,11 @@
 - ``figures/<game>-phase-<rule>.svg|png``: the phase plane, iterates against flows (harness.figures.phase_figures);
 - ``index.md``: contents, findings in sentences (grouped by flow, measure and expected slope), one table row
   per check (not met and flagged first; reasons as numbered notes), the figures and the environment;
-- ``index.html``: the same content as one self-contained page (harness.html).
+- ``index.html``: the same content as one self-contained page (harness.html, from a template).
+
+The sections "The paper, checked" and "Modified flows, derived" are written from their numbers as results.json
+records them (keys ``paper`` and ``derived_flows``); every section is a list of blocks (harness.blocks) that the
+Markdown writer and the page's template both read.
 
 Everything but the date (index.md, index.html) and the per-check ``seconds`` (results.json) is the same
 for the same inputs on the same machine and checkout; SVGs are byte-stable.
@@ -28,14 +32,18 @@ from pathlib import Path
 import numpy as np
 
 from harness import __version__, literature, paper
+from harness.blocks import Block, Code, Fold, Heading, Paragraph, headings, spans
+from harness.blocks import markdown as blocks_markdown
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
+from harness.errors import ResultsError, UsageError
 from harness.figures import error_figures, panel_suffix, phase_figures, plotted_checks, rule_name, save
-from harness.game import Game, GameError
+from harness.game import Game
 from harness.html import render_html, slug
 from harness.precision import float64
 from harness.resume import atomic_write
 from harness.series import Series
+from harness.status import Status
 from harness.trajectories import trajectories
 
 TABLE_HEADER = ("game", "update rule", "flow", "measure", "expected", "fitted", "s.e.", "fitted − expected",
@@ -143,7 +151,7 @@ def _key(r: CheckResult) -> tuple[str, str, float | None]:
 def status_lines(results: list[CheckResult]) -> list[str]:
     """What missed its expectation or was flagged: the Findings' first lines."""
     off = [r for r in results if not r.passed]
-    flagged = [r for r in results if r.passed and r.fit.status != "PASS"]
+    flagged = [r for r in results if r.passed and r.fit.status != Status.PASS]
     lines = []
     if off:
         lines.append(f"Not met: {len(off)} of {len(results)} checks missed their expectation (first in the "
@@ -274,7 +282,7 @@ def diagnoses(results: list[CheckResult]) -> list[str]:
 def ordered(results: list[CheckResult]) -> list[CheckResult]:
     """The table's order: checks that missed their expectation, then other statuses than PASS, then the rest
     (each in the order they ran)."""
-    return sorted(results, key=lambda r: (r.passed, r.fit.status == "PASS"))
+    return sorted(results, key=lambda r: (r.passed, r.fit.status == Status.PASS))
 
 
 def notes(results: list[CheckResult]) -> list[str]:
@@ -360,18 +368,28 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
 
 @float64
 def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
-                 progress: Callable[[int, int, str], None] | None = None) -> Path:
+                 progress: Callable[[int, int, str], None] | None = None,
+                 paper_checks: list[CheckResult] | None = None) -> Path:
     """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see
     ``write_figures``); return the path of ``index.md``. A report that covers paper.PAPER_GAMES (the default
-    matrix does) adds the sections "The paper, checked" and "Modified flows, derived"."""
+    matrix does) adds the sections "The paper, checked" and "Modified flows, derived": their numbers are
+    recorded in results.json (keys ``paper``, with the facts' slope checks the matrix lacks in ``checks``:
+    ``paper_checks``, run with the matrix, or run here; and ``derived_flows``), and the sections are written
+    from that file's data alone."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     figures = write_figures(results, games, out / "figures", progress)
     names = list(dict.fromkeys(r.spec.game for r in results))
-    paper_section, disagreements, paper_data = paper.section(names, out)  # docs/theory.md §5, when its games ran
-    derived_section, derived_data = derived_flows() if paper.PAPER_GAMES <= set(names) else ("", [])
+    paper_data: dict = {}
+    derived: list[dict] = []
+    if paper.covers(names):  # docs/theory.md §5, when its games ran
+        extra = paper.beside(results, settings, paper_checks)
+        specs = paper.fact_specs()
+        lookup = {r.spec: r for r in [*extra, *(r for r in results if r.spec in specs)]}
+        paper_data = {**paper.measure(out, lookup), "checks": [r.to_dict() for r in extra]}
+        derived = derived_data()
+    disagreements = paper.disagreements(paper_data.get("facts", []))
     claims = literature.claims(results)
-    sections = "\n".join(part for part in (paper_section, literature.section(results), derived_section) if part)
     table = ordered(results)
     positions = {id(r): index for index, r in enumerate(results)}
     rows = table_rows(table, positions)
@@ -398,7 +416,6 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
         "largest": largest_deviations(rows),
         "figures": figures,
         "marker_key": MARKER_KEY,
-        "sections": sections,
         "environment": [f"date: {datetime.date.today().isoformat()}",
                         f"git commit: {env['git_commit']}",
                         f"python {env['python']} on {env['machine']}",
@@ -409,9 +426,13 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
                      "published_flows": [dataclasses.asdict(c) for c in claims]})
     if paper_data:
         document["paper"] = paper_data
-    if derived_data:
-        document["derived_flows"] = derived_data
-    atomic_write(out / "results.json", json.dumps(document, indent=1) + "\n")
+    if derived:
+        document["derived_flows"] = derived
+    text = json.dumps(document, indent=1) + "\n"
+    atomic_write(out / "results.json", text)
+    recorded = json.loads(text)  # the sections' numbers as results.json holds them
+    content["sections"] = (paper.section_blocks(recorded.get("paper", {})) + literature.section_blocks(results)
+                           + derived_blocks(recorded.get("derived_flows", [])))
     atomic_write(out / "index.md", markdown(content))
     atomic_write(out / "index.html", render_html(content, out))
     return out / "index.md"
@@ -430,7 +451,7 @@ def report_status(results: list[CheckResult], paper_data: dict, claims: list, po
     failed = [entry(r) for r in results if not r.passed]
     return {"met": not failed and not any(f["verdict"] == "refuted" for f in facts) and not unreproduced,
             "checks": len(results), "failed": failed,
-            "flagged": [entry(r) for r in results if r.passed and r.fit.status != "PASS"],
+            "flagged": [entry(r) for r in results if r.passed and r.fit.status != Status.PASS],
             "facts": len(facts), "facts_off": [{"number": f["number"], "verdict": f["verdict"]} for f in off_facts],
             "claims": len(claims), "claims_not_reproduced": [f"{c.flow} under {c.rule}" for c in unreproduced]}
 
@@ -473,40 +494,61 @@ NOT_DERIVED = {"random_reshuffling": "one epoch over a finite sum E = (1/m) Σ_k
                                      "in their mean f, so it is not a P-series in f and g and is not derived here"}
 
 
-def derived_flows(order: int = DERIVED_ORDER) -> tuple[str, list[dict]]:
-    """The section "Modified flows, derived": each rule of DERIVED_RULES through h^order by harness.derive, as
-    Unicode formulas with its verification, and the same as plain data (results.json, key derived_flows)."""
+def derived_data(order: int = DERIVED_ORDER) -> list[dict]:
+    """Each rule of DERIVED_RULES through h^order by harness.derive, as plain data (results.json, key
+    derived_flows: title, formula lines, verdict and the derivation), then the rules of NOT_DERIVED."""
     from harness.derivation import derive
 
-    lines = [f"## {DERIVED_TITLE}", "",
-             f"Each catalog one-step rule's modified field through h{str(order).translate(SUPERSCRIPTS)}, derived by "
-             "`harness derive` (docs/theory.md §9): the coefficients of the trees (f, g the raw fields, α = lr1, "
-             "λ = lr2) are identified on a random polynomial game and confirmed on a second one; the residual is "
-             "the larger relative misfit of the two. (On a phone, tap a rule to open its field.)", ""]
     data = []
     for title, rule, settings in DERIVED_RULES:
         d = derive(rule, order, **settings)
         formula = [line.replace("h^2 ", "h² ").replace("h^3 ", "h³ ") for line in d.text().splitlines()[1:-1]]
-        numbers = [t for t in d.terms if t.expression is None and t.coefficient != 0.0]
         data.append({"title": title, "rule": rule, "label": d.rule, "derivation": d.to_dict(), "verdict": d.verdict(),
                      "formula": formula})
-        mark = (f"verified, residual {d.residual:.1e}" if d.verified else f"not verified: {d.verdict()}")
-        lines += [f"<details><summary>{title}: {mark}</summary>", "", "```text", *formula, "```", "",
-                  f"{d.verdict()}." + (f" Coefficients without α, λ are numbers at {d.rule}." if numbers else ""),
-                  "", "</details>", ""]
     for rule, why in NOT_DERIVED.items():
         data.append({"title": rule, "rule": rule, "derivation": {}, "verdict": f"not a P-series in f and g: {why}",
                      "formula": []})
-        lines += [f"{rule}: not a P-series in f and g ({why}).", ""]
-    return "\n".join(lines), data
+    return data
+
+
+def derived_blocks(data: list[dict], order: int = DERIVED_ORDER) -> list[Block]:
+    """The section "Modified flows, derived" from its recorded data (``derived_data``) alone: each rule's
+    modified field as Unicode formulas with its verification."""
+    if not data:
+        return []
+    blocks: list[Block] = [
+        Heading(2, DERIVED_TITLE),
+        Paragraph(spans(f"Each catalog one-step rule's modified field through h{str(order).translate(SUPERSCRIPTS)}, "
+                        "derived by ", ("code", "harness derive"), " (docs/theory.md §9): the coefficients of the "
+                        "trees (f, g the raw fields, α = lr1, λ = lr2) are identified on a random polynomial game "
+                        "and confirmed on a second one; the residual is the larger relative misfit of the two. (On a "
+                        "phone, tap a rule to open its field.)"))]
+    for entry in data:
+        d = entry["derivation"]
+        if not d:
+            why = NOT_DERIVED[entry["rule"]]
+            blocks.append(Paragraph(spans(f"{entry['rule']}: not a P-series in f and g ({why}).")))
+            continue
+        numbers = any(t["expression"] is None and t["coefficient"] != 0.0 for t in d["terms"])
+        mark = f"verified, residual {d['residual']:.1e}" if d["verified"] else f"not verified: {entry['verdict']}"
+        blocks.append(Fold(spans(f"{entry['title']}: {mark}"), (
+            Code("\n".join(entry["formula"])),
+            Paragraph(spans(f"{entry['verdict']}." + (f" Coefficients without α, λ are numbers at {entry['label']}."
+                                                      if numbers else ""))))))
+    return blocks
+
+
+def derived_flows(order: int = DERIVED_ORDER) -> tuple[str, list[dict]]:
+    """The section "Modified flows, derived" in Markdown and as plain data (results.json, key derived_flows)."""
+    data = derived_data(order)
+    return blocks_markdown(derived_blocks(data, order)) + "\n", data
 
 
 def markdown(content: dict) -> str:
     """index.md: summary, contents, findings, results table with its notes, figures per game, the paper and
     literature sections, environment."""
     games = list(dict.fromkeys(f.game for f in content["figures"]))
-    headings = re.findall(r"^## (.+)$", content["sections"], flags=re.M)
-    contents = ["Findings", "Results", "Figures", *headings, "Environment"]
+    contents = ["Findings", "Results", "Figures", *headings(content["sections"]), "Environment"]
     status = content["status"]
     banner = [f"**{status_sentence(status)}**", ""]
     if status["failed"]:
@@ -533,7 +575,7 @@ def markdown(content: dict) -> str:
         for f in (f for f in content["figures"] if f.game == game):
             lines += [f"![{f.caption}]({f.path})", "", f"*{f.caption}* ([PNG]({f.path[:-4]}.png))", ""]
     if content["sections"]:
-        lines += [content["sections"].rstrip("\n"), ""]
+        lines += [blocks_markdown(content["sections"]), ""]
     lines += ["## Environment", ""] + [f"- {item}" for item in content["environment"]] + [""]
     return "\n".join(lines)
 
@@ -546,21 +588,22 @@ MARKER_TEXT = ("This folder was written by `harness report --out`, which may rep
 
 def claim(out: Path) -> None:
     """Make ``out`` a folder ``harness report --out`` may write into: one that does not exist yet (created), an
-    empty one, or one it wrote before (with its MARKER file); the marker is written there. GameError (one line)
+    empty one, or one it wrote before (with its MARKER file); the marker is written there. UsageError (one line)
     for a file, or a folder holding other files (they would be replaced)."""
     out = Path(out)
     if out.exists() and not out.is_dir():
-        raise GameError(f"--out {out} is a file, not a folder: give a folder for the report")
+        raise UsageError(f"--out {out} is a file, not a folder: give a folder for the report")
     if out.is_dir() and not (out / MARKER).is_file():
         found = sorted(p.name for p in out.iterdir())
         if found:
             shown = ", ".join(found[:3]) + (", …" if len(found) > 3 else "")
-            raise GameError(f"--out {out} holds files harness report did not write ({shown}): they could be "
-                            f"replaced; give a new or empty folder (a folder harness report wrote has a {MARKER} file)")
+            raise UsageError(f"--out {out} holds files harness report did not write ({shown}): they could be "
+                             f"replaced; give a new or empty folder (a folder harness report wrote has a {MARKER} "
+                             "file)")
     try:
         out.mkdir(parents=True, exist_ok=True)
         if not (out / MARKER).is_file():
             (out / MARKER).write_text(MARKER_TEXT)
     except OSError as exc:
-        raise GameError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
+        raise ResultsError(f"cannot write the report into {out}: {exc.strerror or exc}") from exc
 

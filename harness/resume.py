@@ -27,8 +27,10 @@ from pathlib import Path
 
 from harness import __version__, signals
 from harness.checks import CheckResult, CheckSpec, Settings, run_checks
+from harness.errors import HarnessError, ResultsError
 from harness.fit import fit_order
-from harness.game import Game, GameError
+from harness.game import Game
+from harness.status import Status
 
 PARTIAL_NAME = "partial-results.json"
 PARTIAL_VERSION = 2
@@ -147,7 +149,7 @@ def verdict_disagreement(result: CheckResult) -> str | None:
     old, new = finite(stored.slope), finite(refit.slope)
     same_slope = (old is None and new is None) or (
         old is not None and new is not None and abs(old - new) <= VERDICT_SLOPE_TOLERANCE * max(1.0, abs(new)))
-    statuses = {refit.status, "FLOOR-LIMITED"} if refit.status == "EXACT" else {refit.status}
+    statuses = {refit.status, Status.FLOOR_LIMITED} if refit.status == Status.EXACT else {refit.status}
     if same_slope and stored.status in statuses:
         return None
 
@@ -168,7 +170,7 @@ class PartialRun:
     def load(self, say: Callable[[str], None] | None = None) -> list[CheckResult]:
         """The saved checks, in the order of ``specs``. A line that is not a saved check (corrupt) is reported
         through ``say`` with its line number and its check runs again, the lines after it kept; a last line
-        cut short (no newline: what a crash leaves) is dropped silently. GameError if the checks belong to
+        cut short (no newline: what a crash leaves) is dropped silently. ResultsError if the checks belong to
         another run, or a stored verdict is not the one its stored errors give (``verdict_disagreement``)."""
         try:
             text = self.path.read_text()
@@ -180,11 +182,11 @@ class PartialRun:
                                                 ("games", "games (their default states or code)"))
                        if saved.get(key) != self.fingerprint[key]]
         except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
-            raise GameError(f"cannot resume from {self.path}: it is not a readable partial-results file "
-                            f"({type(exc).__name__}); run without --resume to start over") from exc
+            raise ResultsError(f"cannot resume from {self.path}: it is not a readable partial-results file "
+                               f"({type(exc).__name__}); run without --resume to start over") from exc
         if changed:
-            raise GameError(f"cannot resume from {self.path}: the {' and the '.join(changed)} changed since it was "
-                            "saved; run without --resume to start over")
+            raise ResultsError(f"cannot resume from {self.path}: the {' and the '.join(changed)} changed since it was "
+                               "saved; run without --resume to start over")
         keys = [json.dumps(spec_data(spec), sort_keys=True) for spec in self.specs]
         free: dict[str, list[int]] = {}
         for position, key in enumerate(keys):
@@ -195,7 +197,7 @@ class PartialRun:
             try:
                 entry = json.loads(line)
                 result = CheckResult.from_dict(entry, self.settings) if isinstance(entry, dict) else None
-            except (ValueError, GameError):
+            except (ValueError, HarnessError):
                 result = None
             if result is None:
                 if number == len(lines) + 1 and not text.endswith("\n"):
@@ -205,11 +207,11 @@ class PartialRun:
             refuse = f"cannot resume from {self.path}: line {number}, check {result.spec.label}"
             key = json.dumps(spec_data(result.spec), sort_keys=True)
             if not free.get(key):
-                raise GameError(f"{refuse}: {self._not_this_run(result)}; run without --resume to start over")
+                raise ResultsError(f"{refuse}: {self._not_this_run(result)}; run without --resume to start over")
             position = free[key].pop(0)
             disagreement = verdict_disagreement(result)
             if disagreement:
-                raise GameError(f"{refuse}: {disagreement}; run without --resume to start over")
+                raise ResultsError(f"{refuse}: {disagreement}; run without --resume to start over")
             result.spec = self.specs[position]  # the live check (a user's flow read back from JSON is only a record)
             placed[position] = result
             kept.append(number)

@@ -12,11 +12,11 @@ or to a given path; an existing file is never overwritten.
 >>> write_game("my_game", folder)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-harness.game.GameError: .../my_game.py already exists; choose another name or --path (nothing was written)
+harness.errors.UsageError: .../my_game.py already exists; choose another name or --path (nothing was written)
 >>> write_game("my-game", folder)  # doctest: +ELLIPSIS
 Traceback (most recent call last):
 ...
-harness.game.GameError: game name 'my-game' is not a Python identifier (letters, digits and _, ...)
+harness.errors.UsageError: game name 'my-game' is not a Python identifier (letters, digits and _, ...)
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ import keyword
 import sys
 from pathlib import Path
 
-from harness.game import GameError
+from harness.errors import UsageError
 
 DEFAULT_FOLDER = Path("games")
 
@@ -76,12 +76,12 @@ game = Game(
 
 
 def check_name(name: str) -> None:
-    """Raise GameError unless ``name`` is a valid Python identifier (and not a keyword)."""
+    """Raise UsageError unless ``name`` is a valid Python identifier (and not a keyword)."""
     if not isinstance(name, str) or not name.isidentifier():
-        raise GameError(f"game name {name!r} is not a Python identifier (letters, digits and _, not starting "
-                        "with a digit)")
+        raise UsageError(f"game name {name!r} is not a Python identifier (letters, digits and _, not starting "
+                         "with a digit)")
     if keyword.iskeyword(name):
-        raise GameError(f"game name {name!r} is a Python keyword; choose another")
+        raise UsageError(f"game name {name!r} is a Python keyword; choose another")
 
 
 def in_catalog(path: Path) -> bool:
@@ -113,12 +113,12 @@ def render(name: str, path: str | Path) -> str:
 
 
 def write_game(name: str, path: str | Path | None = None) -> Path:
-    """Write the game file (see the module docstring) and return its path. Raises GameError with one
+    """Write the game file (see the module docstring) and return its path. Raises UsageError with one
     line for a bad name, an existing file or a catalog name already taken."""
     check_name(name)
     target = target_path(name, path)
     if target.exists():
-        raise GameError(f"{target} already exists; choose another name or --path (nothing was written)")
+        raise UsageError(f"{target} already exists; choose another name or --path (nothing was written)")
     _refuse_shadowing(target)
     _refuse_catalog_duplicate(name, target)
     text = render(name, target)
@@ -127,9 +127,9 @@ def write_game(name: str, path: str | Path | None = None) -> Path:
         with open(target, "x", encoding="utf-8") as file:  # "x": never overwrite, even in a race
             file.write(text)
     except FileExistsError:
-        raise GameError(f"{target} already exists; choose another name or --path (nothing was written)") from None
+        raise UsageError(f"{target} already exists; choose another name or --path (nothing was written)") from None
     except OSError as exc:
-        raise GameError(f"cannot write {target}: {exc.strerror}") from exc
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from exc
     return target
 
 
@@ -145,8 +145,8 @@ def _refuse_shadowing(target: Path) -> None:
     module = target.stem
     if module in SHADOWED:
         kind = "the standard library's module" if module in sys.stdlib_module_names else "the package"
-        raise GameError(f"a game file named {target.name} would shadow {kind} {module!r} (Python imports the file "
-                        "in its place when run from that folder); choose another name or --path (nothing was written)")
+        raise UsageError(f"a game file named {target.name} would shadow {kind} {module!r} (Python imports the file "
+                         "in its place when run from that folder); choose another name or --path (nothing was written)")
 
 
 def _refuse_catalog_duplicate(name: str, target: Path) -> None:
@@ -157,4 +157,4 @@ def _refuse_catalog_duplicate(name: str, target: Path) -> None:
     from harness.catalog import catalog
 
     if name in catalog():
-        raise GameError(f"the catalog already has a game named {name!r}; choose another name (nothing was written)")
+        raise UsageError(f"the catalog already has a game named {name!r}; choose another name (nothing was written)")

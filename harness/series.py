@@ -34,12 +34,14 @@ import numpy as np
 
 from harness import kernel_cache
 from harness.bea import MAX_ORDER, modified_coefficients, taylor_in_h
+from harness.errors import HarnessError
 from harness.flows import Flow, family_field, flow_family
-from harness.game import Game, GameError
+from harness.game import Game
 from harness.identity import register
 from harness.integrate import EPS
 from harness.kernel_cache import family_key, program_key
 from harness.schemes import Scheme, update_map
+from harness.status import Status
 from harness.trees import basis, differentials
 
 THRESHOLD = 1e4 * EPS
@@ -416,7 +418,7 @@ def _derived(scheme: Scheme, order: int, players: int, raw_terms: tuple):
     (its structure holds the loaded function) and the term files' stamps."""
     try:
         key = (scheme.structure, tuple(scheme.param_values), order, players, raw_terms, _stamps(raw_terms))
-    except GameError:
+    except HarnessError:
         return None
     if key not in _DERIVED:
         from harness.derivation import derive
@@ -424,7 +426,7 @@ def _derived(scheme: Scheme, order: int, players: int, raw_terms: tuple):
         try:
             derivation = derive(scheme, order, players=players, terms=list(raw_terms), refresh_code=False)
             _DERIVED[key] = derivation if derivation.verified else None
-        except GameError:
+        except HarnessError:
             _DERIVED[key] = None
     return _DERIVED[key]
 
@@ -519,7 +521,7 @@ def hint(series: Series, game: Game, scheme: Scheme, flow: Flow, status: str, sl
     """What to do when a check fails for a reason the series can name: the rule's leading field is not the flow's
     (the series differs at h^0), or a rule integrates the gradient flow to a higher order q than it declares
     (harness.derive: its modified field is V through h^(q-1))."""
-    if not series.available or status != "FAIL":
+    if not series.available or status != Status.FAIL:
         return None
     if series.differing_order == 0:
         text = ("the rule's leading field is not V = (alpha f, lambda g): the gradient flow does not model it"
@@ -548,10 +550,10 @@ def consistency(series: Series, status: str, slope: float | None, tolerance: flo
     """A reason when the series and the fitted slope tell different stories (one of them is being fooled;
     ``outside``: the steps were outside the asymptotic range, which fools the fit), or, for a status without
     a clean fit, what the series predicts; None when they agree."""
-    if not series.available or status in ("EXACT", "DIVERGED"):
+    if not series.available or status in (Status.EXACT, Status.DIVERGED):
         return None
     predicted = series.predicted_slope
-    if status not in ("PASS", "FAIL") or slope is None:
+    if status not in (Status.PASS, Status.FAIL) or slope is None:
         return f"the error series predicts slope {'at least ' if series.at_least else ''}{predicted:g}"
     if series.at_least and slope >= predicted - tolerance:
         return None

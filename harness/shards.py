@@ -14,7 +14,7 @@ A shard's results document (``harness.checks.results_document``) carries ``shard
 ``count``, ``checks`` (how many the whole matrix has), ``positions`` (where its checks stand in the matrix),
 ``matrix`` (a hash of every check and the games' default states), ``harness`` (the version) and
 ``estimated_share`` (its share of the estimated cost) and ``check_hashes`` (a hash of each of its checks as
-its results record them, expectation included). ``merge`` reads shard files, refuses (GameError: exit
+its results record them, expectation included). ``merge`` reads shard files, refuses (ResultsError: exit
 2, one line) files of different harness versions, settings, matrices or shard counts, a shard given twice
 and missing shards, a result whose check or expectation is not the one its shard ran (``check_hashes``) or
 whose stored verdict is not the one its stored errors give (harness.resume.verdict_disagreement: the fit
@@ -32,7 +32,8 @@ from pathlib import Path
 
 from harness import __version__
 from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, series_group
-from harness.game import Game, GameError
+from harness.errors import HarnessError, ResultsError, UsageError
+from harness.game import Game
 from harness.resume import fingerprint, verdict_disagreement
 
 KERNEL_COST = 12000
@@ -44,10 +45,10 @@ def parse_shard(text: str) -> tuple[int, int]:
     """``I/N`` -> (I, N), 1 <= I <= N."""
     match = re.fullmatch(r"(\d+)/(\d+)", text.strip())
     if not match:
-        raise GameError(f"{text!r} is not a shard I/N (1-based, e.g. 1/3)")
+        raise UsageError(f"{text!r} is not a shard I/N (1-based, e.g. 1/3)")
     index, count = int(match.group(1)), int(match.group(2))
     if not 1 <= index <= count:
-        raise GameError(f"shard {text!r} is out of range: I/N with 1 <= I <= N (1-based, e.g. 1/3 to 3/3)")
+        raise UsageError(f"shard {text!r} is out of range: I/N with 1 <= I <= N (1-based, e.g. 1/3 to 3/3)")
     return index, count
 
 
@@ -135,7 +136,7 @@ def shard_files(patterns: list[str]) -> list[Path]:
     for pattern in patterns:
         found = sorted(glob.glob(pattern)) if re.search(r"[*?\[]", pattern) else [pattern]
         if not found:
-            raise GameError(f"no shard file matches {pattern!r}")
+            raise ResultsError(f"no shard file matches {pattern!r}")
         files += [Path(name) for name in found]
     return list(dict.fromkeys(files))
 
@@ -144,14 +145,14 @@ def _read(path: Path) -> dict:
     try:
         document = json.loads(path.read_text())
     except OSError as exc:
-        raise GameError(f"cannot read shard file {path}: {exc.strerror}") from exc
+        raise ResultsError(f"cannot read shard file {path}: {exc.strerror}") from exc
     except ValueError as exc:
-        raise GameError(f"{path} is not a JSON file ({exc})") from exc
+        raise ResultsError(f"{path} is not a JSON file ({exc})") from exc
     shard = document.get("shard") if isinstance(document, dict) else None
     keys = {"index", "count", "checks", "positions", "matrix", "harness"}
     if not (isinstance(shard, dict) and keys <= set(shard) and isinstance(document.get("results"), list)
             and document.get("schema_version") == SCHEMA_VERSION and isinstance(document.get("settings"), dict)):
-        raise GameError(f"{path} is not a shard's results (harness check --all --shard I/N --json PATH writes them)")
+        raise ResultsError(f"{path} is not a shard's results (harness check --all --shard I/N --json PATH writes them)")
     return document
 
 
@@ -163,40 +164,40 @@ def merge(patterns: list[str]) -> tuple[list[CheckResult], Settings]:
     for path in others:
         a, b = documents[first], documents[path]
         if a["shard"]["harness"] != b["shard"]["harness"]:
-            raise GameError(f"cannot merge shards of different harness versions: {first} ({a['shard']['harness']}) "
-                            f"and {path} ({b['shard']['harness']})")
+            raise ResultsError(f"cannot merge shards of different harness versions: {first} ({a['shard']['harness']}) "
+                               f"and {path} ({b['shard']['harness']})")
         if a["settings"] != b["settings"]:
             keys = sorted(k for k in set(a["settings"]) | set(b["settings"])
                           if a["settings"].get(k) != b["settings"].get(k))
-            raise GameError(f"cannot merge shards run with different settings: {first} and {path} differ in "
-                            f"{', '.join(keys)}")
+            raise ResultsError(f"cannot merge shards run with different settings: {first} and {path} differ in "
+                               f"{', '.join(keys)}")
         if a["shard"]["matrix"] != b["shard"]["matrix"] or a["shard"]["checks"] != b["shard"]["checks"]:
-            raise GameError(f"cannot merge shards of different check matrices: {first} and {path} (their checks or "
-                            "games differ)")
+            raise ResultsError(f"cannot merge shards of different check matrices: {first} and {path} (their checks or "
+                               "games differ)")
         if a["shard"]["count"] != b["shard"]["count"]:
-            raise GameError(f"cannot merge shards of different counts: {first} is shard {a['shard']['index']}/"
-                            f"{a['shard']['count']}, {path} is shard {b['shard']['index']}/{b['shard']['count']}")
+            raise ResultsError(f"cannot merge shards of different counts: {first} is shard {a['shard']['index']}/"
+                               f"{a['shard']['count']}, {path} is shard {b['shard']['index']}/{b['shard']['count']}")
     count = documents[first]["shard"]["count"]
     given: dict[int, Path] = {}
     for path in files:
         index = documents[path]["shard"]["index"]
         if index in given:
-            raise GameError(f"shard {index}/{count} is given twice: {given[index]} and {path}")
+            raise ResultsError(f"shard {index}/{count} is given twice: {given[index]} and {path}")
         given[index] = path
     missing = [f"{i}/{count}" for i in range(1, count + 1) if i not in given]
     if missing:
-        raise GameError(f"cannot merge: shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing (given: "
-                        f"{', '.join(f'{i}/{count} {given[i]}' for i in sorted(given))})")
+        raise ResultsError(f"cannot merge: shard{'s' if len(missing) > 1 else ''} {', '.join(missing)} missing (given: "
+                           f"{', '.join(f'{i}/{count} {given[i]}' for i in sorted(given))})")
     settings = Settings(**documents[first]["settings"])
     placed: dict[int, dict] = {}
     for path in files:
         shard, entries = documents[path]["shard"], documents[path]["results"]
         if len(shard["positions"]) != len(entries) or set(shard["positions"]) & set(placed):
-            raise GameError(f"cannot merge: {path} is not a whole shard (its results and positions disagree)")
+            raise ResultsError(f"cannot merge: {path} is not a whole shard (its results and positions disagree)")
         placed.update(zip(shard["positions"], entries, strict=True))
     if sorted(placed) != list(range(documents[first]["shard"]["checks"])):
-        raise GameError(f"cannot merge: the shards do not cover the matrix's {documents[first]['shard']['checks']} "
-                        "checks once each")
+        raise ResultsError(f"cannot merge: the shards do not cover the matrix's {documents[first]['shard']['checks']} "
+                           "checks once each")
     results = {}
     for path in files:
         shard = documents[path]["shard"]
@@ -206,26 +207,26 @@ def merge(patterns: list[str]) -> tuple[list[CheckResult], Settings]:
 
 
 def _verified(path: Path, entry: dict, shard: dict, index: int, settings: Settings) -> CheckResult:
-    """The result of a shard's ``index``-th ``entry``, refused (GameError) when its check
+    """The result of a shard's ``index``-th ``entry``, refused (ResultsError) when its check
     or expectation is not the one the shard ran (``check_hashes``) or its stored verdict is not the one its
     stored errors give (harness.resume.verdict_disagreement)."""
     position = shard["positions"][index]
     try:
         result = CheckResult.from_dict(entry, settings)
-    except GameError as exc:
-        raise GameError(f"cannot merge: {path}, check {position + 1} of the matrix: {exc}") from None
+    except HarnessError as exc:
+        raise ResultsError(f"cannot merge: {path}, check {position + 1} of the matrix: {exc}") from None
     where = f"cannot merge: {path}, check {position + 1} of the matrix ({result.spec.label})"
     hashes = shard.get("check_hashes")
     if not isinstance(hashes, list) or len(hashes) != len(shard["positions"]):
-        raise GameError(f"cannot merge: {path} records no hash of each check (an older harness wrote it): run its "
-                        "shard again")
+        raise ResultsError(f"cannot merge: {path} records no hash of each check (an older harness wrote it): run its "
+                           "shard again")
     if check_hash(entry) != hashes[index]:
         slope = result.spec.expected_slope
         shown = f"{slope:g}" if isinstance(slope, (int, float)) else repr(slope)
-        raise GameError(f"{where}: it is not the check its shard ran (its expected slope {shown}, its expected status "
-                        f"{result.spec.expected_status} or the check itself was edited in the file); run the shard "
-                        "again")
+        raise ResultsError(f"{where}: it is not the check its shard ran (its expected slope {shown}, its expected "
+                           f"status {result.spec.expected_status} or the check itself was edited in the file); run the "
+                           "shard again")
     disagreement = verdict_disagreement(result)
     if disagreement:
-        raise GameError(f"{where}: {disagreement}; run the shard again")
+        raise ResultsError(f"{where}: {disagreement}; run the shard again")
     return result

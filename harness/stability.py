@@ -23,8 +23,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.flows import Flow, family_field, flow_coefficients, flow_family
-from harness.game import Game, GameError
+from harness.errors import FlowError, GameError, HarnessError, RuleError, UsageError
+from harness.flows import CLOSED_FORM, Flow, family_field, flow_coefficients, flow_family
+from harness.game import Game
 from harness.schemes import Scheme, update_map
 
 TOLERANCE = 1e-10
@@ -52,10 +53,10 @@ def equilibrium(game: Game, z_star: Sequence[float] | np.ndarray | None = None) 
 
 
 def lifted_point(scheme: Scheme, point: jax.Array) -> jax.Array:
-    """The state a rule steps at the equilibrium ``point``: (z*, z*) for ogda and heavy_ball; GameError for
+    """The state a rule steps at the equilibrium ``point``: (z*, z*) for ogda and heavy_ball; RuleError for
     per-player optimizers (their step count and normalised buffers are not a linear map's state)."""
     if scheme.optimizers is not None:
-        raise GameError(f"stability maps cover rules without optimizer buffers, not {scheme.label}")
+        raise RuleError(f"stability maps cover rules without optimizer buffers, not {scheme.label}")
     return jnp.concatenate([point, point]) if scheme.lifted else point
 
 
@@ -135,7 +136,7 @@ def analyse(game: Game, scheme: Scheme, h: float, flows: Sequence[str] = ("gradi
     for name in flows:
         try:
             matrix = flow_jacobian(game, Flow(name), scheme, h, z_star)
-        except GameError:
+        except HarnessError:
             if name == "official":
                 continue
             raise
@@ -169,7 +170,7 @@ def stability_map(game: Game, scheme: Scheme, x: np.ndarray, y: np.ndarray,
     by the grid values) and of each of its ``flows`` over alpha h in ``x`` and lambda h in ``y``, at h = 1."""
     x, y = np.asarray(x, dtype=np.float64), np.asarray(y, dtype=np.float64)
     if x.ndim != 1 or y.ndim != 1 or x.size == 0 or y.size == 0 or np.any(x <= 0) or np.any(y <= 0):
-        raise GameError("a stability map needs two non-empty 1-D grids of positive alpha h and lambda h")
+        raise UsageError("a stability map needs two non-empty 1-D grids of positive alpha h and lambda h")
     point = jnp.asarray(equilibrium(game, z_star))
     grid = [replace(scheme, lr1=float(a), lr2=float(b)) for b in y for a in x]
     params = jnp.asarray(np.stack([s.param_values for s in grid]))
@@ -177,16 +178,16 @@ def stability_map(game: Game, scheme: Scheme, x: np.ndarray, y: np.ndarray,
     step = update_map(game, scheme.structure)
     jacobians = jax.jit(jax.vmap(lambda p: jax.jacfwd(lambda z: step(z, 1.0, p))(lifted)))(params)
     radius = np.max(np.abs(np.linalg.eigvals(np.asarray(jacobians))), axis=-1).reshape(y.size, x.size)
-    field = family_field(game, scheme.structure, "closed-form")
+    field = family_field(game, scheme.structure, CLOSED_FORM)
     flow_jacobians = jax.jit(jax.vmap(lambda p, c: jax.jacfwd(lambda z: field(z, 1.0, p, c))(point)))
     classes = {}
     for name in flows:
         flow = Flow(name)
         if flow.automatic:
-            raise GameError(f"a stability map takes closed-form flows (gradient, modified, official), not {name}")
+            raise FlowError(f"a stability map takes closed-form flows (gradient, modified, official), not {name}")
         try:
             leads, matrices = zip(*(flow_coefficients(flow, s) for s in grid), strict=True)
-        except GameError:
+        except HarnessError:
             if name == "official":
                 continue
             raise

@@ -36,6 +36,7 @@ from harness.game import Game
 from harness.integrate import EPS, reference_solutions
 from harness.measure import FLOOR_FACTOR, Measurement, jacobian_norm
 from harness.precision import require_float64
+from harness.rules import RULES
 from harness.schemes import Scheme
 from harness.user import UserFunction, rate_scaled_field, second_order_function
 
@@ -65,16 +66,8 @@ def step_indices(game: Game, scheme: Scheme, flow: Flow, taus: np.ndarray) -> np
 
 
 def method_step(name: str, V, x, x_prev, s, k, mu):
-    """x_(k+1) of the two-step method ``name`` (module docstring)."""
-    if name == "nag_c":
-        momentum = k / (k + 3.0)
-    else:
-        root = jnp.sqrt(mu * s)
-        momentum = (1.0 - root) / (1.0 + root)
-    x_next = x + momentum * (x - x_prev) + s * V(x)
-    if name == "heavy_ball_sc":
-        return x_next
-    return x_next + momentum * s * (V(x) - V(x_prev))
+    """x_(k+1) of the two-step method ``name`` (its module in harness.rules)."""
+    return RULES[name].advance(V, x, x_prev, s, k, mu)
 
 
 @functools.lru_cache(maxsize=16)

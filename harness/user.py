@@ -48,7 +48,9 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.game import Game, GameError
+from harness.errors import FlowError, HarnessError, RuleError
+from harness.game import Game
+from harness.scaled_field import velocity
 
 MAX_FLOW_ORDER = 6
 """The highest order a flow may declare (that of the automatic flows, harness.bea.MAX_ORDER)."""
@@ -63,14 +65,19 @@ NOTATIONS = {
 _ARITY = {7: "per-player", 3: "joint", 5: "second-order"}
 
 
+def _error(kind: str) -> type[HarnessError]:
+    """The error class of a user function of ``kind``: RuleError for a rule, FlowError for a flow."""
+    return RuleError if kind == "rule" else FlowError
+
+
 def _declare(kind: str, order: int, name: str | None, time_offset: float | None = None) -> Callable:
     _check_order(order, kind, "the declared order")
     if time_offset is not None and not (isinstance(time_offset, (int, float)) and np.isfinite(time_offset)):
-        raise GameError(f"time_offset must be a finite number, got {time_offset!r}")
+        raise FlowError(f"time_offset must be a finite number, got {time_offset!r}")
 
     def declare(function: Callable) -> Callable:
         if not callable(function):
-            raise GameError(f"@harness.{kind}(order=...) decorates a function, got {function!r}")
+            raise _error(kind)(f"@harness.{kind}(order=...) decorates a function, got {function!r}")
         try:
             function.order = order  # type: ignore[attr-defined]
             if name is not None:
@@ -109,7 +116,7 @@ def rule(*, order: int = 1, name: str | None = None) -> Callable:
 def _check_order(order: Any, kind: str, what: str) -> int:
     low, high = (0, MAX_FLOW_ORDER) if kind == "flow" else (1, MAX_RULE_ORDER)
     if isinstance(order, bool) or not isinstance(order, (int, np.integer)) or not low <= order <= high:
-        raise GameError(f"{what} must be an integer from {low} to {high}, got {order!r}")
+        raise _error(kind)(f"{what} must be an integer from {low} to {high}, got {order!r}")
     return int(order)
 
 
@@ -213,12 +220,12 @@ def _source_of(function: Callable) -> str:
 
 
 def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[str, ...]]:
-    """The notation of ``function`` and the EXTRAS it names; GameError when it matches neither notation."""
+    """The notation of ``function`` and the EXTRAS it names; RuleError or FlowError when it matches neither notation."""
     both = f"write it as {' or as '.join(NOTATIONS[kind])}"
     try:
         parameters = list(inspect.signature(function).parameters.values())
     except (TypeError, ValueError):
-        raise GameError(f"{where}: its signature cannot be read; {both}") from None
+        raise _error(kind)(f"{where}: its signature cannot be read; {both}") from None
     positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)]
     required = [p for p in positional if p.default is p.empty]
     while required and required[-1].name in EXTRAS and required[-1].kind == required[-1].POSITIONAL_OR_KEYWORD:
@@ -228,8 +235,8 @@ def _signature(function: Callable, kind: str, where: str) -> tuple[str, tuple[st
     shown = "(" + ", ".join(p.name for p in parameters) + ")"
     if len(required) not in _ARITY or unknown or (kind == "rule" and len(required) == 5):
         extra = f"; it needs {', '.join(unknown)}, which the harness does not pass" if unknown else ""
-        raise GameError(f"{where} has the signature {shown}, which matches no notation{extra}: {both} "
-                        f"(keyword parameters it may name: {', '.join(EXTRAS)})")
+        raise _error(kind)(f"{where} has the signature {shown}, which matches no notation{extra}: {both} "
+                           f"(keyword parameters it may name: {', '.join(EXTRAS)})")
     names = {p.name for p in parameters[len(required):]}
     if any(p.kind == p.VAR_KEYWORD for p in parameters):
         names = set(EXTRAS)
@@ -242,7 +249,7 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
     if isinstance(function, UserFunction):
         return function
     if not callable(function):
-        raise GameError(f"a user {kind} is a function or path/to/file.py:NAME, got {function!r}")
+        raise _error(kind)(f"a user {kind} is a function or path/to/file.py:NAME, got {function!r}")
     captured = _closure_values(function)
     name = getattr(function, "harness_name", None) or (name or getattr(function, "__name__", None) or kind) + captured
     source = source or _source_of(function) + captured
@@ -250,12 +257,12 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
     notation, keywords = _signature(function, kind, where)
     declared = getattr(function, "order", None)
     if declared is None and kind == "flow":
-        raise GameError(f"{where} declares no order: decorate it with @harness.flow(order=1) or set "
+        raise FlowError(f"{where} declares no order: decorate it with @harness.flow(order=1) or set "
                         f"{name}.order = 1 (p = 1 for a first-order modified flow, 0 for the gradient flow)")
     order = 1 if declared is None else _check_order(declared, kind, f"the order declared by {where}")
     offset = getattr(function, "time_offset", None)
     if offset is not None and notation != "second-order":
-        raise GameError(f"{where} states a time_offset, which only a second-order ODE flow(V, x, v, t, s) has")
+        raise FlowError(f"{where} states a time_offset, which only a second-order ODE flow(V, x, v, t, s) has")
     return UserFunction(function, kind, name, source, notation, order, keywords, float(offset or 0.0))
 
 
@@ -301,7 +308,7 @@ def load(spec: str, kind: str) -> UserFunction:
 
     path, _, name = spec.rpartition(":")
     if not path.endswith(".py") or not name:
-        raise GameError(f"a user {kind} is given as path/to/file.py:NAME, got {spec!r}")
+        raise _error(kind)(f"a user {kind} is given as path/to/file.py:NAME, got {spec!r}")
     key = (spec, str(Path(path).resolve()), kind)
     loaded = _LOADED.get(key)
     if loaded is not None and loaded[0] == file_stamp(path):
@@ -319,9 +326,9 @@ def _load(path: str, name: str, kind: str, spec: str) -> UserFunction:
     if function is None:
         found = sorted(k for k, v in vars(module).items() if inspect.isfunction(v) and not k.startswith("_")
                        and v.__module__ == module.__name__)
-        raise GameError(f"{path!r} defines no {kind} {name!r} (functions there: {', '.join(found) or 'none'})")
+        raise _error(kind)(f"{path!r} defines no {kind} {name!r} (functions there: {', '.join(found) or 'none'})")
     if not callable(function):
-        raise GameError(f"{path}:{name} is a {type(function).__name__}, not a function ({NOTATIONS[kind][0]})")
+        raise _error(kind)(f"{path}:{name} is a {type(function).__name__}, not a function ({NOTATIONS[kind][0]})")
     return from_callable(function, kind, spec, name)
 
 
@@ -335,8 +342,8 @@ def as_user(value: Any, kind: str, base: str | Path | None = None) -> UserFuncti
 # --- calling a user function on a game ------------------------------------------------------------------
 
 
-def _fail(user: UserFunction, text: str) -> GameError:
-    return GameError(f"{user.describe} {text}")
+def _fail(user: UserFunction, text: str) -> HarnessError:
+    return _error(user.kind)(f"{user.describe} {text}")
 
 
 def _structure(value: tuple | list) -> str:
@@ -366,11 +373,11 @@ def _checked_part(user: UserFunction, value: Any, what: str, size: int) -> jax.A
 def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
     """The user's flow or rule as ``(z, h, params) -> vector`` on the joint state (params[0], params[1] =
     alpha, lambda, traced): the flow's field, or the state after one step. Returned parts are checked for
-    structure, shape and dtype while tracing (GameError naming the player)."""
+    structure, shape and dtype while tracing (RuleError or FlowError naming the player)."""
     if user.function is None:
-        raise GameError(f"{user.describe} was read from a results document; load it from its file to measure it")
+        raise _fail(user, "was read from a results document; load it from its file to measure it")
     if user.second_order:
-        raise GameError(f"{user.describe} is a second-order ODE: check it against a two-step method "
+        raise FlowError(f"{user.describe} is a second-order ODE: check it against a two-step method "
                         "(heavy_ball_sc, nag_sc, nag_c)")
     a, b = game.dims
     named = _named(user, game, keywords)
@@ -399,9 +406,8 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
 
 
 def rate_scaled_field(game: Game, alpha, lam) -> Callable:
-    """V(z) = (alpha f, lambda g) on the joint state, as a concatenation."""
-    a = game.dims[0]
-    return lambda z: jnp.concatenate([alpha * game.field1(z[:a], z[a:]), lam * game.field2(z[:a], z[a:])])
+    """V(z) = (alpha f, lambda g) on the joint state (harness.scaled_field)."""
+    return velocity(game, (alpha, lam))
 
 
 def _named(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> dict:
@@ -414,7 +420,7 @@ def second_order_function(user: UserFunction, game: Game, keywords: tuple[tuple[
     """The user's second-order ODE as ``(x, v, t, s, params) -> acceleration`` on the joint state, with V the
     rate-scaled field (params[0], params[1] = alpha, lambda); the result is checked while tracing."""
     if user.function is None:
-        raise GameError(f"{user.describe} was read from a results document; load it from its file to measure it")
+        raise _fail(user, "was read from a results document; load it from its file to measure it")
     named, function = _named(user, game, keywords), user.function
 
     def call(x, v, t, s, params):
@@ -439,7 +445,7 @@ _TRACING_FIXES = (
 def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray, h: float,
              params: jax.Array) -> np.ndarray:
     """The user's function at every initial point (one step size h), compiled as the measurement will
-    compile it; GameError with one line when it cannot be traced, raises, returns the wrong structure, or
+    compile it; RuleError or FlowError with one line when it cannot be traced, raises, returns the wrong structure, or
     gives NaN or inf at an initial point."""
     if user.second_order:  # the acceleration at velocity V(z), time 1 and step s = h
         accelerate = second_order_function(user, game, keywords)
@@ -450,7 +456,7 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
         call = joint_function(user, game, keywords)
     try:
         values = np.asarray(jax.jit(jax.vmap(call, in_axes=(0, None, None)))(jnp.asarray(points), h, params))
-    except GameError:
+    except HarnessError:
         raise
     except tuple(kind for kind, _, _ in _TRACING_FIXES) as exc:
         cause, fix = next((c, f) for kind, c, f in _TRACING_FIXES if isinstance(exc, kind))

@@ -5,8 +5,10 @@ os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_
 import jax  # noqa: E402
 import pytest  # noqa: E402
 
-import harness  # noqa: E402,F401
+import harness  # noqa: E402
 from harness.catalog import catalog  # noqa: E402
+
+harness.enable_compilation_cache()  # as the entry points do: the tests that call internals use the caches too
 
 
 @pytest.fixture(autouse=True)

@@ -302,9 +302,9 @@ def test_params_and_terms_that_do_not_fit_are_one_line(tmp_path, capsys):
     assert "matches no notation" in error and len(error.splitlines()) == 1
 
 
-def test_the_readmes_derive_output_is_the_real_one(capsys):
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text()
-    shown = readme.split("harness derive --scheme alternating --lr2 0.5 --order 1\n```\n\n```text\n")[1].split("```")[0]
+def test_the_guides_derive_output_is_the_real_one(capsys):
+    guide = (Path(__file__).resolve().parents[1] / "docs" / "guide.md").read_text()
+    shown = guide.split("harness derive --scheme alternating --lr2 0.5 --order 1\n```\n\n```text\n")[1].split("```")[0]
     assert main(["derive", "--scheme", "alternating", "--lr2", "0.5", "--order", "1"]) == 0
     printed = capsys.readouterr().out
     strip = lambda text: [line for line in text.strip().splitlines() if not line.startswith("verified:")]  # noqa: E731

@@ -15,7 +15,7 @@ from harness.game import GameError
 from harness.integrate import EPS
 from harness.measure import FLOOR_FACTOR, Measurement
 
-README = Path(__file__).resolve().parents[1] / "README.md"
+GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide.md"
 
 
 def refused(capsys, *args) -> str:
@@ -126,11 +126,11 @@ def test_a_joint_flow_returning_a_tuple_is_told_what_it_returned(capsys, tmp_pat
     assert "returned a list of 2 parts with shapes (1,), (1,)" in line and "per-player notation" in line
 
 
-def test_the_regularisers_flags_with_a_user_rule_are_refused_as_the_readme_says(capsys, tmp_path):
+def test_the_regularisers_flags_with_a_user_rule_are_refused_as_the_guide_says(capsys, tmp_path):
     (tmp_path / "rules.py").write_text("def mine(V, z, h, cancel=1.0):\n    return z + h * V(z)\n")
     line = refused(capsys, "check", "--game", "dirac_gan", "--scheme", f"{tmp_path}/rules.py:mine", "--cancel", "0.5")
     assert "cancel" in line and "regularised" in line
-    text = " ".join(README.read_text().split())
+    text = " ".join(GUIDE.read_text().split())
     assert ("`--cancel`, `--strengthen` and `--convention` set the built-in `regularised` rule only (a flow checked "
             "against it receives them): with a user rule they are refused (exit 2)") in text
 

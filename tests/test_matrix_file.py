@@ -14,7 +14,8 @@ from harness.checks import MatrixError, load_matrix
     ('[[check]]\nscheme = "simultaneous"\nflows = ["gradient"]\ngames = ["nope"]\n', ":1: unknown game(s) nope"),
     ('[[check]\nscheme = 1\n', "line 1"),
     ('[settings]\npoints = 0\n', "points must be at least 1"),
-    ('[[check]]\nscheme = "simultaneous"\nstrengthen = 1\nflows = ["gradient"]\n', ":1: cancel, strengthen and"),
+    ('[[check]]\nscheme = "simultaneous"\nstrengthen = 1\nflows = ["gradient"]\n',
+     ":1: strengthen applies to regularised only"),
     ('[[check]]\nscheme = "simultaneous"\nmeasure = "globl"\nflows = ["gradient"]\n', ":1: unknown measure 'globl'"),
 ])
 def test_malformed_matrix_names_the_line(tmp_path, games, body, message):

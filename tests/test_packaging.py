@@ -64,7 +64,8 @@ def test_pip_builds_a_wheel_with_type_hints_data_and_entry_points(tmp_path):
     assert f"-{harness.__version__}-" in wheel.name
     names = set(zipfile.ZipFile(wheel).namelist())
     for needed in ("harness/py.typed", "harness/check_matrix.toml", "harness/api.py", "harness/pytest_plugin.py",
-                   "harness/scaffold.py", "harness_pytest.py", "games/bilinear.py"):
+                   "harness/scaffold.py", "harness_pytest.py", "games/bilinear.py", "harness/templates/report.html.j2",
+                   "harness/templates/parts.html.j2"):
         assert needed in names, needed
     (entry,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry).decode()

@@ -1,8 +1,14 @@
 """The report section "The paper, checked" (harness.paper): every fact of docs/theory.md §5 measured and confirmed."""
 
+import json
+from pathlib import Path
+
 import pytest
 
 from harness import paper
+from harness.checks import CheckResult, load_matrix
+
+REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "results.json"
 
 
 @pytest.mark.parametrize("fact", paper.FACTS, ids=lambda f: f.__name__)
@@ -71,7 +77,9 @@ def test_section(tmp_path):
     assert disagreements == []
     assert "(h/2)c²(α − λ)² as docs/theory.md §5 item 7 states it = 0.181500" in section
     assert [f["number"] for f in data["facts"]] == list(range(1, 11)) and data["source"] == paper.SOURCE
-    assert set(data) == {"source", "facts", "counts", "stability", "invariants", "drift", "regularisers"}
+    assert set(data) == {"source", "facts", "counts", "folder", "stability", "invariants", "drift", "drift_panels",
+                         "regularisers"}
+    assert paper.section_blocks(json.loads(json.dumps(data))) == paper.section_blocks(data)  # from the JSON alone
     stems = [f"{game}-stability-{rule}-{panel}" for game in ("dirac_gan", "rotational")
              for rule in ("simultaneous", "alternating") for panel in ("iterates", "gradient", "modified", "official")]
     stems += [f"dirac_gan-drift-{rule}-{flow}" for rule in ("simultaneous", "alternating")
@@ -80,3 +88,20 @@ def test_section(tmp_path):
         assert f"(paper/{stem}.svg)" in section
         assert (tmp_path / "paper" / f"{stem}.svg").is_file() and (tmp_path / "paper" / f"{stem}.png").is_file()
     assert "### Conserved quantities" in section and "| dirac_gan_bilinear | Q | alternating | 1000 |" in section
+
+
+def test_slope_facts_read_the_recorded_checks(monkeypatch):
+    """The facts' slope checks are ordinary checks: the reference's results.json records each (in its matrix
+    results, or in paper.checks when the matrix lacks it), and the facts computed from those records alone (nothing
+    run) are the recorded facts."""
+    document = json.loads(REFERENCE.read_text())
+    recorded = [CheckResult.from_dict(e) for e in document["results"] + document["paper"]["checks"]]
+    checks = {r.spec: r for r in recorded if r.spec in paper.fact_specs()}
+    assert len(paper.fact_specs()) == 23 and set(checks) == set(paper.fact_specs())
+    _, matrix = load_matrix()
+    assert [c["fitted_slope"] for c in document["paper"]["checks"]] == [
+        checks[spec].fit.slope for spec in paper.missing_specs(matrix)]
+    monkeypatch.setattr(paper, "run_check", lambda *args: pytest.fail("a fact ran a check of its own"))
+    for number, fact in enumerate(paper.FACTS, start=1):
+        if number in paper.SLOPE_CHECKS and number != 5:  # fact 5 also evaluates a closed form
+            assert fact(checks).to_dict() == document["paper"]["facts"][number - 1]

@@ -1,18 +1,20 @@
-"""Every command in README.md runs, as written, in a test.
+"""Every command and example of README.md and docs/*.md runs, as written, in a test.
 
 Commands are the lines of fenced ``bash`` blocks (one command per line; comment lines and blank lines are
 skipped) and the ``run:`` steps of fenced ``yaml`` blocks (the CI workflow). A trailing comment
 ``# exits N`` states the expected exit code (default 0). The cheap commands of a block run in order, in
-one temporary folder, through ``bash`` with the test environment's ``harness`` first on PATH. The slow
+one temporary folder, through ``bash`` with the test environment's ``harness`` first on PATH; the first
+commands of a block that an earlier block starts with, the same in the same order, are not run twice. The slow
 ones (setting up a virtual environment or installing, the whole check matrix, a report, the whole test
-suite) run in tests marked ``slow``, in a copy of the repository, with a fresh virtual environment first
-on PATH when the block installs something. Two placeholders of the README are given meaning here:
+suite, the documentation site) run in tests marked ``slow``, in a copy of the repository, with a fresh virtual
+environment first on PATH when the block installs something. Two placeholders of the documents are given meaning here:
 ``path/to/my_game.py:MY_GAME`` is a small game file written into the folder (beside a copy of
 ``examples/``), and the argument ``...`` ("any arguments") runs as ``--version``. A workflow with a job matrix
-(the sharded one) runs its commands per job: tests/test_shards.py checks them against the README's.
+(the sharded one) runs its commands per job: tests/test_shards.py checks them against docs/ci.md's.
 
-``pycon`` blocks run as doctests, ``python`` blocks are imported or run by pytest (see the tests), and
-the failure message shown in a ``text`` block is compared with the real one.
+``pycon`` blocks run as doctests through Sybil (its doctest parser and evaluator, one test per block),
+``python`` blocks are imported or run by pytest, and the output shown in a ``text`` or unlabelled block is
+compared with the real one (``CHECKED_BY`` names the test of each such block).
 """
 
 from __future__ import annotations
@@ -28,11 +30,16 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+from sybil import Sybil
+from sybil.evaluators.doctest import DocTestEvaluator
+from sybil.parsers.abstract.doctest import DocTestStringParser
+from sybil.parsers.markdown import CodeBlockParser
 
 pytest_plugins = ["pytester"]
 
 ROOT = Path(__file__).resolve().parents[1]
 README = ROOT / "README.md"
+DOCUMENTS = [README, *sorted((ROOT / "docs").glob("*.md"))]
 BIN = Path(sys.executable).parent
 
 MY_GAME = '''"""A cubic zero-sum game standing for the README's path/to/my_game.py."""
@@ -53,6 +60,7 @@ SLOW = [
     (re.compile(r"\bharness\s+report\b"), "runs the check matrix and writes a report"),
     (re.compile(r"\bharness\b.*\s--merge\b"), "merges the shards of the whole check matrix"),
     (re.compile(r"\bpytest\b"), "runs a test suite"),
+    (re.compile(r"\bmkdocs\b"), "builds the documentation site"),
 ]
 
 
@@ -65,35 +73,45 @@ class Command:
 
 @dataclass(frozen=True)
 class Block:
+    source: str  # the document, relative to the repository root
     heading: str
     language: str
     number: int  # 1-based within its section
+    line: int  # of the opening fence, 1-based
     text: str
 
     @property
     def id(self) -> str:
         slug = re.sub(r"[^a-z0-9]+", "-", self.heading.lower()).strip("-")
-        return f"{slug}-{self.language}-{self.number}"
+        return f"{Path(self.source).stem.lower()}-{slug}-{self.language}-{self.number}"
 
 
-def blocks(text: str | None = None) -> list[Block]:
-    """The fenced code blocks of the README with the heading of their section."""
-    text = README.read_text() if text is None else text
+def blocks(text: str | None = None, source: str = "README.md") -> list[Block]:
+    """The fenced code blocks of every document (or of ``text``) with the heading of their section."""
+    if text is None:
+        return [b for path in DOCUMENTS for b in blocks(path.read_text(), path.relative_to(ROOT).as_posix())]
     found, heading, counts = [], "top", {}
     fence = None
-    for line in text.splitlines(keepends=True):
+    for number, line in enumerate(text.splitlines(keepends=True), 1):
         if fence is None:
             if line.startswith("#"):
                 heading = line.lstrip("#").strip()
             match = re.match(r"^(`{3,})(\w*)\s*$", line)
             if match:
-                fence, language, body = match.group(1), match.group(2), []
+                fence, language, body, start = match.group(1), match.group(2), [], number
         elif line.rstrip() == fence:
             counts[heading] = counts.get(heading, 0) + 1
-            found.append(Block(heading, language, counts[heading], "".join(body)))
+            found.append(Block(source, heading, language, counts[heading], start, "".join(body)))
             fence = None
         else:
             body.append(line)
+    return found
+
+
+def shown(heading: str, language: str) -> list[Block]:
+    """The blocks of one language under a heading, in every document."""
+    found = [b for b in blocks() if b.heading == heading and b.language == language]
+    assert found, f"no {language} block under the heading {heading!r}"
     return found
 
 
@@ -149,8 +167,27 @@ CHEAP = [b for b in BLOCKS if any(not c.slow for c in commands(b))]
 SLOW_BLOCKS = [b for b in BLOCKS if any(c.slow for c in commands(b))]
 
 
-def test_the_readme_has_commands_and_they_are_classified():
+def cheap(block: Block) -> list[Command]:
+    """The cheap commands of a block, in order."""
+    return [c for c in commands(block) if not c.slow]
+
+
+def already_run(block: Block) -> int:
+    """How many of a block's first cheap commands an earlier block runs first, the same in the same order (the
+    README repeats the start of a page's block): from the same prepared folder they are not run again."""
+    key = lambda c: (c.line.split(" #")[0].split(), c.exit_code)  # noqa: E731
+    mine, longest = [key(c) for c in cheap(block)], 0
+    for earlier in CHEAP[:CHEAP.index(block)]:
+        theirs = [key(c) for c in cheap(earlier)]
+        pairs = zip(mine, theirs, strict=False)
+        same = next((i for i, (a, b) in enumerate(pairs) if a != b), min(len(mine), len(theirs)))
+        longest = max(longest, same)
+    return longest
+
+
+def test_the_documents_have_commands_and_they_are_classified():
     assert {"Quickstart", "Commands", "Installing", "Adding a game", "Using it in CI"} <= {b.heading for b in BLOCKS}
+    assert {b.source for b in BLOCKS} >= {"README.md", "docs/guide.md", "docs/reference.md", "docs/ci.md"}
     everything = [c for b in BLOCKS for c in commands(b)]
     assert any(c.line.startswith("harness list") and not c.slow for c in everything)
     assert all(c.slow for c in everything if "--all" in c.line or "pip install" in c.line)
@@ -177,8 +214,9 @@ def test_extraction_is_robust():
             run: harness check --all
         ```
     ''')
-    found = blocks(text)
+    found = blocks(text, "docs/page.md")
     assert [b.language for b in found] == ["bash", "python", "yaml"]
+    assert [b.line for b in found] == [3, 10, 13] and found[0].id == "page-title-bash-1"
     bash = commands(found[0])
     assert [(c.line.split("#")[0].strip(), c.exit_code, bool(c.slow)) for c in bash] == [
         ("harness list", 0, False), ("harness check --game x", 2, False), ("harness check --all", 0, True)]
@@ -191,9 +229,18 @@ def test_extraction_is_robust():
 def test_cheap_commands_run(block, tmp_path):
     _prepare(tmp_path)
     env = _environment(BIN)
-    for command in commands(block):
-        if not command.slow:
-            _run(command, tmp_path, env, timeout=300)
+    for command in cheap(block)[already_run(block):]:
+        _run(command, tmp_path, env, timeout=300)
+
+
+def test_a_repeated_start_of_a_block_runs_once():
+    assert [b.source for b in CHEAP[:2]] == ["README.md", "README.md"]
+    assert already_run(CHEAP[0]) == 0
+    skipped = {b.id: already_run(b) for b in CHEAP if already_run(b)}
+    assert skipped == {"guide-check-your-own-modified-flow-bash-2": 2, "reference-commands-bash-1": 2}
+    readme = [c.line.split(" #")[0].split() for b in CHEAP if b.source == "README.md" for c in cheap(b)]
+    for block in CHEAP:
+        assert all(c.line.split(" #")[0].split() in readme for c in cheap(block)[:already_run(block)])
 
 
 def _copy_of_the_repository(target: Path) -> Path:
@@ -224,54 +271,186 @@ def test_slow_commands_run(block, tmp_path):
 # --- the other kinds of block ---------------------------------------------------------------------
 
 
-def test_pycon_blocks_run_as_doctests():
-    found = [b for b in blocks() if b.language == "pycon"]
-    assert found, "the README shows the Python API"
-    parser, runner = doctest.DocTestParser(), doctest.DocTestRunner(optionflags=doctest.ELLIPSIS)
-    for block in found:
-        test = parser.get_doctest(block.text, {}, f"README {block.id}", str(README), 0)
-        runner.run(test)
-    assert runner.failures == 0 and runner.tries > 0
+def _pycon_examples(document):
+    """The ``>>>`` examples of a document's ``pycon`` blocks (Sybil's Markdown parser for Python reads ``python``
+    blocks only), as doctests with ELLIPSIS."""
+    doctests = DocTestStringParser(DocTestEvaluator(doctest.ELLIPSIS))
+    for region in CodeBlockParser("pycon")(document):
+        for example in doctests(region.parsed, document.path):
+            example.adjust(region, region.parsed)
+            yield example
+
+
+SYBIL = Sybil(parsers=[_pycon_examples])
+PYCON = [b for b in blocks() if b.language == "pycon"]
+
+
+@pytest.mark.parametrize("block", PYCON, ids=[b.id for b in PYCON])
+def test_pycon_blocks_run_as_doctests(block):
+    lines = range(block.line + 1, block.line + 1 + len(block.text.splitlines()))
+    examples = [example for example in SYBIL.parse(ROOT / block.source) if example.line in lines]
+    assert len(examples) == len(re.findall(r"^>>> ", block.text, re.M)) > 0
+    for example in examples:  # in order, in the namespace of the block's document
+        example.evaluate()
 
 
 def test_the_example_game_of_adding_a_game_checks(tmp_path):
     import harness
 
-    example = next(b for b in blocks() if b.heading == "Adding a game" and b.language == "python")
+    [example] = shown("Adding a game", "python")
     (tmp_path / "example.py").write_text(example.text)
     result = harness.check(f"{tmp_path / 'example.py'}:game", "simultaneous", "modified", points=2)
     assert result.passed and abs(result.fit.slope - 3) < 0.15
 
 
-def test_the_ci_test_file_example_runs_with_the_plugin(pytester):
-    example = next(b for b in blocks() if b.heading == "Using it in CI" and b.language == "python")
+TEST_FILES = [b for b in blocks() if b.language == "python" and b.text.startswith("# tests/test_orders.py")]
+
+
+@pytest.mark.parametrize("example", TEST_FILES, ids=[b.id for b in TEST_FILES])
+def test_the_test_file_examples_run_with_the_plugin(example, pytester):
     _prepare(pytester.path)
     pytester.makepyfile(test_orders=example.text)
     result = pytester.runpytest("-p", "no:cacheprovider")
     result.assert_outcomes(passed=len(re.findall(r"^def test_", example.text, re.M)))
 
 
+def test_the_readme_is_short_and_shows_one_example_of_each_kind():
+    assert len(README.read_text().splitlines()) <= 250
+    mine = [b for b in blocks() if b.source == "README.md"]
+    quickstart = " ".join(b.text for b in mine if b.heading == "Quickstart")
+    assert "pip install -e '.[test]'" in quickstart and "python -m pytest -n 2" in quickstart  # what .ci/run runs
+    lines = [c.line for b in mine for c in commands(b)]
+    assert any(line.startswith("harness check") and "examples/lookahead.py" not in line for line in lines)
+    assert any(line.startswith("harness report") or "harness report" in line for line in lines)
+    assert any("harness.check(" in b.text for b in mine if b.language == "pycon")
+    assert any("(harness_check)" in b.text for b in mine if b.language == "python")
+    assert any("@harness.flow(" in b.text for b in mine if b.language == "python")
+    assert any("--flow examples/lookahead.py:" in line for line in lines)
+    for page in sorted((ROOT / "docs").glob("*.md")):
+        if page.name != "index.md":
+            assert f"](docs/{page.name})" in README.read_text(), f"the README does not link docs/{page.name}"
+
+
+def test_the_check_output_shown_is_the_real_one(capsys):
+    from test_reliability import run_cli
+
+    [shown_output] = [b for b in shown("The two commands", "text") if b.source == "README.md"]
+    command = next(c for b in shown("The two commands", "bash") for c in commands(b) if c.line.startswith(
+        "harness check --game dirac_gan "))
+    code, out, _ = run_cli(capsys, *command.line.split(" #")[0].split()[1:])
+    assert code == 0
+    _assert_shown(shown_output.text, out)
+
+
+def test_the_series_diagnosis_shown_is_the_real_one(capsys):
+    from test_reliability import run_cli
+
+    [output] = shown("When a flow is wrong: the error series", "")
+    [command] = [c for b in shown("When a flow is wrong: the error series", "bash") for c in commands(b)]
+    code, out, _ = run_cli(capsys, *command.line.split(" #")[0].split()[1:])
+    assert code == command.exit_code == 1
+    _assert_shown(output.text, out, part=True)  # the lines under the failing verdict, without header and summary
+
+
+def _assert_shown(shown_text: str, real: str, part: bool = False) -> None:
+    """``real`` is ``shown_text`` (or holds it, whole lines, if ``part``) up to the last digits of its numbers,
+    with "…" standing for anything."""
+    pattern = re.sub(r"\d+(?:\\\.\d+)?", r"[-+]?[0-9.]+", re.escape(shown_text.strip())).replace(re.escape("…"), ".*")
+    found = re.search(rf"^{pattern}$", real, re.S | re.M) if part else re.fullmatch(pattern, real.strip(), re.S)
+    assert found, f"the documents show\n{shown_text}\nbut the output is\n{real}"
+    if not part:
+        assert len(shown_text.strip().splitlines()) == len(real.strip().splitlines())
+
+
+CHECKED_BY = {
+    "readme-the-two-commands-text-2": "test_readme.py::test_the_check_output_shown_is_the_real_one",
+    "readme-in-your-pytest-suite-python-1": "test_readme.py::test_the_test_file_examples_run_with_the_plugin",
+    "readme-check-your-own-modified-flow-python-1": "test_readme.py::test_the_user_flow_shown_is_the_example_file",
+    "ci-using-it-in-ci-python-1": "test_readme.py::test_the_test_file_examples_run_with_the_plugin",
+    "ci-using-it-in-ci-text-2": "test_readme.py::test_the_failure_message_shown_is_the_real_one",
+    "ci-using-it-in-ci-yaml-5": "test_shards.py::test_the_sharded_workflow_runs_the_documented_commands",
+    "guide-check-your-own-modified-flow-python-1": "test_readme.py::test_the_user_flow_shown_is_the_example_file",
+    "guide-when-a-flow-is-wrong-the-error-series--2": "test_readme.py::test_the_series_diagnosis_shown_is_the_real_one",
+    "guide-derive-a-modified-flow-text-2": "test_derive.py::test_the_guides_derive_output_is_the_real_one",
+    "guide-adding-a-game-python-2": "test_readme.py::test_the_example_game_of_adding_a_game_checks",
+    "reference-published-flows-checked-python-2":
+        "test_readme.py::test_the_second_order_ode_shown_measures_the_slope_shown",
+}
+"""The blocks that are neither commands nor doctests, each with the test that runs it or compares it."""
+
+
+def test_every_block_is_run_or_compared():
+    others = {b.id for b in blocks() if not commands(b) and b.language != "pycon"}
+    assert others == set(CHECKED_BY), "a block no test runs or compares, or one that is gone"
+    for test in set(CHECKED_BY.values()):
+        file, name = test.split("::")
+        assert re.search(rf"^def {name}\(", (ROOT / "tests" / file).read_text(), re.M), test
+
+
 PLACEHOLDERS = re.compile(r"NAME|GAME|FILE|my_game|my_other_game|test_orders|reports/latest|\*")
-"""Paths the README uses as placeholders, for files a command writes, or in a user's project."""
+"""Paths the documents use as placeholders, for files a command writes, or in a user's project."""
 
 
-def test_every_repository_path_the_readme_mentions_exists():
-    text = README.read_text()
+def test_every_repository_path_the_documents_mention_exists():
+    text = "\n".join(path.read_text() for path in DOCUMENTS)
     mentioned = set(re.findall(r"(?<![\w/~.-])((?:harness|games|tests|benchmarks|examples|docs|reports|\.github|\.ci)"
                                r"/[\w./-]*\w)", text))
     checked = [path for path in mentioned if not PLACEHOLDERS.search(path)]
     assert len(checked) >= 30
     missing = sorted(path for path in checked if not (ROOT / path).exists())
-    assert not missing, f"README mentions paths that do not exist: {missing}"
+    assert not missing, f"the documents mention paths that do not exist: {missing}"
+
+
+def _headings(text: str) -> list[str]:
+    """The Markdown headings of a document, outside code blocks."""
+    found, fence = [], None
+    for line in text.splitlines():
+        match = re.match(r"^(`{3,})", line)
+        if fence is None and match:
+            fence = match.group(1)
+        elif fence is not None and line.rstrip() == fence:
+            fence = None
+        elif fence is None and line.startswith("#"):
+            found.append(line.lstrip("#").strip())
+    return found
+
+
+def anchor(heading: str) -> str:
+    """GitHub's (and MkDocs') anchor of a heading: lower case, punctuation dropped, spaces as hyphens."""
+    return re.sub(r"[^\w\- ]", "", heading.lower()).replace(" ", "-")
+
+
+def test_every_link_between_the_documents_resolves():
+    checked = 0
+    for document in DOCUMENTS:
+        for target in re.findall(r"\]\(([^)\s]+)\)", document.read_text()):
+            if re.match(r"[a-z]+:", target):
+                continue
+            path, _, fragment = target.partition("#")
+            linked = (document.parent / path).resolve() if path else document
+            assert linked.exists(), f"{document.name} links {target}, which does not exist"
+            if fragment:
+                assert fragment in {anchor(h) for h in _headings(linked.read_text())}, f"{document.name}: {target}"
+            checked += 1
+    assert checked >= 20
+    assert anchor("From Python (notebooks)") == "from-python-notebooks"
+
+
+def test_the_site_builds_strictly(tmp_path):
+    pytest.importorskip("mkdocs")
+    result = subprocess.run([sys.executable, "-m", "mkdocs", "build", "--strict", "--site-dir", str(tmp_path)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert result.returncode == 0, result.stderr
+    assert {path.parent.name for path in tmp_path.glob("*/index.html")} >= {"guide", "reference", "ci", "theory"}
 
 
 def test_the_workflow_shown_is_the_one_shipped():
-    shown = next(b for b in blocks() if b.heading == "Using it in CI" and b.language == "yaml").text
-    assert shown.strip() == (ROOT / ".github" / "workflows" / "orders.yml").read_text().strip()
+    [workflow] = [b for b in shown("Using it in CI", "yaml") if "${{ matrix." not in b.text]
+    assert workflow.text.strip() == (ROOT / ".github" / "workflows" / "orders.yml").read_text().strip()
 
 
 def test_every_test_named_in_reading_verdicts_exists():
-    text = README.read_text()
+    text = (ROOT / "docs" / "reference.md").read_text()
     section = text[text.index("## Reading verdicts"):text.index("## Reading a report")]
     named = re.findall(r"`(test_\w+\.py)::(test_\w+)`", section)
     assert len(named) >= 20
@@ -280,26 +459,26 @@ def test_every_test_named_in_reading_verdicts_exists():
 
 
 def test_the_user_flow_shown_is_the_example_file():
-    example = next(b for b in blocks() if b.heading == "Check your own modified flow" and b.language == "python")
-    assert example.text.strip() in (ROOT / "examples" / "lookahead.py").read_text()
+    examples = shown("Check your own modified flow", "python")
+    assert {b.source for b in examples} == {"README.md", "docs/guide.md"}
+    for example in examples:
+        assert example.text.strip() in (ROOT / "examples" / "lookahead.py").read_text()
 
 
 def test_the_failure_message_shown_is_the_real_one():
     import harness
     from harness.api import explain
 
-    shown = next(b for b in blocks() if b.heading == "Using it in CI" and b.language == "text").text
-    first = shown.splitlines()[0]
+    [message] = shown("Using it in CI", "text")
+    first = message.text.splitlines()[0]
     assert first.startswith("AssertionError: order check failed: bilinear · simultaneous(lr1=1, lr2=0.3) · official")
-    real = "AssertionError: " + explain(harness.check("bilinear", "simultaneous", "official", lr2=0.3))
     # "…" stands for anything; the numbers shown may differ in their last digits on another machine
-    pattern = re.sub(r"\d+(?:\\\.\d+)?", r"[-+]?[0-9.]+", re.escape(shown.strip())).replace(re.escape("…"), ".*")
-    assert re.fullmatch(pattern, real.strip(), re.S), f"README shows\n{shown}\nbut the message is\n{real}"
-    assert len(shown.strip().splitlines()) == len(real.strip().splitlines())
+    _assert_shown(message.text, "AssertionError: " + explain(harness.check("bilinear", "simultaneous", "official",
+                                                                           lr2=0.3)))
 
 
 def test_the_ci_workflow_caches_the_jax_compilation_cache():
-    workflow = next(b for b in blocks() if b.heading == "Using it in CI" and b.language == "yaml").text
+    workflow = shown("Using it in CI", "yaml")[0].text
     assert "cache: pip" in workflow and "actions/setup-python" in workflow
     assert "path: ~/.cache/discretization-drift-harness/jax" in workflow  # harness/__init__.py's default
     assert "harness check --all" in workflow and "pip install -e '.[test]'" in workflow
@@ -310,9 +489,9 @@ def test_the_ci_workflow_caches_the_jax_compilation_cache():
 
 
 def test_the_second_order_ode_shown_measures_the_slope_shown():
-    example = next(b for b in blocks() if b.heading == "Published flows, checked" and b.language == "python")
+    [example] = shown("Published flows, checked", "python")
     *body, last = example.text.strip().splitlines()
-    expression, _, shown = last.partition("#")
+    expression, _, slope = last.partition("#")
     namespace: dict = {}
     exec("\n".join(body), namespace)
-    assert eval(expression, namespace) == pytest.approx(float(shown), abs=0.01)
+    assert eval(expression, namespace) == pytest.approx(float(slope), abs=0.01)

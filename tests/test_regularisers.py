@@ -96,7 +96,7 @@ def test_measured_slopes(games, scheme, flow, slope):
 
 
 def test_parameters_are_validated_and_kept_out_of_other_rules():
-    with pytest.raises(GameError, match="apply to regularised only"):
+    with pytest.raises(GameError, match="strengthen applies to regularised only"):
         Scheme("simultaneous", strengthen=1.0)
     with pytest.raises(GameError, match="convention must be"):
         Scheme("regularised", convention="mine")

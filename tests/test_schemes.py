@@ -76,7 +76,8 @@ def test_one_traced_step_for_simultaneous_and_alternating(scheme):
         (dict(lr1=float("nan")), "lr1"),
         (dict(name="alternating", m=0), "m must"),
         (dict(name="alternating", k=1.5), "k must"),
-        (dict(m=2), "alternating updates only"),
+        (dict(m=2), "m applies to alternating and user only, not .simultaneous."),
+        (dict(options={"zeta": 1.0}), "unknown rule option .zeta."),
     ],
 )
 def test_bad_scheme_parameters(kwargs, message):

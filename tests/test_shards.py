@@ -1,5 +1,5 @@
 """Sharding the check matrix across CI machines (harness.shards): the shares, the merge, its refusals, and the
-example workflow that runs the README's commands."""
+example workflow that runs the commands of docs/ci.md."""
 
 from __future__ import annotations
 
@@ -196,7 +196,7 @@ def test_the_report_from_shards_is_the_report_of_the_unsharded_run(tiny, tmp_pat
 # --- the example workflow -------------------------------------------------------------------------------
 
 
-def readme_commands() -> list[str]:
+def documented_commands() -> list[str]:
     from test_readme import blocks, commands
 
     block = next(b for b in blocks() if b.language == "bash" and "--shard" in b.text)
@@ -213,15 +213,15 @@ def workflow_runs(shards: list[int]) -> list[str]:
     return expanded + [line for line in runs[1] if "harness" in line]
 
 
-def test_the_sharded_workflow_runs_the_readmes_commands():
+def test_the_sharded_workflow_runs_the_documented_commands():
     text = WORKFLOW.read_text()
     shards = [int(n) for n in re.search(r"^\s+shard: \[([\d, ]+)\]$", text, re.M).group(1).split(",")]
     assert shards == [1, 2, 3]
-    assert workflow_runs(shards) == readme_commands()
+    assert workflow_runs(shards) == documented_commands()
     assert "\t" not in text and "pip install -e '.[test]'" in text and "merge-multiple: true" in text
 
 
-def test_the_sharded_workflow_is_valid_yaml_and_shown_in_the_readme():
+def test_the_sharded_workflow_is_valid_yaml_and_shown_in_docs_ci():
     from test_readme import blocks
 
     shown = [b.text for b in blocks() if b.heading == "Using it in CI" and b.language == "yaml"]

@@ -1,0 +1,124 @@
+"""What a built-in update rule is: its options, its step, its order and its closed-form flows.
+
+A rule is a frozen dataclass registered by name (harness.rules). The values of its parameters live in a
+``harness.schemes.Scheme``: the rates alpha = ``lr1`` and lambda = ``lr2`` of every rule, and the options the rule
+declares (``Rule.options``), each declared once as an ``Option`` with its default, type and check. The
+command line's flags, the check matrix's keys and the API's keywords are derived from these declarations.
+
+The compiled step of every rule is ``(z, h, params) -> z'`` with the traced parameters PARAMS (one compiled kernel
+serves every value); V(z) = (alpha f, lambda g), the rate-scaled joint field, is built by harness.scaled_field alone.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any, ClassVar
+
+import numpy as np
+
+from harness.errors import FlowError, RuleError
+from harness.game import Game
+
+PARAMS = ("alpha", "lambda", "beta", "rho_1", "rho_2", "mu", "m", "k", "order")
+"""The traced parameters, in the order of ``Scheme.params``."""
+ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
+"""params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
+
+
+@dataclass(frozen=True)
+class Option:
+    """A parameter a rule declares: its name (the CLI flag ``--NAME``, the matrix key and the API keyword), default,
+    type (float, int or str), allowed strings, a one-line help, and ``check(value, rule) -> problem or None``."""
+
+    name: str
+    default: Any
+    kind: type
+    help: str
+    choices: tuple[str, ...] = ()
+    check: Callable[[Any, str], str | None] | None = None
+
+    def problem(self, value: Any, rule: str) -> str | None:
+        """Why ``value`` is not a value of this option for ``rule`` (None when it is)."""
+        if self.choices and value not in self.choices:
+            return f"{self.name} must be {' or '.join(repr(c) for c in self.choices)}, got {value!r}"
+        if self.kind is int and not (isinstance(value, int) and not isinstance(value, bool) and value >= 1):
+            return f"{self.name} must be a positive integer, got {value!r}"
+        if self.kind is float and not (isinstance(value, (int, float)) and not isinstance(value, bool)
+                                       and math.isfinite(value)):
+            return f"{self.name} must be a finite number, got {value!r}"
+        return self.check(value, rule) if self.check else None
+
+
+@dataclass(frozen=True)
+class Rule:
+    """A built-in update rule; subclasses set the class attributes and override the methods they need."""
+
+    name: ClassVar[str]
+    options: ClassVar[tuple[Option, ...]] = ()
+    order: ClassVar[int] = 1
+    """The rule's order q as an integrator of the gradient flow (local error O(h^(q+1)))."""
+    memory: ClassVar[bool] = False
+    """Whether the rule steps a lifted state (z, z_prev): a multistep rule."""
+    two_step: ClassVar[bool] = False
+    """Whether the rule is a two-step method checked against second-order ODEs (harness.two_step)."""
+    kinds: ClassVar[tuple[str, ...]] = ()
+    """The ``structure[0]`` values whose step this rule builds (default: its name)."""
+
+    def method_order(self, scheme: Any) -> int:
+        """``order``, or what the scheme's values make it."""
+        return self.order
+
+    def validate(self, scheme: Any) -> None:
+        """RuleError when the scheme's values do not suit this rule (beyond the options' own checks)."""
+
+    def structure(self, scheme: Any) -> tuple:
+        """What the compiled step depends on besides the traced parameters."""
+        return (self.name,)
+
+    def step(self, game: Game, structure: tuple) -> Callable:
+        """The step ``(z, h, params) -> z'`` for ``structure``."""
+        raise NotImplementedError
+
+    def advance(self, V: Callable, x: Any, x_prev: Any, s: Any, k: Any, mu: Any) -> Any:
+        """x_(k+1) of a two-step method from x_k = ``x`` and x_(k-1) = ``x_prev`` (step s, traced k and mu)."""
+        raise NotImplementedError(f"{self.name} is not a two-step method")
+
+    def lead(self, scheme: Any) -> float:
+        """s of the leading field s V of the rule's flows (the gradient flow is s V)."""
+        return 1.0
+
+    def closed_form(self, flow: str, scheme: Any) -> np.ndarray:
+        """c of the closed-form flow ``flow`` (harness.flows.first_order_field: s V - (h/2) (alpha sum_j c_1j
+        f_j-part, lambda sum_j c_2j g_j-part)); FlowError when the rule has none."""
+        raise FlowError(f"no closed-form {flow!r} flow for {self.name}; check it against gradient, bea:P or your own "
+                        "flow (path/to/file.py:NAME)")
+
+    def label(self, scheme: Any) -> str:
+        """The options shown in the scheme's label, as ``, name=value`` text."""
+        return ""
+
+    def substeps(self, scheme: Any) -> int:
+        """Evaluations of the base step in one step (harness.budget)."""
+        return 1
+
+    def steady_slope(self, scheme: Any) -> float | None:
+        """The local-error slope a cold start limits checks on the flow to (None: not limited)."""
+        return None
+
+
+def joint(scheme: Any) -> np.ndarray:
+    """[[alpha, lambda], [alpha, lambda]]: the coefficients of V'V in harness.flows.first_order_field."""
+    return np.array([[scheme.lr1, scheme.lr2], [scheme.lr1, scheme.lr2]])
+
+
+def no_official(name: str) -> FlowError:
+    """The error for the official code's convention on a rule it does not cover."""
+    return FlowError("the official-code convention exists for simultaneous, alternating and regularised updates, not "
+                     f"{name!r}")
+
+
+def refuse(message: str) -> None:
+    """Raise RuleError(message): a scheme's values do not suit its rule."""
+    raise RuleError(message)

@@ -1,0 +1,49 @@
+"""Random reshuffling on a finite sum E = (1/m) sum_k C_k (a game with ``components``): one epoch, m steps of size
+alpha h / m, one per component, in every order, averaged over the m! orders (the mean iterate of random
+reshuffling): the epoch takes flow time h."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import jax
+import numpy as np
+
+from harness.errors import FlowError, GameError
+from harness.game import Game
+from harness.rules.base import Rule
+
+
+@dataclass(frozen=True)
+class RandomReshuffling(Rule):
+    name = "random_reshuffling"
+
+    def step(self, game: Game, structure: tuple) -> Callable:
+        components = game.metadata.get("components")
+        if not components or game.kind != "single-objective":
+            raise GameError(f"random_reshuffling needs a single-objective finite sum with components=(C_1, ..., "
+                            f"C_m); game {game.name!r} declares none")
+        gradients = [jax.grad(c) for c in components]
+        orders = list(itertools.permutations(range(len(gradients))))
+
+        def epoch(z, h, params):
+            size = params[0] * h / len(gradients)
+            ends = []
+            for order in orders:
+                x = z
+                for k in order:
+                    x = x - size * gradients[k](x)
+                ends.append(x)
+            return sum(ends) / len(orders)
+
+        return epoch
+
+    def closed_form(self, flow: str, scheme: Any) -> np.ndarray:
+        raise FlowError(f"no closed-form {flow!r} flow for random_reshuffling (it needs the game's components); "
+                        "check it against gradient, bea:P, or literature/smith_2021.py:reshuffling")
+
+
+RULE = RandomReshuffling()
