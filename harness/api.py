@@ -41,11 +41,11 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from harness.errors import GameError, MatrixError, RuleError, UsageError
+from harness.cache_config import enable_compilation_cache
+from harness.errors import GameError, MatrixError, UsageError
 from harness.game import Game
 from harness.precision import float64
 from harness.status import Status
-from harness.user import is_file_spec
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
@@ -81,12 +81,20 @@ def _entry(function: Callable[P, R]) -> Callable[P, R]:
 
     @functools.wraps(function)
     def entry(*args: P.args, **kwargs: P.kwargs) -> R:
-        from harness import enable_compilation_cache
-
         enable_compilation_cache()
         return scoped(*args, **kwargs)
 
     return entry
+
+
+@_entry
+def derive(rule: Any = "simultaneous", order: int = 2, **settings: Any) -> Any:
+    """The modified field of a one-step update rule through h^order in the tree basis (``harness derive``):
+    a ``harness.derivation.Derivation`` with ``.terms``, ``.text()``, ``.latex()``, ``.to_dict()``,
+    ``.to_flow()``; ``players``, ``terms`` and the rule's settings (lr1, lr2, m, k, first, ...) as keywords."""
+    from harness.derivation import derive as derive_rule
+
+    return derive_rule(rule, order, **settings)
 
 
 # --- games ----------------------------------------------------------------------------------------
@@ -165,26 +173,6 @@ def make_settings(base: Settings | None = None, **changes: Any) -> Settings:
     return with_settings(base if base is not None else Settings(), **changes)
 
 
-def _scheme(scheme: Scheme | str | Callable, overrides: dict[str, Any]) -> Scheme:
-    from harness.schemes import Scheme, scheme_keywords
-
-    overrides = {key: value for key, value in overrides.items() if value is not None}
-    try:
-        if isinstance(scheme, Scheme):
-            return dataclasses.replace(scheme, **scheme_keywords(overrides, scheme)) if overrides else scheme
-        keywords = scheme_keywords(overrides)
-        if isinstance(scheme, str) and is_file_spec(scheme):
-            return Scheme("user", rule=scheme, **keywords)
-        if isinstance(scheme, str):
-            return Scheme(scheme, **keywords)
-        if callable(scheme):
-            return Scheme("user", rule=scheme, **keywords)
-    except TypeError as exc:  # an unknown keyword
-        raise RuleError(f"bad update-rule parameter: {exc}") from exc
-    raise RuleError(f"an update rule is a harness.schemes.Scheme, its name, path/to/file.py:NAME or a function, "
-                    f"got {scheme!r}")
-
-
 @_entry
 def check(
     game: Game | str,
@@ -250,9 +238,10 @@ def check(
     from harness.checks import CheckSpec, run_check, user_functions
     from harness.flows import Flow
     from harness.identity import refresh
+    from harness.schemes import scheme_of
 
     the_game = load(game)  # validated: traced afresh if it changed since last seen (harness.identity)
-    the_scheme = _scheme(scheme, dict(lr1=lr1, lr2=lr2, m=m, k=k, first=first, **scheme_params))
+    the_scheme = scheme_of(scheme, dict(lr1=lr1, lr2=lr2, m=m, k=k, first=first, **scheme_params))
     spec = CheckSpec(the_game.name, the_scheme, Flow.of(flow), expected_slope, expected_status, reason)
     measured = make_settings(settings, tolerance=tolerance, points=points, step_sizes=step_sizes,
                              decades=decades, seed=seed, h_max=h_max)

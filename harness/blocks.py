@@ -107,3 +107,23 @@ def headings(blocks: list[Block] | tuple[Block, ...], level: int = 2) -> list[st
         elif isinstance(block, Fold):
             found += headings(block.blocks, level)
     return found
+
+
+def status_sentence(status: dict) -> str:
+    """The banner in one sentence (Markdown and HTML)."""
+    parts = []
+    failed, flagged = status["failed"], status["flagged"]
+    if failed:
+        parts.append(f"✗ {len(failed)} of {status['checks']} checks did not meet their expectation")
+    else:
+        parts.append(f"✓ All {status['checks']} checks met their expectation")
+    if flagged:
+        parts.append(f"{len(flagged)} flagged (another status than PASS, as expected)")
+    if status["facts"]:
+        off = status["facts_off"]
+        parts.append(f"paper facts: {status['facts'] - len(off)} of {status['facts']} confirmed"
+                     + ("".join(f"; fact {f['number']} {f['verdict']}" for f in off)))
+    if status["claims"]:
+        missing = status["claims_not_reproduced"]
+        parts.append(f"published claims: {status['claims'] - len(missing)} of {status['claims']} reproduced")
+    return "; ".join(parts) + "."

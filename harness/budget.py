@@ -27,8 +27,8 @@ from dataclasses import dataclass
 from harness.checks import GLOBAL_HORIZON, CheckSpec, Settings
 from harness.errors import UsageError
 from harness.game import Game
+from harness.schemes import MAX_SUBSTEPS
 
-MAX_SUBSTEPS = 64
 MAX_SEQUENCE = 10**7
 MAX_NUMBERS = 4 * 10**6
 MAX_WORK = 10**10

@@ -20,7 +20,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import harness
-from harness import signals
+from harness import cache_config, signals
 from harness.budget import check_budget
 from harness.catalog import by_name, catalog, load_game
 from harness.checks import (
@@ -35,6 +35,7 @@ from harness.checks import (
     with_settings,
 )
 from harness.errors import HarnessError, MatrixError, ResultsError, UsageError
+from harness.files import atomic_write
 from harness.fit import MAX_DECADES, MIN_DECADES
 from harness.flows import FLOW_NAMES, Flow
 from harness.game import validate
@@ -47,7 +48,6 @@ from harness.resume import (
     PARTIAL_NAME,
     Interrupted,
     PartialRun,
-    atomic_write,
     interrupted,
     publish,
     run_saving,
@@ -568,12 +568,12 @@ def command_report(args) -> int:
 def command_cache(args) -> int:
     from harness import kernel_cache
 
-    if harness.CACHE_PROBLEM:  # the warning line was printed when main turned the cache on
-        print(f"the caches are off: {harness.cache_folder()} cannot be used ({harness.CACHE_PROBLEM})")
+    if cache_config.CACHE_PROBLEM:  # the warning line was printed when main turned the cache on
+        print(f"the caches are off: {cache_config.cache_folder()} cannot be used ({cache_config.CACHE_PROBLEM})")
         return 0
     if args.action == "clear":
         count, size = kernel_cache.clear()
-        print(f"removed {count} files ({size / 2**20:.1f} MB) from {harness.cache_folder()} (the caches' own "
+        print(f"removed {count} files ({size / 2**20:.1f} MB) from {cache_config.cache_folder()} (the caches' own "
               "entries; other files there are left alone)")
         return 0
     found = kernel_cache.usage()
@@ -744,7 +744,7 @@ def main(argv: list[str] | None = None) -> int:
     (harness.signals), and threads still computing never hold its exit; a list: a call from Python, where a
     signal raises KeyboardInterrupt, turned into exit code 130 or 143."""
     hard = argv is None
-    harness.enable_compilation_cache()
+    cache_config.enable_compilation_cache()
     with stop_on_sigterm(hard):
         code = _main(argv)
         if hard:

@@ -39,12 +39,11 @@ import numpy as np
 
 from harness import kernel_cache
 from harness.bea import modified_coefficients
-from harness.budget import MAX_SUBSTEPS
 from harness.errors import FlowError, HarnessError, RuleError, UsageError
+from harness.files import atomic_write
 from harness.game import Game
-from harness.identity import refresh
-from harness.resume import atomic_write
-from harness.schemes import Scheme, update_map
+from harness.identity import add_program, refresh
+from harness.schemes import MAX_SUBSTEPS, Scheme, scheme_of, update_map
 from harness.trees import Tree, basis, differentials
 
 DERIVED_MARK = "harness derive"
@@ -403,9 +402,7 @@ def _joint(value: jax.Array, root: str, a: int, b: int) -> jax.Array:
 
 
 def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
-    from harness.api import _scheme
-
-    scheme = _scheme(rule, settings)
+    scheme = scheme_of(rule, settings)
     if scheme.two_step:
         raise RuleError(f"{scheme.name} is a two-step method with no one-step modified field: its flows are "
                         "second-order ODEs, checked by `harness check --scheme "
@@ -503,9 +500,9 @@ def _stored_path(structure: tuple, order: int, players: int, degree: int, params
     z, h = jnp.asarray(points[0]), jnp.zeros(())
     digest = hashlib.sha256()
     try:
-        kernel_cache.add_program(digest, jax.make_jaxpr(update_map(game, structure))(z, h, jnp.asarray(params[0])))
+        add_program(digest, jax.make_jaxpr(update_map(game, structure))(z, h, jnp.asarray(params[0])))
         for _, term in extra:
-            kernel_cache.add_program(digest, jax.make_jaxpr(lambda x, term=term: term(game, x))(z))
+            add_program(digest, jax.make_jaxpr(lambda x, term=term: term(game, x))(z))
     except Exception:  # noqa: BLE001  a rule that cannot be traced says so when it is derived
         return None
     text = "|".join([digest.hexdigest(), params.tobytes().hex(), str((order, players, degree, DERIVED_MARK)),

@@ -135,6 +135,15 @@ class Game:
             self._affine = is_affine_function(self.field, self.z0)
         return self._affine
 
+    def identity_items(self) -> dict:
+        """What the game computes with (harness.identity.snapshot): its attributes but what it decided about
+        itself."""
+        return {key: item for key, item in vars(self).items() if key != "_affine"}
+
+    def forget_decisions(self) -> None:
+        """Forget what the game decided about itself (whether it is affine): its code or data changed."""
+        self._affine = None
+
     def __repr__(self) -> str:
         a, b = self.dims
         return f"<{self.kind} game {self.name!r}: dims ({a}, {b})>"

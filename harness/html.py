@@ -19,7 +19,7 @@ from pathlib import Path
 import jinja2
 from markupsafe import Markup
 
-from harness.blocks import Block, Code, Heading, Image, Paragraph, Table
+from harness.blocks import Block, Code, Heading, Image, Paragraph, Table, status_sentence
 
 CSS = """
 body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 1em auto; max-width: 1180px;
@@ -391,8 +391,6 @@ def _svg(page: Page):
 def render_html(content: dict, folder: Path) -> str:
     """The page for the report ``content`` of harness.report (the dict its Markdown is written from; figure
     paths relative to ``folder``), from the template templates/report.html.j2."""
-    from harness.report import status_sentence
-
     page = Page(folder)
     sections = _blocks(content.get("sections", []))
     rows = content["rows"]

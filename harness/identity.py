@@ -17,8 +17,8 @@ edited. So:
   microseconds for a catalog game, a fresh trace milliseconds (a warm check of dirac_gan takes about 3 ms).
 - a file (``path/to/file.py:NAME``) is identified by the hashes of its text and of the user modules it imports
   (harness.catalog.file_stamp): an edited file, or an edited helper module, is imported again.
-- ``game_token`` and ``program_token`` hash a fresh trace of a game's field and losses, or of a check's own
-  rule and flow, with their constants (as the persistent kernel keys do, harness.kernel_cache): what a
+- ``game_token`` (and harness.kernel_cache.program_token) hash a fresh trace of a game's field and losses, or of
+  a check's own rule and flow, with their constants (as the persistent kernel keys do, harness.kernel_cache): what a
   resumed run must share with the saved one, and what tells two games of one name apart.
 
 What a snapshot cannot see: state read through objects of installed libraries (their functions are compared
@@ -46,6 +46,7 @@ from typing import Any
 
 import jax
 import numpy as np
+from jax.extend import core as jcore
 
 BUDGET = 200_000
 """The most objects one snapshot visits (beyond, the rest is compared by identity)."""
@@ -300,11 +301,10 @@ class _Walk:
 def snapshot(value: Any) -> list:
     """What ``value`` (a game, a function) computes with, as a list compared with ``==`` (module docstring)."""
     walk = _Walk()
-    from harness.game import Game
-
-    if isinstance(value, Game):
+    items = getattr(value, "identity_items", None)
+    if callable(items) and not isinstance(value, type):  # a game (harness.game.Game.identity_items)
         walk.value(type(value))
-        walk.value({key: item for key, item in vars(value).items() if key != "_affine"})
+        walk.value(items())
     else:
         walk.value(value)
     return walk.out
@@ -352,8 +352,6 @@ def invalidate(changed: Iterable[Any] = ()) -> None:
     """Clear JAX's trace and compilation caches in memory and every memo of the harness (its modules'
     functools caches but ``_KEEP``, and those ``register``-ed); forget what the ``changed`` games decided
     about themselves (whether they are affine)."""
-    from harness.game import Game
-
     jax.clear_caches()
     for name, module in list(sys.modules.items()):
         if module is None or not (name == "harness" or name.startswith("harness.")):
@@ -366,8 +364,9 @@ def invalidate(changed: Iterable[Any] = ()) -> None:
     for clear in _CLEARS:
         clear()
     for value in changed:
-        if isinstance(value, Game):
-            value._affine = None
+        forget = getattr(value, "forget_decisions", None)
+        if callable(forget) and not isinstance(value, type):
+            forget()
 
 
 # --- tokens: a fresh trace, hashed -------------------------------------------------------------------------
@@ -375,11 +374,30 @@ def invalidate(changed: Iterable[Any] = ()) -> None:
 _ADDRESS = re.compile(r" at 0x[0-9a-fA-F]+")
 
 
-def _add_trace(digest, function: Callable, *args) -> None:
-    """A fresh trace of ``function`` (jit wrappers traced through, none of JAX's caches used) into
-    ``digest``: the program's text and its constants (harness.kernel_cache.add_program)."""
-    from harness.kernel_cache import _add_constants
+def add_program(digest, closed) -> None:
+    """A traced program into ``digest``: its text and the values of its constants, those of the programs
+    nested in it (a jitted helper, a loop's or a branch's body) included, which its text only names."""
+    digest.update(str(closed.jaxpr).encode())
+    _add_constants(digest, closed.jaxpr, closed.consts)
 
+
+def _add_constants(digest, jaxpr, consts) -> None:
+    for constant in consts:
+        array = np.asarray(constant)
+        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
+    for eqn in jaxpr.eqns:
+        for value in eqn.params.values():
+            for inner in value if isinstance(value, (tuple, list)) else (value,):
+                if isinstance(inner, jcore.ClosedJaxpr):
+                    _add_constants(digest, inner.jaxpr, inner.consts)
+                elif isinstance(inner, jcore.Jaxpr):
+                    _add_constants(digest, inner, ())
+
+
+
+def add_trace(digest, function: Callable, *args) -> None:
+    """A fresh trace of ``function`` (jit wrappers traced through, none of JAX's caches used) into
+    ``digest``: the program's text and its constants (``add_program``)."""
     try:
         with jax.disable_jit():
             closed = jax.make_jaxpr(function)(*args)
@@ -407,40 +425,9 @@ def game_token(game: Any) -> str:
                                                           if k != "source" and _simple(v)))).encode())
         digest.update(game.phi0.tobytes() + game.theta0.tobytes())
         z = jnp.asarray(game.z0)
-        _add_trace(digest, lambda x, v: jax.jvp(game.field, (x,), (v,)), z, z)
+        add_trace(digest, lambda x, v: jax.jvp(game.field, (x,), (v,)), z, z)
         phi, theta = game.split(z)
         for loss in (game.loss1, game.loss2 if game.kind == "two-player" else None):
             if loss is not None:
-                _add_trace(digest, loss, phi, theta)
-        return digest.hexdigest()
-
-
-def program_token(spec: Any, game: Any) -> str | None:
-    """A hash of a fresh trace of the user's rule and flow of the check ``spec`` on ``game`` (None when it
-    has neither): their code, the constants and globals they read, the modules they call."""
-    import jax.numpy as jnp
-
-    from harness.flows import UserFamily, family_field
-    from harness.schemes import update_map
-    from harness.user import second_order_function
-
-    scheme, flow = spec.scheme, spec.flow
-    if scheme.name != "user" and flow.user is None:
-        return None
-    with jax.enable_x64(True):
-        digest = hashlib.sha256()
-        z = jnp.asarray(game.z0)
-        params = jnp.asarray(scheme.params)
-        h = jnp.zeros((), z.dtype)
-        if scheme.name == "user":
-            digest.update(b"rule")
-            _add_trace(digest, update_map(game, scheme.structure), z, h, params)
-        if flow.user is not None and flow.second_order:
-            digest.update(b"second-order flow")
-            accelerate = second_order_function(flow.user, game, flow.user.keywords_from(scheme))
-            _add_trace(digest, accelerate, z, z, h, h, params)
-        elif flow.user is not None:
-            digest.update(b"flow")
-            field = family_field(game, scheme.structure, UserFamily(flow.user, flow.user.keywords_from(scheme)))
-            _add_trace(digest, lambda x, step, p: field(x, step, p, ()), z, h, params)
+                add_trace(digest, loss, phi, theta)
         return digest.hexdigest()

@@ -36,10 +36,10 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
-from jax.extend import core as jcore
 
-from harness import cache_limit_bytes, programs_limit_bytes
+from harness.cache_config import cache_limit_bytes, programs_limit_bytes
 from harness.game import Game
+from harness.identity import add_program, add_trace
 from harness.regimes import state_size
 from harness.schemes import update_map
 
@@ -61,26 +61,6 @@ def harness_source() -> str:
     for path in sorted(Path(__file__).parent.glob("*.py")):
         digest.update(path.name.encode() + path.read_bytes())
     return digest.hexdigest()
-
-
-def add_program(digest, closed) -> None:
-    """A traced program into ``digest``: its text and the values of its constants, those of the programs
-    nested in it (a jitted helper, a loop's or a branch's body) included, which its text only names."""
-    digest.update(str(closed.jaxpr).encode())
-    _add_constants(digest, closed.jaxpr, closed.consts)
-
-
-def _add_constants(digest, jaxpr, consts) -> None:
-    for constant in consts:
-        array = np.asarray(constant)
-        digest.update(f"{array.dtype}{array.shape}".encode() + array.tobytes())
-    for eqn in jaxpr.eqns:
-        for value in eqn.params.values():
-            for inner in value if isinstance(value, (tuple, list)) else (value,):
-                if isinstance(inner, jcore.ClosedJaxpr):
-                    _add_constants(digest, inner.jaxpr, inner.consts)
-                elif isinstance(inner, jcore.Jaxpr):
-                    _add_constants(digest, inner, ())
 
 
 @functools.cache
@@ -281,3 +261,31 @@ def clear() -> tuple[int, int]:
         (folder / "kernels").rmdir()  # only when empty: nothing but kernels was there
     _MEMORY.clear()
     return count, size
+
+
+def program_token(spec: Any, game: Any) -> str | None:
+    """A hash of a fresh trace of the user's rule and flow of the check ``spec`` on ``game`` (None when it
+    has neither): their code, the constants and globals they read, the modules they call."""
+    from harness.flows import UserFamily, family_field
+    from harness.user import second_order_function
+
+    scheme, flow = spec.scheme, spec.flow
+    if scheme.name != "user" and flow.user is None:
+        return None
+    with jax.enable_x64(True):
+        digest = hashlib.sha256()
+        z = jnp.asarray(game.z0)
+        params = jnp.asarray(scheme.params)
+        h = jnp.zeros((), z.dtype)
+        if scheme.name == "user":
+            digest.update(b"rule")
+            add_trace(digest, update_map(game, scheme.structure), z, h, params)
+        if flow.user is not None and flow.second_order:
+            digest.update(b"second-order flow")
+            accelerate = second_order_function(flow.user, game, flow.user.keywords_from(scheme))
+            add_trace(digest, accelerate, z, z, h, h, params)
+        elif flow.user is not None:
+            digest.update(b"flow")
+            field = family_field(game, scheme.structure, UserFamily(flow.user, flow.user.keywords_from(scheme)))
+            add_trace(digest, lambda x, step, p: field(x, step, p, ()), z, h, params)
+        return digest.hexdigest()

@@ -31,20 +31,21 @@ from pathlib import Path
 
 import numpy as np
 
-from harness import __version__, literature, paper
-from harness.blocks import Block, Code, Fold, Heading, Paragraph, headings, spans
+from harness import literature, paper
+from harness.blocks import Block, Code, Fold, Heading, Paragraph, headings, spans, status_sentence
 from harness.blocks import markdown as blocks_markdown
 from harness.catalog import catalog
 from harness.checks import CheckResult, Settings, results_document
 from harness.errors import ResultsError, UsageError
 from harness.figures import error_figures, panel_suffix, phase_figures, plotted_checks, rule_name, save
+from harness.files import atomic_write
 from harness.game import Game
 from harness.html import render_html, slug
 from harness.precision import float64
-from harness.resume import atomic_write
 from harness.series import Series
 from harness.status import Status
 from harness.trajectories import trajectories
+from harness.version import __version__
 
 TABLE_HEADER = ("game", "update rule", "flow", "measure", "expected", "fitted", "s.e.", "fitted − expected",
                 "series", "status", "fit range of h")
@@ -454,26 +455,6 @@ def report_status(results: list[CheckResult], paper_data: dict, claims: list, po
             "flagged": [entry(r) for r in results if r.passed and r.fit.status != Status.PASS],
             "facts": len(facts), "facts_off": [{"number": f["number"], "verdict": f["verdict"]} for f in off_facts],
             "claims": len(claims), "claims_not_reproduced": [f"{c.flow} under {c.rule}" for c in unreproduced]}
-
-
-def status_sentence(status: dict) -> str:
-    """The banner in one sentence (Markdown and HTML)."""
-    parts = []
-    failed, flagged = status["failed"], status["flagged"]
-    if failed:
-        parts.append(f"✗ {len(failed)} of {status['checks']} checks did not meet their expectation")
-    else:
-        parts.append(f"✓ All {status['checks']} checks met their expectation")
-    if flagged:
-        parts.append(f"{len(flagged)} flagged (another status than PASS, as expected)")
-    if status["facts"]:
-        off = status["facts_off"]
-        parts.append(f"paper facts: {status['facts'] - len(off)} of {status['facts']} confirmed"
-                     + ("".join(f"; fact {f['number']} {f['verdict']}" for f in off)))
-    if status["claims"]:
-        missing = status["claims_not_reproduced"]
-        parts.append(f"published claims: {status['claims'] - len(missing)} of {status['claims']} reproduced")
-    return "; ".join(parts) + "."
 
 
 DERIVED_TITLE = "Modified flows, derived"

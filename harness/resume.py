@@ -25,12 +25,14 @@ from collections.abc import Callable
 from dataclasses import asdict, fields
 from pathlib import Path
 
-from harness import __version__, signals
+from harness import signals
 from harness.checks import CheckResult, CheckSpec, Settings, run_checks
 from harness.errors import HarnessError, ResultsError
+from harness.files import atomic_write, signals_deferred
 from harness.fit import fit_order
 from harness.game import Game
 from harness.status import Status
+from harness.version import __version__
 
 PARTIAL_NAME = "partial-results.json"
 PARTIAL_VERSION = 2
@@ -68,30 +70,6 @@ def stop_on_sigterm(hard: bool = False) -> contextlib.AbstractContextManager[Non
     return signals.handling(hard)
 
 
-def signals_deferred() -> contextlib.AbstractContextManager[None]:
-    """SIGINT and SIGTERM wait until the block is done (a file write is never cut in half; harness.signals)."""
-    return signals.deferred()
-
-
-def atomic_write(path: Path, text: str) -> None:
-    """Write through a temporary file of a unique name beside ``path`` and a rename, with signals deferred;
-    the temporary file is removed when anything fails (nothing is left behind). A symbolic link at ``path``
-    is replaced, its target never written."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.{os.urandom(4).hex()}.tmp")
-    with signals_deferred():
-        try:
-            descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
-            with os.fdopen(descriptor, "w") as file:
-                file.write(text)
-            os.replace(temporary, path)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                temporary.unlink()
-            raise
-
-
 def spec_data(spec: CheckSpec) -> dict:
     """A check as plain data; a user's rule or flow by its source and a hash of its file and of the user modules
     the file imports (its fingerprint)."""
@@ -109,7 +87,8 @@ def fingerprint(specs: list[CheckSpec], settings: Settings, games: dict[str, Gam
     every check (a user's rule or flow also by a fresh trace of it on the check's game, with the constants and
     globals it reads) and every game (its default state, and a fresh trace of its field and losses:
     harness.identity.game_token)."""
-    from harness.identity import game_token, program_token
+    from harness.identity import game_token
+    from harness.kernel_cache import program_token
 
     names = list(dict.fromkeys(spec.game for spec in specs))
     checks = []

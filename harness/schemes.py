@@ -15,6 +15,7 @@ they are traced too.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
@@ -35,6 +36,8 @@ from harness.user import UserFunction, from_callable, is_file_spec, load
 SCHEME_NAMES = tuple(RULES)
 TWO_STEP = tuple(name for name, rule in RULES.items() if rule.two_step)
 """Two-step methods with momentum tied to the step s, checked against second-order ODEs (harness.two_step)."""
+MAX_SUBSTEPS = 64
+"""The most substeps one step may unroll (harness.budget; harness derive refuses more too)."""
 FIELD_OPTIONS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "mu")
 """The options that are fields of ``Scheme``; the other options a rule declares go in ``Scheme.options``."""
 
@@ -277,6 +280,26 @@ def scheme_keywords(values: dict[str, Any], base: Scheme | None = None) -> dict[
     if extra:
         keywords["options"] = {**dict(base.options if base else ()), **dict(keywords.get("options", ())), **extra}
     return keywords
+
+
+def scheme_of(scheme: Scheme | str | Callable, overrides: dict[str, Any]) -> Scheme:
+    """A Scheme from a Scheme (with ``overrides`` replaced), a built-in rule's name, ``path/to/file.py:NAME`` or a
+    function, and parameter values (None values left out)."""
+    overrides = {key: value for key, value in overrides.items() if value is not None}
+    try:
+        if isinstance(scheme, Scheme):
+            return dataclasses.replace(scheme, **scheme_keywords(overrides, scheme)) if overrides else scheme
+        keywords = scheme_keywords(overrides)
+        if isinstance(scheme, str) and is_file_spec(scheme):
+            return Scheme("user", rule=scheme, **keywords)
+        if isinstance(scheme, str):
+            return Scheme(scheme, **keywords)
+        if callable(scheme):
+            return Scheme("user", rule=scheme, **keywords)
+    except TypeError as exc:  # an unknown keyword
+        raise RuleError(f"bad update-rule parameter: {exc}") from exc
+    raise RuleError(f"an update rule is a harness.schemes.Scheme, its name, path/to/file.py:NAME or a function, "
+                    f"got {scheme!r}")
 
 
 def _listing(names: list[str]) -> str:

@@ -30,11 +30,11 @@ import re
 from collections.abc import Hashable
 from pathlib import Path
 
-from harness import __version__
 from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, series_group
 from harness.errors import HarnessError, ResultsError, UsageError
 from harness.game import Game
 from harness.resume import fingerprint, verdict_disagreement
+from harness.version import __version__
 
 KERNEL_COST = 12000
 """Building one kernel (about 5.6 s, cold) against measuring one error (about 0.45 ms, warm): fitted on the

@@ -1,0 +1,3 @@
+"""The harness's version."""
+
+__version__ = "0.1.0"
