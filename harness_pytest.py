@@ -111,15 +111,15 @@ def harness_check(request: pytest.FixtureRequest):
     Relative paths in ``path/to/file.py:NAME``
     specs of the game, the rule and the flow are taken relative to the folder of the test file."""
     from harness import enable_compilation_cache
+    from harness.model.user import resolve
     from harness.pytest_plugin import assert_order
-    from harness.user import resolve
 
     enable_compilation_cache()
     nodeid, folder = request.node.nodeid, request.path.parent
 
     def check(game: Any, scheme: Any = "simultaneous", flow: Any = "modified", *args: Any, **kwargs: Any):
         __tracebackhide__ = True
-        from harness.errors import HarnessError
+        from harness.base.errors import HarnessError
 
         game, scheme, flow = (resolve(value, folder) if isinstance(value, str) else value
                               for value in (game, scheme, flow))

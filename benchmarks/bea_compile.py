@@ -1,4 +1,4 @@
-"""Cost of deriving and compiling the automatic modified field of order p (harness.bea) on a 2-D game.
+"""Cost of deriving and compiling the automatic modified field of order p (harness.base.bea) on a 2-D game.
 
 For p = 0...4 on the nonlinear Dirac-GAN (simultaneous and alternating GD): the time to trace and compile
 the jitted field, and the warm evaluation time per point (vmapped over 1,000 points). Run:
@@ -16,9 +16,9 @@ import jax.numpy as jnp  # noqa: E402
 import numpy as np  # noqa: E402
 
 import harness  # noqa: E402,F401
-from harness.bea import modified_field  # noqa: E402
-from harness.catalog import load_game  # noqa: E402
-from harness.schemes import Scheme, update_map  # noqa: E402
+from harness.base.bea import modified_field  # noqa: E402
+from harness.model.catalog import load_game  # noqa: E402
+from harness.rules.schemes import Scheme, update_map  # noqa: E402
 
 
 def main() -> None:

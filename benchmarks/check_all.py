@@ -18,7 +18,7 @@ import sys
 import tempfile
 import time
 
-from harness.parallel import default_jobs
+from harness.base.parallel import default_jobs
 
 GOALS = {"default": (120.0, 30.0), "large": (60.0, 60.0)}  # seconds: cold, warm
 MEMORY_GOAL_GB = 4.0

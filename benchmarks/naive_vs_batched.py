@@ -20,10 +20,10 @@ import numpy as np  # noqa: E402
 from scipy.integrate import solve_ivp  # noqa: E402
 
 import harness  # noqa: E402,F401
-from harness.catalog import load_game  # noqa: E402
 from harness.flows import Flow, flow_field  # noqa: E402
 from harness.measure import default_step_sizes, initial_points, measure_local_error  # noqa: E402
-from harness.schemes import Scheme, update_rule  # noqa: E402
+from harness.model.catalog import load_game  # noqa: E402
+from harness.rules.schemes import Scheme, update_rule  # noqa: E402
 
 
 def naive(game, scheme, flow, step_sizes, points):

@@ -8,7 +8,7 @@ Run it twice: the first run with empty caches (a fresh HARNESS_CACHE_DIR) measur
 warm one. JAX's own durations come from ``jax.monitoring`` (summed over every compiled function: tracing
 ``jaxpr_trace_duration``, lowering ``jaxpr_to_mlir_module_duration``, XLA ``backend_compile_duration``, which
 includes reading the compilation cache, ``cache_retrieval_time_sec``); kernel loading is the time in
-``jax.export.deserialize``, fitting the time in ``harness.fit.fit_order``. With ``--jobs`` above 1 the
+``jax.export.deserialize``, fitting the time in ``harness.verdict.fit.fit_order``. With ``--jobs`` above 1 the
 durations overlap in threads and do not add up to the wall time.
 """
 
@@ -61,7 +61,7 @@ def main() -> None:
     monitoring.register_event_duration_secs_listener(listener)
     start = time.perf_counter()
     import harness
-    from harness import fit
+    from harness.verdict import fit
 
     imported = time.perf_counter() - start
     jax.export.deserialize = timed(totals, counts, "kernel loading", jax.export.deserialize)

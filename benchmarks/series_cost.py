@@ -1,4 +1,4 @@
-"""What the error series (harness.series) adds to a warm check.
+"""What the error series (harness.verdict.series) adds to a warm check.
 
 For each check: the best warm time of ``harness.check`` as it runs (series included), and with the series
 replaced by a stub (the measurement and fit alone); the difference is the series' cost (its kernels
@@ -16,7 +16,8 @@ import time
 os.environ.setdefault("HARNESS_CACHE_DIR", "off")
 
 import harness  # noqa: E402
-from harness import checks, series  # noqa: E402
+from harness import checks
+from harness.verdict import series  # noqa: E402
 
 CHECKS = [
     ("dirac_gan", "simultaneous", "modified", {}),

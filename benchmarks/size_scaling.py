@@ -1,6 +1,6 @@
 """How one order check's time and memory grow with the game's size: MLP GANs of about 10^3 to 10^6 parameters.
 
-For each size, a fresh process builds ``mlp_gan_of_size(n)`` (games/mlp_gan.py: two tanh layers per network,
+For each size, a fresh process builds ``mlp_gan_of_size(n)`` (harness/games/mlp_gan.py: two tanh layers per network,
 the width nearest n parameters) and runs one check against the gradient flow and one against the first-order
 modified flow (simultaneous GD, the large matrix's 2 points x 8 step sizes over 1.5 decades, the grid ending at
 h_max = 0.1 / |dF/dz|, so that it follows each game's time scale), each twice: cold (the persistent caches
@@ -33,7 +33,7 @@ EXPECTED = {"gradient": 2.0, "modified": 3.0}
 ONE_SIZE = """
 import json, resource, sys, time
 import harness
-from games.mlp_gan import mlp_gan_of_size, width_for
+from harness.games.mlp_gan import mlp_gan_of_size, width_for
 game = mlp_gan_of_size(int(sys.argv[1]))
 points, step_sizes, scheme = int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
 row = {"parameters": game.z0.size, "width": width_for(int(sys.argv[1]))}

@@ -13,12 +13,12 @@ import numpy as np
 import pytest
 
 import harness  # noqa: F401  (float64 on)
-from harness.bea import modified_field
-from harness.catalog import load_game
+from harness.base.bea import modified_field
+from harness.base.integrate import reference_solutions
 from harness.flows import Flow, flow_field
-from harness.integrate import reference_solutions
 from harness.measure import default_step_sizes, initial_points, measure_local_error
-from harness.schemes import Scheme, update_rule
+from harness.model.catalog import load_game
+from harness.rules.schemes import Scheme, update_rule
 
 GAME = "nonconvex_nonconcave"
 SCHEME = Scheme("alternating", 1.0, 0.3)

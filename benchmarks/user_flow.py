@@ -17,7 +17,7 @@ os.environ.setdefault("HARNESS_CACHE_DIR", "off")  # cold means cold
 
 import harness  # noqa: E402
 from harness.flows import Flow  # noqa: E402
-from harness.schemes import Scheme  # noqa: E402
+from harness.rules.schemes import Scheme  # noqa: E402
 
 EXAMPLE = Path(__file__).resolve().parents[1] / "examples" / "alternating_flow.py"
 GOAL = 1.5

@@ -1,21 +1,21 @@
 """Discretization-drift harness: measure how closely flows track discrete learning dynamics.
 
-The harness computes in float64 inside its own calls (``jax.enable_x64`` as a context, harness.precision),
+The harness computes in float64 inside its own calls (``jax.enable_x64`` as a context, harness.base.precision),
 leaving the process's JAX precision as it was. Importing the package changes no ``jax.config`` value and no
 environment variable: the entry points (the command line, the functions of ``harness.api``, ``harness.derive``,
 the pytest fixture ``harness_check``) turn on JAX's persistent compilation cache (``enable_compilation_cache``:
 directory ``$HARNESS_CACHE_DIR``, default ``$XDG_CACHE_HOME/discretization-drift-harness/jax`` with
 ``XDG_CACHE_HOME`` defaulting to ``~/.cache``; set ``HARNESS_CACHE_DIR=off`` to disable it; a
 ``jax_compilation_cache_dir`` the process set before is kept as it is). The traced kernels
-of ``harness.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256) and JAX's compiled programs at
+of ``harness.measure.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (default 256) and JAX's compiled programs at
 ``HARNESS_PROGRAMS_MAX_MB`` (default 1024), the least recently used evicted first; ``harness cache info`` and
 ``harness cache clear`` show and empty the caches. A cache folder that cannot be used (read-only, a file, or
 not creatable) turns the caches off for the process, with one warning line on stderr.
 """
 
-from harness import signals as _signals
+from harness.base import signals as _signals
 
-_signals.early()  # the command line only: Ctrl-C while it imports is one line and exit 130 (harness.signals)
+_signals.early()  # the command line only: Ctrl-C while it imports is one line and exit 130 (harness.base.signals)
 
 from harness.api import (  # noqa: E402
     check,
@@ -31,8 +31,8 @@ from harness.api import (  # noqa: E402
     new_game,
     worst_point,
 )
-from harness.cache_config import cache_folder, enable_compilation_cache  # noqa: E402
-from harness.errors import (  # noqa: E402
+from harness.base.cache_config import cache_folder, enable_compilation_cache  # noqa: E402
+from harness.base.errors import (  # noqa: E402
     FlowError,
     GameError,
     HarnessError,
@@ -41,10 +41,10 @@ from harness.errors import (  # noqa: E402
     RuleError,
     UsageError,
 )
-from harness.game import Game, single_objective  # noqa: E402
-from harness.status import Status  # noqa: E402
-from harness.user import flow, rule  # noqa: E402
-from harness.version import __version__  # noqa: E402
+from harness.base.status import Status  # noqa: E402
+from harness.base.version import __version__  # noqa: E402
+from harness.model.game import Game, single_objective  # noqa: E402
+from harness.model.user import flow, rule  # noqa: E402
 
 __all__ = ["Game", "GameError", "single_objective", "__version__", "cache_folder", "check", "check_all", "derive",
            "diagnose", "document", "enable_compilation_cache", "explain", "flow", "list_games", "load",

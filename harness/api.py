@@ -41,17 +41,17 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 
 import numpy as np
 
-from harness.cache_config import enable_compilation_cache
-from harness.errors import GameError, MatrixError, UsageError
-from harness.game import Game
-from harness.precision import float64
-from harness.status import Status
+from harness.base.cache_config import enable_compilation_cache
+from harness.base.errors import GameError, MatrixError, UsageError
+from harness.base.precision import float64
+from harness.base.status import Status
+from harness.model.game import Game
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
     from harness.flows import Flow
-    from harness.schemes import Scheme
-    from harness.series import Series
+    from harness.rules.schemes import Scheme
+    from harness.verdict.series import Series
 
 __all__ = [
     "GameInfo",
@@ -76,7 +76,7 @@ R = TypeVar("R")
 
 def _entry(function: Callable[P, R]) -> Callable[P, R]:
     """An entry point: JAX's persistent compilation cache turned on (``harness.enable_compilation_cache``, once
-    per process), then ``function`` run in float64 (harness.precision)."""
+    per process), then ``function`` run in float64 (harness.base.precision)."""
     scoped = float64(function)
 
     @functools.wraps(function)
@@ -90,9 +90,9 @@ def _entry(function: Callable[P, R]) -> Callable[P, R]:
 @_entry
 def derive(rule: Any = "simultaneous", order: int = 2, **settings: Any) -> Any:
     """The modified field of a one-step update rule through h^order in the tree basis (``harness derive``):
-    a ``harness.derivation.Derivation`` with ``.terms``, ``.text()``, ``.latex()``, ``.to_dict()``,
+    a ``harness.verdict.derivation.Derivation`` with ``.terms``, ``.text()``, ``.latex()``, ``.to_dict()``,
     ``.to_flow()``; ``players``, ``terms`` and the rule's settings (lr1, lr2, m, k, first, ...) as keywords."""
-    from harness.derivation import derive as derive_rule
+    from harness.verdict.derivation import derive as derive_rule
 
     return derive_rule(rule, order, **settings)
 
@@ -126,7 +126,7 @@ def list_games() -> list[GameInfo]:
     >>> "bilinear" in names and "rosenbrock" in names
     True
     """
-    from harness.catalog import catalog
+    from harness.model.catalog import catalog
 
     return [GameInfo(g.name, g.kind, (int(g.dims[0]), int(g.dims[1])), g.description) for g in catalog().values()]
 
@@ -142,10 +142,10 @@ def load(game: Game | str) -> Game:
     >>> load("no_such_game")
     Traceback (most recent call last):
     ...
-    harness.errors.GameError: unknown game 'no_such_game'; `harness list` shows the catalog, or give path/to/...
+    harness.base.errors.GameError: unknown game 'no_such_game'; `harness list` shows the catalog, or give path/to/...
     """
-    from harness.catalog import load_game
-    from harness.game import validate
+    from harness.model.catalog import load_game
+    from harness.model.game import validate
 
     if isinstance(game, Game):
         validate(game)
@@ -202,13 +202,13 @@ def check(
 
     ``scheme``: a ``Scheme``, a built-in rule's name, or your own rule as ``path/to/file.py:NAME`` or a
     function; ``flow``: a ``Flow``, a built-in flow's name, or your own flow as ``path/to/file.py:NAME`` or a
-    function declared with ``@harness.flow(order=p)`` (both in either notation of ``harness.user``; relative
+    function declared with ``@harness.flow(order=p)`` (both in either notation of ``harness.model.user``; relative
     paths from the working directory). ``lr1`` (α), ``lr2`` (λ), ``m``, ``k``, ``first`` and any other keyword
     (``beta``…) are the update rule's parameters (they override those of a ``Scheme`` given as ``scheme``).
     ``expected_slope`` defaults to max(p + 2, q + 1) for a flow of order p and a rule of order q. The
     measurement settings default to those of ``harness check``; give ``settings`` and/or single values
     (``points=2`` is a quick look). Sizes that cannot finish (``m + k``, ``points``, a cold start's ``step``…)
-    raise UsageError before anything is compiled, naming the estimate and the limit (harness.budget);
+    raise UsageError before anything is compiled, naming the estimate and the limit (harness.checks.budget);
     ``budget=False`` runs them anyway. ``terms``: your own terms for the error series' diagnosis (functions in
     a user-flow notation returning a field), added to the tree basis (``with_terms``).
 
@@ -237,17 +237,17 @@ def check(
     """
     from harness.checks import CheckSpec, run_check, user_functions
     from harness.flows import Flow
-    from harness.identity import refresh
-    from harness.schemes import scheme_of
+    from harness.model.identity import refresh
+    from harness.rules.schemes import scheme_of
 
-    the_game = load(game)  # validated: traced afresh if it changed since last seen (harness.identity)
+    the_game = load(game)  # validated: traced afresh if it changed since last seen (harness.model.identity)
     the_scheme = scheme_of(scheme, dict(lr1=lr1, lr2=lr2, m=m, k=k, first=first, **scheme_params))
     spec = CheckSpec(the_game.name, the_scheme, Flow.of(flow), expected_slope, expected_status, reason)
     measured = make_settings(settings, tolerance=tolerance, points=points, step_sizes=step_sizes,
                              decades=decades, seed=seed, h_max=h_max)
     refresh((), user_functions(spec))  # the game was, by load
     if budget:
-        from harness.budget import check_budget
+        from harness.checks.budget import check_budget
 
         check_budget([spec], {the_game.name: the_game}, measured, "budget=False")
     return with_terms(run_check(the_game, spec, measured, refresh=False), the_game, terms)
@@ -260,7 +260,7 @@ def with_terms(result: CheckResult, game: Game, terms: Iterable[Callable | str])
     if not terms or result.series is None or result.series.differing_order is None:
         return result
     from harness.measure import jacobian_norm
-    from harness.series import error_series
+    from harness.verdict.series import error_series
 
     result.series = error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,
                                  jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed,
@@ -283,9 +283,9 @@ def check_all(
     ``games``: the games to run it on (default: the catalog); the matrix's selectors are expanded over the
     catalog and these games together, then restricted to these games, so an entry that names catalog games
     simply selects none of yours. ``matrix``: a matrix file (default: the bundled
-    ``harness/check_matrix.toml``); ``changes``: measurement settings that override the matrix's
+    ``harness/checks/check_matrix.toml``); ``changes``: measurement settings that override the matrix's
     ``[settings]`` (``points=2``…); ``progress(done, total, result)`` is called after each check; ``jobs``:
-    threads building and running kernels at once (harness.parallel; the numbers do not depend on it). The
+    threads building and running kernels at once (harness.base.parallel; the numbers do not depend on it). The
     results are in matrix order.
 
     >>> import pathlib, tempfile
@@ -300,8 +300,8 @@ def check_all(
     >>> [(r.spec.game, r.spec.flow.name, r.passed) for r in results]
     [('quadratic_objective', 'gradient', True), ('quadratic_objective', 'igr', True)]
     """
-    from harness.catalog import by_name, catalog
     from harness.checks import load_matrix, run_checks
+    from harness.model.catalog import by_name, catalog
 
     if games is None:
         chosen = {name: load(name) for name in catalog()}
@@ -313,9 +313,9 @@ def check_all(
         raise MatrixError("the check matrix selects no checks for these games")
     settings = make_settings(base, **changes)
     if budget:  # as harness.check, with what changed traced afresh first (run_checks does it too)
-        from harness.budget import check_budget
         from harness.checks import user_functions
-        from harness.identity import refresh
+        from harness.checks.budget import check_budget
+        from harness.model.identity import refresh
 
         refresh(chosen.values(), [user for spec in specs for user in user_functions(spec)])
         check_budget(specs, chosen, settings, "budget=False")
@@ -362,8 +362,8 @@ def make_report(
 
 def new_game(name: str, path: str | Path | None = None) -> Path:
     """Write a commented game file that passes ``harness check`` as written, like
-    ``harness new-game NAME [--path PATH]``; returns the file's path (see ``harness.scaffold``)."""
-    from harness.scaffold import write_game
+    ``harness new-game NAME [--path PATH]``; returns the file's path (see ``harness.model.scaffold``)."""
+    from harness.model.scaffold import write_game
 
     return write_game(name, path)
 
@@ -456,7 +456,7 @@ def worst_point(result: CheckResult) -> WorstPoint:
 
 @_entry
 def diagnose(result: CheckResult) -> Series:
-    """The error series of a check (harness.series): how far its flow agrees with the update rule's own
+    """The error series of a check (harness.verdict.series): how far its flow agrees with the update rule's own
     modified field, the slope that predicts, and at the first differing order the named terms with their
     coefficients in the flow and in the rule. Computed with the check when it ran (``result.series``); for
     a result read back without one, computed now.
@@ -469,9 +469,9 @@ def diagnose(result: CheckResult) -> Series:
     """
     if result.series is not None:
         return result.series
-    from harness.catalog import load_game
     from harness.measure import jacobian_norm
-    from harness.series import error_series
+    from harness.model.catalog import load_game
+    from harness.verdict.series import error_series
 
     game = load_game(result.spec.game)
     return error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,

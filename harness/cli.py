@@ -2,7 +2,7 @@
 
 Exit codes: 0 every check met its expectation, 1 at least one did not, 2 bad input (one line on stderr,
 no traceback; set HARNESS_DEBUG=1 to see the traceback), 130 interrupted by Ctrl-C (SIGINT), 143 stopped by
-SIGTERM (the finished checks saved; ``--resume`` continues, see harness.resume).
+SIGTERM (the finished checks saved; ``--resume`` continues, see harness.checks.resume).
 """
 
 from __future__ import annotations
@@ -20,9 +20,12 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import harness
-from harness import cache_config, signals
-from harness.budget import check_budget
-from harness.catalog import by_name, catalog, load_game
+from harness.base import cache_config, signals
+from harness.base.errors import HarnessError, MatrixError, ResultsError, UsageError
+from harness.base.files import atomic_write
+from harness.base.parallel import MAX_JOBS, default_jobs
+from harness.base.precision import float64
+from harness.base.status import Status
 from harness.checks import (
     DEFAULT_MATRIX,
     STATUSES,
@@ -34,17 +37,8 @@ from harness.checks import (
     run_checks,
     with_settings,
 )
-from harness.errors import HarnessError, MatrixError, ResultsError, UsageError
-from harness.files import atomic_write
-from harness.fit import MAX_DECADES, MIN_DECADES
-from harness.flows import FLOW_NAMES, Flow
-from harness.game import validate
-from harness.guards import EQUILIBRIUM
-from harness.optimizers import Optimizer
-from harness.parallel import MAX_JOBS, default_jobs
-from harness.precision import float64
-from harness.regimes import REGIMES
-from harness.resume import (
+from harness.checks.budget import check_budget
+from harness.checks.resume import (
     PARTIAL_NAME,
     Interrupted,
     PartialRun,
@@ -54,12 +48,18 @@ from harness.resume import (
     start,
     stop_on_sigterm,
 )
+from harness.checks.shards import merge, parse_shard, select
+from harness.flows import FLOW_NAMES, Flow
+from harness.model.catalog import by_name, catalog, load_game
+from harness.model.game import validate
+from harness.model.user import is_file_spec, load
 from harness.rules import OPTIONS, RULES, help_text
-from harness.schemes import FIELD_OPTIONS, SCHEME_NAMES, Scheme, scheme_keywords
-from harness.series import series_slope
-from harness.shards import merge, parse_shard, select
-from harness.status import Status
-from harness.user import is_file_spec, load
+from harness.rules.optimizers import Optimizer
+from harness.rules.regimes import REGIMES
+from harness.rules.schemes import FIELD_OPTIONS, SCHEME_NAMES, Scheme, scheme_keywords
+from harness.verdict.fit import MAX_DECADES, MIN_DECADES
+from harness.verdict.guards import EQUILIBRIUM
+from harness.verdict.series import series_slope
 
 
 class _ParserExit(SystemExit):
@@ -183,7 +183,7 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--tolerance", type=_positive_float, help="allowed slope deviation (default 0.15)")
     group.add_argument("--no-budget", action="store_true",
                        help="run checks over the work budget anyway (m + k, update steps in sequence, points x step "
-                       "sizes x state size, harness.budget; by default refused before anything is compiled)")
+                       "sizes x state size, harness.checks.budget; by default refused before anything is compiled)")
     group.add_argument("--matrix", default=None,
                        help=f"check matrix file, or a bundled one: default ({DEFAULT_MATRIX.name}), large "
                        "(the games of 10^4 parameters and more), optimizers (every optimizer with memory on "
@@ -249,7 +249,7 @@ def build_parser() -> argparse.ArgumentParser:
                        help="with --json PATH: continue an interrupted run from PATH.partial (its finished checks)")
     check.add_argument("--shard", type=_shard, metavar="I/N",
                        help="with --all: run shard I of N (1-based: 1/N to N/N), a deterministic share of the matrix "
-                       "balanced by estimated cost, checks sharing a kernel kept together (harness.shards); "
+                       "balanced by estimated cost, checks sharing a kernel kept together (harness.checks.shards); "
                        "--json PATH keeps it for --merge")
     check.add_argument("--param", action="append", type=_param, metavar="NAME=VALUE",
                        help="a plain value (number, true/false or text) for your rule and flow, passed to those that "
@@ -289,7 +289,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     new_game = commands.add_parser("new-game", help="write a commented game file that passes `harness check`")
     new_game.add_argument("name", help="the game's name (a Python identifier)")
-    new_game.add_argument("--path", help="file (.py) or folder to write to (default games/NAME.py from the "
+    new_game.add_argument("--path", help="file (.py) or folder to write to (default harness/games/NAME.py from the "
                           "repository root, where the catalog is, else NAME.py)")
     _add_derive_parser(commands)
     return parser
@@ -429,7 +429,7 @@ def command_check(args) -> int:
         specs = [CheckSpec(name, scheme, flow, args.expected_slope, args.expected_status or Status.PASS,
                            measure=args.measure, horizon=args.horizon)
                  for name in games for flow in flows]
-    if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
+    if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.checks.budget)
         check_budget(specs, games, settings, "--no-budget")
     if args.json_path:
         _json_target(args.json_path, _input_files(args, specs))  # refused before anything runs
@@ -455,7 +455,7 @@ def command_check(args) -> int:
 
 def _counted(progress: Callable[[int, int, CheckResult], None] | None, total: int
              ) -> Callable[[int, int, CheckResult], None]:
-    """``progress`` that also keeps the count of finished checks for the line of a signal (harness.signals)."""
+    """``progress`` that also keeps the count of finished checks for the line of a signal (harness.base.signals)."""
     done = [0]
     signals.current_run(lambda: (done[0], total, None))
 
@@ -499,16 +499,15 @@ def command_report(args) -> int:
     if args.merge:
         _alone(args, "--from", ("compare", "resume", *MEASUREMENT_FLAGS))
     if args.compare:
-        from harness.compare import WORSE, compare, load_results, summary
+        from harness.checks.compare import WORSE, compare, load_results, summary
 
         old, new = (load_results(path) for path in args.compare)
         changes = compare(old, new, args.slope_tolerance)
         print("\n".join(summary(old, new, changes)))
         return 1 if any(c.kind in WORSE for c in changes) else 0
 
-    from harness import paper
-    from harness.progress import ProgressBar
-    from harness.report import claim, write_report
+    from harness.base.progress import ProgressBar
+    from harness.report import claim, paper, write_report
 
     games = _games(args.game)
     partial = None
@@ -519,7 +518,7 @@ def command_report(args) -> int:
         settings, specs = _matrix_specs(args, games)
         if paper.covers([spec.game for spec in specs]):
             facts = paper.missing_specs(specs)
-        if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.budget)
+        if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.checks.budget)
             check_budget(specs, games, settings, "--no-budget")
     claim(Path(args.out))  # a new, empty or earlier report's folder (refused before anything runs otherwise)
     if not args.merge:
@@ -566,7 +565,7 @@ def command_report(args) -> int:
 
 
 def command_cache(args) -> int:
-    from harness import kernel_cache
+    from harness.measure import kernel_cache
 
     if cache_config.CACHE_PROBLEM:  # the warning line was printed when main turned the cache on
         print(f"the caches are off: {cache_config.cache_folder()} cannot be used ({cache_config.CACHE_PROBLEM})")
@@ -590,7 +589,7 @@ def command_cache(args) -> int:
 
 
 def command_new_game(args) -> int:
-    from harness.scaffold import in_catalog, write_game
+    from harness.model.scaffold import in_catalog, write_game
 
     path = write_game(args.name, args.path)
     where = "into the catalog (`harness list` shows it)" if in_catalog(path) else "outside the catalog"
@@ -619,7 +618,7 @@ def _print_table(results: list[CheckResult]) -> None:
 
 
 def command_derive(args) -> int:
-    from harness.derivation import DERIVED_MARK, derive
+    from harness.verdict.derivation import DERIVED_MARK, derive
 
     derivation = derive(args.scheme, args.order, players=args.players, terms=args.terms or (), lr1=args.lr1,
                         lr2=args.lr2, user_params=tuple(args.param or ()), **_rule_values(args))
@@ -646,7 +645,7 @@ def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
     """The files a run reads that are named on its command line or in its matrix: game, rule, flow and term
     files, the check matrix, the shard files of --merge."""
     from harness.checks import BUNDLED_MATRICES
-    from harness.shards import shard_files
+    from harness.checks.shards import shard_files
 
     found = [Path(text.partition(".py")[0] + ".py") for text in args.game or [] if is_file_spec(text)]
     if is_file_spec(getattr(args, "scheme", "")):
@@ -741,7 +740,7 @@ def _stopped_by_code(exc: BaseException) -> int:
 def main(argv: list[str] | None = None) -> int:
     """The command line: the exit code of ``harness ARGV`` (argparse's own exits raise SystemExit). ``argv`` None:
     this process is the command line itself (sys.argv): Ctrl-C or SIGTERM ends it within a second with one line
-    (harness.signals), and threads still computing never hold its exit; a list: a call from Python, where a
+    (harness.base.signals), and threads still computing never hold its exit; a list: a call from Python, where a
     signal raises KeyboardInterrupt, turned into exit code 130 or 143."""
     hard = argv is None
     cache_config.enable_compilation_cache()

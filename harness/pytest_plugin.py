@@ -44,14 +44,14 @@ from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.api import check, explain
-from harness.errors import UsageError
-from harness.status import Status
+from harness.base.errors import UsageError
+from harness.base.status import Status
 
 if TYPE_CHECKING:
     from harness.checks import CheckResult, Settings
     from harness.flows import Flow
-    from harness.game import Game
-    from harness.schemes import Scheme
+    from harness.model.game import Game
+    from harness.rules.schemes import Scheme
 
 __all__ = ["assert_order"]
 

@@ -13,7 +13,7 @@ describe the framework as "based on the backward error analysis". For min_x max_
     proximal point           z' = z - s F(z'):                   Z-dot = -F + (s/2) grad F F
     extragradient            z' = z - s F(z - s F(z)):           Z-dot = -F + (s/2) grad F F
 Optimistic GDA is not one of Lu's methods (the abstract names the three above); its first-order flow is the
-harness's own (docs/theory.md section 3), checked in harness/check_matrix.toml, not here.
+harness's own (docs/theory.md section 3), checked in harness/checks/check_matrix.toml, not here.
 Notation: F = -V with alpha = lambda = 1 (the rates scale V per player), s = h, grad F F = V'V.
 Claimed accuracy: "O(s)-resolution" (the title's O(s^r) with r = 1; the definition was not read): taken here as
 a first-order modified flow, whose solution and the iterates differ by O(s^3) per step (local error slope 3),

@@ -17,7 +17,7 @@ Notation: grad f = -V (alpha = 1), hess f(X) X' = -V'(X) X', time step tau = sqr
 ``heavy_ball_sc``, ``nag_sc`` (with ``mu``) and ``nag_c``.
 Claimed accuracy: the ODEs are "high-resolution": they keep the method's O(sqrt(s)) corrections, so that the
 method's two-step residual on an exact solution is O(s^2) instead of the low-resolution ODEs' O(s^(3/2))
-(harness.two_step); the paper states convergence as s -> 0, without a rate.
+(harness.measure.two_step); the paper states convergence as s -> 0, without a rate.
 Provenance: quoted (the paper itself was not read): (1.11) and (1.12) with their initial conditions and the
 initial time t_0 = 1.5 sqrt(s) of Section 4.1 are read in the Lean formalisation published on prove2.me
 ("Prove2me", definitions HighResODE.NAGSCODE.IsNAGSCODE and HighResODE.NAGCODE.IsNAGCODE, which cite

@@ -12,14 +12,14 @@ it (rule ``random_reshuffling``: the exact mean over all m! orders); one fixed o
 Claimed accuracy: recalled, not read: the modified loss describes the mean iterate to second order in the
 learning rate (local error O(h^3) per epoch).
 Provenance: recalled (the project's notes); the paper's theorem was not read here, and the same formula is
-derived in games/finite_sum.py's docstring by averaging one epoch over the orders.
+derived in harness/games/finite_sum.py's docstring by averaging one epoch over the orders.
 Rules: random_reshuffling on the catalog game finite_sum (whose components this flow uses).
 """
 
 import jax
 
 import harness
-from games.finite_sum import COMPONENTS
+from harness.games.finite_sum import COMPONENTS
 
 
 def _regulariser(x):

@@ -44,7 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 import harness
-from games.finite_sum import COMPONENTS
+from harness.games.finite_sum import COMPONENTS
 
 _DIRECTIONS = np.array([[1.0, -0.6], [0.4, 1.1], [-0.9, 0.7]])
 

@@ -8,15 +8,15 @@ import pytest
 
 import harness
 import harness.api
+import harness.model.scaffold
 import harness.pytest_plugin
-import harness.scaffold
 from harness.checks import CheckResult, Settings
 from harness.cli import main
-from harness.game import GameError
-from harness.schemes import Scheme
+from harness.model.game import GameError
+from harness.rules.schemes import Scheme
 
 
-@pytest.mark.parametrize("module", [harness.api, harness.scaffold, harness.pytest_plugin],
+@pytest.mark.parametrize("module", [harness.api, harness.model.scaffold, harness.pytest_plugin],
                          ids=lambda m: m.__name__)
 def test_docstring_examples_run(module):
     failures, tries = doctest.testmod(module, optionflags=doctest.ELLIPSIS)

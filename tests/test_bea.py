@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 
 from harness import Game
-from harness.bea import modified_coefficients, modified_field
+from harness.base.bea import modified_coefficients, modified_field
 from harness.flows import Flow, flow_field
-from harness.schemes import Scheme, update_map
+from harness.rules.schemes import Scheme, update_map
 
 
 def nonlinear_game():

@@ -5,7 +5,7 @@ import os
 import subprocess
 import sys
 
-from harness.kernel_cache import evict, evict_programs
+from harness.measure.kernel_cache import evict, evict_programs
 
 
 def harness_cli(*args, env):

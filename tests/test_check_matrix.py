@@ -3,8 +3,8 @@
 import pytest
 
 import harness  # noqa: F401
-from harness.catalog import catalog
 from harness.checks import kernel_group, load_matrix, run_check, shared_bea_orders
+from harness.model.catalog import catalog
 
 GAMES = catalog()
 SETTINGS, SPECS = load_matrix(games=GAMES)

@@ -1,4 +1,5 @@
-"""harness derive (harness.derive, harness.trees): a one-step rule's modified field in the tree basis, exactly."""
+"""harness derive (harness.derive, harness.verdict.trees): a one-step rule's modified field in the tree basis,
+exactly."""
 
 import json
 from pathlib import Path
@@ -9,8 +10,8 @@ import pytest
 
 import harness
 from harness.cli import main
-from harness.derivation import VERIFIED, derive
-from harness.trees import basis, count_table
+from harness.verdict.derivation import VERIFIED, derive
+from harness.verdict.trees import basis, count_table
 
 CONSENSUS = '''
 import jax

@@ -20,12 +20,12 @@ SWEEP = """
 import json, os, sys
 import jax
 import harness
-from harness.catalog import load_game
+from harness.model.catalog import load_game
 from harness.flows import Flow
 from harness.measure import (PARAM_SHARDS, default_step_sizes, initial_points, measure_global_error,
                              measure_local_error, sweep_mesh)
-from harness.schemes import Scheme
-from games.mlp_gan import mlp_gan_of_size
+from harness.rules.schemes import Scheme
+from harness.games.mlp_gan import mlp_gan_of_size
 jax.config.update("jax_enable_x64", True)  # the harness's internals are called directly
 game = load_game(sys.argv[1]) if sys.argv[1] != "mlp_gan_1023" else mlp_gan_of_size(1000)
 scheme, flow, count, sizes = Scheme(sys.argv[2], 1.0, 0.3), Flow(sys.argv[3]), int(sys.argv[4]), int(sys.argv[5])

@@ -1,13 +1,14 @@
-"""Drift decomposition (harness.drift): self and interaction terms of the first-order drift, both conventions."""
+"""Drift decomposition (harness.measure.drift): self and interaction terms of the first-order drift, both
+conventions."""
 
 import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from harness import Game
-from harness.drift import TERMS, drift_along, drift_sizes, drift_terms
 from harness.flows import Flow, flow_field
-from harness.schemes import Scheme
+from harness.measure.drift import TERMS, drift_along, drift_sizes, drift_terms
+from harness.rules.schemes import Scheme
 
 C = 1.7
 

@@ -8,15 +8,15 @@ import pytest
 
 import harness
 import harness.checks
-import harness.game
+import harness.model.game
+from harness.base.errors import FlowError, GameError, HarnessError, MatrixError, ResultsError, RuleError, UsageError
+from harness.base.status import Status
 from harness.checks import CheckSpec, load_matrix
+from harness.checks.shards import merge
 from harness.cli import main
-from harness.errors import FlowError, GameError, HarnessError, MatrixError, ResultsError, RuleError, UsageError
 from harness.flows import Flow
-from harness.schemes import Scheme
-from harness.shards import merge
-from harness.status import Status
-from harness.user import load
+from harness.model.user import load
+from harness.rules.schemes import Scheme
 
 CLASSES = (GameError, RuleError, FlowError, MatrixError, ResultsError, UsageError)
 
@@ -25,7 +25,7 @@ def test_every_class_is_a_harness_error_and_caught_by_game_error_as_before():
     for kind in CLASSES:
         assert issubclass(kind, HarnessError) and issubclass(kind, GameError) and issubclass(kind, ValueError)
         assert getattr(harness, kind.__name__) is kind
-    assert harness.game.GameError is GameError and harness.checks.MatrixError is MatrixError
+    assert harness.model.game.GameError is GameError and harness.checks.MatrixError is MatrixError
 
 
 @pytest.fixture

@@ -1,8 +1,8 @@
 import numpy as np
 
-from harness.fit import fit_order
-from harness.integrate import EPS
+from harness.base.integrate import EPS
 from harness.measure import FLOOR_FACTOR, Measurement
+from harness.verdict.fit import fit_order
 
 H = 0.1 * np.logspace(-1.5, 0, 10)
 

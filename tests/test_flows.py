@@ -5,7 +5,7 @@ import pytest
 
 from harness import Game, GameError
 from harness.flows import Flow, flow_coefficients, flow_field
-from harness.schemes import Scheme
+from harness.rules.schemes import Scheme
 
 C = 1.7
 

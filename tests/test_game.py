@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from harness import Game, GameError, single_objective
-from harness.game import validate
+from harness.model.game import validate
 
 
 def bilinear(c=2.0):

@@ -5,13 +5,13 @@ import numpy as np
 import pytest
 
 from harness import single_objective
-from harness.catalog import load_game
 from harness.checks import CheckSpec, Settings, run_check
 from harness.cli import main
 from harness.flows import Flow
-from harness.game import GameError
 from harness.measure import global_step_sizes, measure_global_error
-from harness.schemes import Scheme
+from harness.model.catalog import load_game
+from harness.model.game import GameError
+from harness.rules.schemes import Scheme
 
 A = 1.7
 
@@ -69,7 +69,7 @@ def test_global_floor_grows_with_the_number_of_steps():
 
 
 def test_global_errors_get_panels_of_their_own_in_the_report_figure():
-    from harness.figures import plotted_checks
+    from harness.report.figures import plotted_checks
 
     game = load_game("rosenbrock")
     results = [run_check(game, CheckSpec("rosenbrock", Scheme("gd"), Flow(flow), measure=measure), Settings(points=2))

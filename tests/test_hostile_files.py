@@ -17,9 +17,9 @@ import pytest
 from test_shards import TINY
 
 from harness.checks import Settings, load_matrix, run_checks
+from harness.checks.resume import PartialRun, verdict_disagreement
 from harness.cli import main
 from harness.report import MARKER, claim
-from harness.resume import PartialRun, verdict_disagreement
 
 ROOT = Path(__file__).resolve().parents[1]
 DIRAC = """

@@ -1,4 +1,4 @@
-"""Identity is content (harness.identity): within one process, a check never reuses what was computed for a
+"""Identity is content (harness.model.identity): within one process, a check never reuses what was computed for a
 game, flow or rule whose code or data changed since (an edited file or helper module, a monkeypatched global,
 a global a loss reads); ``--resume`` refuses a run whose code changed; two different games of one name are
 refused in one line."""
@@ -13,14 +13,14 @@ import numpy as np
 import pytest
 
 import harness
-from harness import identity
-from harness.catalog import load_game
 from harness.checks import CheckSpec, Settings
+from harness.checks.resume import PartialRun
 from harness.cli import main
 from harness.flows import Flow
-from harness.game import Game, GameError
-from harness.resume import PartialRun
-from harness.schemes import Scheme
+from harness.model import identity
+from harness.model.catalog import load_game
+from harness.model.game import Game, GameError
+from harness.rules.schemes import Scheme
 
 COEFFICIENT = 1.0
 """The coefficient of ``scaled_igr``'s correction: 1 is the modified flow of gradient descent (slope 3)."""

@@ -9,11 +9,11 @@ import numpy as np
 import pytest
 from test_reliability import run_cli as run
 
+from harness.base.integrate import EPS
 from harness.checks import Settings
-from harness.fit import fit_order
-from harness.game import GameError
-from harness.integrate import EPS
 from harness.measure import FLOOR_FACTOR, Measurement
+from harness.model.game import GameError
+from harness.verdict.fit import fit_order
 
 GUIDE = Path(__file__).resolve().parents[1] / "docs" / "guide.md"
 

@@ -1,7 +1,7 @@
 """Hostile runs (issue 25): no silent wrong verdict. A game, rule or flow file that exits or raises
 KeyboardInterrupt never ends a run with its own exit code; sizes that cannot finish are refused before anything
-is compiled (harness.budget); Ctrl-C and SIGTERM end the command line within seconds, at any moment, with one
-line and exit 130 or 143 (harness.signals); the pytest fixture refuses a malformed expectation before running."""
+is compiled (harness.checks.budget); Ctrl-C and SIGTERM end the command line within seconds, at any moment, with one
+line and exit 130 or 143 (harness.base.signals); the pytest fixture refuses a malformed expectation before running."""
 
 import json
 import os
@@ -15,8 +15,8 @@ import pytest
 
 import harness
 from harness import GameError
-from harness.budget import MAX_NUMBERS, MAX_SEQUENCE, MAX_SUBSTEPS, estimate, refusal
 from harness.checks import BUNDLED_MATRICES, load_matrix
+from harness.checks.budget import MAX_NUMBERS, MAX_SEQUENCE, MAX_SUBSTEPS, estimate, refusal
 from harness.cli import main
 from harness.pytest_plugin import assert_order
 

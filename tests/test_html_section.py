@@ -1,10 +1,10 @@
-"""The report page renders a section's blocks (harness.blocks: headings with ids, tables, inline figures,
+"""The report page renders a section's blocks (harness.report.blocks: headings with ids, tables, inline figures,
 emphasis, formulas, folds) through its template, and index.md writes the same blocks as Markdown."""
 
 from pathlib import Path
 
-from harness.blocks import Code, Fold, Heading, Image, Paragraph, Table, headings, markdown, spans
-from harness.html import section_html
+from harness.report.blocks import Code, Fold, Heading, Image, Paragraph, Table, headings, markdown, spans
+from harness.report.html import section_html
 
 SECTION = [Heading(2, "The paper, checked"), Paragraph(spans("Each fact, ", ("strong", "measured"), ": 1 of 1.")),
            Table(("#", "measured", "result"), (("7", "|ρ − 1| ≤ 3.3e-16", "PASS"),)), Heading(3, "Stability"),

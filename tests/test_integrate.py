@@ -4,7 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import solve_ivp
 
-from harness.integrate import expm_flow, reference_solution, rk8
+from harness.base.integrate import expm_flow, reference_solution, rk8
 
 
 def pendulum(z):

@@ -1,4 +1,5 @@
-"""Conserved quantities (harness.invariants): docs/theory.md §5 item 7's Q, measured along iterates and flows."""
+"""Conserved quantities (harness.measure.invariants): docs/theory.md §5 item 7's Q, measured along iterates and
+flows."""
 
 import jax.numpy as jnp
 import numpy as np
@@ -6,8 +7,8 @@ import pytest
 
 from harness import Game, GameError
 from harness.flows import Flow
-from harness.invariants import declared, evaluate, flow_samples, invariant_drift, iterates
-from harness.schemes import Scheme
+from harness.measure.invariants import declared, evaluate, flow_samples, invariant_drift, iterates
+from harness.rules.schemes import Scheme
 
 C = 1.7
 

@@ -1,13 +1,13 @@
-"""Kernels kept across runs (harness.kernel_cache): same numbers, new key when the game changes."""
+"""Kernels kept across runs (harness.measure.kernel_cache): same numbers, new key when the game changes."""
 
 import jax
 import numpy as np
 import pytest
 
-from harness import Game, kernel_cache
+from harness import Game
 from harness.flows import Flow
-from harness.measure import initial_points, measure_local_error
-from harness.schemes import Scheme
+from harness.measure import initial_points, kernel_cache, measure_local_error
+from harness.rules.schemes import Scheme
 
 STEPS = np.geomspace(1e-3, 3e-2, 6)
 ALTERNATING = Scheme("alternating", 1.0, 0.3)

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.catalog import catalog, load_file
 from harness.checks import CheckSpec, load_matrix, run_check
 from harness.flows import Flow
-from harness.literature import UNREAD, verdict_of
+from harness.model.catalog import catalog, load_file
+from harness.report.literature import UNREAD, verdict_of
 
 ROOT = Path(__file__).resolve().parents[1]
 FOLDER = ROOT / "literature"

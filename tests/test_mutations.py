@@ -7,10 +7,10 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from harness import Game
-from harness.fit import fit_order
 from harness.flows import Flow, flow_coefficients
 from harness.measure import default_step_sizes, initial_points, measure_local_error
-from harness.schemes import Scheme
+from harness.rules.schemes import Scheme
+from harness.verdict.fit import fit_order
 
 
 def random_game(seed: int, a: int, b: int) -> Game:

@@ -1,6 +1,6 @@
 """Per-player optimizers with state: their steps equal optax's, their first-order flows match the closed forms
-of the literature, and the regime decides the measured slope (harness.optimizers, harness.optimizer_flows,
-harness.regimes)."""
+of the literature, and the regime decides the measured slope (harness.rules.optimizers, harness.flows.optimizer_flows,
+harness.rules.regimes)."""
 
 import math
 
@@ -14,9 +14,9 @@ import harness
 from harness import GameError
 from harness.checks import CheckSpec, Settings, run_check
 from harness.flows import Flow, family_field, flow_family
-from harness.optimizer_flows import buffer_coefficients
-from harness.optimizers import Optimizer, cold_state, past_terms
-from harness.schemes import Scheme, update_map
+from harness.flows.optimizer_flows import buffer_coefficients
+from harness.rules.optimizers import Optimizer, cold_state, past_terms
+from harness.rules.schemes import Scheme, update_map
 
 QUICK = Settings(points=2)
 ADAM = "adam(beta1=0.9, beta2=0.99, eps=1e-8)"
@@ -185,8 +185,8 @@ def test_a_bias_corrected_buffers_lag_after_n_steps_is_its_closed_form():
 def test_on_flow_buffers_sum_the_stated_number_of_past_steps_to_round_off(games, monkeypatch):
     """J = ceil(log(eps) / log(decay)) past fields: summing four times as many changes the start by round-off,
     a quarter of them visibly."""
-    from harness import regimes
-    from harness.integrate import EPS
+    from harness.base.integrate import EPS
+    from harness.rules import regimes
 
     assert past_terms((Optimizer.of("heavy_ball(beta=0.5)"),) * 2, EPS) == 52
     assert past_terms((Optimizer.of(ADAM),) * 2, EPS) == math.ceil(math.log(EPS) / math.log(0.99)) == 3587
@@ -196,7 +196,7 @@ def test_on_flow_buffers_sum_the_stated_number_of_past_steps_to_round_off(games,
     field = family_field(game, scheme.structure, family)
     h = jnp.full(2, 0.01)
     rows = lambda x: jax.vmap(lambda z, hr: field(z, hr, scheme.params, coefficients))(x, h)  # noqa: E731
-    from harness.integrate import dopri8_rows
+    from harness.base.integrate import dopri8_rows
 
     back = lambda x: (dopri8_rows(rows, x, -h, 2), jnp.zeros(2))  # noqa: E731
     z0 = jnp.asarray(np.vstack([game.z0, game.z0 + 0.1]))

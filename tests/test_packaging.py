@@ -26,7 +26,7 @@ def test_one_version_everywhere(capsys):
     assert version("discretization-drift-harness") == harness.__version__
     project = tomllib.loads((ROOT / "pyproject.toml").read_text())
     assert project["project"]["dynamic"] == ["version"]
-    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "harness.__version__"}
+    assert project["tool"]["setuptools"]["dynamic"]["version"] == {"attr": "harness.base.version.__version__"}
 
 
 def test_entry_points_are_installed():
@@ -63,9 +63,9 @@ def test_pip_builds_a_wheel_with_type_hints_data_and_entry_points(tmp_path):
     (wheel,) = (tmp_path / "dist").glob("discretization_drift_harness-*.whl")
     assert f"-{harness.__version__}-" in wheel.name
     names = set(zipfile.ZipFile(wheel).namelist())
-    for needed in ("harness/py.typed", "harness/check_matrix.toml", "harness/api.py", "harness/pytest_plugin.py",
-                   "harness/scaffold.py", "harness_pytest.py", "games/bilinear.py", "harness/templates/report.html.j2",
-                   "harness/templates/parts.html.j2"):
+    for needed in ("harness/py.typed", "harness/checks/check_matrix.toml", "harness/api.py", "harness/pytest_plugin.py",
+                   "harness/model/scaffold.py", "harness_pytest.py", "harness/games/bilinear.py",
+                   "harness/report/templates/report.html.j2", "harness/report/templates/parts.html.j2"):
         assert needed in names, needed
     (entry,) = [n for n in names if n.endswith(".dist-info/entry_points.txt")]
     text = zipfile.ZipFile(wheel).read(entry).decode()

@@ -1,12 +1,13 @@
-"""The report section "The paper, checked" (harness.paper): every fact of docs/theory.md §5 measured and confirmed."""
+"""The report section "The paper, checked" (harness.report.paper): every fact of docs/theory.md §5 measured and
+confirmed."""
 
 import json
 from pathlib import Path
 
 import pytest
 
-from harness import paper
 from harness.checks import CheckResult, load_matrix
+from harness.report import paper
 
 REFERENCE = Path(__file__).resolve().parents[1] / "reports" / "reference" / "results.json"
 

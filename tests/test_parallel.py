@@ -1,4 +1,4 @@
-"""Checks in threads (harness.parallel): the order, numbers and errors of a serial run."""
+"""Checks in threads (harness.base.parallel): the order, numbers and errors of a serial run."""
 
 import threading
 import time
@@ -6,11 +6,11 @@ import time
 import pytest
 
 import harness  # noqa: F401
-from harness.catalog import load_game
+from harness.base.parallel import default_jobs, ordered_map
 from harness.checks import CheckSpec, Settings, run_checks
 from harness.flows import Flow
-from harness.parallel import default_jobs, ordered_map
-from harness.schemes import Scheme
+from harness.model.catalog import load_game
+from harness.rules.schemes import Scheme
 
 
 def test_results_come_in_order_and_a_group_runs_in_one_thread_at_a_time():

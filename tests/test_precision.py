@@ -1,4 +1,4 @@
-"""The harness computes in float64 without changing the process's JAX precision (harness.precision)."""
+"""The harness computes in float64 without changing the process's JAX precision (harness.base.precision)."""
 
 import jax
 import jax.numpy as jnp
@@ -9,7 +9,7 @@ import harness
 from harness.checks import CheckSpec, Settings, run_check
 from harness.flows import Flow
 from harness.measure import measure_local_error
-from harness.schemes import Scheme
+from harness.rules.schemes import Scheme
 
 pytestmark = pytest.mark.user_precision
 
@@ -30,8 +30,8 @@ def test_a_users_float32_jax_keeps_its_dtype_and_bits_across_a_check(harness_che
 
 
 def test_the_command_line_and_the_catalog_leave_the_precision_alone():
-    from harness.catalog import catalog
     from harness.cli import main
+    from harness.model.catalog import catalog
 
     assert main(["check", "--game", "rosenbrock", "--scheme", "gd", "--flow", "igr", "--points", "2", "--quiet"]) == 0
     assert catalog()["quadratic_objective"].z0.dtype == np.float64

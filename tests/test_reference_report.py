@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.catalog import catalog
 from harness.checks import CheckResult, CheckSpec, Settings, run_check
 from harness.flows import Flow
+from harness.model.catalog import catalog
 
 ROOT = Path(__file__).resolve().parents[1]
 REFERENCE = ROOT / "reports" / "reference" / "results.json"

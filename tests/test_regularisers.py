@@ -7,10 +7,10 @@ import numpy as np
 import pytest
 
 from harness import Game, GameError
-from harness.bea import modified_field
+from harness.base.bea import modified_field
 from harness.checks import CheckSpec, Settings, run_check
 from harness.flows import Flow, flow_coefficients, flow_field
-from harness.schemes import Scheme, update_map
+from harness.rules.schemes import Scheme, update_map
 
 C = 1.7
 VARIANTS = [

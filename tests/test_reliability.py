@@ -15,12 +15,13 @@ import numpy as np
 import pytest
 
 import harness
-from harness import Game, guards
+from harness import Game
 from harness.checks import CheckResult, CheckSpec, Settings, load_matrix, run_checks
+from harness.checks.resume import PartialRun
 from harness.cli import main
 from harness.flows import Flow
-from harness.resume import PartialRun
-from harness.schemes import Scheme
+from harness.rules.schemes import Scheme
+from harness.verdict import guards
 
 BAD_GAMES = '''
 import jax

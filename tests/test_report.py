@@ -12,11 +12,11 @@ import pytest
 
 from harness.checks import CheckSpec, Settings, run_checks
 from harness.cli import main
-from harness.figures import projection
 from harness.flows import Flow
+from harness.measure.trajectories import SAMPLES_PER_STEP, trajectories
 from harness.report import PUBLISHED, findings, ordered, table_rows, write_report
-from harness.schemes import Scheme
-from harness.trajectories import SAMPLES_PER_STEP, trajectories
+from harness.report.figures import projection
+from harness.rules.schemes import Scheme
 
 SETTINGS = Settings(points=2)
 GAMES = ("dirac_gan", "rotational", "quadratic_objective")

@@ -12,7 +12,7 @@ from test_reliability import run_cli
 import harness
 from harness import Game, RuleError
 from harness.checks import load_matrix
-from harness.schemes import Scheme, update_rule
+from harness.rules.schemes import Scheme, update_rule
 
 A = np.array([[0.3, -1.1], [0.9, -0.2]])
 

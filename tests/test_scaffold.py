@@ -9,8 +9,8 @@ import pytest
 
 import harness
 from harness.cli import main
-from harness.game import GameError
-from harness.scaffold import render, write_game
+from harness.model.game import GameError
+from harness.model.scaffold import render, write_game
 
 
 def harness_cli(*args, cwd=None):
@@ -36,9 +36,9 @@ def test_the_written_game_passes_harness_check_as_written(tmp_path):
 
 def test_outside_the_repository_the_default_is_the_working_directory_and_existing_files_are_refused(
         tmp_path, monkeypatch, capsys):
-    monkeypatch.chdir(tmp_path)  # no catalog here: ./games/mine.py would not be in `harness list`
+    monkeypatch.chdir(tmp_path)  # no catalog here: ./harness/games/mine.py would not be in `harness list`
     assert main(["new-game", "mine"]) == 0 and (tmp_path / "mine.py").is_file()
-    assert not (tmp_path / "games").exists()
+    assert not (tmp_path / "harness").exists()
     assert capsys.readouterr().out == ("wrote mine.py outside the catalog; edit the places marked EDIT HERE, then "
                                        "run: harness check --game mine.py:game\n")
     before = (tmp_path / "mine.py").read_text()
@@ -49,10 +49,10 @@ def test_outside_the_repository_the_default_is_the_working_directory_and_existin
 
 
 def test_from_the_repository_root_the_default_is_the_catalog(monkeypatch):
-    from harness.scaffold import in_catalog, target_path
+    from harness.model.scaffold import in_catalog, target_path
 
     monkeypatch.chdir(Path(__file__).resolve().parents[1])
-    assert target_path("spiral_x") == Path("games/spiral_x.py") and in_catalog(target_path("spiral_x"))
+    assert target_path("spiral_x") == Path("harness/games/spiral_x.py") and in_catalog(target_path("spiral_x"))
 
 
 def test_a_bad_name_is_one_line_and_exit_2_through_the_command(tmp_path):
@@ -81,7 +81,7 @@ def test_a_py_path_is_the_file_itself_and_the_game_loads_in_python(tmp_path):
 
 
 def test_the_catalog_refuses_a_name_it_already_has():
-    catalog_folder = Path(harness.__file__).resolve().parents[1] / "games"
+    catalog_folder = Path(harness.__file__).resolve().parent / "games"
     target = catalog_folder / "zz_scaffold_test_never_written.py"
     with pytest.raises(GameError, match="already has a game named 'bilinear'"):
         write_game("bilinear", target)
@@ -89,4 +89,4 @@ def test_the_catalog_refuses_a_name_it_already_has():
 
 
 def test_the_template_is_clean_python():
-    compile(render("name", "games/name.py"), "games/name.py", "exec")
+    compile(render("name", "harness/games/name.py"), "harness/games/name.py", "exec")

@@ -37,7 +37,7 @@ def test_the_large_game_has_ten_thousand_parameters_and_its_own_matrix(games):
 
 
 def test_the_mlp_gan_family_reaches_each_size_nearest():
-    from games.mlp_gan import mlp_gan, mlp_gan_of_size, parameter_count, width_for
+    from harness.games.mlp_gan import mlp_gan, mlp_gan_of_size, parameter_count, width_for
 
     widths = [width_for(10**k) for k in (3, 4, 5, 6)]
     assert widths == [20, 68, 221, 704]

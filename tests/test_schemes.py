@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from harness import Game, GameError
-from harness.schemes import Scheme, update_map, update_rule
+from harness.rules.schemes import Scheme, update_map, update_rule
 
 A, B = np.array([[0.3, -1.0], [0.7, 0.2]]), np.array([[0.5], [-0.4]])
 

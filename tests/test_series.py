@@ -1,4 +1,4 @@
-"""The error series (harness.series): the exact verdict beside the fitted slope, and the named terms of a
+"""The error series (harness.verdict.series): the exact verdict beside the fitted slope, and the named terms of a
 flow that departs from the update rule's modified field."""
 
 import json
@@ -13,7 +13,7 @@ from test_mutations import mutations, random_game
 
 import harness
 from harness.checks import CheckResult
-from harness.series import THRESHOLD, Series, expression
+from harness.verdict.series import THRESHOLD, Series, expression
 
 
 def differing(series: Series) -> dict[tuple[str, str], tuple[str, str]]:
@@ -63,7 +63,7 @@ def test_each_mutated_coefficient_is_named(seed):
     names = {(0, 0): ("phi", "f_phi(f)"), (0, 1): ("phi", "f_theta(g)"), (1, 0): ("theta", "g_phi(f)"),
              (1, 1): ("theta", "g_theta(g)")}
     for name in ("simultaneous", "alternating"):
-        scheme = harness.schemes.Scheme(name, 1.7, 0.6)
+        scheme = harness.rules.schemes.Scheme(name, 1.7, 0.6)
         _, right = harness.flows.flow_coefficients(harness.flows.Flow("modified"), scheme)
         assert harness.check(game, scheme, closed_form(right), points=2).series.at_least
         for label, wrong in mutations(right, scheme).items():

@@ -1,4 +1,4 @@
-"""Sharding the check matrix across CI machines (harness.shards): the shares, the merge, its refusals, and the
+"""Sharding the check matrix across CI machines (harness.checks.shards): the shares, the merge, its refusals, and the
 example workflow that runs the commands of docs/ci.md."""
 
 from __future__ import annotations
@@ -13,9 +13,9 @@ from pathlib import Path
 import pytest
 
 from harness.checks import kernel_group, load_matrix, series_group
+from harness.checks.shards import assign, parse_shard, select, units
 from harness.cli import main
-from harness.game import GameError
-from harness.shards import assign, parse_shard, select, units
+from harness.model.game import GameError
 
 ROOT = Path(__file__).resolve().parents[1]
 WORKFLOW = ROOT / ".github" / "workflows" / "orders-sharded.yml"

@@ -1,12 +1,11 @@
-"""Linear stability at equilibria (harness.stability) against closed forms: docs/theory.md §5 items 7 and 8."""
+"""Linear stability at equilibria (harness.measure.stability) against closed forms: docs/theory.md §5 items 7 and 8."""
 
 import numpy as np
 import pytest
 
 from harness import Game, GameError
 from harness.flows import Flow
-from harness.schemes import Scheme
-from harness.stability import (
+from harness.measure.stability import (
     analyse,
     flow_jacobian,
     map_grid,
@@ -15,6 +14,7 @@ from harness.stability import (
     stability_map,
     update_jacobian,
 )
+from harness.rules.schemes import Scheme
 
 C = 1.7
 

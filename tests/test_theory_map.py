@@ -15,9 +15,9 @@ REFERENCES = sorted(set(re.findall(r"`(harness/[\w/]+\.py):([\w.]+)`", MAP.read_
 
 def test_the_map_cites_the_code_of_every_formula_family():
     cited = {f"{path}:{name}" for path, name in REFERENCES}
-    for needed in ("harness/flows.py:flow_coefficients", "harness/flows.py:first_order_field",
-                   "harness/integrate.py:reference_solution", "harness/fit.py:fit_order",
-                   "harness/schemes.py:update_map", "harness/game.py:single_objective"):
+    for needed in ("harness/flows/__init__.py:flow_coefficients", "harness/flows/__init__.py:first_order_field",
+                   "harness/base/integrate.py:reference_solution", "harness/verdict/fit.py:fit_order",
+                   "harness/rules/schemes.py:update_map", "harness/model/game.py:single_objective"):
         assert needed in cited
     assert "[docs/theory.md](docs/theory.md)" in (ROOT / "README.md").read_text()
 
@@ -31,7 +31,7 @@ def test_every_test_it_names_exists():
 
 def test_every_reference_to_the_theory_points_to_a_section_that_exists():
     sections = set(re.findall(r"^## (\d+)\.", MAP.read_text(), re.M))
-    folders = ("harness", "games", "tests", "docs", "examples", "benchmarks")
+    folders = ("harness", "tests", "docs", "examples", "benchmarks")
     files = [ROOT / "README.md", ROOT / "pyproject.toml",
              *(path for folder in folders for path in (ROOT / folder).rglob("*")
                if path.suffix in (".py", ".md", ".toml"))]

@@ -1,4 +1,4 @@
-"""Second-order ODEs against two-step methods (harness.two_step): the residual equals its closed form on a
+"""Second-order ODEs against two-step methods (harness.measure.two_step): the residual equals its closed form on a
 quadratic, the slopes follow the resolution (p + 3 in sqrt(s)) and the time identification, and bad input
 gets one line."""
 
@@ -13,9 +13,9 @@ import scipy.linalg
 import harness
 from harness.checks import CheckResult, CheckSpec, load_matrix
 from harness.flows import Flow
-from harness.game import GameError
-from harness.schemes import Scheme
-from harness.two_step import measure_two_step_residual, step_indices
+from harness.measure.two_step import measure_two_step_residual, step_indices
+from harness.model.game import GameError
+from harness.rules.schemes import Scheme
 
 
 @harness.flow(order=1, name="heavy ball HR-ODE")
@@ -43,7 +43,7 @@ def test_the_residual_equals_its_closed_form_on_a_quadratic():
     """quadratic_objective (E = x'Hx/2 + b'x): the heavy-ball ODE is linear, solved exactly by expm of the
     augmented system; the measured residual matches |X(tau) - step(X(0), X(-tau))| to 1e-8 relative."""
     game = harness.load("quadratic_objective")
-    from games.quadratic_objective import B, H
+    from harness.games.quadratic_objective import B, H
 
     scheme, mu = Scheme("heavy_ball_sc", mu=0.5), 0.5
     taus = np.array([0.02, 0.05, 0.1])

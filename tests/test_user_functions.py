@@ -1,4 +1,4 @@
-"""The user's own flows and rules (harness.user): both notations, everywhere a built-in flow goes, the
+"""The user's own flows and rules (harness.model.user): both notations, everywhere a built-in flow goes, the
 examples in examples/, and every bad input as one line with exit code 2."""
 
 import json
@@ -13,11 +13,11 @@ import numpy as np
 import pytest
 
 import harness
-from harness.catalog import catalog
 from harness.flows import Flow, flow_family
-from harness.kernel_cache import family_key
 from harness.measure import default_step_sizes, initial_points, measure_local_error
-from harness.schemes import Scheme
+from harness.measure.kernel_cache import family_key
+from harness.model.catalog import catalog
+from harness.rules.schemes import Scheme
 
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytest_plugins = ["pytester"]
@@ -370,8 +370,8 @@ def test_a_bound_method_can_be_declared_and_checked():
 
 def test_user_flow_results_round_trip_resume_and_are_labelled_with_their_file(outside):
     from harness.checks import CheckResult, CheckSpec, Settings, run_checks
+    from harness.checks.resume import PartialRun
     from harness.report import table_rows
-    from harness.resume import PartialRun
 
     games = {"dirac_gan": catalog()["dirac_gan"]}
     spec = CheckSpec("dirac_gan", Scheme("user", 0.7, 1.3, rule=f"{outside}/lookahead.py:lookahead"),

@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 import harness
-from harness.catalog import catalog
 from harness.measure import default_step_sizes, jacobian_norm
-from harness.schemes import Scheme
+from harness.model.catalog import catalog
+from harness.rules.schemes import Scheme
 
 
 def reasons(result) -> str:
@@ -56,7 +56,7 @@ def test_catalog_games_at_100_times_their_h_max_report_the_range_and_no_kink(nam
 def test_a_genuine_kink_is_still_claimed_and_confirmed_by_the_refined_quadrature():
     import jax.numpy as jnp
 
-    from harness.guards import _defects, _segments, non_smooth_reason
+    from harness.verdict.guards import _defects, _segments, non_smooth_reason
 
     relu = harness.Game.from_fields("relu", lambda p, t: -jnp.maximum(p - 0.02, 0.0) - 0.1 * t,
                                     lambda p, t: -t + 0.1 * p, [0.05], [1.0])

@@ -1,5 +1,7 @@
 """The built-in update rules, one module each: every module of this package that defines ``RULE`` (a
-``harness.rules.base.Rule``) is registered under the rule's name, so adding a rule is adding a module.
+``harness.rules.base.Rule``) is registered under the rule's name, so adding a rule is adding a module. Beside
+them: ``base`` (what a rule is), ``schemes`` (a rule with its parameters), ``optimizers`` (per-player optimizers
+with buffers) and ``regimes`` (where a rule with memory starts).
 
 ``RULES`` maps names to rules; ``OPTIONS`` maps each option name to its declarations (one per rule that takes it:
 they share the name, type and default, and differ in help and checks); ``STEPS`` maps each ``structure[0]`` to the
@@ -13,7 +15,7 @@ import pkgutil
 
 from harness.rules.base import Option, Rule
 
-_INFRASTRUCTURE = ("base",)
+_INFRASTRUCTURE = ("base", "schemes", "optimizers", "regimes")
 
 
 def _discover() -> dict[str, Rule]:

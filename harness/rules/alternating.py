@@ -12,7 +12,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.game import Game
+from harness.model.game import Game
 from harness.rules.base import ORDER_CODES, Option, Rule
 
 M = Option("m", 1, int, "substeps of player 1 (alternating)")
@@ -84,7 +84,7 @@ def _two_player_gd(game: Game) -> Callable:
     (params[6], params[7], params[8] = ORDER_CODES), so that one compiled kernel serves them all: phi takes
     m Euler substeps of size alpha h / m with theta held, theta takes k of size lambda h / k with phi held;
     the player who moves second sees the first one's new state (simultaneous: both see the old one). Loops
-    and branches are lax control flow, which Taylor-mode autodiff (harness.bea) does not go through."""
+    and branches are lax control flow, which Taylor-mode autodiff (harness.base.bea) does not go through."""
 
     def step(z, h, params):
         phi, theta = game.split(z)

@@ -1,12 +1,13 @@
 """What a built-in update rule is: its options, its step, its order and its closed-form flows.
 
 A rule is a frozen dataclass registered by name (harness.rules). The values of its parameters live in a
-``harness.schemes.Scheme``: the rates alpha = ``lr1`` and lambda = ``lr2`` of every rule, and the options the rule
+``harness.rules.schemes.Scheme``: the rates alpha = ``lr1`` and lambda = ``lr2`` of every rule, and the options the rule
 declares (``Rule.options``), each declared once as an ``Option`` with its default, type and check. The
 command line's flags, the check matrix's keys and the API's keywords are derived from these declarations.
 
 The compiled step of every rule is ``(z, h, params) -> z'`` with the traced parameters PARAMS (one compiled kernel
-serves every value); V(z) = (alpha f, lambda g), the rate-scaled joint field, is built by harness.scaled_field alone.
+serves every value); V(z) = (alpha f, lambda g), the rate-scaled joint field, is built by
+harness.model.scaled_field alone.
 """
 
 from __future__ import annotations
@@ -18,8 +19,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.errors import FlowError, RuleError
-from harness.game import Game
+from harness.base.errors import FlowError, RuleError
+from harness.model.game import Game
 
 PARAMS = ("alpha", "lambda", "beta", "rho_1", "rho_2", "mu", "m", "k", "order")
 """The traced parameters, in the order of ``Scheme.params``."""
@@ -62,7 +63,7 @@ class Rule:
     memory: ClassVar[bool] = False
     """Whether the rule steps a lifted state (z, z_prev): a multistep rule."""
     two_step: ClassVar[bool] = False
-    """Whether the rule is a two-step method checked against second-order ODEs (harness.two_step)."""
+    """Whether the rule is a two-step method checked against second-order ODEs (harness.measure.two_step)."""
     kinds: ClassVar[tuple[str, ...]] = ()
     """The ``structure[0]`` values whose step this rule builds (default: its name)."""
 
@@ -100,7 +101,7 @@ class Rule:
         return ""
 
     def substeps(self, scheme: Any) -> int:
-        """Evaluations of the base step in one step (harness.budget)."""
+        """Evaluations of the base step in one step (harness.checks.budget)."""
         return 1
 
     def steady_slope(self, scheme: Any) -> float | None:

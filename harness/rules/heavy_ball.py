@@ -11,9 +11,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from harness.game import Game
+from harness.model.game import Game
+from harness.model.scaled_field import velocity
 from harness.rules.base import Option, Rule, joint, no_official
-from harness.scaled_field import velocity
 
 BETA = Option("beta", 0.0, float, "momentum of heavy_ball, in [0, 1)",
               check=lambda value, rule: None if 0 <= value < 1 else

@@ -1,5 +1,5 @@
 """Heavy ball with momentum tied to the step s (Shi, Du, Jordan & Su 2022), a two-step method checked against
-second-order ODEs by the two-step residual (harness.two_step):
+second-order ODEs by the two-step residual (harness.measure.two_step):
 
     x_(k+1) = x_k + a (x_k - x_(k-1)) + s V(x_k),    a = (1 - sqrt(mu s)) / (1 + sqrt(mu s))."""
 

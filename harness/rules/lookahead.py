@@ -15,8 +15,8 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import FlowError
-from harness.game import Game
+from harness.base.errors import FlowError
+from harness.model.game import Game
 from harness.rules.base import Option, Rule, joint, no_official
 
 BASES = ("simultaneous", "gd", "extragradient", "midpoint", "rk4", "proximal_point")

@@ -8,9 +8,9 @@ from typing import Any
 
 import numpy as np
 
-from harness.game import Game
+from harness.model.game import Game
+from harness.model.scaled_field import velocity
 from harness.rules.base import Rule, no_official
-from harness.scaled_field import velocity
 
 
 @dataclass(frozen=True)

@@ -1,5 +1,5 @@
 """Nesterov's method for convex functions (Shi, Du, Jordan & Su 2022): nag_sc's step with momentum k / (k + 3) at
-step k, checked by the two-step residual (harness.two_step) near a fixed time t_k = (k + c) sqrt(s)."""
+step k, checked by the two-step residual (harness.measure.two_step) near a fixed time t_k = (k + c) sqrt(s)."""
 
 from __future__ import annotations
 

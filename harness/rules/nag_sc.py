@@ -1,5 +1,5 @@
 """Nesterov's method for strongly convex functions with momentum tied to the step s (Shi, Du, Jordan & Su 2022),
-checked by the two-step residual (harness.two_step):
+checked by the two-step residual (harness.measure.two_step):
 
     x_(k+1) = x_k + a (x_k - x_(k-1)) + s V(x_k) + a s (V(x_k) - V(x_(k-1))),
 

@@ -1,6 +1,6 @@
 """Optimistic gradient descent-ascent (multistep): z' = z + 2h V(z) - h V(z_prev), on the lifted state
 (z, z_prev) -> (z', z). On the flow its first-order flow is extragradient's, V + (h/2) V'V; from a cold start
-(z_prev = z) its first step is off at O(h^2) (harness.regimes)."""
+(z_prev = z) its first step is off at O(h^2) (harness.rules.regimes)."""
 
 from __future__ import annotations
 
@@ -11,9 +11,9 @@ from typing import Any
 import jax.numpy as jnp
 import numpy as np
 
-from harness.game import Game
+from harness.model.game import Game
+from harness.model.scaled_field import velocity
 from harness.rules.base import Rule, joint, no_official
-from harness.scaled_field import velocity
 
 
 @dataclass(frozen=True)

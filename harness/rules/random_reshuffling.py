@@ -12,8 +12,8 @@ from typing import Any
 import jax
 import numpy as np
 
-from harness.errors import FlowError, GameError
-from harness.game import Game
+from harness.base.errors import FlowError, GameError
+from harness.model.game import Game
 from harness.rules.base import Rule
 
 

@@ -19,7 +19,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.game import Game
+from harness.model.game import Game
 from harness.rules.base import Option, Rule
 
 CANCEL = Option("cancel", 1.0, float, "cancellation kappa of the interaction terms (regularised)")

@@ -5,9 +5,9 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from harness.game import Game
+from harness.model.game import Game
+from harness.model.scaled_field import velocity
 from harness.rules.base import Rule
-from harness.scaled_field import velocity
 
 
 @dataclass(frozen=True)

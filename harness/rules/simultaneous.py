@@ -1,4 +1,4 @@
-"""Simultaneous gradient descent: z' = z + h V(z); with per-player optimizers (harness.optimizers), their step on
+"""Simultaneous gradient descent: z' = z + h V(z); with per-player optimizers (harness.rules.optimizers), their step on
 the lifted state (z, buffers, step count)."""
 
 from __future__ import annotations
@@ -9,10 +9,10 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.game import Game
-from harness.optimizers import lifted_step
+from harness.model.game import Game
+from harness.model.scaled_field import velocity
 from harness.rules.base import Rule, joint
-from harness.scaled_field import velocity
+from harness.rules.optimizers import lifted_step
 
 
 @dataclass(frozen=True)

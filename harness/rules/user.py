@@ -1,4 +1,4 @@
-"""The user's own rule (harness.user): ``rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta')`` per player or
+"""The user's own rule (harness.model.user): ``rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta')`` per player or
 ``rule(V, z, h) -> z'`` jointly, in a file (``rule="path/to/file.py:NAME"``) or a function. It receives the options
 it names as keywords (m, k, first, beta, and ``--param`` values)."""
 
@@ -10,11 +10,11 @@ from typing import Any
 
 import numpy as np
 
-from harness.errors import FlowError
-from harness.game import Game
+from harness.base.errors import FlowError
+from harness.model.game import Game
+from harness.model.user import joint_function
 from harness.rules.alternating import FIRST, K, M
 from harness.rules.base import Option, Rule
-from harness.user import joint_function
 
 BETA = Option("beta", 0.0, float, "a user rule's beta, if it names one")
 
