@@ -59,6 +59,12 @@ class _Recorder:
             local.append(entry)
         return local + self.remote
 
+    def add(self, result: Any, test: str | None) -> None:
+        """Keep a result of ``assert_order`` (harness.base.recording) when the session writes ``--harness-json``
+        (pytest-xdist hands the option to its workers too)."""
+        if self.path is not None:
+            self.results.append((test, result))
+
 
 def _settings_dict(settings: Any) -> dict:
     from dataclasses import asdict
@@ -66,11 +72,6 @@ def _settings_dict(settings: Any) -> dict:
     return asdict(settings)
 
 
-def record(result: Any, test: str | None) -> None:
-    """Called by ``assert_order`` with each result; kept only when the running session (the innermost one)
-    writes ``--harness-json`` (pytest-xdist hands the option to its workers too)."""
-    if _RECORDERS and _RECORDERS[-1].path is not None:
-        _RECORDERS[-1].results.append((test, result))
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -92,15 +93,22 @@ def pytest_load_initial_conftests(early_config: pytest.Config) -> None:
 
 
 def pytest_configure(config: pytest.Config) -> None:
+    from harness.base.recording import RECORDERS
+
     recorder = _Recorder(config)
     config.stash[_KEY] = recorder
     _RECORDERS.append(recorder)
+    RECORDERS.append(recorder.add)
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
+    from harness.base.recording import RECORDERS
+
     recorder = config.stash.get(_KEY, None)
     if recorder in _RECORDERS:
         _RECORDERS.remove(recorder)
+    if recorder is not None and recorder.add in RECORDERS:
+        RECORDERS.remove(recorder.add)
 
 
 @pytest.fixture
@@ -111,6 +119,7 @@ def harness_check(request: pytest.FixtureRequest):
     Relative paths in ``path/to/file.py:NAME``
     specs of the game, the rule and the flow are taken relative to the folder of the test file."""
     from harness import enable_compilation_cache
+    from harness.base.recording import current_test
     from harness.model.user import resolve
     from harness.pytest_plugin import assert_order
 
@@ -123,10 +132,13 @@ def harness_check(request: pytest.FixtureRequest):
 
         game, scheme, flow = (resolve(value, folder) if isinstance(value, str) else value
                               for value in (game, scheme, flow))
+        labelled = current_test.set(nodeid)
         try:
-            return assert_order(game, scheme, flow, *args, _test=nodeid, **kwargs)
+            return assert_order(game, scheme, flow, *args, **kwargs)
         except HarnessError as exc:  # bad input: the command line's one line, not the harness's traceback
             message = f"harness: error: {exc}"
+        finally:
+            current_test.reset(labelled)
         pytest.fail(message, pytrace=False)
 
     return check

@@ -13,40 +13,69 @@ of ``harness.measure.kernel_cache`` are capped at ``HARNESS_CACHE_MAX_MB`` (defa
 not creatable) turns the caches off for the process, with one warning line on stderr.
 """
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from harness.base import signals as _signals
+from harness.base.version import __version__
 
-_signals.early()  # the command line only: Ctrl-C while it imports is one line and exit 130 (harness.base.signals)
+_signals.early()  # the command line only: Ctrl-C while it imports is one line and exit 130 (harness.signals)
 
-from harness.api import (  # noqa: E402
-    check,
-    check_all,
-    derive,
-    diagnose,
-    document,
-    explain,
-    list_games,
-    load,
-    make_report,
-    make_settings,
-    new_game,
-    worst_point,
-)
-from harness.base.cache_config import cache_folder, enable_compilation_cache  # noqa: E402
-from harness.base.errors import (  # noqa: E402
-    FlowError,
-    GameError,
-    HarnessError,
-    MatrixError,
-    ResultsError,
-    RuleError,
-    UsageError,
-)
-from harness.base.status import Status  # noqa: E402
-from harness.base.version import __version__  # noqa: E402
-from harness.model.game import Game, single_objective  # noqa: E402
-from harness.model.user import flow, rule  # noqa: E402
+_EXPORTS = {
+    **dict.fromkeys(["check", "check_all", "derive", "diagnose", "document", "explain", "list_games", "load",
+                     "make_report", "make_settings", "new_game", "worst_point"], "harness.api"),
+    **dict.fromkeys(["cache_folder", "enable_compilation_cache"], "harness.base.cache_config"),
+    **dict.fromkeys(["FlowError", "GameError", "HarnessError", "MatrixError", "ResultsError", "RuleError",
+                     "UsageError"], "harness.base.errors"),
+    **dict.fromkeys(["Game", "single_objective"], "harness.model.game"),
+    "Status": "harness.base.status",
+    **dict.fromkeys(["flow", "rule"], "harness.model.user"),
+}
+"""The public names and the modules they live in, imported on first use: ``import harness`` imports no JAX."""
 
-__all__ = ["Game", "GameError", "single_objective", "__version__", "cache_folder", "check", "check_all", "derive",
-           "diagnose", "document", "enable_compilation_cache", "explain", "flow", "list_games", "load",
-           "make_report", "make_settings", "new_game", "rule", "worst_point", "HarnessError", "RuleError",
-           "FlowError", "MatrixError", "ResultsError", "UsageError", "Status"]
+
+def __getattr__(name: str) -> Any:
+    if name not in _EXPORTS:
+        raise AttributeError(f"module 'harness' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_EXPORTS[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_EXPORTS})
+
+
+if TYPE_CHECKING:
+    from harness.api import (
+        check,
+        check_all,
+        derive,
+        diagnose,
+        document,
+        explain,
+        list_games,
+        load,
+        make_report,
+        make_settings,
+        new_game,
+        worst_point,
+    )
+    from harness.base.cache_config import cache_folder, enable_compilation_cache
+    from harness.base.errors import (
+        FlowError,
+        GameError,
+        HarnessError,
+        MatrixError,
+        ResultsError,
+        RuleError,
+        UsageError,
+    )
+    from harness.base.status import Status
+    from harness.model.game import Game, single_objective
+    from harness.model.user import flow, rule
+
+__all__ = ["FlowError", "Game", "GameError", "HarnessError", "MatrixError", "ResultsError", "RuleError", "Status",
+           "UsageError", "__version__", "cache_folder", "check", "check_all", "derive", "diagnose", "document",
+           "enable_compilation_cache", "explain", "flow", "list_games", "load", "make_report", "make_settings",
+           "new_game", "rule", "single_objective", "worst_point"]

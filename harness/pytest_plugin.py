@@ -39,12 +39,12 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from harness.api import check, explain
 from harness.base.errors import UsageError
+from harness.base.recording import record
 from harness.base.status import Status
 
 if TYPE_CHECKING:
@@ -65,7 +65,6 @@ def assert_order(
     status: str = Status.PASS,
     tolerance: float | None = None,
     settings: Settings | None = None,
-    _test: str | None = None,
     **params: Any,
 ) -> CheckResult:
     """Measure the local-error order of ``scheme`` against ``flow`` on ``game`` and assert it.
@@ -96,7 +95,7 @@ def assert_order(
         raise UsageError(f"status must be a status name such as 'PASS', got {status!r} ({type(status).__name__})")
     result = check(game, scheme, flow, expected_slope=expected, expected_status=status, tolerance=tolerance,
                    settings=settings, **params)
-    _record(result, _test)
+    record(result)
     if not result.passed:
         raise AssertionError(explain(result))
     return result
@@ -108,15 +107,3 @@ def _number(value: Any, name: str, what: str) -> None:
         return
     if isinstance(value, bool) or not isinstance(value, (int, float, numbers.Real)) or not math.isfinite(value):
         raise UsageError(f"{name} must be a number ({what}), got {value!r} ({type(value).__name__})")
-
-
-def _record(result: CheckResult, test: str | None) -> None:
-    """Hand the result to the innermost running pytest session, if any (for ``--harness-json``)."""
-    try:
-        import harness_pytest
-    except ImportError:  # the plugin module is not installed: nothing records
-        return
-    if test is None:
-        current = os.environ.get("PYTEST_CURRENT_TEST", "")
-        test = current.rsplit(" (", 1)[0] if current else None
-    harness_pytest.record(result, test)

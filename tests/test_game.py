@@ -72,3 +72,14 @@ def test_catalog_games_are_valid(games):
     for game in games.values():
         validate(game)
         assert game.description, f"{game.name} documents its source"
+
+
+def test_a_game_is_frozen_once_made():
+    """What the harness keeps about a game (compiled kernels, its affine decision) stays its own: its attributes
+    cannot be set again; its arrays and metadata can change in place (harness.model.identity notices)."""
+    game = Game("frozen", lambda p, t: p[0] * t[0], lambda p, t: -p[0] * t[0], [1.0], [0.5])
+    with pytest.raises(AttributeError, match="game 'frozen' is frozen: make a new Game instead of setting phi0"):
+        game.phi0 = np.array([2.0])
+    with pytest.raises(AttributeError, match="frozen"):
+        Game.from_fields("f", lambda p, t: -t, lambda p, t: p, [1.0], [0.5]).field1 = None
+    assert game.is_affine() and single_objective("s", lambda x: x @ x, [1.0]).loss is not None

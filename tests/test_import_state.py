@@ -104,3 +104,18 @@ def test_worker_threads_are_capped_only_when_the_session_opts_in(pytester, monke
     assert pytester.runpytest_inprocess("-p", "no:randomly", *opt_in).ret == 0
     assert [os.environ.get(variable) for variable in THREAD_VARIABLES] == [threads] * 3
     assert os.environ.get("XLA_FLAGS") == (None if threads is None else "intra_op_parallelism_threads=3")
+
+
+def test_importing_the_harness_imports_no_jax_until_a_name_is_used(tmp_path):
+    """``import harness`` is light: its public names are imported on first use (harness.__getattr__)."""
+    found = _python("""
+        import json, sys
+        import harness
+        before = "jax" in sys.modules
+        names = sorted(harness.__all__)
+        game = harness.Game
+        print(json.dumps({"before": before, "after": "jax" in sys.modules, "names": names,
+                          "exports": sorted(["__version__", *harness._EXPORTS]), "game": game.__module__}))
+    """, tmp_path)
+    assert found["before"] is False and found["after"] is True
+    assert found["names"] == found["exports"] and found["game"] == "harness.model.game"

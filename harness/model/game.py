@@ -61,6 +61,8 @@ class Game:
     loss1: Callable | None
     loss: Callable | None = None  # a single-objective problem's loss(x) (single_objective)
     loss2: Callable | None
+    field1: Callable
+    field2: Callable
 
     def __init__(self, name: str, loss1: Callable, loss2: Callable, phi0: Any, theta0: Any, **metadata: Any):
         self._set_state(name, phi0, theta0, metadata)
@@ -70,18 +72,28 @@ class Game:
         # jitted: evaluated on its own (guards, validation) it is one compiled program, not one per operation
         self.field1 = jax.jit(lambda phi, theta: -grad1(phi, theta))
         self.field2 = jax.jit(lambda phi, theta: -grad2(phi, theta))
+        self._frozen = True
 
     @classmethod
     def from_fields(
-        cls, name: str, f: Callable, g: Callable, phi0: Any, theta0: Any, **metadata: Any
+        cls, name: str, f: Callable, g: Callable, phi0: Any, theta0: Any, *, compiled: bool = True, **metadata: Any
     ) -> Game:
         """A game given directly by its vector fields ``f(phi, theta)`` and ``g(phi, theta)``
-        (non-gradient dynamics such as the rotational game)."""
+        (non-gradient dynamics such as the rotational game); ``compiled=False`` keeps the fields as given (not
+        jitted: fields closing over traced values)."""
         game = cls.__new__(cls)
         game._set_state(name, phi0, theta0, metadata)
         game.loss1 = game.loss2 = None
-        game.field1, game.field2 = jax.jit(f), jax.jit(g)
+        game.field1, game.field2 = (jax.jit(f), jax.jit(g)) if compiled else (f, g)
+        game._frozen = True
         return game
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        """A game is frozen once made: what the harness keeps about it stays its own (a new state or field is
+        a new Game). Its arrays and metadata can still change in place; harness.model.identity notices that."""
+        if getattr(self, "_frozen", False):
+            raise AttributeError(f"game {self.name!r} is frozen: make a new Game instead of setting {name}")
+        object.__setattr__(self, name, value)
 
     def _set_state(self, name: str, phi0: Any, theta0: Any, metadata: dict) -> None:
         if not isinstance(name, str) or not name:
@@ -132,8 +144,8 @@ class Game:
         if "linear" in self.metadata:
             return bool(self.metadata["linear"])
         if self._affine is None:
-            self._affine = is_affine_function(self.field, self.z0)
-        return self._affine
+            object.__setattr__(self, "_affine", is_affine_function(self.field, self.z0))
+        return bool(self._affine)
 
     def identity_items(self) -> dict:
         """What the game computes with (harness.model.identity.snapshot): its attributes but what it decided about
@@ -142,7 +154,7 @@ class Game:
 
     def forget_decisions(self) -> None:
         """Forget what the game decided about itself (whether it is affine): its code or data changed."""
-        self._affine = None
+        object.__setattr__(self, "_affine", None)
 
     def __repr__(self) -> str:
         a, b = self.dims
@@ -176,7 +188,7 @@ def single_objective(name: str, loss: Callable, x0: Any, **metadata: Any) -> Gam
     """A single-objective problem ``loss(x)``: a game whose second player has no parameters."""
     empty = jnp.zeros(0)
     game = Game(name, lambda x, _theta: loss(x), lambda x, _theta: jnp.sum(empty), x0, np.zeros(0), **metadata)
-    game.loss = loss
+    object.__setattr__(game, "loss", loss)
     return game
 
 

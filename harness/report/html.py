@@ -122,7 +122,7 @@ SCRIPT = """
     var head = body.querySelector('.group-head th'), title = head.innerHTML, button = document.createElement('button');
     button.type = 'button'; button.innerHTML = title; head.innerHTML = ''; head.appendChild(button);
     button.addEventListener('click', function () { setOpen(body, body.classList.contains('collapsed')); });
-    setOpen(body, !narrow || body.dataset.off === '1');
+    setOpen(body, !narrow || body.dataset.failed === '1');
   });
   function filtering() {
     var active = form.elements.search.value !== '' || form.elements.off.checked;
@@ -354,7 +354,8 @@ def _groups(rows: list) -> list[dict]:
         flagged = sum(r.off for r in members) - failed
         state = ", ".join(part for part in (f"{failed} not met" if failed else "",
                                             f"{flagged} flagged" if flagged else "") if part) or "all met"
-        groups.append({"game": game, "rows": members, "off": failed + flagged > 0, "state": state})
+        groups.append({"game": game, "rows": members, "off": failed + flagged > 0, "failed": failed > 0,
+                       "state": state})
     return sorted(groups, key=lambda group: not group["off"])
 
 

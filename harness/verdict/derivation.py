@@ -350,13 +350,10 @@ def _probe_game(fcoefficients, gcoefficients, players: int, degree: int) -> Game
     a, b = PROBE_SIZES[players]
     exponents = _monomials(a + b, degree)
     f_of, g_of = _polynomial(fcoefficients, exponents), _polynomial(gcoefficients, exponents)
-    game = Game.__new__(Game)
-    game._set_state("probe", np.zeros(a), np.zeros(b), {})
-    game.loss1 = game.loss2 = None
-    game.field1 = lambda phi, theta: f_of(jnp.concatenate([phi, theta]))  # type: ignore[assignment]
-    game.field2 = (lambda phi, theta: g_of(jnp.concatenate([phi, theta]))) if players == 2 else (  # type: ignore
+    g = (lambda phi, theta: g_of(jnp.concatenate([phi, theta]))) if players == 2 else (
         lambda phi, theta: jnp.zeros(0, phi.dtype))
-    return game
+    return Game.from_fields("probe", lambda phi, theta: f_of(jnp.concatenate([phi, theta])), g, np.zeros(a),
+                            np.zeros(b), compiled=False)
 
 
 def _probe_coefficients(players: int, degree: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
