@@ -65,7 +65,7 @@ def no_run(monkeypatch):
         raise AssertionError("the checks started: the budget did not refuse them")
 
     for target in ("harness.cli.run_checks", "harness.cli.run_saving", "harness.checks.run_check",
-                   "harness.checks.run_checks"):
+                   "harness.checks.run_checks", "harness.checks.run.run_check", "harness.checks.run.run_checks"):
         monkeypatch.setattr(target, ran)
 
 
