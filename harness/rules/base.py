@@ -19,7 +19,7 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from harness.base.errors import FlowError, RuleError
+from harness.base.errors import FlowError
 from harness.model.game import Game
 
 PARAMS = ("alpha", "lambda", "beta", "rho_1", "rho_2", "mu", "m", "k", "order")
@@ -71,9 +71,6 @@ class Rule:
         """``order``, or what the scheme's values make it."""
         return self.order
 
-    def validate(self, scheme: Any) -> None:
-        """RuleError when the scheme's values do not suit this rule (beyond the options' own checks)."""
-
     def structure(self, scheme: Any) -> tuple:
         """What the compiled step depends on besides the traced parameters."""
         return (self.name,)
@@ -119,7 +116,3 @@ def no_official(name: str) -> FlowError:
     return FlowError("the official-code convention exists for simultaneous, alternating and regularised updates, not "
                      f"{name!r}")
 
-
-def refuse(message: str) -> None:
-    """Raise RuleError(message): a scheme's values do not suit its rule."""
-    raise RuleError(message)

@@ -34,8 +34,6 @@ from harness.rules.optimizers import MOMENTUM, Optimizer
 from harness.rules.regimes import REGIMES
 
 SCHEME_NAMES = tuple(RULES)
-TWO_STEP = tuple(name for name, rule in RULES.items() if rule.two_step)
-"""Two-step methods with momentum tied to the step s, checked against second-order ODEs (harness.measure.two_step)."""
 MAX_SUBSTEPS = 64
 """The most substeps one step may unroll (harness.checks.budget; harness derive refuses more too)."""
 FIELD_OPTIONS = ("m", "k", "first", "beta", "cancel", "strengthen", "convention", "mu")
@@ -99,7 +97,6 @@ class Scheme:
             problem = option.problem(self.value(name), self.name)
             if problem:
                 raise RuleError(problem)
-        self.rule_object.validate(self)
 
     def _check_memory(self) -> None:
         """Normalise and check the optimizers, the regime and the step."""
@@ -187,7 +184,7 @@ class Scheme:
 
     @property
     def two_step(self) -> bool:
-        """Whether the rule is a two-step method checked against second-order ODEs (TWO_STEP)."""
+        """Whether the rule is a two-step method checked against second-order ODEs (harness.measure.two_step)."""
         return self.rule_object.two_step
 
     @property
