@@ -42,7 +42,7 @@ from typing import TYPE_CHECKING, Any, ParamSpec, TypeVar
 import numpy as np
 
 from harness.base.cache_config import enable_compilation_cache
-from harness.base.errors import GameError, MatrixError, UsageError
+from harness.base.errors import MatrixError, UsageError
 from harness.base.precision import float64
 from harness.base.status import Status
 from harness.model.game import Game
@@ -144,15 +144,9 @@ def load(game: Game | str) -> Game:
     ...
     harness.base.errors.GameError: unknown game 'no_such_game'; `harness list` shows the catalog, or give path/to/...
     """
-    from harness.model.catalog import load_game
-    from harness.model.game import validate
+    from harness.model.catalog import load as load_game
 
-    if isinstance(game, Game):
-        validate(game)
-        return game
-    if isinstance(game, str):
-        return load_game(game)
-    raise GameError(f"a game is a harness.Game or a spec string (catalog name or file.py:NAME), got {game!r}")
+    return load_game(game)
 
 
 # --- checks ---------------------------------------------------------------------------------------
@@ -259,12 +253,9 @@ def with_terms(result: CheckResult, game: Game, terms: Iterable[Callable | str])
     terms = tuple(terms)
     if not terms or result.series is None or result.series.differing_order is None:
         return result
-    from harness.measure import jacobian_norm
-    from harness.verdict.series import error_series
+    from harness.checks import series_of
 
-    result.series = error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,
-                                 jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed,
-                                 terms=terms)
+    result.series = series_of(result, game, terms)
     return result
 
 
@@ -301,16 +292,14 @@ def check_all(
     [('quadratic_objective', 'gradient', True), ('quadratic_objective', 'igr', True)]
     """
     from harness.checks import load_matrix, run_checks
-    from harness.model.catalog import by_name, catalog
+    from harness.model.catalog import catalog, chosen_games, validate_used
 
-    if games is None:
-        chosen = {name: load(name) for name in catalog()}
-    else:
-        chosen = by_name((item if isinstance(item, str) else repr(item), load(item)) for item in games)
+    chosen = chosen_games(games)
     base, specs = load_matrix(matrix, {**catalog(), **chosen})
     specs = [spec for spec in specs if spec.game in chosen]
     if not specs:
         raise MatrixError("the check matrix selects no checks for these games")
+    validate_used(specs, chosen)
     settings = make_settings(base, **changes)
     if budget:  # as harness.check, with what changed traced afresh first (run_checks does it too)
         from harness.checks import user_functions
@@ -469,13 +458,10 @@ def diagnose(result: CheckResult) -> Series:
     """
     if result.series is not None:
         return result.series
-    from harness.measure import jacobian_norm
+    from harness.checks import series_of
     from harness.model.catalog import load_game
-    from harness.verdict.series import error_series
 
-    game = load_game(result.spec.game)
-    return error_series(game, result.spec.scheme, result.spec.flow, result.measurement.points,
-                        jacobian_norm(game, result.spec.scheme), result.spec.measure, result.settings.seed)
+    return series_of(result, load_game(result.spec.game))
 
 
 @_entry

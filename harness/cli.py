@@ -50,8 +50,7 @@ from harness.checks.resume import (
 )
 from harness.checks.shards import merge, parse_shard, select
 from harness.flows import FLOW_NAMES, Flow
-from harness.model.catalog import by_name, catalog, load_game
-from harness.model.game import validate
+from harness.model.catalog import catalog, chosen_games, validate_used
 from harness.model.user import is_file_spec, load
 from harness.rules import OPTIONS, RULES, help_text
 from harness.rules.optimizers import Optimizer
@@ -341,13 +340,6 @@ def _settings(args, base: Settings) -> Settings:
                          h_max=args.h_max, seed=args.seed, tolerance=args.tolerance)
 
 
-def _games(specs: list[str] | None):
-    """The games named (validated), or the whole catalog (validated when a check uses a game)."""
-    if not specs:
-        return catalog()
-    return by_name((spec, load_game(spec)) for spec in specs)  # two different games of one name: GameError
-
-
 def _check_progress(args):
     """`harness check` prints its results on stdout; progress lines go to stderr on a terminal or with
     --progress (without a terminal they would repeat every result line), never with --quiet."""
@@ -376,8 +368,7 @@ def _matrix_specs(args, games):
         large = [name for name, game in games.items() if game.metadata.get("large")]
         hint = f" ({', '.join(large)}: large games, checked with --matrix large)" if large and args.game else ""
         raise MatrixError(f"the check matrix selects no checks for these games{hint}")
-    for name in dict.fromkeys(spec.game for spec in specs):
-        validate(games[name])
+    validate_used(specs, games)
     return _settings(args, settings), specs
 
 
@@ -404,7 +395,7 @@ def command_check(args) -> int:
         args.all, args.matrix = True, "literature"
     if not args.all and not args.game:
         raise UsageError("give --game NAME (repeatable) or --all to run the check matrix")
-    games = _games(args.game if args.game or not args.all else None)
+    games = chosen_games(args.game or None)
     if args.shard and not args.all:
         raise UsageError("--shard I/N goes with --all (or --literature): it splits the check matrix")
     shard: dict = {}
@@ -509,7 +500,7 @@ def command_report(args) -> int:
     from harness.base.progress import ProgressBar
     from harness.report import claim, paper, write_report
 
-    games = _games(args.game)
+    games = chosen_games(args.game or None)
     partial = None
     facts: list = []  # the paper's slope checks the matrix lacks: run, saved and resumed with it
     if args.merge:  # the shards' results: nothing is run but the paper section, as below

@@ -50,7 +50,7 @@ def test_regularised_update_has_only_self_terms():
 
 def test_second_order_euler_term():
     """Simultaneous GD is Euler on F = (a f, l g): f_3 = F''(F, F)/12 + F'F'F/3."""
-    params = jnp.array([0.8, 1.3, 0.0])
+    params = Scheme("simultaneous", 0.8, 1.3).params
     F = lambda z: jnp.concatenate([jnp.full(2, 0.8), jnp.full(2, 1.3)]) * GAME.field(z)
     dF = lambda z, v: jax.jvp(F, (z,), (v,))[1]
     second = jax.jvp(lambda z: dF(z, F(Z)), (Z,), (F(Z),))[1]  # F''(F, F) at Z
@@ -98,7 +98,7 @@ def test_linear_game_coefficients_are_the_matrix_logarithm_series(scheme):
 
 def test_jit_vmap_and_grad_work_through_the_field():
     field = modified_field(update_map(GAME, ("simultaneous",)), 1)
-    params = jnp.array([1.0, 0.5, 0.0])
+    params = Scheme("simultaneous", 1.0, 0.5).params
     batch = jnp.stack([Z, 1.1 * Z, 0.9 * Z])
     vmapped = jax.jit(jax.vmap(field, in_axes=(0, None, None)))(batch, H, params)
     assert relative(vmapped[1], field(1.1 * Z, H, params)) < 1e-14

@@ -91,6 +91,13 @@ def test_section(tmp_path):
     assert "### Conserved quantities" in section and "| dirac_gan_bilinear | Q | alternating | 1000 |" in section
 
 
+def test_the_default_matrix_holds_every_facts_check():
+    """The default matrix holds the facts' 23 slope checks (an entry of its own where the other entries lack one),
+    so that shards, merges and comparisons of `harness check --all` cover them and a report runs none beside it."""
+    _, matrix = load_matrix()
+    assert len(paper.fact_specs()) == 23 and not paper.missing_specs(matrix)
+
+
 def test_slope_facts_read_the_recorded_checks(monkeypatch):
     """The facts' slope checks are ordinary checks: the reference's results.json records each (in its matrix
     results, or in paper.checks when the matrix lacks it), and the facts computed from those records alone (nothing

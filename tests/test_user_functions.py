@@ -188,7 +188,7 @@ def _scaled_flow(scale):
 def test_user_flow_kernels_are_keyed_by_their_closure_values():
     game, scheme = catalog()["dirac_gan"], Scheme("simultaneous")
     structure = scheme.kernel_structure(game, False)
-    keys = [family_key(game, structure, flow_family(Flow.of(_scaled_flow(c)), scheme)[0], scheme.params.shape)
+    keys = [family_key(game, structure, flow_family(Flow.of(_scaled_flow(c)), scheme)[0])
             for c in (1.0, 1.0, 0.5)]
     assert keys[0] == keys[1] != keys[2]
     right, off = (harness.check(game, scheme, _scaled_flow(c), points=1) for c in (1.0, 0.5))

@@ -18,10 +18,12 @@ from harness.checks.run import (
     kernel_group,
     measurement_grid,
     plan_check,
+    plan_scale,
     run_check,
     run_checks,
     run_two_step_check,
     series_group,
+    series_of,
     shared_bea_orders,
     shared_series_orders,
     user_functions,
@@ -39,5 +41,6 @@ from harness.checks.spec import (
 
 __all__ = ["BUNDLED_MATRICES", "DEFAULT_MATRIX", "GLOBAL_HORIZON", "LITERATURE_MATRIX", "MEASURES", "SCHEMA_VERSION",
            "STATUSES", "CheckResult", "CheckSpec", "MatrixError", "Plan", "Settings", "kernel_group", "load_matrix",
-           "measurement_grid", "plan_check", "results_document", "run_check", "run_checks", "run_two_step_check",
-           "series_group", "shared_bea_orders", "shared_series_orders", "user_functions", "with_settings"]
+           "measurement_grid", "plan_check", "plan_scale", "results_document", "run_check", "run_checks",
+           "run_two_step_check", "series_group", "series_of", "shared_bea_orders", "shared_series_orders",
+           "user_functions", "with_settings"]

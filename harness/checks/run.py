@@ -27,7 +27,7 @@ from harness.model import identity
 from harness.model.game import Game
 from harness.verdict import guards, verdict
 from harness.verdict.fit import fit_order
-from harness.verdict.series import consistency, error_series, hint, rule_orders_needed
+from harness.verdict.series import Series, consistency, error_series, hint, rule_orders_needed
 
 GLOBAL_HORIZON = 10.0
 """Default horizon of a global error, in units of the largest step size."""
@@ -62,9 +62,15 @@ class Plan:
     notes: tuple[str, ...]
 
 
+def plan_scale(game: Game, spec: CheckSpec) -> float:
+    """The scale |dV/dz| of a check's plan: harness.measure.jacobian_norm of its rule's leading field (for the flow
+    ``modified-at-step``, with the memory of the cold start's step n)."""
+    return jacobian_norm(game, spec.scheme, at_step=spec.at_step)
+
+
 def plan_check(game: Game, spec: CheckSpec, settings: Settings) -> Plan:
     """The plan of a one-step or multistep check (the guards before measuring run here)."""
-    scale = jacobian_norm(game, spec.scheme, at_step=spec.at_step)
+    scale = plan_scale(game, spec)
     step_sizes, points = measurement_grid(game, spec, settings, scale)
     affine, notes = guards.before_measuring(game, spec.scheme, spec.flow, points, step_sizes, settings.seed)
     points, equilibria = guards.without_equilibria(game, points)
@@ -103,6 +109,14 @@ def run_check(game: Game, spec: CheckSpec, settings: Settings = Settings(), bea_
     return CheckResult(spec, judged, measurement, settings, time.perf_counter() - start, series=series)
 
 
+def series_of(result: CheckResult, game: Game, terms: tuple = ()) -> Series:
+    """The error series of a check's ``result`` at its measured points and its plan's scale, with the user's
+    ``terms`` in the basis (harness.verdict.series.error_series)."""
+    spec = result.spec
+    return error_series(game, spec.scheme, spec.flow, result.measurement.points, plan_scale(game, spec),
+                        spec.measure, result.settings.seed, terms=terms)
+
+
 def user_functions(spec: CheckSpec) -> list:
     """The user's flow and rule of a check (harness.model.user.UserFunction), those it has."""
     found = [spec.flow.user] if spec.flow.user is not None else []
@@ -122,7 +136,7 @@ def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> Check
     guards.check_user_functions(game, spec.scheme, spec.flow, points, taus ** 2)
     points, notes = guards.without_equilibria(game, points)
     measurement = two_step.measure_two_step_residual(game, spec.scheme, spec.flow, taus, points)
-    scale = math.sqrt(jacobian_norm(game, spec.scheme))
+    scale = math.sqrt(plan_scale(game, spec))
     expected = spec.natural_slope if spec.expected_slope is None else spec.expected_slope
     fit = fit_order(measurement, expected, settings.tolerance, taus[-1] * scale)
     return CheckResult(spec, verdict(fit, notes=notes), measurement, settings, time.perf_counter() - start)

@@ -153,7 +153,7 @@ def flow_coefficients(flow: Flow, scheme: Scheme) -> tuple[float, np.ndarray]:
 
 def first_order_field(game: Game) -> Callable:
     """The closed-form field ``(z, h, params, (s, c)) -> z'`` of the module docstring; params, s and c are
-    traced (params = Scheme.params: alpha, lambda first)."""
+    traced (params = Scheme.params, harness.rules.base.Traced)."""
     a = game.dims[0]
 
     def field(z, h, params, coefficients):
@@ -164,8 +164,8 @@ def first_order_field(game: Game) -> Callable:
         tangent2 = jnp.concatenate([c[1, 0] * f, c[1, 1] * g])
         jvp1 = jax.jvp(game.field, (z,), (tangent1,))[1][:a]
         jvp2 = jax.jvp(game.field, (z,), (tangent2,))[1][a:]
-        correction = jnp.concatenate([params[0] * jvp1, params[1] * jvp2])
-        scaled = jnp.concatenate([params[0] * f, params[1] * g])
+        correction = jnp.concatenate([params.alpha * jvp1, params.lam * jvp2])
+        scaled = jnp.concatenate([params.alpha * f, params.lam * g])
         return lead * scaled - 0.5 * h * correction
 
     return field

@@ -100,8 +100,8 @@ def buffer_coefficients(optimizers: tuple[Optimizer, Optimizer], order: str, ind
 
 def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer]) -> Callable:
     """The field ``(z, h, params, (first, coefficients)) -> z'`` of the module docstring: D + first h H, with
-    ``coefficients`` one ``buffer_coefficients`` array per player (traced, as are the rates params[0:2]); a
-    buffer's lag is taken along each player's displacement, lam_1 D_1 + lam_2 D_2."""
+    ``coefficients`` one ``buffer_coefficients`` array per player (traced, as are the rates ``params.alpha``,
+    ``params.lam``); a buffer's lag is taken along each player's displacement, lam_1 D_1 + lam_2 D_2."""
     members = players(game, optimizers)
     field = field_of(game, len(members))
     looks = [o.look_ahead for _, o in members]
@@ -117,7 +117,7 @@ def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimize
 
     def lead(z, params, coefficients):
         u = game.field(z)
-        return jnp.concatenate([phi(i, u[s], [u[s]] * len(o.buffers), coefficients, params[i]) / (1.0 - looks[i])
+        return jnp.concatenate([phi(i, u[s], [u[s]] * len(o.buffers), coefficients, params.rate(i)) / (1.0 - looks[i])
                                 for i, (s, o) in enumerate(members)])
 
     def flow(z, h, params, flow_coefficients):
@@ -139,7 +139,7 @@ def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimize
 
             def stepped(e, i=i, s=s, delta=delta, lagged=lagged):
                 shifted = [u[s] + e * (delta - lag) for lag in lagged]
-                return phi(i, u[s] + e * delta, shifted, coefficients, params[i])
+                return phi(i, u[s] + e * delta, shifted, coefficients, params.rate(i))
 
             derivative = jax.jvp(stepped, (0.0,), (1.0,))[1]
             corrections.append((derivative - 0.5 * (1.0 + looks[i]) * dd[s]) / (1.0 - looks[i]))

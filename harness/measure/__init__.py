@@ -70,14 +70,14 @@ def _power_step(game: Game, structure: tuple):
     field V for every rule but the optimizers, whose leading field is D (harness.flows.optimizer_flows)."""
     if structure[0] == "optimizers":
         flow = optimizer_flow(game, structure[1], structure[2])
-        lead = lambda z, rates, coefficients: flow(z, 0.0, rates, (0.0, coefficients))  # noqa: E731
+        lead = lambda z, params, coefficients: flow(z, 0.0, params, (0.0, coefficients))  # noqa: E731
     else:
 
-        def lead(z, rates, _coefficients):
-            return velocity(game, rates)(z)
+        def lead(z, params, _coefficients):
+            return velocity(game, params)(z)
 
-    def power(v, z0, rates, coefficients):
-        field = lambda z: lead(z, rates, coefficients)  # noqa: E731
+    def power(v, z0, params, coefficients):
+        field = lambda z: lead(z, params, coefficients)  # noqa: E731
         w = jax.vjp(field, z0)[1](jax.jvp(field, (z0,), (v,))[1])[0]
         return w / (jnp.linalg.norm(w) + 1e-300), jnp.linalg.norm(w)
 
@@ -95,12 +95,12 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30, at_step: boo
     structure = scheme.structure if scheme.optimizers else ("field",)
     coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
     power = _power_step(game, structure)
-    z0, rates = jnp.asarray(game.z0), jnp.array([scheme.lr1, scheme.lr2])
+    z0 = jnp.asarray(game.z0)
     v = jnp.asarray(np.random.default_rng(0).standard_normal(z0.size))
     v = v / jnp.linalg.norm(v)
     sigma2 = 0.0
     for _ in range(iterations):
-        v, sigma2 = power(v, z0, rates, coefficients)
+        v, sigma2 = power(v, z0, scheme.params, coefficients)
     norm = float(np.sqrt(sigma2))
     return optimizer_rate(game, scheme, norm, game.z0[None, :], at_step) if scheme.optimizers else norm
 
@@ -305,8 +305,8 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
         points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
     args = (placed, jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
             scheme.params, coefficients)
-    key = (f"{program_key(game, structure, scheme.params.shape)}|"
-           f"{family_key(game, structure, family, scheme.params.shape)}|{affine}|{scheme.start}")
+    key = (f"{program_key(game, structure)}|"
+           f"{family_key(game, structure, family)}|{affine}|{scheme.start}")
     arrays = kernel_cache.call(kernel, key, args)
     errors, reference_error, floor = (np.asarray(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",

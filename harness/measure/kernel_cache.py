@@ -40,6 +40,7 @@ import numpy as np
 from harness.base.cache_config import cache_limit_bytes, programs_limit_bytes
 from harness.model.game import Game
 from harness.model.identity import add_program, add_trace
+from harness.rules.base import Traced
 from harness.rules.regimes import state_size
 from harness.rules.schemes import update_map
 
@@ -47,6 +48,7 @@ LOADED = 32
 """Kernels kept compiled in memory, the most recently used: each compiled program holds hundreds of memory
 mappings, and a process has about 65 000 (a long matrix run would otherwise exhaust them)."""
 _MEMORY: collections.OrderedDict[Path, Callable] = collections.OrderedDict()
+jax.export.register_namedtuple_serialization(Traced, serialized_name="harness.rules.base.Traced")
 
 
 def directory() -> Path | None:
@@ -73,12 +75,12 @@ def _field_key(game: Game) -> str:
 
 
 @functools.cache
-def program_key(game: Game, structure: tuple, params_shape: tuple) -> str:
+def program_key(game: Game, structure: tuple) -> str:
     """Hash of the traced update step and of the field's JVP for ``game`` and a scheme ``structure`` (a
     rule with memory steps its lifted state, harness.rules.regimes)."""
     z = jnp.asarray(game.z0)
     h = jnp.zeros((), z.dtype)
-    params = jnp.zeros(params_shape, z.dtype)
+    params = Traced.zeros(z.dtype)
     digest = hashlib.sha256(_field_key(game).encode())
     state = jnp.zeros(state_size(game, structure), z.dtype)
     add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
@@ -86,7 +88,7 @@ def program_key(game: Game, structure: tuple, params_shape: tuple) -> str:
 
 
 @functools.cache
-def family_key(game: Game, structure: tuple, family: Any, params_shape: tuple) -> str:
+def family_key(game: Game, structure: tuple, family: Any) -> str:
     """A flow family's part of a kernel's key: its name for the built-in families; for a user's flow
     (harness.flows.UserFamily) the hash of its traced field on ``game``, which holds the function's code,
     the constants it closes over and its keyword values."""
@@ -99,7 +101,7 @@ def family_key(game: Game, structure: tuple, family: Any, params_shape: tuple) -
     field = family_field(game, structure, family)
     digest = hashlib.sha256()
     add_program(digest, jax.make_jaxpr(lambda x, h, p: field(x, h, p, ()))(z, jnp.zeros((), z.dtype),
-                                                                             jnp.zeros(params_shape, z.dtype)))
+                                                                             Traced.zeros(z.dtype)))
     return f"user:{digest.hexdigest()}"
 
 
@@ -276,7 +278,7 @@ def program_token(spec: Any, game: Any) -> str | None:
     with jax.enable_x64(True):
         digest = hashlib.sha256()
         z = jnp.asarray(game.z0)
-        params = jnp.asarray(scheme.params)
+        params = scheme.params
         h = jnp.zeros((), z.dtype)
         if scheme.name == "user":
             digest.update(b"rule")

@@ -26,6 +26,7 @@ import numpy as np
 from harness.base.errors import FlowError, GameError, HarnessError, RuleError, UsageError
 from harness.flows import CLOSED_FORM, Flow, family_field, flow_coefficients, flow_family
 from harness.model.game import Game
+from harness.rules.base import Traced
 from harness.rules.schemes import Scheme, update_map
 
 TOLERANCE = 1e-10
@@ -173,7 +174,7 @@ def stability_map(game: Game, scheme: Scheme, x: np.ndarray, y: np.ndarray,
         raise UsageError("a stability map needs two non-empty 1-D grids of positive alpha h and lambda h")
     point = jnp.asarray(equilibrium(game, z_star))
     grid = [replace(scheme, lr1=float(a), lr2=float(b)) for b in y for a in x]
-    params = jnp.asarray(np.stack([s.param_values for s in grid]))
+    params = jax.tree.map(jnp.asarray, Traced.stack([s.param_values for s in grid]))
     lifted = lifted_point(scheme, point)
     step = update_map(game, scheme.structure)
     jacobians = jax.jit(jax.vmap(lambda p: jax.jacfwd(lambda z: step(z, 1.0, p))(lifted)))(params)

@@ -36,7 +36,8 @@ from harness.base.precision import require_float64
 from harness.flows import Flow
 from harness.measure import FLOOR_FACTOR, Measurement, jacobian_norm
 from harness.model.game import Game
-from harness.model.user import UserFunction, rate_scaled_field, second_order_function
+from harness.model.scaled_field import velocity
+from harness.model.user import UserFunction, second_order_function
 from harness.rules import RULES
 from harness.rules.schemes import Scheme
 
@@ -65,9 +66,9 @@ def step_indices(game: Game, scheme: Scheme, flow: Flow, taus: np.ndarray) -> np
     return np.maximum(1.0, np.round(time / taus - flow.user.time_offset))
 
 
-def method_step(name: str, V, x, x_prev, s, k, mu):
-    """x_(k+1) of the two-step method ``name`` (its module in harness.rules)."""
-    return RULES[name].advance(V, x, x_prev, s, k, mu)
+def method_step(name: str, V, x, x_prev, s, k, params):
+    """x_(k+1) of the two-step method ``name`` (its module in harness.rules; ``params``: harness.rules.base.Traced)."""
+    return RULES[name].advance(V, x, x_prev, s, k, params)
 
 
 @functools.lru_cache(maxsize=16)
@@ -82,16 +83,16 @@ def _kernel(game: Game, name: str, user: UserFunction, keywords: tuple):
 
     @jax.jit
     def residual(x0, taus, ks, params):
-        V = rate_scaled_field(game, params[0], params[1])
+        V = velocity(game, params)
         s = taus ** 2
         t = (ks + user.time_offset) * taus
         y0 = jnp.concatenate([x0, jax.vmap(V)(x0), t[:, None]], axis=1)
         rows = x0.shape[0]
-        args = (jnp.concatenate([s, s]), jnp.broadcast_to(params, (2 * rows, params.size)))
+        args = (jnp.concatenate([s, s]), jax.tree.map(lambda p: jnp.broadcast_to(p, (2 * rows,)), params))
         ends, errors = reference_solutions(field, jnp.concatenate([y0, y0]), jnp.concatenate([taus, -taus]), args,
                                            affine=False, n_steps=REFERENCE_STEPS)
         x_plus, x_minus = ends[:rows, :n], ends[rows:, :n]
-        stepped = jax.vmap(lambda x, xp, si, k: method_step(name, V, x, xp, si, k, params[2]))(x0, x_minus, s, ks)
+        stepped = jax.vmap(lambda x, xp, si, k: method_step(name, V, x, xp, si, k, params))(x0, x_minus, s, ks)
         # the error of X(t - tau) enters the step through (1 + a) (x - x_prev) and a s V: at most 3 times
         return jnp.linalg.norm(x_plus - stepped, axis=1), errors[:rows] + 3.0 * errors[rows:]
 
@@ -107,7 +108,7 @@ def measure_two_step_residual(game: Game, scheme: Scheme, flow: Flow, taus: np.n
     ks = step_indices(game, scheme, flow, taus)
     count, size = len(points), len(taus)
     x0 = np.repeat(points, size, axis=0)
-    params = jnp.asarray([scheme.lr1, scheme.lr2, scheme.mu])
+    params = scheme.params
     kernel = _kernel(game, scheme.name, flow.user, flow.user.keywords_from(scheme))
     errors, reference = kernel(jnp.asarray(x0), jnp.asarray(np.tile(taus, count)), jnp.asarray(np.tile(ks, count)),
                                params)

@@ -190,3 +190,27 @@ def load_game(spec: str, check: bool = True) -> Game:
     if check:
         validate(game)
     return game
+
+
+def load(game: Game | str) -> Game:
+    """A validated game from a ``Game`` or a spec (catalog name or ``path/to/file.py:NAME``)."""
+    if isinstance(game, Game):
+        validate(game)
+        return game
+    if isinstance(game, str):
+        return load_game(game)
+    raise GameError(f"a game is a harness.Game or a spec string (catalog name or file.py:NAME), got {game!r}")
+
+
+def chosen_games(games: Iterable[Game | str] | None) -> dict[str, Game]:
+    """The games named (``load``: validated) by name, each once (``by_name``), or with None the whole catalog
+    (each validated by ``validate_used`` when a check uses it)."""
+    if games is None:
+        return catalog()
+    return by_name((game if isinstance(game, str) else repr(game), load(game)) for game in games)
+
+
+def validate_used(specs: Iterable, games: dict[str, Game]) -> None:
+    """Validate the games that the check specs ``specs`` use (GameError, one line)."""
+    for name in dict.fromkeys(spec.game for spec in specs):
+        validate(games[name])

@@ -16,6 +16,7 @@ def rates(game: Any, alpha, lam):
 
 
 def velocity(game: Any, params) -> Callable:
-    """V(z) = (alpha f(z), lambda g(z)) with alpha = params[0], lambda = params[1] (traced or not)."""
-    scale = rates(game, params[0], params[1])
+    """V(z) = (alpha f(z), lambda g(z)) with alpha = ``params.alpha``, lambda = ``params.lam``
+    (harness.rules.base.Traced, traced or not)."""
+    scale = rates(game, params.alpha, params.lam)
     return lambda z: scale * game.field(z)

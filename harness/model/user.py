@@ -50,7 +50,7 @@ import numpy as np
 
 from harness.base.errors import FlowError, HarnessError, RuleError
 from harness.model.game import Game
-from harness.model.scaled_field import velocity
+from harness.model.scaled_field import rates
 
 MAX_FLOW_ORDER = 6
 """The highest order a flow may declare (that of the automatic flows, harness.base.bea.MAX_ORDER)."""
@@ -371,9 +371,10 @@ def _checked_part(user: UserFunction, value: Any, what: str, size: int) -> jax.A
 
 
 def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
-    """The user's flow or rule as ``(z, h, params) -> vector`` on the joint state (params[0], params[1] =
-    alpha, lambda, traced): the flow's field, or the state after one step. Returned parts are checked for
-    structure, shape and dtype while tracing (RuleError or FlowError naming the player)."""
+    """The user's flow or rule as ``(z, h, params) -> vector`` on the joint state (``params.alpha``,
+    ``params.lam``: the traced rates, harness.rules.base.Traced): the flow's field, or the state after one step.
+    Returned parts are checked for structure, shape and dtype while tracing (RuleError or FlowError naming the
+    player)."""
     if user.function is None:
         raise _fail(user, "was read from a results document; load it from its file to measure it")
     if user.second_order:
@@ -385,7 +386,7 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
     function = user.function
 
     def call(z, h, params):
-        alpha, lam = params[0], params[1]
+        alpha, lam = params.alpha, params.lam
         if user.notation == "joint":  # V as a concatenation, so that XLA drops the half of V' u a flow slices off
             out = function(rate_scaled_field(game, alpha, lam), z, h, **named)
             if isinstance(out, (tuple, list)):
@@ -407,7 +408,8 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
 
 def rate_scaled_field(game: Game, alpha, lam) -> Callable:
     """V(z) = (alpha f, lambda g) on the joint state (harness.model.scaled_field)."""
-    return velocity(game, (alpha, lam))
+    scale = rates(game, alpha, lam)
+    return lambda z: scale * game.field(z)
 
 
 def _named(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> dict:
@@ -418,13 +420,13 @@ def _named(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]
 
 def second_order_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
     """The user's second-order ODE as ``(x, v, t, s, params) -> acceleration`` on the joint state, with V the
-    rate-scaled field (params[0], params[1] = alpha, lambda); the result is checked while tracing."""
+    rate-scaled field (``params.alpha``, ``params.lam``); the result is checked while tracing."""
     if user.function is None:
         raise _fail(user, "was read from a results document; load it from its file to measure it")
     named, function = _named(user, game, keywords), user.function
 
     def call(x, v, t, s, params):
-        out = function(rate_scaled_field(game, params[0], params[1]), x, v, t, s, **named)
+        out = function(rate_scaled_field(game, params.alpha, params.lam), x, v, t, s, **named)
         return _checked_part(user, out, "an acceleration", sum(game.dims))
 
     return call
@@ -443,7 +445,7 @@ _TRACING_FIXES = (
 
 
 def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray, h: float,
-             params: jax.Array) -> np.ndarray:
+             params: Any) -> np.ndarray:
     """The user's function at every initial point (one step size h), compiled as the measurement will
     compile it; RuleError or FlowError with one line when it cannot be traced, raises, returns the wrong structure, or
     gives NaN or inf at an initial point."""
@@ -451,7 +453,7 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
         accelerate = second_order_function(user, game, keywords)
 
         def call(z, h, params):
-            return accelerate(z, rate_scaled_field(game, params[0], params[1])(z), 1.0, h, params)
+            return accelerate(z, rate_scaled_field(game, params.alpha, params.lam)(z), 1.0, h, params)
     else:
         call = joint_function(user, game, keywords)
     try:

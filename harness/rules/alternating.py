@@ -41,15 +41,15 @@ class Alternating(Rule):
 
             def move_phi(phi, theta):
                 for _ in range(m):
-                    phi = phi + (params[0] * h / m) * game.field1(phi, theta)
+                    phi = phi + (params.alpha * h / m) * game.field1(phi, theta)
                 return phi
 
             def move_theta(phi, theta):
                 for _ in range(k):
-                    theta = theta + (params[1] * h / k) * game.field2(phi, theta)
+                    theta = theta + (params.lam * h / k) * game.field2(phi, theta)
                 return theta
 
-            sees_new = params[8] != ORDER_CODES["simultaneous"]  # simultaneous GD: the second sees the old state
+            sees_new = params.order != ORDER_CODES["simultaneous"]  # simultaneous GD: the second sees the old state
             if first == "phi":
                 phi_new = move_phi(phi, theta)
                 theta = move_theta(jnp.where(sees_new, phi_new, phi), theta)
@@ -81,21 +81,21 @@ class Alternating(Rule):
 
 def _two_player_gd(game: Game) -> Callable:
     """Simultaneous and alternating GD as one step whose substep counts m, k and player order are traced
-    (params[6], params[7], params[8] = ORDER_CODES), so that one compiled kernel serves them all: phi takes
+    (``params.m``, ``params.k``, ``params.order`` = ORDER_CODES), so that one compiled kernel serves them all: phi takes
     m Euler substeps of size alpha h / m with theta held, theta takes k of size lambda h / k with phi held;
     the player who moves second sees the first one's new state (simultaneous: both see the old one). Loops
     and branches are lax control flow, which Taylor-mode autodiff (harness.base.bea) does not go through."""
 
     def step(z, h, params):
         phi, theta = game.split(z)
-        m, k, order = params[6], params[7], params[8]
+        m, k, order = params.m, params.k, params.order
 
         def move_phi(theta_seen):
-            substep = lambda _, x: x + (params[0] * h / m) * game.field1(x, theta_seen)  # noqa: E731
+            substep = lambda _, x: x + (params.alpha * h / m) * game.field1(x, theta_seen)  # noqa: E731
             return jax.lax.fori_loop(0, m.astype(jnp.int32), substep, phi)
 
         def move_theta(phi_seen):
-            substep = lambda _, x: x + (params[1] * h / k) * game.field2(phi_seen, x)  # noqa: E731
+            substep = lambda _, x: x + (params.lam * h / k) * game.field2(phi_seen, x)  # noqa: E731
             return jax.lax.fori_loop(0, k.astype(jnp.int32), substep, theta)
 
         theta_first = order == ORDER_CODES["theta"]

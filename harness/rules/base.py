@@ -5,8 +5,8 @@ A rule is a frozen dataclass registered by name (harness.rules). The values of i
 declares (``Rule.options``), each declared once as an ``Option`` with its default, type and check. The
 command line's flags, the check matrix's keys and the API's keywords are derived from these declarations.
 
-The compiled step of every rule is ``(z, h, params) -> z'`` with the traced parameters PARAMS (one compiled kernel
-serves every value); V(z) = (alpha f, lambda g), the rate-scaled joint field, is built by
+The compiled step of every rule is ``(z, h, params) -> z'`` with the traced parameters a ``Traced`` named tuple
+(one compiled kernel serves every value); V(z) = (alpha f, lambda g), the rate-scaled joint field, is built by
 harness.model.scaled_field alone.
 """
 
@@ -15,17 +15,58 @@ from __future__ import annotations
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 
+import jax.numpy as jnp
 import numpy as np
 
 from harness.base.errors import FlowError
 from harness.model.game import Game
 
-PARAMS = ("alpha", "lambda", "beta", "rho_1", "rho_2", "mu", "m", "k", "order")
-"""The traced parameters, in the order of ``Scheme.params``."""
 ORDER_CODES = {"simultaneous": 0.0, "phi": 1.0, "theta": 2.0}
-"""params[8] of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
+"""``Traced.order`` of simultaneous and alternating GD: who moves first (simultaneous: nobody)."""
+
+
+class Traced(NamedTuple):
+    """The traced parameters of every compiled step, a named pytree (``Scheme.params``): scalars, or [R] arrays
+    for R rows of settings under ``jax.vmap``. Rules read the ones they use by name."""
+
+    alpha: Any
+    """The rate of the first player (of the only one for one objective)."""
+    lam: Any
+    """lambda, the rate of the second player."""
+    beta: Any
+    """The momentum of heavy_ball, OGDA's extrapolation and the like (0 for rules without one)."""
+    rho_1: Any
+    """The regularised update's interaction rates (0 for every other rule)."""
+    rho_2: Any
+    strengthen: Any
+    """The regularised update's strengthening (0 for every other rule)."""
+    mu: Any
+    """The strong convexity mu of the two-step methods (harness.measure.two_step)."""
+    m: Any
+    """The substeps of the first and second player (simultaneous and alternating GD)."""
+    k: Any
+    order: Any
+    """Who moves first, as ORDER_CODES."""
+
+    def rate(self, player: int) -> Any:
+        """alpha for player 0, lambda for player 1."""
+        return self.lam if player else self.alpha
+
+    def arrays(self, dtype: Any = np.float64) -> Traced:
+        """These values as JAX scalars of ``dtype`` (the arguments of a compiled step)."""
+        return Traced(*(jnp.asarray(x, dtype) for x in self))
+
+    @classmethod
+    def zeros(cls, dtype: Any = np.float64) -> Traced:
+        """Zeros as JAX scalars of ``dtype`` (for tracing a step's program)."""
+        return cls(*(0.0,) * len(cls._fields)).arrays(dtype)
+
+    @classmethod
+    def stack(cls, rows: list[Traced]) -> Traced:
+        """R rows of settings as one Traced of [R] arrays (for ``jax.vmap``)."""
+        return cls(*np.array(rows, dtype=np.float64).T)
 
 
 @dataclass(frozen=True)
@@ -79,8 +120,8 @@ class Rule:
         """The step ``(z, h, params) -> z'`` for ``structure``."""
         raise NotImplementedError
 
-    def advance(self, V: Callable, x: Any, x_prev: Any, s: Any, k: Any, mu: Any) -> Any:
-        """x_(k+1) of a two-step method from x_k = ``x`` and x_(k-1) = ``x_prev`` (step s, traced k and mu)."""
+    def advance(self, V: Callable, x: Any, x_prev: Any, s: Any, k: Any, params: Traced) -> Any:
+        """x_(k+1) of a two-step method from x_k = ``x`` and x_(k-1) = ``x_prev`` (step s, traced k and parameters)."""
         raise NotImplementedError(f"{self.name} is not a two-step method")
 
     def lead(self, scheme: Any) -> float:

@@ -31,7 +31,7 @@ class HeavyBall(Rule):
 
         def heavy_ball(state, h, params):
             z, z_prev = state[:n], state[n:]
-            return jnp.concatenate([z + h * velocity(game, params)(z) + params[2] * (z - z_prev), z])
+            return jnp.concatenate([z + h * velocity(game, params)(z) + params.beta * (z - z_prev), z])
 
         return heavy_ball
 

@@ -28,9 +28,9 @@ class HeavyBallSC(Rule):
     two_step = True
     options = (MU,)
 
-    def advance(self, V, x, x_prev, s, k, mu):
+    def advance(self, V, x, x_prev, s, k, params):
         """x_(k+1) from x_k = ``x`` and x_(k-1) = ``x_prev`` (module docstring)."""
-        return x + tied_momentum(mu, s) * (x - x_prev) + s * V(x)
+        return x + tied_momentum(params.mu, s) * (x - x_prev) + s * V(x)
 
     def label(self, scheme) -> str:
         return f", mu={scheme.mu:g}"

@@ -13,7 +13,7 @@ class NesterovC(NesterovSC):
     name = "nag_c"
     options = ()
 
-    def momentum(self, s, k, mu):
+    def momentum(self, s, k, params):
         return k / (k + 3.0)
 
     def label(self, scheme) -> str:

@@ -20,12 +20,13 @@ class NesterovSC(Rule):
     two_step = True
     options: ClassVar[tuple[Option, ...]] = (MU,)
 
-    def momentum(self, s, k, mu):
-        return tied_momentum(mu, s)
+    def momentum(self, s, k, params):
+        """a at step k (module docstring)."""
+        return tied_momentum(params.mu, s)
 
-    def advance(self, V, x, x_prev, s, k, mu):
+    def advance(self, V, x, x_prev, s, k, params):
         """x_(k+1) from x_k = ``x`` and x_(k-1) = ``x_prev`` (module docstring)."""
-        a = self.momentum(s, k, mu)
+        a = self.momentum(s, k, params)
         return x + a * (x - x_prev) + s * V(x) + a * s * (V(x) - V(x_prev))
 
     def label(self, scheme) -> str:

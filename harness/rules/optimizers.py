@@ -251,7 +251,7 @@ def field_of(game: Game, count: int) -> Callable:
 
 
 def lifted_step(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer]) -> Callable:
-    """The step ``(state, h, params) -> state'`` of per-player optimizers (params[0], params[1]: the rates);
+    """The step ``(state, h, params) -> state'`` of per-player optimizers (``params.alpha``, ``params.lam``: the rates);
     ``order``: ``simultaneous``, or ``phi`` / ``theta`` moving first."""
     members = players(game, optimizers)
     field = field_of(game, len(members))
@@ -268,7 +268,7 @@ def lifted_step(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer])
         for i in movers:
             s, opt = members[i]
             u = shared[s] if shared is not None else field(i, _seen(order, i, new, heads))
-            new[i], new_memories[i] = opt.advance(xs[i], memories[i], u, params[i] * h, n)
+            new[i], new_memories[i] = opt.advance(xs[i], memories[i], u, params.rate(i) * h, n)
         return pack(jnp.concatenate(new), new_memories, n)
 
     return step

@@ -30,7 +30,7 @@ class RandomReshuffling(Rule):
         orders = list(itertools.permutations(range(len(gradients))))
 
         def epoch(z, h, params):
-            size = params[0] * h / len(gradients)
+            size = params.alpha * h / len(gradients)
             ends = []
             for order in orders:
                 x = z

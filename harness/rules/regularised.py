@@ -41,7 +41,7 @@ class Regularised(Rule):
             f, g = raw[:a], raw[a:]
             tangents = jnp.stack([jnp.concatenate([f, jnp.zeros(b)]), jnp.concatenate([jnp.zeros(a), g])])
             along_f, along_g = jax.vmap(jacobian_times)(tangents)  # (f_phi f, g_phi f), (f_theta g, g_theta g)
-            alpha, lam, rho1, rho2, mu = params[0], params[1], params[3], params[4], params[5]
+            alpha, lam, rho1, rho2, mu = params.alpha, params.lam, params.rho_1, params.rho_2, params.strengthen
             phi_step = f + 0.5 * h * (rho1 * along_g[:a] - mu * alpha * along_f[:a])
             theta_step = g + 0.5 * h * (rho2 * along_f[a:] - mu * lam * along_g[a:])
             return z + h * jnp.concatenate([alpha * phi_step, lam * theta_step])

@@ -7,7 +7,7 @@ harness/rules/<name>.py.
 Rules with memory (ogda, heavy_ball and the optimizers: simultaneous, alternating with m = k = 1 and gd with
 per-player ``optimizer``, ``optimizer2``, harness.rules.optimizers) act on a lifted state; where that state starts is
 the ``regime`` (harness.rules.regimes: ``on-flow`` or ``cold`` at step n). The rates, beta and the regulariser's
-coefficients enter the compiled step as traced arguments (``params``, harness.rules.base.PARAMS), so one compiled
+coefficients enter the compiled step as traced arguments (``params``, harness.rules.base.Traced), so one compiled
 kernel serves every value. In ``structure`` m, k and the order are structure (unrolled plain jnp code, which
 Taylor-mode autodiff sees through); the measurement kernels of closed-form flows use ``kernel_structure``, where
 they are traced too.
@@ -22,14 +22,12 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 import jax
-import jax.numpy as jnp
-import numpy as np
 
 from harness.base.errors import RuleError
 from harness.model.game import Game
 from harness.model.user import UserFunction, from_callable, is_file_spec, load
 from harness.rules import OPTIONS, RULES, STEPS, rules_taking
-from harness.rules.base import ORDER_CODES, Rule
+from harness.rules.base import ORDER_CODES, Rule, Traced
 from harness.rules.optimizers import MOMENTUM, Optimizer
 from harness.rules.regimes import REGIMES
 
@@ -207,7 +205,7 @@ class Scheme:
         """The structure a measurement kernel is compiled for. Simultaneous and alternating GD on a two-player
         game share ``("two-player gd",)`` (substeps and order traced). Taylor-mode autodiff (``automatic``:
         bea flows) needs unrolled steps: there simultaneous GD shares the alternating step with m = k = 1 and
-        phi first, whose second mover sees the first one's old state when params[8] says simultaneous."""
+        phi first, whose second mover sees the first one's old state when ``params.order`` says simultaneous."""
         if self.name not in ("simultaneous", "alternating") or game.kind != "two-player" or self.optimizers:
             return self.structure
         if not automatic:
@@ -215,17 +213,18 @@ class Scheme:
         return ("alternating", 1, 1, "phi") if self.name == "simultaneous" else self.structure
 
     @property
-    def param_values(self) -> np.ndarray:
-        """The traced parameters PARAMS (alpha, lambda, beta, rho_1, rho_2, mu, m, k, order) as a numpy array
-        (order: ORDER_CODES, simultaneous for every rule but alternating)."""
+    def param_values(self) -> Traced:
+        """The traced parameters (harness.rules.base.Traced) as floats (order: ORDER_CODES, simultaneous for every
+        rule but alternating)."""
         order = ORDER_CODES[self.first if self.name == "alternating" else "simultaneous"]
-        return np.array([self.lr1, self.lr2, self.beta, *self.interaction_rates, self.strengthen, self.m, self.k,
-                         order], dtype=np.float64)
+        rho_1, rho_2 = self.interaction_rates
+        return Traced(*(float(x) for x in (self.lr1, self.lr2, self.beta, rho_1, rho_2, self.strengthen, self.mu,
+                                           self.m, self.k, order)))
 
     @property
-    def params(self) -> jax.Array:
-        """``param_values`` as a JAX array."""
-        return jnp.asarray(self.param_values)
+    def params(self) -> Traced:
+        """``param_values`` as float64 JAX scalars."""
+        return self.param_values.arrays()
 
     @property
     def label(self) -> str:

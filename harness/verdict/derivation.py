@@ -44,6 +44,7 @@ from harness.base.files import atomic_write
 from harness.measure import kernel_cache
 from harness.model.game import Game
 from harness.model.identity import add_program, refresh
+from harness.rules.base import Traced
 from harness.rules.schemes import MAX_SUBSTEPS, Scheme, scheme_of, update_map
 from harness.verdict.trees import Tree, basis, differentials
 
@@ -370,9 +371,10 @@ def _probe_coefficients(players: int, degree: int, seed: int) -> tuple[np.ndarra
 
 @functools.lru_cache(maxsize=16)
 def _kernel(structure: tuple, order: int, players: int, degree: int, extra: tuple) -> Callable:
-    """Compiled ``(f coefficients, g coefficients, points [P, n], params [R, 9]) -> (rule [R, P, order+1, n],
-    columns {tree name: [P, n]})``: the rule's modified-field coefficients at every rate setting and the
-    elementary differentials (and the user terms of ``extra``, as ``user:NAME``) at every point, on a probe game."""
+    """Compiled ``(f coefficients, g coefficients, points [P, n], params: Traced of [R] arrays) -> (rule
+    [R, P, order+1, n], columns {tree name: [P, n]})``: the rule's modified-field coefficients at every rate
+    setting and the elementary differentials (and the user terms of ``extra``, as ``user:NAME``) at every point,
+    on a probe game."""
     wanted = [t for j in range(order + 1) for found in basis(j, players).values() for t in found]
 
     def run(fc, gc, points, params):
@@ -450,7 +452,7 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
     degree = max(order + 1, 2)
     grid = [(a, b) for a in RATE_GRID[players] for b in (RATE_GRID[players] if players == 2 else (1.0,))]
     rates = [(scheme.lr1, scheme.lr2), *grid]
-    params = np.stack([dataclasses.replace(scheme, lr1=float(a), lr2=float(b)).param_values for a, b in rates])
+    params = Traced.stack([dataclasses.replace(scheme, lr1=float(a), lr2=float(b)).param_values for a, b in rates])
     structure = scheme.kernel_structure(_probe_game(np.zeros((1, 1)), np.zeros((1, 1)), players, 1), True)
     stored = _stored_path(structure, order, players, degree, params, extra)
     if stored is not None and stored.is_file():
@@ -458,11 +460,12 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
             return Derivation.from_dict(json.loads(stored.read_text()), scheme.label, tuple(n for n, _ in extra))
     kernel = _kernel(structure, order, players, degree, extra)
     samples = []
+    first = jax.tree.map(lambda p: p[:1], params)
     for seed in (0, 1):
         fc, gc, points = _probe_coefficients(players, degree, seed)
         try:
             values = kernel(jnp.asarray(fc), jnp.asarray(gc), jnp.asarray(points),
-                            jnp.asarray(params if seed == 0 else params[:1]))
+                            jax.tree.map(jnp.asarray, params if seed == 0 else first))
         except HarnessError:
             raise
         except KeyError as exc:
@@ -485,7 +488,7 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
     return derivation
 
 
-def _stored_path(structure: tuple, order: int, players: int, degree: int, params: np.ndarray,
+def _stored_path(structure: tuple, order: int, players: int, degree: int, params: Traced,
                  extra: tuple) -> Path | None:
     """Where a derivation is kept across runs (beside the kernels, under their cap; None when the caches are
     off): keyed by the rule's and the extra terms' traced programs on the first probe game and their names, the
@@ -498,12 +501,13 @@ def _stored_path(structure: tuple, order: int, players: int, degree: int, params
     z, h = jnp.asarray(points[0]), jnp.zeros(())
     digest = hashlib.sha256()
     try:
-        add_program(digest, jax.make_jaxpr(update_map(game, structure))(z, h, jnp.asarray(params[0])))
+        first = jax.tree.map(lambda p: jnp.asarray(p[0]), params)
+        add_program(digest, jax.make_jaxpr(update_map(game, structure))(z, h, first))
         for _, term in extra:
             add_program(digest, jax.make_jaxpr(lambda x, term=term: term(game, x))(z))
     except Exception:  # noqa: BLE001  a rule that cannot be traced says so when it is derived
         return None
-    text = "|".join([digest.hexdigest(), params.tobytes().hex(), str((order, players, degree, DERIVED_MARK)),
+    text = "|".join([digest.hexdigest(), np.stack(params).tobytes().hex(), str((order, players, degree, DERIVED_MARK)),
                      ",".join(name for name, _ in extra), kernel_cache.harness_source(), jax.__version__])
     return folder / f"{hashlib.sha256(text.encode()).hexdigest()}.derivation.json"
 

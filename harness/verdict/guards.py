@@ -49,6 +49,7 @@ from harness.base.status import Status
 from harness.model.game import Game
 from harness.model.scaled_field import rates
 from harness.model.user import UserFunction, evaluate
+from harness.rules.base import Traced
 from harness.rules.schemes import update_map
 
 SMOOTHNESS_TOLERANCE = 1e-3
@@ -203,8 +204,8 @@ def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) ->
 
 
 @functools.cache
-def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple, h: float, params: tuple) -> None:
-    evaluate(user, game, keywords, np.array(points), h, jnp.asarray(params))
+def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple, h: float, params: Traced) -> None:
+    evaluate(user, game, keywords, np.array(points), h, params.arrays())
 
 
 @functools.cache
@@ -212,7 +213,7 @@ def _taylor_mode_traces(game: Game, structure: tuple) -> None:
     """RuleError when Taylor-mode autodiff (harness.base.bea) cannot go through a user's rule."""
     z = jnp.asarray(game.z0)
     try:
-        jax.eval_shape(modified_coefficients(update_map(game, structure), 1), z, jnp.zeros(9))
+        jax.eval_shape(modified_coefficients(update_map(game, structure), 1), z, Traced.zeros())
     except KeyError as exc:  # jet has no rule for this primitive
         name = getattr(exc.args[0], "name", exc.args[0]) if exc.args else "?"
         raise RuleError(f"{structure[1].describe}: Taylor-mode autodiff (bea:P flows) has no rule for the operation "
@@ -224,7 +225,7 @@ def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_size
     """RuleError or FlowError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
     wrong structure, shape or dtype, or is NaN or inf at an initial point at the largest step size
     (harness.model.user.evaluate). Each (function, game, points, step) is evaluated once."""
-    at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), tuple(scheme.param_values))
+    at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), scheme.param_values)
     if scheme.name == "user":
         _user_values(game, scheme.user_rule, scheme.structure[2], *at)
         if flow.automatic:

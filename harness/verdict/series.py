@@ -41,6 +41,7 @@ from harness.measure import kernel_cache
 from harness.measure.kernel_cache import family_key, program_key
 from harness.model.game import Game
 from harness.model.identity import register
+from harness.rules.base import Traced
 from harness.rules.schemes import Scheme, update_map
 from harness.verdict.trees import basis, differentials
 
@@ -234,12 +235,13 @@ def _flow_kernel(game: Game, structure: tuple, family, orders: int):
 
 
 @functools.lru_cache(maxsize=256)
-def _rule_values(game: Game, structure: tuple, params: tuple, points: bytes, count: int, orders: int) -> np.ndarray:
-    """The rule kernel's values, kept for the other flows checked against the same rule at the same points."""
+def _rule_values(game: Game, structure: tuple, params: Traced, points: bytes, count: int, orders: int) -> np.ndarray:
+    """The rule kernel's values, kept for the other flows checked against the same rule at the same points
+    (``params``: ``Scheme.param_values``, hashable floats)."""
     values = np.frombuffer(points).reshape(count, -1)
-    key = f"series-rule|{program_key(game, structure, (len(params),))}|{orders}"
+    key = f"series-rule|{program_key(game, structure)}|{orders}"
     return np.asarray(kernel_cache.call(_rule_kernel(game, structure, orders), key,
-                                        (jnp.asarray(values), jnp.asarray(params))))
+                                        (jnp.asarray(values), params.arrays())))
 
 
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
@@ -250,7 +252,7 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked."""
     structure = scheme.kernel_structure(game, True)
     points = np.ascontiguousarray(points, dtype=np.float64)
-    rule = _rule_values(game, structure, tuple(scheme.param_values), points.tobytes(), len(points),
+    rule = _rule_values(game, structure, scheme.param_values, points.tobytes(), len(points),
                         max(orders, rule_orders or 0))
     rule = rule[:, : orders + 1]
     if flow.automatic:
@@ -258,8 +260,8 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     family, flow_coefficients = flow_family(flow, scheme)
     flow_structure = scheme.kernel_structure(game, False)
     params = scheme.params
-    key = (f"series-flow|{program_key(game, flow_structure, params.shape)}|"
-           f"{family_key(game, flow_structure, family, params.shape)}|{orders}")
+    key = (f"series-flow|{program_key(game, flow_structure)}|"
+           f"{family_key(game, flow_structure, family)}|{orders}")
     values = kernel_cache.call(_flow_kernel(game, flow_structure, family, orders), key,
                                (jnp.asarray(points), params, flow_coefficients))
     return rule, np.asarray(values)
@@ -418,7 +420,7 @@ def _derived(scheme: Scheme, order: int, players: int, raw_terms: tuple):
     cannot be derived: a finite-sum rule, an operation Taylor-mode autodiff lacks); kept per rule by content
     (its structure holds the loaded function) and the term files' stamps."""
     try:
-        key = (scheme.structure, tuple(scheme.param_values), order, players, raw_terms, _stamps(raw_terms))
+        key = (scheme.structure, scheme.param_values, order, players, raw_terms, _stamps(raw_terms))
     except HarnessError:
         return None
     if key not in _DERIVED:
