@@ -12,9 +12,9 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
-import diffrax
 import jax
 import jax.numpy as jnp
 import numpy as np
@@ -22,23 +22,30 @@ import numpy as np
 EPS = float(np.finfo(np.float64).eps)
 DEFAULT_STEPS = 4
 
-_TABLEAU = diffrax.Dopri8.tableau
-_STAGES = len(_TABLEAU.b_sol)
-_A = np.zeros((_STAGES, _STAGES))
-for _row, _coefficients in enumerate(_TABLEAU.a_lower, start=1):
-    _A[_row, : len(_coefficients)] = _coefficients
-_B = np.asarray(_TABLEAU.b_sol, dtype=np.float64)
+
+@functools.cache
+def _tableau() -> tuple[np.ndarray, np.ndarray]:
+    """Dopri8's Butcher tableau (A [stages, stages], b [stages]), read from diffrax on first use: a run whose
+    kernels are all kept (harness.measure.kernel_cache) never imports diffrax."""
+    import diffrax
+
+    tableau = diffrax.Dopri8.tableau
+    stages = len(tableau.b_sol)
+    a = np.zeros((stages, stages))
+    for row, coefficients in enumerate(tableau.a_lower, start=1):
+        a[row, : len(coefficients)] = coefficients
+    return a, np.asarray(tableau.b_sol, dtype=np.float64)
 
 
 def _dopri8_step(field: Callable, z: jax.Array, dt: jax.Array) -> jax.Array:
     """One Dopri8 step of every row of z ([B, n]) with its own step dt ([B]); ``field`` maps [B, n] to
     [B, n]. The stages run in a loop, so the field is traced once."""
-    a, b = jnp.asarray(_A), jnp.asarray(_B)
+    a, b = (jnp.asarray(x) for x in _tableau())
 
     def stage(i, k):  # k: [stages, B, n]
         return k.at[i].set(field(z + dt[:, None] * jnp.tensordot(a[i], k, axes=1)))
 
-    k = jax.lax.fori_loop(0, _STAGES, stage, jnp.zeros((_STAGES, *z.shape), z.dtype))
+    k = jax.lax.fori_loop(0, len(b), stage, jnp.zeros((len(b), *z.shape), z.dtype))
     return z + dt[:, None] * jnp.tensordot(b, k, axes=1)
 
 

@@ -98,9 +98,9 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30, at_step: boo
     z0 = jnp.asarray(game.z0)
     v = jnp.asarray(np.random.default_rng(0).standard_normal(z0.size))
     v = v / jnp.linalg.norm(v)
-    sigma2 = 0.0
+    sigma2, params = 0.0, scheme.params
     for _ in range(iterations):
-        v, sigma2 = power(v, z0, scheme.params, coefficients)
+        v, sigma2 = power(v, z0, params, coefficients)
     norm = float(np.sqrt(sigma2))
     return optimizer_rate(game, scheme, norm, game.z0[None, :], at_step) if scheme.optimizers else norm
 
