@@ -5,18 +5,24 @@ arXiv 1906.04285.
 Claim: the abstract (printed, read at ar5iv.labs.arxiv.org/html/1906.04285): "We prove three such
 approximations"; the first is "a time-rescaled gradient descent flow, asymptotically as the learning rate
 shrinks to zero", the other two concern "the non-asymptotic regime with fixed small, but non-zero, learning
-rate" (the excerpt read ends before it states them). The second-order ODE, as recorded in the project's notes
-from the paper that quotes it (not read here), with fixed beta and time t = n h:
+rate" (the excerpt read ends before it states them). The second-order ODE, with fixed momentum and time t = n h,
+as quoted by B. Lyu, H. Wang, Z. Wang, Z. Zhu, "Effects of Momentum in Implicit Bias of Gradient Flow for
+Diagonal Linear Networks", AAAI 2025, Proposition 1 (read, in a Markdown copy of the paper, its LaTeX written
+out here; "Eq. (4) follows from Kovachki and Stuart (2021)"):
+    "α β̈ + β̇ + ∇L(β)/(1 − μ) = 0, (4) where α = η(1 + μ)/(2(1 − μ)) for HB, and
+    α = η(1 − μ + 2μ²)/(2(1 − μ)) for NAG", that is
     a x-ddot + x-dot + grad E / (1 - beta) = 0,
     heavy ball:  a = h (1 + beta) / (2 (1 - beta)),
     Nesterov:    a = h (1 - beta + 2 beta^2) / (2 (1 - beta)).
-Notation: their h is the step h, their beta the momentum; V = -alpha grad E.
-Claimed accuracy: the quoting paper (B. Lyu, H. Wang, Z. Wang, Z. Zhu, AAAI 2025, as the audit of issue 30
-names it; not read here) states an O(eta) approximation, which conflicts with the O(h^2) this file used to
-state; neither was read in Kovachki and Stuart. The checks measure the first-order reduction below: local
-error O(h^3) per step (slope 3), from the previous iterate or buffers on the flow.
-Provenance: derived here (the first-order reduction below of the second-order ODE; the coefficient a is as
-quoted by the paper above, per the project's notes); the paper's printed statement was not read.
+Notation: Lyu et al.'s eta is the step h, their mu the momentum beta, their beta the iterate x and L the loss E
+(heavy ball as p_(k+1) = mu p_k - eta grad L(beta_k), beta_(k+1) = beta_k + p_(k+1), Polyak's form; Nesterov in
+Sutskever's form); V = -alpha grad E.
+Claimed accuracy: Lyu et al. state (4) as the "O(η) continuous approximate version" of heavy ball and Nesterov
+in the sense of their Definition 1, sup over 0 <= k eta <= T of |beta_k - beta-bar_k| <= C eta, a global error
+O(h); Kovachki and Stuart's own statement of the accuracy was not read. The checks measure the first-order
+reduction below: local error O(h^3) per step (slope 3), from the previous iterate or buffers on the flow.
+Provenance: derived here (the first-order reduction below of the second-order ODE; the coefficient a is quoted,
+read in Lyu et al.'s Proposition 1 above); Kovachki and Stuart's printed statement was not read.
 Reduction: on the slow manifold x-ddot = d/dt (V/(1 - beta)) + O(h) = V'V/(1 - beta)^2 + O(h), so
     x-dot = V/(1 - beta) - a V'V / (1 - beta)^2.
 Rules: heavy ball in Polyak's form (scheme ``heavy_ball``, ``beta``) and Nesterov (optimizer ``nesterov``,

@@ -14,6 +14,7 @@ from harness.base.errors import FlowError, ResultsError, UsageError
 from harness.base.status import Status
 from harness.flows import Flow
 from harness.measure import Measurement
+from harness.rules import RULES
 from harness.rules.schemes import Scheme
 from harness.verdict.fit import DEFAULT_TOLERANCE, MAX_DECADES, MIN_DECADES, Fit
 from harness.verdict.series import Series
@@ -113,7 +114,8 @@ class CheckSpec:
                             f"acceleration (harness.measure.two_step), not the flow {self.flow.label}")
         if self.flow.second_order and not self.scheme.two_step:
             raise FlowError(f"the second-order ODE {self.flow.label} is checked against a two-step method "
-                            f"(heavy_ball_sc, nag_sc, nag_c), not {self.scheme.name}")
+                            f"({', '.join(name for name, rule in RULES.items() if rule.two_step)}), not "
+                            f"{self.scheme.name}")
         if self.flow.second_order and self.measure != "local":
             raise FlowError("a second-order ODE is checked by its two-step residual (measure local) only")
         if self.expected_slope is None:

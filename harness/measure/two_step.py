@@ -7,9 +7,16 @@ one objective), time step tau = sqrt(s) (Shi, Du, Jordan & Su 2022):
     nag_sc:         x_(k+1) = x_k + a (x_k - x_(k-1)) + s V(x_k) + a s (V(x_k) - V(x_(k-1)))
     nag_c:          as nag_sc with c_k = k / (k + 3) in place of a
 
-with a = (1 - sqrt(mu s)) / (1 + sqrt(mu s)). A second-order ODE X'' = A(X, X', t) (a user's flow in the
-notation ``flow(V, x, v, t, s)``, harness.model.user) that models the method with x_k = X(t_k), t_k = (k + c) tau
-(c: the flow's ``time_offset``), is checked on its own exact solutions: from each initial point x0 with
+with a = (1 - sqrt(mu s)) / (1 + sqrt(mu s)); and classical momentum and Nesterov (Sutskever's form) with
+momentum b = e^(-gamma sqrt(s)) (França, Sulam, Robinson & Vidal 2020; mass 1, so that their eps is s and their
+time step h is tau):
+
+    heavy_ball_damped:  x_(k+1) = x_k + b (x_k - x_(k-1)) + s V(x_k)
+    nag_damped:         x_(k+1) = y + s V(y),    y = x_k + b (x_k - x_(k-1)).
+
+A second-order ODE X'' = A(X, X', t) (a user's flow in the notation ``flow(V, x, v, t, s)``,
+harness.model.user) that models the method with x_k = X(t_k), t_k = (k + c) tau (c: the flow's ``time_offset``),
+is checked on its own exact solutions: from each initial point x0 with
 velocity v0 = V(x0) at t_k, the ODE is solved to t_k + tau and to t_k - tau (Dopri8 on (X, X', t) with its
 error estimate, harness.base.integrate), and the residual
 

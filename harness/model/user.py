@@ -196,14 +196,19 @@ class UserFunction:
             p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))]))
 
     def keywords_from(self, scheme: Any) -> tuple[tuple[str, Any], ...]:
-        """The scheme's EXTRAS this function names, then the ``user_params`` it names, as (name, value) pairs
-        (static values)."""
+        """The scheme's EXTRAS this function names, then the options its built-in rule declares (e.g. lookahead's
+        ``a``) that the function names as keyword parameters, then the ``user_params`` it names, as (name, value)
+        pairs (static values; a ``--param`` value is passed over the rule's own)."""
         values = {"m": scheme.m, "k": scheme.k, "first": scheme.first, "beta": scheme.beta,
                   "cancel": scheme.cancel, "strengthen": scheme.strengthen, "convention": scheme.convention,
                   "optimizer": scheme.optimizer, "optimizer2": scheme.optimizer2, "mu": scheme.mu,
                   "step": scheme.measured_step}
         given = getattr(scheme, "user_params", ())
+        named = {name for name, _ in given}
+        declared = [option.name for option in getattr(getattr(scheme, "rule_object", None), "options", ())
+                    if option.name not in values and option.name in self.parameters and option.name not in named]
         return (tuple((name, values[name]) for name in self.keywords if name in values)
+                + tuple((name, scheme.value(name)) for name in declared)
                 + tuple((name, value) for name, value in given if name in self.parameters))
 
 
@@ -378,8 +383,8 @@ def joint_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, An
     if user.function is None:
         raise _fail(user, "was read from a results document; load it from its file to measure it")
     if user.second_order:
-        raise FlowError(f"{user.describe} is a second-order ODE: check it against a two-step method "
-                        "(heavy_ball_sc, nag_sc, nag_c)")
+        raise FlowError(f"{user.describe} is a second-order ODE: check it against a two-step method (such as "
+                        "heavy_ball_sc or nag_sc; `harness check --help` lists the rules)")
     a, b = game.dims
     named = _named(user, game, keywords)
     parts = ("dphi", "dtheta") if user.kind == "flow" else ("phi_next", "theta_next")

@@ -44,6 +44,9 @@ class Traced(NamedTuple):
     """The regularised update's strengthening (0 for every other rule)."""
     mu: Any
     """The strong convexity mu of the two-step methods (harness.measure.two_step)."""
+    gamma: Any
+    """The damping gamma of heavy_ball_damped and nag_damped, momentum e^(-gamma sqrt(s)) (0 for every other
+    rule)."""
     m: Any
     """The substeps of the first and second player (simultaneous and alternating GD)."""
     k: Any

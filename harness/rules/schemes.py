@@ -218,8 +218,9 @@ class Scheme:
         rule but alternating)."""
         order = ORDER_CODES[self.first if self.name == "alternating" else "simultaneous"]
         rho_1, rho_2 = self.interaction_rates
+        gamma = self.value("gamma") if "gamma" in OPTIONS else 0.0
         return Traced(*(float(x) for x in (self.lr1, self.lr2, self.beta, rho_1, rho_2, self.strengthen, self.mu,
-                                           self.m, self.k, order)))
+                                           gamma, self.m, self.k, order)))
 
     @property
     def params(self) -> Traced:
