@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import io
 import json
 import math
 import os
@@ -20,7 +21,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import harness
-from harness.base import cache_config, signals
+from harness.base import cache_config, distributed, signals
 from harness.base.errors import HarnessError, MatrixError, ResultsError, UsageError
 from harness.base.files import atomic_write
 from harness.base.parallel import MAX_JOBS, default_jobs
@@ -208,6 +209,11 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
     check.add_argument("--literature", action="store_true",
                        help="run the literature catalog's claims (the same as --all --matrix literature)")
+    check.add_argument("--distributed", action="store_true",
+                       help="one of several processes (one per host) that split each sweep over all their devices "
+                       "(jax.distributed; they meet at $JAX_COORDINATOR_ADDRESS, their count and index from "
+                       "$HARNESS_PROCESSES and $HARNESS_PROCESS_ID or the cluster's environment); the first prints "
+                       "and writes")
     check.add_argument("--scheme", default="simultaneous", type=_scheme_name,
                        help=f"update rule: {', '.join(n for n in SCHEME_NAMES if n != 'user')}, or your own rule "
                        "path/to/file.py:NAME, rule(f, g, phi, theta, h, lr1, lr2) -> (phi', theta') or rule(V, z, h) "
@@ -387,6 +393,18 @@ def command_list(args) -> int:
 
 
 def command_check(args) -> int:
+    if not args.distributed:
+        return _command_check(args)
+    distributed.start()  # before any JAX computation (harness.base.distributed)
+    args.jobs = 1  # every process launches its kernels in the same order
+    if distributed.main_process():
+        return _command_check(args)
+    args.json_path, args.quiet = None, True
+    with contextlib.redirect_stdout(io.StringIO()):  # the first process prints and writes
+        return _command_check(args)
+
+
+def _command_check(args) -> int:
     if args.merge:
         return _check_merged(args)
     if args.literature:

@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base import distributed
 from harness.base.errors import UsageError
 from harness.base.integrate import EPS, dopri8_rows, reference_solutions
 from harness.base.precision import require_float64
@@ -252,7 +253,8 @@ PARAM_SHARDS = "HARNESS_PARAM_SHARDS"
 
 
 def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
-    """The local devices as a ("rows", "params") mesh for a sweep, or None on one device.
+    """The local devices (over several processes, harness.base.distributed: the devices of all of them) as a
+    ("rows", "params") mesh for a sweep, or None on one device.
 
     The (point, step size) rows of a sweep are independent: the kernel pads them to a multiple of the "rows"
     size and runs each block on its devices alone, with no communication (per-device memory: that of the
@@ -261,7 +263,7 @@ def sweep_mesh(param_shards: int | None = None) -> jax.sharding.Mesh | None:
     does not fit a device; XLA gathers the state where the field needs it whole. Measured on 4 CPU devices
     (docs/performance.md): on the MLP GAN that is slower and saves far less memory per device than splitting
     the rows, hence p = 1."""
-    devices = jax.local_devices()
+    devices = jax.devices() if distributed.processes() > 1 else jax.local_devices()
     if len(devices) == 1:
         return None
     if param_shards is None:
@@ -300,15 +302,20 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
         affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), scheme.params)
     mesh = sweep_mesh()
     kernel = _kernel(game, structure, scheme.start, affine, family, mesh)
-    # on a mesh the points go to every device (replicated), and the kernel splits the rows
-    placed = jnp.asarray(points) if mesh is None else jax.device_put(
-        points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
-    args = (placed, jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
-            scheme.params, coefficients)
+    # on a mesh the points go to every device (replicated), and the kernel splits the rows; over several
+    # processes (harness.base.distributed) every argument is replicated, and every process gathers the result
+    if mesh is not None and distributed.processes() > 1:
+        args = jax.device_put((points, step_sizes, update_steps, reference_steps, scheme.params, coefficients),
+                              jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+    else:
+        placed = jnp.asarray(points) if mesh is None else jax.device_put(
+            points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+        args = (placed, jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
+                scheme.params, coefficients)
     key = (f"{program_key(game, structure)}|"
            f"{family_key(game, structure, family)}|{affine}|{scheme.start}")
     arrays = kernel_cache.call(kernel, key, args)
-    errors, reference_error, floor = (np.asarray(x) for x in arrays)
+    errors, reference_error, floor = (distributed.gathered(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
                        update_steps, horizon)
 
