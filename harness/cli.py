@@ -209,6 +209,9 @@ def build_parser() -> argparse.ArgumentParser:
     check.add_argument("--all", action="store_true", help="run the check matrix (over --game games if given)")
     check.add_argument("--literature", action="store_true",
                        help="run the literature catalog's claims (the same as --all --matrix literature)")
+    check.add_argument("--watch", action="store_true",
+                       help="run, then run again whenever a file named on the command line (game, rule, flow, terms, "
+                       "matrix) changes, until Ctrl-C; what did not change is reused from memory")
     check.add_argument("--distributed", action="store_true",
                        help="one of several processes (one per host) that split each sweep over all their devices "
                        "(jax.distributed; they meet at $JAX_COORDINATOR_ADDRESS, their count and index from "
@@ -402,6 +405,60 @@ def command_check(args) -> int:
     args.json_path, args.quiet = None, True
     with contextlib.redirect_stdout(io.StringIO()):  # the first process prints and writes
         return _command_check(args)
+
+
+WATCH_INTERVAL = 0.2
+"""Seconds between two looks at the watched files' modification times (harness check --watch)."""
+
+
+def _watch(argv: list[str] | None, args) -> int:
+    """``harness check --watch``: run, then again (parsing the command line afresh, so that edited files are read
+    again) whenever a file of ``_input_files`` changes; a run or a parse that fails prints its one line and the
+    watch goes on. Until Ctrl-C."""
+    if args.distributed or args.merge or args.json_path or args.resume:
+        raise UsageError("--watch runs the checks again and again on this process: leave out --distributed, --merge, "
+                         "--json and --resume")
+    files = _input_files(args)
+    while True:
+        if args is not None:
+            try:
+                command_check(args)
+            except HarnessError as exc:
+                print(f"harness: error: {exc}", file=sys.stderr)
+        stamps = _stamps(files)
+        sys.stdout.flush()
+        print(f"harness: watching {', '.join(map(str, files)) or 'nothing'} (Ctrl-C stops)", file=sys.stderr,
+              flush=True)
+        _wait_for_change(files, stamps)
+        try:  # a file that no longer loads prints its line (argparse's or the harness's) and waits for the next edit
+            args = build_parser().parse_args(argv)
+            files = _input_files(args)
+        except (_ParserExit, HarnessError) as exc:
+            if isinstance(exc, HarnessError):
+                print(f"harness: error: {exc}", file=sys.stderr)
+            args = None
+
+
+def _wait_for_change(files: Sequence[Path], stamps: list[int | None]) -> None:
+    """Return once the files' ``_stamps`` differ from ``stamps`` and have stayed the same for WATCH_INTERVAL (an
+    editor's save is over)."""
+    while _stamps(files) == stamps:
+        time.sleep(WATCH_INTERVAL)
+    settled = None
+    while (now := _stamps(files)) != settled:
+        settled = now
+        time.sleep(WATCH_INTERVAL)
+
+
+def _stamps(files: Sequence[Path]) -> list[int | None]:
+    """Each file's modification time (None for a file that is missing)."""
+    stamps: list[int | None] = []
+    for file in files:
+        try:
+            stamps.append(file.stat().st_mtime_ns)
+        except OSError:
+            stamps.append(None)
+    return stamps
 
 
 def _command_check(args) -> int:
@@ -780,6 +837,8 @@ def _main(argv: list[str] | None) -> int:
                 "new-game": command_new_game, "cache": command_cache, "derive": command_derive}
     try:  # parsing too: it imports the user's flow and rule files
         args = build_parser().parse_args(argv)
+        if args.command == "check" and args.watch:
+            return _watch(argv, args)
         return handlers[args.command](args)
     except _ParserExit:
         raise
