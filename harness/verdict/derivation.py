@@ -648,8 +648,9 @@ def user_term(term: Callable | str) -> tuple[str, Callable]:
         raise FlowError(f"{user.describe} is a second-order ODE; a term is a field: flow(V, z, h) or "
                         "flow(f, g, phi, theta, h, lr1, lr2)")
 
-    def evaluate(game: Game, z: jax.Array, user=user) -> jax.Array:
-        return joint_function(user, game, ())(z, jnp.zeros((), z.dtype), jnp.array([1.0, 1.0]))
+    def evaluate(game: Game, z: jax.Array, user=user) -> jax.Array:  # at unit rates: V = (f, g)
+        unit = Traced.zeros(z.dtype)._replace(alpha=jnp.ones((), z.dtype), lam=jnp.ones((), z.dtype))
+        return joint_function(user, game, ())(z, jnp.zeros((), z.dtype), unit)
 
     return user.name, evaluate
 
