@@ -1,6 +1,7 @@
 """The caches on disk: where they are (HARNESS_CACHE_DIR, XDG_CACHE_HOME), their size cap with least recently
 used eviction, and `harness cache info` / `harness cache clear`."""
 
+import json
 import os
 import subprocess
 import sys
@@ -11,6 +12,26 @@ from harness.measure.kernel_cache import evict, evict_programs
 def harness_cli(*args, env):
     return subprocess.run([sys.executable, "-m", "harness", *args], capture_output=True, text=True, timeout=600,
                           env=env)
+
+
+LINES = """
+import contextlib, io, json, sys
+from harness.cli import main
+for argv in json.loads(sys.argv[1]):
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out):
+        code = main(argv)
+    print(json.dumps([code, out.getvalue()]))
+"""
+
+
+def harness_lines(*argvs, env):
+    """Several ``harness`` commands one after the other in one process (Python and JAX started once, not once
+    each): each one's exit code and output."""
+    result = subprocess.run([sys.executable, "-c", LINES, json.dumps(argvs)], capture_output=True, text=True,
+                            timeout=600, env=env)
+    assert result.returncode == 0, result.stderr
+    return [json.loads(line) for line in result.stdout.splitlines()]
 
 
 def test_the_default_folder_follows_xdg_cache_home(tmp_path):
@@ -51,11 +72,12 @@ def test_the_least_recently_used_compiled_programs_are_evicted_with_their_access
 def test_cache_info_counts_what_a_check_wrote_and_clear_empties_it(tmp_path):
     env = {**os.environ, "HARNESS_CACHE_DIR": str(tmp_path / "cache")}
     assert harness_cli("check", "--game", "dirac_gan", "--points", "1", "--flow", "gradient", env=env).returncode == 0
-    info = harness_cli("cache", "info", env=env).stdout.splitlines()
+    # a later process, as a user's next commands: info, clear and info again share its start
+    (code, info), (cleared_code, cleared), (_, after) = harness_lines(["cache", "info"], ["cache", "clear"],
+                                                                      ["cache", "info"], env=env)
+    info, after = info.splitlines(), after.splitlines()
     kernels = int(info[1].split(": ")[1].split()[0])
     programs = int(info[2].split(": ")[1].split()[0])
-    assert kernels >= 2 and programs >= 2, info
-    cleared = harness_cli("cache", "clear", env=env)
-    assert cleared.returncode == 0 and cleared.stdout.startswith(f"removed {kernels + programs} files")
-    after = harness_cli("cache", "info", env=env).stdout.splitlines()
+    assert code == 0 and kernels >= 2 and programs >= 2, info
+    assert cleared_code == 0 and cleared.startswith(f"removed {kernels + programs} files"), cleared
     assert after[1].startswith("traced kernels: 0 files") and after[2].startswith("compiled programs: 0 files")

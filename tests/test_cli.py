@@ -62,14 +62,20 @@ def test_game_from_a_file_outside_the_repository(tmp_path):
     assert "cubic" in result.stdout and result.stdout.count("PASS  PASS") == 2
 
 
+# The same input, one line and exit 2, in the default suite through harness.cli.main in the test's process:
+# test_reliability.py's test_bad_input_is_one_clear_line_and_exit_2 (its missing.py, --lr1 -1 and --flow bogus
+# cases); here, through a process of its own, in `pytest -m slow`.
+IN_TEST_RELIABILITY = [pytest.mark.slow]
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["check", "--game", "no_such_game"], "unknown game"),
-        (["check", "--game", "missing.py:G"], "does not exist"),
-        (["check", "--game", "dirac_gan", "--lr1", "-1"], "positive"),
+        pytest.param(["check", "--game", "missing.py:G"], "does not exist", marks=IN_TEST_RELIABILITY),
+        pytest.param(["check", "--game", "dirac_gan", "--lr1", "-1"], "positive", marks=IN_TEST_RELIABILITY),
         (["check", "--game", "dirac_gan", "--m", "0"], "positive integer"),
-        (["check", "--game", "dirac_gan", "--flow", "bogus"], "unknown flow"),
+        pytest.param(["check", "--game", "dirac_gan", "--flow", "bogus"], "unknown flow", marks=IN_TEST_RELIABILITY),
         (["check"], "--game"),
     ],
 )
@@ -80,6 +86,9 @@ def test_bad_input_is_one_line_and_exit_2(args, message):
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
 
 
+@pytest.mark.slow  # each message, one line and exit 2 in the default suite: test_reliability.py's
+# test_bad_input_is_one_clear_line_and_exit_2 (importerr.py, NANINIT, NOPE); through a process of its own:
+# test_scaffold.py's test_a_bad_name_is_one_line_and_exit_2_through_the_command
 def test_broken_game_file_is_exit_2(tmp_path):
     (tmp_path / "broken.py").write_text("import not_a_module\n")
     (tmp_path / "nan.py").write_text(textwrap.dedent('''
@@ -112,6 +121,8 @@ def test_user_update_rule_from_a_file_gets_its_order_2_flow_checked(tmp_path):
     assert abs(check["fitted_slope"] - 4.0) < 0.15
 
 
+@pytest.mark.slow  # in the default suite: test_reliability.py's test_bad_input_is_one_clear_line_and_exit_2
+# (--scheme adam, --flow bea:12), through harness.cli.main in the test's process
 def test_unknown_scheme_and_flow_order_are_exit_2():
     for args in (["--scheme", "adam"], ["--flow", "bea:12"]):
         result = harness("check", "--game", "dirac_gan", *args)

@@ -3,7 +3,11 @@
 Commands are the lines of fenced ``bash`` blocks (one command per line; comment lines and blank lines are
 skipped) and the ``run:`` steps of fenced ``yaml`` blocks (the CI workflow). A trailing comment
 ``# exits N`` states the expected exit code (default 0). The cheap commands of a block run in order, in
-one temporary folder, through ``bash`` with the test environment's ``harness`` first on PATH; the first
+one temporary folder, with the test environment's ``harness`` first on PATH: a line ``harness SUBCOMMAND ...``
+that bash would pass on as it is (no expansion, redirection or second command) runs in one fresh Python process
+per run of such lines (``harness.cli.main`` on the words bash would pass; the process start and JAX's import,
+most of a small check's time, paid once per block, not once per line), every other line (``harness --version``,
+``python -m harness ...``: the entry points themselves) through ``bash``; the first
 commands of a block that an earlier block starts with, the same in the same order, are not run twice. The slow
 ones (setting up a virtual environment or installing, the whole check matrix, a report, the whole test
 suite, the documentation site) run in tests marked ``slow``, in a copy of the repository, with a fresh virtual
@@ -20,11 +24,14 @@ compared with the real one (``CHECKED_BY`` names the test of each such block).
 from __future__ import annotations
 
 import doctest
+import json
 import os
 import re
+import shlex
 import shutil
 import subprocess
 import sys
+import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -162,6 +169,81 @@ def _run(command: Command, cwd: Path, env: dict, timeout: float) -> None:
     assert "Traceback" not in result.stderr, result.stderr
 
 
+SUBCOMMANDS = ("check", "list", "derive", "cache", "new-game", "report")
+"""The subcommands whose lines run in one Python process per block (``harness.cli.main``)."""
+
+RUNNER = """
+import contextlib, io, json, sys
+from harness.cli import main
+done = []
+for argv in json.loads(sys.stdin.read()):
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        try:
+            code = main(argv)
+        except SystemExit as exc:  # argparse's exits, as the console script's sys.exit(main()) gives them
+            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+    done.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
+    with open(sys.argv[1], "w") as file:  # after each line: a crash leaves the lines before it
+        json.dump(done, file)
+"""
+"""Runs ``harness ARGV`` for each ARGV of a JSON list on stdin, as the console script does (harness.cli:main, the
+exit code it returns or argparse's), and writes each line's exit code and output to the file named by argv[1]."""
+
+
+def in_process(command: Command) -> list[str] | None:
+    """The arguments after ``harness`` of a line ``harness SUBCOMMAND ...`` that bash passes on as they are: words
+    only, quoted or not, no expansion (``$ * ? ~`` and the like), redirection or second command; else None."""
+    line = re.sub(r"(?<=\s)\.\.\.(?=\s|$)", "--version", command.line.split(" #")[0])  # " #": bash's comment
+    if re.search(r"[#$`*?~{}\[\]\\!]", line):
+        return None
+    lexer = shlex.shlex(line, posix=True, punctuation_chars=True)
+    lexer.whitespace_split, lexer.commenters = True, ""
+    try:
+        words = list(lexer)
+    except ValueError:  # an unclosed quote (" #" inside quotes): bash's own reading decides
+        return None
+    if len(words) < 2 or words[0] != "harness" or words[1] not in SUBCOMMANDS or any(
+            set(word) <= set("();<>|&") for word in words):
+        return None
+    return words[1:]
+
+
+def _run_in_process(run: list[Command], cwd: Path, env: dict, timeout: float) -> None:
+    """Runs a block's consecutive ``harness SUBCOMMAND`` lines in one fresh process (RUNNER) and checks each as
+    ``_run`` checks a line run through bash: its exit code, and no traceback."""
+    with tempfile.TemporaryDirectory() as folder:  # not in cwd: the block's own folder holds only what it writes
+        record = Path(folder) / "lines.json"
+        process = subprocess.run([sys.executable, "-c", RUNNER, str(record)], cwd=cwd, env=env, capture_output=True,
+                                 text=True, timeout=timeout * len(run), input=json.dumps([in_process(c) for c in run]))
+        done = json.loads(record.read_text()) if record.exists() else []
+    for command, result in zip(run, done, strict=False):
+        assert result["code"] == command.exit_code, (
+            f"README command `{command.line}` exited {result['code']}, expected {command.exit_code}\n"
+            f"--- stdout\n{result['stdout'][-3000:]}\n--- stderr\n{result['stderr'][-3000:]}"
+        )
+        assert "Traceback" not in result["stderr"], result["stderr"]
+    assert process.returncode == 0 and len(done) == len(run), (
+        f"the process running `{run[len(done) if len(done) < len(run) else -1].line}` ended with exit code "
+        f"{process.returncode}\n--- stdout\n{process.stdout[-3000:]}\n--- stderr\n{process.stderr[-3000:]}")
+    assert "Traceback" not in process.stderr, process.stderr
+
+
+def _run_all(run: list[Command], cwd: Path, env: dict, timeout: float) -> None:
+    """Runs a block's commands in order: each run of consecutive ``in_process`` lines in one process, every other
+    line through bash."""
+    pending: list[Command] = []
+    for command in [*run, None]:
+        if command is not None and in_process(command) is not None:
+            pending.append(command)
+            continue
+        if pending:
+            _run_in_process(pending, cwd, env, timeout)
+            pending = []
+        if command is not None:
+            _run(command, cwd, env, timeout)
+
+
 BLOCKS = [b for b in blocks() if commands(b)]
 CHEAP = [b for b in BLOCKS if any(not c.slow for c in commands(b))]
 SLOW_BLOCKS = [b for b in BLOCKS if any(c.slow for c in commands(b))]
@@ -192,6 +274,9 @@ def test_the_documents_have_commands_and_they_are_classified():
     assert any(c.line.startswith("harness list") and not c.slow for c in everything)
     assert all(c.slow for c in everything if "--all" in c.line or "pip install" in c.line)
     assert {c.exit_code for c in everything if "--flow official" in c.line and "--lr2 0.3" in c.line} == {1}
+    # the entry points themselves run through bash; the checks of a block in one process
+    direct = {c.line.split(" #")[0].strip() for c in everything if not c.slow and in_process(c) is None}
+    assert direct == {"harness --version", "python -m harness ..."}, direct
 
 
 def test_extraction_is_robust():
@@ -223,14 +308,20 @@ def test_extraction_is_robust():
     assert commands(found[1]) == []
     assert [c.line for c in commands(found[2])] == ["pip install -e '.[test]'", "harness check --all"]
     assert all(c.slow for c in commands(found[2]))
+    assert [in_process(c) for c in bash] == [["list"], ["check", "--game", "x"], ["check", "--all"]]
+    lines = ["harness check --game x --optimizer2 'heavy_ball(beta=0.5)'  # exits 1", "harness list | head",
+             "harness check --game x > out.txt", "harness check --game $GAME", "harness --version", "harness ...",
+             "python -m harness list", "harness list && harness check", "harness check --game x*.py",
+             "harness check --optimizer 'adam # x'"]
+    assert [in_process(Command(line, 0, "")) for line in lines] == [
+        ["check", "--game", "x", "--optimizer2", "heavy_ball(beta=0.5)"]] + [None] * 9
 
 
 @pytest.mark.parametrize("block", CHEAP, ids=[b.id for b in CHEAP])
 def test_cheap_commands_run(block, tmp_path):
     _prepare(tmp_path)
     env = _environment(BIN)
-    for command in cheap(block)[already_run(block):]:
-        _run(command, tmp_path, env, timeout=300)
+    _run_all(cheap(block)[already_run(block):], tmp_path, env, timeout=300)
 
 
 def test_a_repeated_start_of_a_block_runs_once():

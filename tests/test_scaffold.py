@@ -18,17 +18,20 @@ def harness_cli(*args, cwd=None):
                           timeout=600)
 
 
-def test_the_written_game_passes_harness_check_as_written(tmp_path):
-    made = harness_cli("new-game", "spiral", "--path", str(tmp_path / "mine"))
-    assert made.returncode == 0, made.stderr
+def test_the_written_game_passes_harness_check_as_written(tmp_path, capsys):
+    # the command line in this process (a fresh one would start JAX again for each command); the console script
+    # itself: test_a_bad_name_is_one_line_and_exit_2_through_the_command and test_readme.py's Adding a game block
+    assert main(["new-game", "spiral", "--path", str(tmp_path / "mine")]) == 0
+    made = capsys.readouterr()
     path = tmp_path / "mine" / "spiral.py"
-    assert f"wrote {path}" in made.stdout and f"harness check --game {path}:game" in made.stdout
+    assert f"wrote {path}" in made.out and f"harness check --game {path}:game" in made.out, made
     text = path.read_text()
     assert text.count("EDIT HERE") >= 4 and 'Game(\n    "spiral"' in text
 
-    checked = harness_cli("check", "--game", f"{path}:game")
-    assert checked.returncode == 0, checked.stdout + checked.stderr
-    lines = [line for line in checked.stdout.splitlines() if "spiral" in line]
+    code = main(["check", "--game", f"{path}:game"])
+    checked = capsys.readouterr()
+    assert code == 0, checked.out + checked.err
+    lines = [line for line in checked.out.splitlines() if "spiral" in line]
     assert len(lines) == 2 and all(line.startswith("PASS  PASS") for line in lines)
     slopes = {line.split("·")[-1].strip(): float(line.split()[2]) for line in lines}
     assert abs(slopes["gradient"] - 2) < 0.15 and abs(slopes["modified"] - 3) < 0.15

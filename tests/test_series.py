@@ -2,9 +2,6 @@
 flow that departs from the update rule's modified field."""
 
 import json
-import os
-import subprocess
-import sys
 
 import jax
 import numpy as np
@@ -137,13 +134,13 @@ def test_expressions_of_coefficients():
     assert expression(0.0, symbols, 2) == "0" and expression(0.1234567, symbols, 2) is None
 
 
-def test_cli_prints_the_diagnosis_under_a_failing_verdict(tmp_path):
-    env = {**os.environ, "HARNESS_CACHE_DIR": os.environ.get("HARNESS_CACHE_DIR", "off")}
-    result = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "dirac_gan", "--lr2", "0.3",
-                             "--flow", "official", "--flow", "modified", "--points", "2"], capture_output=True,
-                            text=True, cwd=tmp_path, env=env, timeout=600)
-    assert result.returncode == 1
-    lines = result.stdout.splitlines()
+def test_cli_prints_the_diagnosis_under_a_failing_verdict(capsys):
+    from test_reliability import run_cli  # the command line in this process: a fresh one would start JAX again
+
+    code, out, _ = run_cli(capsys, "check", "--game", "dirac_gan", "--lr2", "0.3", "--flow", "official", "--flow",
+                           "modified", "--points", "2")
+    assert code == 1
+    lines = out.splitlines()
     failing = next(i for i, line in enumerate(lines) if line.startswith("FAIL"))
     assert "series 2)" in lines[failing]
     diagnosis = lines[failing + 1: failing + 5]

@@ -103,6 +103,12 @@ def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(tmp_path, nam
     assert f"game {name!r}: loss1 is not a pure function of (phi, theta): two evaluations at the same point " \
            "differ by" in lines[0]
     assert "remove Python/numpy randomness or global state" in lines[0]
+
+
+def test_the_pure_loss_of_the_same_file_checks(tmp_path):
+    """The control of the refusals above: the same file's pure game passes (once, not once per refused game)."""
+    (tmp_path / "games.py").write_text(textwrap.dedent(GAME_FILE))
+    env = {**os.environ, "HARNESS_CACHE_DIR": "off"}
     pure = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "games.py:pure_game"], cwd=tmp_path,
                           capture_output=True, text=True, env=env, timeout=600)
     assert pure.returncode == 0, pure.stderr
