@@ -13,7 +13,8 @@ from dataclasses import dataclass
 
 import jax.numpy as jnp
 
-from harness.rules.base import Option, Rule
+from harness.rules.base import Option
+from harness.rules.heavy_ball_sc import HeavyBallSC
 
 GAMMA = Option("gamma", 0.0, float, "damping gamma of heavy_ball_damped and nag_damped: momentum e^(-gamma sqrt(s))",
                check=lambda value, rule: None if value >= 0 else
@@ -26,14 +27,14 @@ def damped_momentum(gamma, s):
 
 
 @dataclass(frozen=True)
-class HeavyBallDamped(Rule):
+class HeavyBallDamped(HeavyBallSC):
+    """heavy_ball_sc's step with momentum e^(-gamma sqrt(s))."""
+
     name = "heavy_ball_damped"
-    two_step = True
     options = (GAMMA,)
 
-    def advance(self, V, x, x_prev, s, k, params):
-        """x_(k+1) from x_k = ``x`` and x_(k-1) = ``x_prev`` (module docstring)."""
-        return x + damped_momentum(params.gamma, s) * (x - x_prev) + s * V(x)
+    def momentum(self, s, params):
+        return damped_momentum(params.gamma, s)
 
     def label(self, scheme) -> str:
         return f", gamma={scheme.value('gamma'):g}"

@@ -28,9 +28,13 @@ class HeavyBallSC(Rule):
     two_step = True
     options = (MU,)
 
+    def momentum(self, s, params):
+        """a (module docstring)."""
+        return tied_momentum(params.mu, s)
+
     def advance(self, V, x, x_prev, s, k, params):
         """x_(k+1) from x_k = ``x`` and x_(k-1) = ``x_prev`` (module docstring)."""
-        return x + tied_momentum(params.mu, s) * (x - x_prev) + s * V(x)
+        return x + self.momentum(s, params) * (x - x_prev) + s * V(x)
 
     def label(self, scheme) -> str:
         return f", mu={scheme.mu:g}"
