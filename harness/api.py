@@ -510,7 +510,7 @@ def explain(result: CheckResult) -> str:
         elif abs(fit.slope - (expected - 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order short: the flow's next-order correction is wrong or "
                          + ("missing (a second-order ODE of resolution p has a two-step residual O(tau^(p+3)), tau "
-                            "= sqrt(s))" if spec.flow.second_order else
+                            "= sqrt(s), or O(s^(p+2)) with time step s)" if spec.flow.second_order else
                             "missing (a flow of order p tracks the right update with local error O(h^(p+2)))"))
         elif abs(fit.slope - (expected + 1)) <= result.settings.tolerance:
             lines.append("  hint: the slope is one order higher than expected: the flow is more accurate than "

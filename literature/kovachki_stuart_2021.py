@@ -20,7 +20,8 @@ Sutskever's form); V = -alpha grad E.
 Claimed accuracy: Lyu et al. state (4) as the "O(η) continuous approximate version" of heavy ball and Nesterov
 in the sense of their Definition 1, sup over 0 <= k eta <= T of |beta_k - beta-bar_k| <= C eta, a global error
 O(h); Kovachki and Stuart's own statement of the accuracy was not read. The checks measure the first-order
-reduction below: local error O(h^3) per step (slope 3), from the previous iterate or buffers on the flow.
+reduction below: local error O(h^3) per step (slope 3), from the previous iterate or buffers on the flow (the
+second-order ODE itself, by its two-step residual: kovachki_stuart_2021_ode.py).
 Provenance: derived here (the first-order reduction below of the second-order ODE; the coefficient a is quoted,
 read in Lyu et al.'s Proposition 1 above); Kovachki and Stuart's printed statement was not read.
 Reduction: on the slow manifold x-ddot = d/dt (V/(1 - beta)) + O(h) = V'V/(1 - beta)^2 + O(h), so

@@ -98,11 +98,11 @@ def corrupted(user):
 
 
 @pytest.mark.parametrize("spec", [_param(s) for s in DEFAULT
-                                  if s.flow.order == 1 and s.expected_slope == s.flow.claimed_slope])
+                                  if s.flow.order == 1 and s.expected_slope == s.claimed_slope])
 def test_a_corrupted_copy_of_each_claim_fails(spec):
     wrong = CheckSpec(spec.game, spec.scheme, Flow.of(corrupted(spec.flow.user)), expected_slope=spec.expected_slope)
     result = run_check(GAMES[spec.game], wrong, QUICK)
-    one_short = spec.flow.claimed_slope - 1
+    one_short = spec.claimed_slope - 1
     if spec.flow.user.source.endswith("franca_2020.py:classical_momentum"):
         # the residual barely responds to CM's one O(h) term (franca_2020.py's docstring): the copy is caught, but
         # before its slope settles at 3
@@ -170,7 +170,7 @@ def test_no_verdict_confirms_a_derived_or_recalled_formula(spec):
     module = spec.flow.user.source.split(":")[0]
     path = FOLDER / module.split("/")[-1]
     kind = provenance_of(path)
-    claimed = spec.flow.claimed_slope - (spec.measure == "global")
+    claimed = spec.claimed_slope - (spec.measure == "global")
     verdict = verdict_of(kind, spec.expected_slope, claimed, spec.reason or "")
     if kind in ("derived", "recalled"):
         assert verdict.startswith(f"{kind} formula ") and UNREAD in verdict, verdict

@@ -128,12 +128,13 @@ def user_functions(spec: CheckSpec) -> list:
 
 def run_two_step_check(game: Game, spec: CheckSpec, settings: Settings) -> CheckResult:
     """Measure and judge a second-order ODE against a two-step method by its two-step residual
-    (harness.measure.two_step); the step sizes are the time steps tau = sqrt(s), and no error series is computed."""
+    (harness.measure.two_step); the step sizes are the time steps tau (s = tau^q, q the rule's ``time_power``),
+    and no error series is computed."""
     start = time.perf_counter()
     taus, points = measurement_grid(game, spec, settings)
     guards.check_points(game, points, settings.seed)
     guards.check_pure(game, points)
-    guards.check_user_functions(game, spec.scheme, spec.flow, points, taus ** 2)
+    guards.check_user_functions(game, spec.scheme, spec.flow, points, taus ** two_step.time_power(spec.scheme))
     points, notes = guards.without_equilibria(game, points)
     measurement = two_step.measure_two_step_residual(game, spec.scheme, spec.flow, taus, points)
     scale = math.sqrt(plan_scale(game, spec))

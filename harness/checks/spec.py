@@ -130,15 +130,23 @@ class CheckSpec:
     def natural_slope(self) -> float:
         """max(p + 2, q + 1) for a flow of order p and a rule of order q, one less for a global error: the
         default expectation. From a cold start it is at most the regime's ``Scheme.steady_slope`` (1 or 2),
-        except against ``modified-at-step``, the flow of that start. A second-order ODE of resolution p: p + 3
-        (its two-step residual, in tau = sqrt(s))."""
+        except against ``modified-at-step``, the flow of that start. A second-order ODE: ``claimed_slope``."""
         if self.flow.second_order:
-            return self.flow.claimed_slope
+            return self.claimed_slope
         slope = float(max(self.flow.order + 2, self.scheme.method_order + 1))
         limit = self.scheme.steady_slope
         if limit is not None and self.flow.name != "modified-at-step":
             slope = min(slope, limit)
         return slope - (self.measure == "global")
+
+    @property
+    def claimed_slope(self) -> float:
+        """The local-error slope the flow claims against the rule it models: p + 2 for a flow of order p; for
+        the two-step residual of a second-order ODE of resolution p in the time step tau, p + q + 1 with s = tau^q
+        (q = 2 when tau = sqrt(s), harness.rules.base.Rule.time_power)."""
+        if self.flow.second_order:
+            return float(self.flow.order + RULES[self.scheme.name].time_power + 1)
+        return float(self.flow.order + 2)
 
     @property
     def at_step(self) -> bool:

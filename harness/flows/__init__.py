@@ -109,12 +109,6 @@ class Flow:
         return self.user is not None and self.user.second_order
 
     @property
-    def claimed_slope(self) -> float:
-        """The local-error slope the flow claims against the rule it models: p + 2 for a flow of order p,
-        p + 3 (in sqrt(s)) for the two-step residual of a second-order ODE of resolution p."""
-        return float(self.order + (3 if self.second_order else 2))
-
-    @property
     def label(self) -> str:
         """The name, with the file for a user's flow."""
         return self.user.label if self.user is not None else self.name

@@ -270,7 +270,7 @@ def program_token(spec: Any, game: Any) -> str | None:
     """A hash of a fresh trace of the user's rule and flow of the check ``spec`` on ``game`` (None when it
     has neither): their code, the constants and globals they read, the modules they call."""
     from harness.flows import UserFamily, family_field
-    from harness.model.user import second_order_function
+    from harness.model.user import initial_velocity_function, second_order_function
 
     scheme, flow = spec.scheme, spec.flow
     if scheme.name != "user" and flow.user is None:
@@ -285,8 +285,9 @@ def program_token(spec: Any, game: Any) -> str | None:
             add_trace(digest, update_map(game, scheme.structure), z, h, params)
         if flow.user is not None and flow.second_order:
             digest.update(b"second-order flow")
-            accelerate = second_order_function(flow.user, game, flow.user.keywords_from(scheme))
-            add_trace(digest, accelerate, z, z, h, h, params)
+            keywords = flow.user.keywords_from(scheme)
+            add_trace(digest, second_order_function(flow.user, game, keywords), z, z, h, h, params)
+            add_trace(digest, initial_velocity_function(flow.user, game, keywords), z, h, params)
         elif flow.user is not None:
             digest.update(b"flow")
             field = family_field(game, scheme.structure, UserFamily(flow.user, flow.user.keywords_from(scheme)))

@@ -28,10 +28,13 @@ flow in a third notation, its acceleration at time t for the method's step s:
 
     flow(V, x, v, t, s) -> acceleration
 
-with V the rate-scaled field (V = -alpha grad E for one objective), x = X(t) and v = X'(t). Its order is the
-resolution p in sqrt(s) (1: the high-resolution ODE, 0: the low-resolution one; two-step residual
-O(s^((p+3)/2))), and ``@harness.flow(order=1, time_offset=c)`` states which time the iterate x_k stands for:
-t_k = (k + c) sqrt(s) (default 0).
+with V the rate-scaled field (V = -alpha grad E for one objective), x = X(t) and v = X'(t). The iterate x_k
+stands for X(t_k), t_k = (k + c) tau, with the rule's time step tau: sqrt(s) when its momentum is tied to s, s
+when the momentum is fixed (``Rule.time_power``). Its order is the resolution p in tau (1: the high-resolution
+ODE, 0: the low-resolution one; two-step residual O(tau^(p+3)), or O(tau^(p+2)) when tau = s).
+``@harness.flow(order=1, time_offset=c)`` states c (default 0), and ``initial_velocity=u``, a function
+``u(V, x, s) -> v`` (naming keyword parameters like the flow), the velocity X'(t_k) that exact solutions start
+with (default V(x)): an ODE with a fast decaying mode is checked on its slow manifold, whose velocity the flow knows.
 """
 
 from __future__ import annotations
@@ -70,10 +73,13 @@ def _error(kind: str) -> type[HarnessError]:
     return RuleError if kind == "rule" else FlowError
 
 
-def _declare(kind: str, order: int, name: str | None, time_offset: float | None = None) -> Callable:
+def _declare(kind: str, order: int, name: str | None, time_offset: float | None = None,
+             initial_velocity: Callable | None = None) -> Callable:
     _check_order(order, kind, "the declared order")
     if time_offset is not None and not (isinstance(time_offset, (int, float)) and np.isfinite(time_offset)):
         raise FlowError(f"time_offset must be a finite number, got {time_offset!r}")
+    if initial_velocity is not None and not callable(initial_velocity):
+        raise FlowError(f"initial_velocity must be a function u(V, x, s) -> v, got {initial_velocity!r}")
 
     def declare(function: Callable) -> Callable:
         if not callable(function):
@@ -84,6 +90,8 @@ def _declare(kind: str, order: int, name: str | None, time_offset: float | None 
                 function.harness_name = name  # type: ignore[attr-defined]
             if time_offset is not None:
                 function.time_offset = float(time_offset)  # type: ignore[attr-defined]
+            if initial_velocity is not None:
+                function.initial_velocity = initial_velocity  # type: ignore[attr-defined]
         except AttributeError:  # e.g. a jitted function: declare on a plain wrapper
             wrapper = functools.wraps(function)(lambda *args, **kwargs: function(*args, **kwargs))
             return declare(wrapper)
@@ -92,10 +100,12 @@ def _declare(kind: str, order: int, name: str | None, time_offset: float | None 
     return declare
 
 
-def flow(*, order: int, name: str | None = None, time_offset: float | None = None) -> Callable:
+def flow(*, order: int, name: str | None = None, time_offset: float | None = None,
+         initial_velocity: Callable | None = None) -> Callable:
     """Declare a user flow's order p (0 ... 6; 1 for a first-order modified flow) and, optionally, the
     name it is reported under (default: the function's name); a second-order ODE may state its
-    ``time_offset`` c (the iterate x_k stands for X((k + c) sqrt(s)); default 0).
+    ``time_offset`` c (the iterate x_k stands for X((k + c) tau); default 0) and its ``initial_velocity``
+    u(V, x, s) -> X'(t_k) (default V(x); module docstring).
 
     >>> import harness
     >>> @harness.flow(order=1)
@@ -104,7 +114,7 @@ def flow(*, order: int, name: str | None = None, time_offset: float | None = Non
     >>> my_flow.order
     1
     """
-    return _declare("flow", order, name, time_offset)
+    return _declare("flow", order, name, time_offset, initial_velocity)
 
 
 def rule(*, order: int = 1, name: str | None = None) -> Callable:
@@ -126,12 +136,15 @@ class UserFunction:
     Equal when they wrap the same function from the same source. A *recorded* one (read back from a
     results document) has no function: it labels results but cannot be measured."""
 
-    __slots__ = ("function", "kind", "name", "source", "notation", "order", "keywords", "time_offset")
+    __slots__ = ("function", "kind", "name", "source", "notation", "order", "keywords", "time_offset",
+                 "initial_velocity")
 
     def __init__(self, function: Callable | None, kind: str, name: str, source: str, notation: str | None,
-                 order: int, keywords: tuple[str, ...] = (), time_offset: float = 0.0):
+                 order: int, keywords: tuple[str, ...] = (), time_offset: float = 0.0,
+                 initial_velocity: Callable | None = None):
         self.function, self.kind, self.name, self.source = function, kind, name, source
         self.notation, self.order, self.keywords, self.time_offset = notation, order, keywords, time_offset
+        self.initial_velocity = initial_velocity
 
     @classmethod
     def recorded(cls, kind: str, name: str, source: str, order: int, notation: str | None = None,
@@ -144,7 +157,7 @@ class UserFunction:
         return self.notation == "second-order"
 
     def _identity(self) -> tuple:
-        return self.function, self.kind, self.name, self.source, self.order, self.time_offset
+        return self.function, self.kind, self.name, self.source, self.order, self.time_offset, self.initial_velocity
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, UserFunction) and self._identity() == other._identity()
@@ -265,10 +278,13 @@ def from_callable(function: Callable | UserFunction, kind: str, source: str | No
         raise FlowError(f"{where} declares no order: decorate it with @harness.flow(order=1) or set "
                         f"{name}.order = 1 (p = 1 for a first-order modified flow, 0 for the gradient flow)")
     order = 1 if declared is None else _check_order(declared, kind, f"the order declared by {where}")
-    offset = getattr(function, "time_offset", None)
-    if offset is not None and notation != "second-order":
-        raise FlowError(f"{where} states a time_offset, which only a second-order ODE flow(V, x, v, t, s) has")
-    return UserFunction(function, kind, name, source, notation, order, keywords, float(offset or 0.0))
+    offset, initial = getattr(function, "time_offset", None), getattr(function, "initial_velocity", None)
+    for stated, what in ((offset, "a time_offset"), (initial, "an initial_velocity")):
+        if stated is not None and notation != "second-order":
+            raise FlowError(f"{where} states {what}, which only a second-order ODE flow(V, x, v, t, s) has")
+    if initial is not None:
+        _velocity_keywords(initial, where)
+    return UserFunction(function, kind, name, source, notation, order, keywords, float(offset or 0.0), initial)
 
 
 def _closure_values(function: Callable) -> str:
@@ -437,6 +453,38 @@ def second_order_function(user: UserFunction, game: Game, keywords: tuple[tuple[
     return call
 
 
+def _velocity_keywords(function: Callable, where: str) -> tuple[str, ...]:
+    """The keyword parameters an initial velocity u(V, x, s) names; FlowError when its signature is another."""
+    try:
+        parameters = list(inspect.signature(function).parameters.values())
+    except (TypeError, ValueError):
+        raise FlowError(f"the initial_velocity of {where}: its signature cannot be read; write it as "
+                        "u(V, x, s) -> v") from None
+    positional = [p for p in parameters if p.kind in (p.POSITIONAL_ONLY, p.POSITIONAL_OR_KEYWORD)
+                  and p.default is p.empty]
+    if len(positional) != 3:
+        raise FlowError(f"the initial_velocity of {where} takes ({', '.join(p.name for p in parameters)}); write it "
+                        "as u(V, x, s) -> v")
+    return tuple(p.name for p in parameters if p.kind == p.KEYWORD_ONLY or (
+        p.kind == p.POSITIONAL_OR_KEYWORD and p.default is not p.empty))
+
+
+def initial_velocity_function(user: UserFunction, game: Game, keywords: tuple[tuple[str, Any], ...]) -> Callable:
+    """The velocity X'(t_k) that a second-order ODE's exact solutions start with, as ``(x, s, params) -> v``: the
+    flow's ``initial_velocity`` (given the keyword parameters it names among the flow's) or V(x)."""
+    initial = user.initial_velocity
+    if initial is None:
+        return lambda x, s, params: rate_scaled_field(game, params.alpha, params.lam)(x)
+    names = _velocity_keywords(initial, user.describe)
+    named = {key: value for key, value in _named(user, game, keywords).items() if key in names}
+
+    def call(x, s, params):
+        out = initial(rate_scaled_field(game, params.alpha, params.lam), x, s, **named)
+        return _checked_part(user, out, "an initial velocity", sum(game.dims))
+
+    return call
+
+
 _TRACING_FIXES = (
     (jax.errors.TracerBoolConversionError, "it uses a Python `if`, `and`, `or` or bool() on a traced value",
      "use jnp.where(condition, a, b) or jax.lax.cond"),
@@ -454,11 +502,12 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
     """The user's function at every initial point (one step size h), compiled as the measurement will
     compile it; RuleError or FlowError with one line when it cannot be traced, raises, returns the wrong structure, or
     gives NaN or inf at an initial point."""
-    if user.second_order:  # the acceleration at velocity V(z), time 1 and step s = h
+    if user.second_order:  # the acceleration at the initial velocity, time 1 and step s = h
         accelerate = second_order_function(user, game, keywords)
+        initial = initial_velocity_function(user, game, keywords)
 
         def call(z, h, params):
-            return accelerate(z, rate_scaled_field(game, params.alpha, params.lam)(z), 1.0, h, params)
+            return accelerate(z, initial(z, h, params), 1.0, h, params)
     else:
         call = joint_function(user, game, keywords)
     try:

@@ -3,8 +3,9 @@ the formula comes from (``Citation:`` or ``Source:``, and ``Provenance:``, in it
 catalog in ``literature/``).
 
 Checks are grouped by claim (the flow), rule and regime, and expected slope. A group's verdict compares
-the claimed slope (``Flow.claimed_slope``: the flow's order + 2, or + 3 for the two-step residual of a
-second-order ODE, in sqrt(s)) with what its checks measured and what they were expected to
+the claimed slope (``CheckSpec.claimed_slope``: the flow's order + 2; for the two-step residual of a
+second-order ODE, its resolution + 3 in the time step sqrt(s), + 2 when the time step is s) with what its checks
+measured and what they were expected to
 measure: ``confirmed`` (the claimed slope, met), ``refuted`` (a lower slope, expected with a reason that
 starts "refuted"), ``confirmed only in its regime`` (a lower slope outside the regime the claim is stated
 for, reason starting "regime"), or ``not reproduced`` (a check did not meet its expectation).
@@ -124,7 +125,7 @@ def claims(results: list[CheckResult]) -> list[Claim]:
         sources[key] = source
     rows = []
     for (flow, rule, expected, reason), members in groups.items():
-        claimed = members[0].spec.flow.claimed_slope - (members[0].spec.measure == "global")
+        claimed = members[0].spec.claimed_slope - (members[0].spec.measure == "global")
         passed = all(r.passed for r in members)
         paper, provenance, finding = sources[(flow, rule, expected, reason)]
         if not passed:
@@ -159,11 +160,11 @@ def section_blocks(results: list[CheckResult]) -> list[Block]:
     intro = (f"{len(rows)} published claims under their rules and regimes ({sum(len(r.slopes) for r in rows)} "
              "checks); each flow's file states its citation and the provenance of the formula as implemented "
              "(printed, quoted, code, recalled or derived). Claimed: the local-error slope of the claim "
-             "(order + 2; for a second-order ODE, its two-step residual: resolution + 3, in sqrt(s); one less "
-             "for a global error); measured: the range over its checks. Verdict: \"confirmed\" only where the "
-             "formula checked is the one the source prints or the authors' code computes; \"confirmed as "
-             "quoted\" where it was read in a paper that cites it; a derived or recalled formula's verdict "
-             f"says so and that {UNREAD}.")
+             "(order + 2; for a second-order ODE, its two-step residual: resolution + 3 in the time step sqrt(s), "
+             "+ 2 when the time step is s; one less for a global error); measured: the range over its checks. "
+             "Verdict: \"confirmed\" only where the formula checked is the one the source prints or the "
+             "authors' code computes; \"confirmed as quoted\" where it was read in a paper that cites it; a "
+             f"derived or recalled formula's verdict says so and that {UNREAD}.")
     table = Table(("paper", "claim", "provenance", "rule and regime", "claimed", "measured", "verdict"), tuple(
         (row.paper, row.flow, row.provenance, row.rule, f"{row.claimed:g}",
          f"{min(row.slopes):.2f}–{max(row.slopes):.2f} ({len(row.slopes)})" if row.slopes else "—", row.verdict)

@@ -108,6 +108,9 @@ class Rule:
     """Whether the rule steps a lifted state (z, z_prev): a multistep rule."""
     two_step: ClassVar[bool] = False
     """Whether the rule is a two-step method checked against second-order ODEs (harness.measure.two_step)."""
+    time_power: ClassVar[int] = 2
+    """A two-step rule's step s as a power of its time step tau: s = tau^2 (tau = sqrt(s): momentum tied to the
+    step) or s = tau (fixed momentum, time t = k s)."""
     kinds: ClassVar[tuple[str, ...]] = ()
     """The ``structure[0]`` values whose step this rule builds (default: its name)."""
 

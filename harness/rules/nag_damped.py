@@ -24,9 +24,13 @@ class NesterovDamped(Rule):
     two_step = True
     options: ClassVar[tuple[Option, ...]] = (GAMMA,)
 
+    def momentum(self, s, params):
+        """a (module docstring)."""
+        return damped_momentum(params.gamma, s)
+
     def advance(self, V, x, x_prev, s, k, params):
         """x_(k+1) from x_k = ``x`` and x_(k-1) = ``x_prev`` (module docstring)."""
-        y = x + damped_momentum(params.gamma, s) * (x - x_prev)
+        y = x + self.momentum(s, params) * (x - x_prev)
         return y + s * V(y)
 
     def label(self, scheme) -> str:
