@@ -25,3 +25,37 @@ def _float64(request):
 @pytest.fixture(scope="session")
 def games():
     return catalog()
+
+
+@pytest.fixture
+def cli(capsys):
+    """``cli(*argv)``: ``harness ARGV`` run in the test's process through ``harness.cli.main`` (no process start
+    nor JAX import to pay), its exit code (argparse's SystemExit included) and what it printed, as the
+    ``subprocess.CompletedProcess`` a run of the console script gives: returncode, stdout, stderr, with the
+    warnings a process would print on stderr added to it (Python's default filters: not DeprecationWarning and
+    the like), which pytest would otherwise keep to its summary. The current folder is the test's own
+    (``monkeypatch.chdir`` for relative paths); the console script itself, a fresh process and signals: the tests
+    that start ``python -m harness`` (test_cli.py's test_version and test_check_writes_the_json_contract,
+    test_hostile_signals.py, test_cache.py)."""
+    import subprocess
+    import warnings
+
+    from harness.cli import main
+
+    hidden = (DeprecationWarning, PendingDeprecationWarning, ImportWarning, ResourceWarning)
+
+    def run(*argv) -> subprocess.CompletedProcess:
+        words = [str(word) for word in argv]
+        capsys.readouterr()
+        with warnings.catch_warnings(record=True) as caught:
+            warnings.simplefilter("default")
+            try:
+                code = main(words)
+            except SystemExit as exc:  # argparse's own exits (--help, --version, a bad flag)
+                code = exc.code
+        out, err = capsys.readouterr()
+        err += "".join(warnings.formatwarning(w.message, w.category, w.filename, w.lineno, w.line)
+                       for w in caught if not issubclass(w.category, hidden))
+        return subprocess.CompletedProcess(["harness", *words], code, out, err)
+
+    return run

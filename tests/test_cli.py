@@ -1,4 +1,6 @@
-"""The command line through a subprocess: exit codes, output and the JSON contract."""
+"""The command line: exit codes, output and the JSON contract. The console entry point itself (`python -m harness`,
+a process of its own) in test_version and test_check_writes_the_json_contract; the other tests call harness.cli.main
+in the test's process (the `cli` fixture of conftest.py), which is what that entry point runs."""
 
 import json
 import subprocess
@@ -13,8 +15,8 @@ def harness(*args, cwd=None):
                           timeout=600)
 
 
-def test_list_shows_the_catalog():
-    result = harness("list", "--json")
+def test_list_shows_the_catalog(cli):
+    result = cli("list", "--json")
     assert result.returncode == 0
     names = {game["name"] for game in json.loads(result.stdout)}
     assert {"dirac_gan", "dirac_gan_bilinear", "bilinear", "rotational", "rosenbrock"} <= names
@@ -43,13 +45,13 @@ def test_check_writes_the_json_contract(tmp_path):
     assert quiet.returncode == 0 and "[1/1]" not in quiet.stderr  # without a terminal, results on stdout only
 
 
-def test_official_convention_with_unequal_rates_exits_1():
-    result = harness("check", "--game", "bilinear", "--lr2", "0.3", "--flow", "official")
+def test_official_convention_with_unequal_rates_exits_1(cli):
+    result = cli("check", "--game", "bilinear", "--lr2", "0.3", "--flow", "official")
     assert result.returncode == 1
     assert "FAIL" in result.stdout and "outside 3" in result.stdout
 
 
-def test_game_from_a_file_outside_the_repository(tmp_path):
+def test_game_from_a_file_outside_the_repository(tmp_path, monkeypatch, cli):
     (tmp_path / "my_game.py").write_text(textwrap.dedent('''
         """A cubic zero-sum game, written outside the repository."""
         import jax.numpy as jnp
@@ -57,30 +59,25 @@ def test_game_from_a_file_outside_the_repository(tmp_path):
         E = lambda p, t: p[0] * t[0] + 0.2 * p[0] ** 3 * t[0]
         MINE = Game("cubic", E, lambda p, t: -E(p, t), [0.7], [0.4])
     '''))
-    result = harness("check", "--game", "my_game.py:MINE", "--scheme", "alternating", "--lr2", "0.5", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "--game", "my_game.py:MINE", "--scheme", "alternating", "--lr2", "0.5")
     assert result.returncode == 0, result.stderr + result.stdout
     assert "cubic" in result.stdout and result.stdout.count("PASS  PASS") == 2
-
-
-# The same input, one line and exit 2, in the default suite through harness.cli.main in the test's process:
-# test_reliability.py's test_bad_input_is_one_clear_line_and_exit_2 (its missing.py, --lr1 -1 and --flow bogus
-# cases); here, through a process of its own, in `pytest -m slow`.
-IN_TEST_RELIABILITY = [pytest.mark.slow]
 
 
 @pytest.mark.parametrize(
     "args, message",
     [
         (["check", "--game", "no_such_game"], "unknown game"),
-        pytest.param(["check", "--game", "missing.py:G"], "does not exist", marks=IN_TEST_RELIABILITY),
-        pytest.param(["check", "--game", "dirac_gan", "--lr1", "-1"], "positive", marks=IN_TEST_RELIABILITY),
+        (["check", "--game", "missing.py:G"], "does not exist"),
+        (["check", "--game", "dirac_gan", "--lr1", "-1"], "positive"),
         (["check", "--game", "dirac_gan", "--m", "0"], "positive integer"),
-        pytest.param(["check", "--game", "dirac_gan", "--flow", "bogus"], "unknown flow", marks=IN_TEST_RELIABILITY),
+        (["check", "--game", "dirac_gan", "--flow", "bogus"], "unknown flow"),
         (["check"], "--game"),
     ],
 )
-def test_bad_input_is_one_line_and_exit_2(args, message):
-    result = harness(*args)
+def test_bad_input_is_one_line_and_exit_2(cli, args, message):
+    result = cli(*args)
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
@@ -107,14 +104,15 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("harness ")
 
 
-def test_user_update_rule_from_a_file_gets_its_order_2_flow_checked(tmp_path):
+def test_user_update_rule_from_a_file_gets_its_order_2_flow_checked(tmp_path, monkeypatch, cli):
     (tmp_path / "rules.py").write_text(textwrap.dedent('''
         def lookahead(V, z, h):
             """A one-step momentum variant: z' = z + h V(z + 0.3 h V(z))."""
             return z + h * V(z + 0.3 * h * V(z))
     '''))
-    result = harness("check", "--game", "dirac_gan", "--scheme", "rules.py:lookahead", "--lr2", "0.5",
-                     "--flow", "bea:2", "--json", "out.json", cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    result = cli("check", "--game", "dirac_gan", "--scheme", "rules.py:lookahead", "--lr2", "0.5",
+                 "--flow", "bea:2", "--json", "out.json")
     assert result.returncode == 0, result.stderr + result.stdout
     (check,) = json.loads((tmp_path / "out.json").read_text())["results"]
     assert check["scheme"]["rule"] == "rules.py:lookahead" and check["flow"] == {"name": "bea:2", "order": 2}
@@ -130,12 +128,12 @@ def test_unknown_scheme_and_flow_order_are_exit_2():
         assert len(result.stderr.strip().splitlines()) == 1
 
 
-def test_check_with_optimizers_and_a_regime_records_them(tmp_path):
+def test_check_with_optimizers_and_a_regime_records_them(tmp_path, cli):
     out = tmp_path / "r.json"
-    result = harness("check", "--game", "dirac_gan", "--lr2", "0.3", "--points", "2",
-                     "--optimizer", "adam(beta1=0.9, beta2=0.99, eps=1e-8, bias_correction=true)",
-                     "--optimizer2", "heavy_ball(beta=0.5)", "--regime", "cold", "--step", "4",
-                     "--flow", "modified-at-step", "--flow", "modified", "--json", str(out))
+    result = cli("check", "--game", "dirac_gan", "--lr2", "0.3", "--points", "2",
+                 "--optimizer", "adam(beta1=0.9, beta2=0.99, eps=1e-8, bias_correction=true)",
+                 "--optimizer2", "heavy_ball(beta=0.5)", "--regime", "cold", "--step", "4",
+                 "--flow", "modified-at-step", "--flow", "modified", "--json", str(out))
     assert result.returncode == 0, result.stdout + result.stderr
     at_step, steady = json.loads(out.read_text())["results"]
     assert at_step["scheme"]["regime"] == "cold" and at_step["scheme"]["step"] == 4
@@ -154,14 +152,14 @@ def test_check_with_optimizers_and_a_regime_records_them(tmp_path):
     (["--optimizer", "adam", "--step", "3"], "step n applies to the cold regime"),
     (["--optimizer", "adam", "--flow", "bea:1"], "slow manifold"),
 ])
-def test_bad_optimizer_input_is_one_line_and_exit_2(args, message):
-    result = harness("check", "--game", "dirac_gan", *args)
+def test_bad_optimizer_input_is_one_line_and_exit_2(cli, args, message):
+    result = cli("check", "--game", "dirac_gan", *args)
     assert result.returncode == 2 and message in result.stderr and "Traceback" not in result.stderr, result.stderr
 
 
-def test_literature_runs_the_catalogs_claims_with_their_verdicts():
-    result = harness("check", "--literature", "--game", "finite_sum", "--points", "2")
+def test_literature_runs_the_catalogs_claims_with_their_verdicts(cli):
+    result = cli("check", "--literature", "--game", "finite_sum", "--points", "2")
     assert result.returncode == 0, result.stdout + result.stderr
     assert "random reshuffling (Smith et al. 2021)" in result.stdout and "9 checks: 9 met" in result.stdout
-    refused = harness("check", "--literature", "--matrix", "large")
+    refused = cli("check", "--literature", "--matrix", "large")
     assert refused.returncode == 2 and "leave out --matrix" in refused.stderr

@@ -4,9 +4,9 @@ Commands are the lines of fenced ``bash`` blocks (one command per line; comment 
 skipped) and the ``run:`` steps of fenced ``yaml`` blocks (the CI workflow). A trailing comment
 ``# exits N`` states the expected exit code (default 0). The cheap commands of a block run in order, in
 one temporary folder, with the test environment's ``harness`` first on PATH: a line ``harness SUBCOMMAND ...``
-that bash would pass on as it is (no expansion, redirection or second command) runs in one fresh Python process
-per run of such lines (``harness.cli.main`` on the words bash would pass; the process start and JAX's import,
-most of a small check's time, paid once per block, not once per line), every other line (``harness --version``,
+that bash would pass on as it is (no expansion, redirection or second command) runs in the test's own process
+(``harness.cli.main`` on the words bash would pass, in the block's folder, as the console script runs it: no
+process start nor JAX import per line, most of a small check's time), every other line (``harness --version``,
 ``python -m harness ...``: the entry points themselves) through ``bash``; the first
 commands of a block that an earlier block starts with, the same in the same order, are not run twice. The slow
 ones (setting up a virtual environment or installing, the whole check matrix, a report, the whole test
@@ -23,15 +23,15 @@ compared with the real one (``CHECKED_BY`` names the test of each such block).
 
 from __future__ import annotations
 
+import contextlib
 import doctest
-import json
+import io
 import os
 import re
 import shlex
 import shutil
 import subprocess
 import sys
-import tempfile
 import textwrap
 from dataclasses import dataclass
 from pathlib import Path
@@ -170,25 +170,7 @@ def _run(command: Command, cwd: Path, env: dict, timeout: float) -> None:
 
 
 SUBCOMMANDS = ("check", "list", "derive", "cache", "new-game", "report")
-"""The subcommands whose lines run in one Python process per block (``harness.cli.main``)."""
-
-RUNNER = """
-import contextlib, io, json, sys
-from harness.cli import main
-done = []
-for argv in json.loads(sys.stdin.read()):
-    out, err = io.StringIO(), io.StringIO()
-    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
-        try:
-            code = main(argv)
-        except SystemExit as exc:  # argparse's exits, as the console script's sys.exit(main()) gives them
-            code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
-    done.append({"code": code, "stdout": out.getvalue(), "stderr": err.getvalue()})
-    with open(sys.argv[1], "w") as file:  # after each line: a crash leaves the lines before it
-        json.dump(done, file)
-"""
-"""Runs ``harness ARGV`` for each ARGV of a JSON list on stdin, as the console script does (harness.cli:main, the
-exit code it returns or argparse's), and writes each line's exit code and output to the file named by argv[1]."""
+"""The subcommands whose lines run in the test's process (``harness.cli.main``)."""
 
 
 def in_process(command: Command) -> list[str] | None:
@@ -209,36 +191,35 @@ def in_process(command: Command) -> list[str] | None:
     return words[1:]
 
 
-def _run_in_process(run: list[Command], cwd: Path, env: dict, timeout: float) -> None:
-    """Runs a block's consecutive ``harness SUBCOMMAND`` lines in one fresh process (RUNNER) and checks each as
-    ``_run`` checks a line run through bash: its exit code, and no traceback."""
-    with tempfile.TemporaryDirectory() as folder:  # not in cwd: the block's own folder holds only what it writes
-        record = Path(folder) / "lines.json"
-        process = subprocess.run([sys.executable, "-c", RUNNER, str(record)], cwd=cwd, env=env, capture_output=True,
-                                 text=True, timeout=timeout * len(run), input=json.dumps([in_process(c) for c in run]))
-        done = json.loads(record.read_text()) if record.exists() else []
-    for command, result in zip(run, done, strict=False):
-        assert result["code"] == command.exit_code, (
-            f"README command `{command.line}` exited {result['code']}, expected {command.exit_code}\n"
-            f"--- stdout\n{result['stdout'][-3000:]}\n--- stderr\n{result['stderr'][-3000:]}"
+def _run_in_process(run: list[Command], cwd: Path) -> None:
+    """Runs a block's consecutive ``harness SUBCOMMAND`` lines in this process, in ``cwd``, as the console script
+    runs them (``harness.cli.main``: the exit code it returns, or argparse's), and checks each as ``_run`` checks a
+    line run through bash: its exit code, and no traceback."""
+    from harness.cli import main
+
+    for command in run:
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.chdir(cwd), contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(in_process(command))
+            except SystemExit as exc:  # argparse's exits, as the console script's sys.exit(main()) gives them
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 1)
+        assert code == command.exit_code, (
+            f"README command `{command.line}` exited {code}, expected {command.exit_code}\n"
+            f"--- stdout\n{out.getvalue()[-3000:]}\n--- stderr\n{err.getvalue()[-3000:]}"
         )
-        assert "Traceback" not in result["stderr"], result["stderr"]
-    assert process.returncode == 0 and len(done) == len(run), (
-        f"the process running `{run[len(done) if len(done) < len(run) else -1].line}` ended with exit code "
-        f"{process.returncode}\n--- stdout\n{process.stdout[-3000:]}\n--- stderr\n{process.stderr[-3000:]}")
-    assert "Traceback" not in process.stderr, process.stderr
+        assert "Traceback" not in err.getvalue(), err.getvalue()
 
 
 def _run_all(run: list[Command], cwd: Path, env: dict, timeout: float) -> None:
-    """Runs a block's commands in order: each run of consecutive ``in_process`` lines in one process, every other
-    line through bash."""
+    """Runs a block's commands in order: the ``in_process`` lines in this process, every other line through bash."""
     pending: list[Command] = []
     for command in [*run, None]:
         if command is not None and in_process(command) is not None:
             pending.append(command)
             continue
         if pending:
-            _run_in_process(pending, cwd, env, timeout)
+            _run_in_process(pending, cwd)
             pending = []
         if command is not None:
             _run(command, cwd, env, timeout)
@@ -274,7 +255,7 @@ def test_the_documents_have_commands_and_they_are_classified():
     assert any(c.line.startswith("harness list") and not c.slow for c in everything)
     assert all(c.slow for c in everything if "--all" in c.line or "pip install" in c.line)
     assert {c.exit_code for c in everything if "--flow official" in c.line and "--lr2 0.3" in c.line} == {1}
-    # the entry points themselves run through bash; the checks of a block in one process
+    # the entry points themselves run through bash; the checks of a block in the test's process
     direct = {c.line.split(" #")[0].strip() for c in everything if not c.slow and in_process(c) is None}
     assert direct == {"harness --version", "python -m harness ..."}, direct
 

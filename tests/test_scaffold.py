@@ -20,7 +20,7 @@ def harness_cli(*args, cwd=None):
 
 def test_the_written_game_passes_harness_check_as_written(tmp_path, capsys):
     # the command line in this process (a fresh one would start JAX again for each command); the console script
-    # itself: test_a_bad_name_is_one_line_and_exit_2_through_the_command and test_readme.py's Adding a game block
+    # itself: test_a_bad_name_is_one_line_and_exit_2_through_the_command
     assert main(["new-game", "spiral", "--path", str(tmp_path / "mine")]) == 0
     made = capsys.readouterr()
     path = tmp_path / "mine" / "spiral.py"

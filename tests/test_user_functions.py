@@ -2,9 +2,8 @@
 examples in examples/, and every bad input as one line with exit code 2."""
 
 import json
-import os
+import re
 import shutil
-import subprocess
 import sys
 import textwrap
 from pathlib import Path
@@ -23,28 +22,27 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 pytest_plugins = ["pytester"]
 
 
-def harness_cli(*args, cwd):
-    env = {**os.environ, "HARNESS_CACHE_DIR": os.environ.get("HARNESS_CACHE_DIR", "off")}
-    return subprocess.run([sys.executable, "-m", "harness", *args], cwd=cwd, capture_output=True, text=True,
-                          env=env, timeout=600)
+# The command line runs in the test's process (the `cli` fixture of conftest.py: harness.cli.main, its exit code
+# and output), in the test's folder as its current folder: relative paths are taken as `harness` in a shell takes them.
 
 
 @pytest.fixture
-def outside(tmp_path):
-    """A folder outside the repository holding copies of the examples."""
+def outside(tmp_path, monkeypatch):
+    """A folder outside the repository holding copies of the examples; the current folder."""
     for example in EXAMPLES.glob("*.py"):
         shutil.copy(example, tmp_path / example.name)
+    monkeypatch.chdir(tmp_path)
     return tmp_path
 
 
 # --- the examples, from the command line --------------------------------------------------------------
 
 
-def test_lookahead_flow_from_a_file_outside_the_repository_passes_and_the_wrong_one_fails(outside):
+def test_lookahead_flow_from_a_file_outside_the_repository_passes_and_the_wrong_one_fails(outside, cli):
     common = ["check", "--game", "dirac_gan", "--scheme", "lookahead.py:lookahead", "--lr1", "0.7", "--lr2", "1.3"]
-    right = harness_cli(*common, "--flow", "lookahead.py:lookahead_flow", "--json", "right.json", cwd=outside)
+    right = cli(*common, "--flow", "lookahead.py:lookahead_flow", "--json", "right.json")
     assert right.returncode == 0, right.stderr + right.stdout
-    wrong = harness_cli(*common, "--flow", "lookahead.py:lookahead_flow_wrong", "--json", "wrong.json", cwd=outside)
+    wrong = cli(*common, "--flow", "lookahead.py:lookahead_flow_wrong", "--json", "wrong.json")
     assert wrong.returncode == 1, wrong.stderr + wrong.stdout
     (passed,) = json.loads((outside / "right.json").read_text())["results"]
     (failed,) = json.loads((outside / "wrong.json").read_text())["results"]
@@ -58,7 +56,7 @@ def test_lookahead_flow_from_a_file_outside_the_repository_passes_and_the_wrong_
     assert "lookahead_flow (lookahead.py)" in right.stdout
 
 
-def test_gradient_and_bea_flows_work_with_user_rules_in_both_notations(outside):
+def test_gradient_and_bea_flows_work_with_user_rules_in_both_notations(outside, cli):
     (outside / "joint.py").write_text(textwrap.dedent('''
         import jax.numpy as jnp
 
@@ -70,9 +68,8 @@ def test_gradient_and_bea_flows_work_with_user_rules_in_both_notations(outside):
             ahead_theta = z + h * jnp.where(is_phi, v, 0.0)
             return z + h * jnp.concatenate([V(ahead_phi)[:n_phi], V(ahead_theta)[n_phi:]])
     '''))
-    result = harness_cli("check", "--game", "bilinear", "--scheme", "joint.py:lookahead", "--lr2", "0.5",
-                         "--flow", "gradient", "--flow", "bea:2", "--flow", "lookahead.py:lookahead_flow",
-                         "--json", "out.json", cwd=outside)
+    result = cli("check", "--game", "bilinear", "--scheme", "joint.py:lookahead", "--lr2", "0.5",
+                 "--flow", "gradient", "--flow", "bea:2", "--flow", "lookahead.py:lookahead_flow", "--json", "out.json")
     assert result.returncode == 0, result.stderr + result.stdout
     slopes = [r["fitted_slope"] for r in json.loads((outside / "out.json").read_text())["results"]]
     assert np.allclose(slopes, [2, 4, 3], atol=0.15), slopes
@@ -107,8 +104,7 @@ def test_hand_written_alternating_flow_measures_the_builtin_errors(name):
 # --- Python API, check matrix, pytest plugin --------------------------------------------------------------
 
 
-def test_python_api_takes_functions_and_file_specs(outside, monkeypatch):
-    monkeypatch.chdir(outside)
+def test_python_api_takes_functions_and_file_specs(outside):
     sys.path.insert(0, str(outside))
     try:
         import lookahead  # the copy outside the repository
@@ -125,7 +121,7 @@ def test_python_api_takes_functions_and_file_specs(outside, monkeypatch):
     assert entry["scheme"]["rule"].endswith("lookahead.py:lookahead")
 
 
-def test_check_matrix_takes_flow_and_rule_paths_relative_to_the_matrix_file(outside):
+def test_check_matrix_takes_flow_and_rule_paths_relative_to_the_matrix_file(outside, cli):
     (outside / "ci").mkdir()
     (outside / "ci" / "flows").mkdir()
     shutil.move(outside / "lookahead.py", outside / "ci" / "flows" / "lookahead.py")
@@ -139,7 +135,7 @@ def test_check_matrix_takes_flow_and_rule_paths_relative_to_the_matrix_file(outs
         rates = [[0.7, 1.3]]
         flows = ["gradient", "flows/lookahead.py:lookahead_flow"]
     '''))
-    result = harness_cli("check", "--all", "--matrix", "ci/matrix.toml", "--json", "out.json", cwd=outside)
+    result = cli("check", "--all", "--matrix", "ci/matrix.toml", "--json", "out.json")
     assert result.returncode == 0, result.stderr + result.stdout
     checks = json.loads((outside / "out.json").read_text())["results"]
     assert [(c["game"], c["flow"]["name"], round(c["fitted_slope"])) for c in checks] == [
@@ -195,17 +191,22 @@ def test_user_flow_kernels_are_keyed_by_their_closure_values():
     assert abs(right.fit.slope - 2) < 0.15 and abs(off.fit.slope - 1) < 0.15  # 0.5 V: wrong at O(h)
 
 
-def test_edited_flow_file_is_not_served_a_stale_kernel(tmp_path):
+def test_edited_flow_file_is_not_served_a_stale_kernel(tmp_path, monkeypatch, cli):
+    from harness.measure import kernel_cache
+
+    # Kept kernels in a folder of the test's own, whatever the session's cache: the second run, of the edited file,
+    # finds the first run's kernels there and in memory (kernel_cache.call: one key for both), under another key.
+    kernels = tmp_path / "cache" / "kernels"
+    monkeypatch.setattr(kernel_cache, "directory", lambda: kernels)
+    monkeypatch.chdir(tmp_path)
     flow = tmp_path / "flow.py"
     source = "import harness\n\n@harness.flow(order=0)\ndef scaled(V, z, h):\n    return {} * V(z)\n"
-    env_cache = {"HARNESS_CACHE_DIR": str(tmp_path / "cache")}
     slopes = []
     for scale in ("1.0", "0.5"):
         flow.write_text(source.format(scale))
-        result = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "dirac_gan", "--points", "1",
-                                 "--flow", "flow.py:scaled", "--json", "out.json"], cwd=tmp_path,
-                                capture_output=True, text=True, env={**os.environ, **env_cache}, timeout=600)
+        result = cli("check", "--game", "dirac_gan", "--points", "1", "--flow", "flow.py:scaled", "--json", "out.json")
         assert result.returncode in (0, 1), result.stderr
+        assert any(kernels.glob("*.jaxexport")), "the run kept no kernel"
         slopes.append(json.loads((tmp_path / "out.json").read_text())["results"][0]["fitted_slope"])
     assert abs(slopes[0] - 2) < 0.15 and abs(slopes[1] - 1) < 0.15, slopes
 
@@ -314,21 +315,26 @@ BAD_INPUT = [
 ]
 
 
-@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
-def test_bad_user_function_is_one_line_and_exit_2(tmp_path, args, message):
-    import re
-
+@pytest.fixture
+def user_files(tmp_path, monkeypatch):
+    """flows.py and rules.py in the current folder."""
     (tmp_path / "flows.py").write_text(FLOWS)
     (tmp_path / "rules.py").write_text(RULES)
-    result = harness_cli("check", "--game", "bilinear", *args, cwd=tmp_path)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path
+
+
+@pytest.mark.parametrize(("args", "message"), BAD_INPUT, ids=[" ".join(a) for a, _ in BAD_INPUT])
+def test_bad_user_function_is_one_line_and_exit_2(user_files, cli, args, message):
+    result = cli("check", "--game", "bilinear", *args)
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr, result.stderr
     assert re.search(message, lines[0]), lines[0]
 
 
-def test_a_bad_flow_in_a_matrix_stops_the_run_before_anything_is_measured(tmp_path):
-    (tmp_path / "flows.py").write_text(FLOWS)
+def test_a_bad_flow_in_a_matrix_stops_the_run_before_anything_is_measured(user_files, cli):
+    tmp_path = user_files
     (tmp_path / "matrix.toml").write_text(textwrap.dedent('''
         [[check]]
         games = ["dirac_gan"]
@@ -340,7 +346,7 @@ def test_a_bad_flow_in_a_matrix_stops_the_run_before_anything_is_measured(tmp_pa
         scheme = "simultaneous"
         flows = ["flows.py:raises"]
     '''))
-    result = harness_cli("check", "--all", "--matrix", "matrix.toml", "--json", "out.json", cwd=tmp_path)
+    result = cli("check", "--all", "--matrix", "matrix.toml", "--json", "out.json")
     assert result.returncode == 2
     assert result.stderr.strip().splitlines() == [
         "harness: error: flow 'raises' (flows.py:raises) raised ValueError: my derivation is unfinished"]

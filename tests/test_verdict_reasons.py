@@ -1,9 +1,6 @@
 """Every verdict's reason is right: steps outside the asymptotic range are named (and blamed on no kink),
 a kink is claimed only when the refined quadrature confirms it, and impure losses are refused."""
 
-import os
-import subprocess
-import sys
 import textwrap
 
 import numpy as np
@@ -91,12 +88,17 @@ pure_game = Game("pure_game", pure, lambda p, t: -pure(p, t), [0.7], [0.4])
 '''
 
 
-@pytest.mark.parametrize("name", ["random_game", "stateful_game"])
-def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(tmp_path, name):
+@pytest.fixture
+def game_file(tmp_path, monkeypatch):
+    """GAME_FILE as games.py in the current folder."""
     (tmp_path / "games.py").write_text(textwrap.dedent(GAME_FILE))
-    env = {**os.environ, "HARNESS_CACHE_DIR": "off"}
-    result = subprocess.run([sys.executable, "-m", "harness", "check", "--game", f"games.py:{name}"], cwd=tmp_path,
-                            capture_output=True, text=True, env=env, timeout=600)
+    monkeypatch.chdir(tmp_path)
+    return tmp_path / "games.py"
+
+
+@pytest.mark.parametrize("name", ["random_game", "stateful_game"])
+def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(game_file, cli, name):
+    result = cli("check", "--game", f"games.py:{name}")  # the command line, in this process
     assert result.returncode == 2, result.stdout + result.stderr
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and "Traceback" not in result.stderr
@@ -105,12 +107,9 @@ def test_a_loss_that_is_not_a_pure_function_is_refused_in_one_line(tmp_path, nam
     assert "remove Python/numpy randomness or global state" in lines[0]
 
 
-def test_the_pure_loss_of_the_same_file_checks(tmp_path):
+def test_the_pure_loss_of_the_same_file_checks(game_file, cli):
     """The control of the refusals above: the same file's pure game passes (once, not once per refused game)."""
-    (tmp_path / "games.py").write_text(textwrap.dedent(GAME_FILE))
-    env = {**os.environ, "HARNESS_CACHE_DIR": "off"}
-    pure = subprocess.run([sys.executable, "-m", "harness", "check", "--game", "games.py:pure_game"], cwd=tmp_path,
-                          capture_output=True, text=True, env=env, timeout=600)
+    pure = cli("check", "--game", "games.py:pure_game")
     assert pure.returncode == 0, pure.stderr
 
 
