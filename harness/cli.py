@@ -573,7 +573,7 @@ def command_report(args) -> int:
         return 1 if any(c.kind in WORSE for c in changes) else 0
 
     from harness.base.progress import ProgressBar
-    from harness.report import claim, paper, write_report
+    from harness.report import claim, derived_in_background, paper, write_report
 
     games = chosen_games(args.game or None)
     partial = None
@@ -589,6 +589,9 @@ def command_report(args) -> int:
     claim(Path(args.out))  # a new, empty or earlier report's folder (refused before anything runs otherwise)
     if not args.merge:
         partial = PartialRun(Path(args.out) / PARTIAL_NAME, specs + facts, settings, games)
+    reported = [r.spec.game for r in results] if args.merge else [spec.game for spec in specs]
+    # the section "Modified flows, derived" depends on no measurement: derived in a process of its own meanwhile
+    derived = derived_in_background() if paper.covers(reported) and args.jobs > 1 else None
     checks_progress: Callable[[int, int, CheckResult], None] | None
     figures_progress: Callable[[int, int, str], None] | None
     if args.quiet:
@@ -617,7 +620,8 @@ def command_report(args) -> int:
         results, facts = ran[:len(ran) - len(facts)], ran[len(ran) - len(facts):]
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         shutil.rmtree(out / ".staging", ignore_errors=True)  # an interrupted run's (in the report's own folder)
-        write_report(results, settings, out / ".staging", games, figures_progress, paper_checks=facts)
+        write_report(results, settings, out / ".staging", games, figures_progress, paper_checks=facts,
+                     derived_flows=derived)
         publish(out / ".staging", out)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, len(results), len(results), None if partial is None else partial.path) from None

@@ -19,9 +19,11 @@ for the same inputs on the same machine and checkout; SVGs are byte-stable.
 
 from __future__ import annotations
 
+import concurrent.futures
 import dataclasses
 import datetime
 import json
+import multiprocessing
 import platform
 import re
 import subprocess
@@ -32,6 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
+from harness.base import cache_config
 from harness.base.errors import ResultsError, UsageError
 from harness.base.files import atomic_write
 from harness.base.precision import float64
@@ -371,13 +374,14 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
 @float64
 def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
                  progress: Callable[[int, int, str], None] | None = None,
-                 paper_checks: list[CheckResult] | None = None) -> Path:
+                 paper_checks: list[CheckResult] | None = None,
+                 derived_flows: concurrent.futures.Future | None = None) -> Path:
     """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see
     ``write_figures``); return the path of ``index.md``. A report that covers paper.PAPER_GAMES (the default
     matrix does) adds the sections "The paper, checked" and "Modified flows, derived": their numbers are
     recorded in results.json (keys ``paper``, with the facts' slope checks the matrix lacks in ``checks``:
-    ``paper_checks``, run with the matrix, or run here; and ``derived_flows``), and the sections are written
-    from that file's data alone."""
+    ``paper_checks``, run with the matrix, or run here; and ``derived_flows``: ``derived_data()``, or the
+    result of ``derived_in_background()`` when given), and the sections are written from that file's data alone."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
     figures = write_figures(results, games, out / "figures", progress)
@@ -389,7 +393,7 @@ def write_report(results: list[CheckResult], settings: Settings, out: Path, game
         specs = paper.fact_specs()
         lookup = {r.spec: r for r in [*extra, *(r for r in results if r.spec in specs)]}
         paper_data = {**paper.measure(out, lookup), "checks": [r.to_dict() for r in extra]}
-        derived = derived_data()
+        derived = derived_flows.result() if derived_flows is not None else derived_data()
     disagreements = paper.disagreements(paper_data.get("facts", []))
     claims = literature.claims(results)
     table = ordered(results)
@@ -474,6 +478,21 @@ DERIVED_RULES: tuple[tuple[str, str, dict], ...] = (
 NOT_DERIVED = {"random_reshuffling": "one epoch over a finite sum E = (1/m) Σ_k C_k steps along each component's "
                                      "field in turn: its modified field is a series in the component fields, not "
                                      "in their mean f, so it is not a P-series in f and g and is not derived here"}
+
+
+def derived_in_background() -> concurrent.futures.Future:
+    """``derived_data()`` computed in a process of its own while the caller goes on (a report's checks run
+    meanwhile); ``.result()`` is the list. The process is spawned, not forked (JAX's threads make a fork unsafe),
+    and uses the caches as the command line does."""
+    pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
+    future = pool.submit(_derived_with_caches)
+    pool.shutdown(wait=False)
+    return future
+
+
+def _derived_with_caches() -> list[dict]:
+    cache_config.enable_compilation_cache()
+    return derived_data()
 
 
 def derived_data(order: int = DERIVED_ORDER) -> list[dict]:
