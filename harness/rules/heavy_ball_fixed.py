@@ -10,18 +10,19 @@ with momentum tied to s and time step sqrt(s)."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
+from harness.rules.base import Option
 from harness.rules.heavy_ball import BETA
 from harness.rules.heavy_ball_sc import HeavyBallSC
 
 
-@dataclass(frozen=True)
-class HeavyBallFixed(HeavyBallSC):
-    """heavy_ball_sc's step with the fixed momentum beta and time step s."""
+class FixedMomentum:
+    """What heavy_ball_fixed and nag_fixed add to the steps of heavy_ball_sc and nag_damped: the fixed momentum
+    beta (option ``beta``) and the time step s."""
 
-    name = "heavy_ball_fixed"
-    options = (BETA,)
-    time_power = 1
+    options: ClassVar[tuple[Option, ...]] = (BETA,)
+    time_power: ClassVar[int] = 1
 
     def momentum(self, s, params):
         return params.beta
@@ -33,6 +34,13 @@ class HeavyBallFixed(HeavyBallSC):
 
     def label(self, scheme) -> str:
         return f", beta={scheme.beta:g}"
+
+
+@dataclass(frozen=True)
+class HeavyBallFixed(FixedMomentum, HeavyBallSC):
+    """heavy_ball_sc's step with the fixed momentum beta and time step s."""
+
+    name = "heavy_ball_fixed"
 
 
 RULE = HeavyBallFixed()

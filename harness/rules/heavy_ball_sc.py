@@ -6,6 +6,7 @@ second-order ODEs by the two-step residual (harness.measure.two_step):
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import ClassVar
 
 import jax.numpy as jnp
 
@@ -26,7 +27,7 @@ def tied_momentum(mu, s):
 class HeavyBallSC(Rule):
     name = "heavy_ball_sc"
     two_step = True
-    options = (MU,)
+    options: ClassVar[tuple[Option, ...]] = (MU,)
 
     def momentum(self, s, params):
         """a (module docstring)."""

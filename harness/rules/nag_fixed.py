@@ -11,28 +11,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.rules.heavy_ball import BETA
+from harness.rules.heavy_ball_fixed import FixedMomentum
 from harness.rules.nag_damped import NesterovDamped
 
 
 @dataclass(frozen=True)
-class NesterovFixed(NesterovDamped):
+class NesterovFixed(FixedMomentum, NesterovDamped):
     """nag_damped's step with the fixed momentum beta and time step s."""
 
     name = "nag_fixed"
-    options = (BETA,)
-    time_power = 1
-
-    def momentum(self, s, params):
-        return params.beta
-
-    def lead(self, scheme) -> float:
-        """1 / (1 - beta): the ODE's first-order field V / (1 - beta) (harness.measure.two_step scales its step
-        sizes by it)."""
-        return 1.0 / (1.0 - scheme.beta)
-
-    def label(self, scheme) -> str:
-        return f", beta={scheme.beta:g}"
 
 
 RULE = NesterovFixed()
