@@ -25,12 +25,14 @@ from harness.base import distributed
 from harness.base.errors import UsageError
 from harness.base.integrate import EPS, dopri8_rows, reference_solutions
 from harness.base.precision import require_float64
+from harness.base.result_cache import digest, kept
 from harness.flows import Family, Flow, UserFamily, family_field, flow_family, optimizer_coefficients
 from harness.flows.optimizer_flows import mean_lag, optimizer_flow
 from harness.measure import kernel_cache
 from harness.measure.kernel_cache import LOADED, family_key, program_key
 from harness.model import identity
 from harness.model.game import Game, is_affine_function
+from harness.model.identity import exact_text, result_key
 from harness.model.scaled_field import velocity
 from harness.rules.optimizers import ADAPTIVE, players
 from harness.rules.regimes import start_states
@@ -92,7 +94,21 @@ def jacobian_norm(game: Game, scheme: Scheme, iterations: int = 30, at_step: boo
     at which the rule's state changes along its leading field D: max(|dD/dz|, max_i |(u'D)_i| / N_i) times
     (1 + the longest memory), with N_i = sqrt(u_i^2 + eps) for adaptive players (each coordinate is
     normalised) and |u| for the others (``optimizer_rate``); the memory of the flow on the slow manifold, or
-    with ``at_step`` that of the cold start's step n (the flow ``modified-at-step``)."""
+    with ``at_step`` that of the cold start's step n (the flow ``modified-at-step``). Kept across runs
+    (harness.base.result_cache) by the game, every field of the scheme (``_scheme_text``), ``iterations`` and
+    ``at_step``."""
+    text = _scheme_text(scheme)
+    key = None if text is None else result_key("jacobian_norm", game, text, iterations, at_step)
+    return float(kept(key, lambda: (_jacobian_norm(game, scheme, iterations, at_step),))[0])
+
+
+def _scheme_text(scheme: Scheme) -> str | None:
+    """Every field of a scheme exactly (harness.model.identity.exact_text), for a result's key; None for a user's
+    rule, whose code its fields do not hold."""
+    return None if scheme.name == "user" else exact_text(scheme)
+
+
+def _jacobian_norm(game: Game, scheme: Scheme, iterations: int, at_step: bool) -> float:
     structure = scheme.structure if scheme.optimizers else ("field",)
     coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
     power = _power_step(game, structure)
@@ -110,7 +126,15 @@ def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndar
     """max(|dD/dz| = ``lead_norm``, max_i |(u'D)_i| / N_i over ``points``) (1 + lag): the relative rate of
     change of the fields the buffers average, stretched by their longest mean lag (d / (1 - d) on the flow,
     less after n steps from a cold start when ``at_step``; nesterov's look-ahead counts as a buffer of decay
-    beta)."""
+    beta). Kept across runs (harness.base.result_cache) by the game, every field of the scheme (``_scheme_text``),
+    ``lead_norm``, ``points`` and ``at_step``."""
+    text = _scheme_text(scheme)
+    key = None if text is None else result_key("optimizer_rate", game, text, float(lead_norm).hex(), digest(points),
+                                                at_step)
+    return float(kept(key, lambda: (_optimizer_rate(game, scheme, lead_norm, points, at_step),))[0])
+
+
+def _optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndarray, at_step: bool) -> float:
     optimizers = scheme.optimizers
     assert optimizers is not None
     rows = np.asarray(_relative_rates(game, scheme.structure)(jnp.asarray(points), scheme.params,

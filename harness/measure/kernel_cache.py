@@ -38,6 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.cache_config import cache_limit_bytes, programs_limit_bytes
+from harness.base.result_cache import SUFFIX, directory, harness_source
 from harness.model.game import Game
 from harness.model.identity import add_program, add_trace
 from harness.rules.base import Traced
@@ -49,21 +50,6 @@ LOADED = 32
 mappings, and a process has about 65 000 (a long matrix run would otherwise exhaust them)."""
 _MEMORY: collections.OrderedDict[Path, Callable] = collections.OrderedDict()
 jax.export.register_namedtuple_serialization(Traced, serialized_name="harness.rules.base.Traced")
-
-
-def directory() -> Path | None:
-    """Where kernels are kept: ``kernels/`` in JAX's compilation cache directory (None when it is off)."""
-    base = jax.config.jax_compilation_cache_dir  # type: ignore[attr-defined]
-    return Path(base) / "kernels" if base else None
-
-
-@functools.cache
-def harness_source() -> str:
-    digest = hashlib.sha256()
-    package = Path(__file__).resolve().parents[1]
-    for path in sorted(package.rglob("*.py")):
-        digest.update(path.relative_to(package).as_posix().encode() + path.read_bytes())
-    return digest.hexdigest()
 
 
 @functools.cache
@@ -141,8 +127,8 @@ def call(kernel: Any, key: str, args: tuple):
 def evict(folder: Path, limit: int) -> list[Path]:
     """Remove the least recently used kernels (oldest modification time, which ``call`` refreshes on use)
     until ``folder`` holds at most ``limit`` bytes of them; return the removed paths."""
-    return _evict([(path, path) for pattern in ("*.jaxexport", "*.derivation.json") for path in folder.glob(pattern)],
-                  limit)
+    return _evict([(path, path) for pattern in ("*.jaxexport", "*.derivation.json", f"*{SUFFIX}")
+                   for path in folder.glob(pattern)], limit)
 
 
 def evict_programs(folder: Path, limit: int) -> list[Path]:
@@ -195,8 +181,9 @@ def _write(path: Path, data: bytes | bytearray) -> None:
     temporary.replace(path)
 
 
-_KERNEL_FILE = re.compile(r"\.?[0-9a-f]{64}\.(jaxexport|derivation\.json)(\.\d+(\.[0-9a-f]+)?\.tmp)?")
-"""A kept kernel (``call``), or one being written (``_write``'s temporary file)."""
+_KERNEL_FILE = re.compile(r"\.?[0-9a-f]{64}\.(jaxexport|derivation\.json|result\.json)(\.\d+(\.[0-9a-f]+)?\.tmp)?")
+"""A kept kernel (``call``), derivation or result (harness.base.result_cache), or one being written (a temporary
+file)."""
 _PROGRAM_FILE = re.compile(r".+-[0-9a-f]{32,}-(cache|atime)")
 """JAX's compiled program ``NAME-HASH-cache`` and its access-time file ``NAME-HASH-atime`` (jax._src.lru_cache)."""
 JAX_FILES = (".lockfile", "xla_gpu_kernel_cache_file")

@@ -17,6 +17,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.errors import GameError, HarnessError
+from harness.base.result_cache import kept
 
 Array = jax.Array
 
@@ -139,12 +140,16 @@ class Game:
         Decided at three seeded random points z near the default state: the second directional derivative
         F''(z)[v, w], which autodiff gives as exact zeros for affine fields, and, because a piecewise-affine
         field (ReLU, abs) also has F'' = 0 almost everywhere, the secant F(z + v) - F(z) against J(z) v,
-        which must agree to round-off. ``linear=True/False`` metadata overrides it.
+        which must agree to round-off. ``linear=True/False`` metadata overrides it. Kept across runs by the game's
+        fingerprint (harness.base.result_cache, harness.model.identity.fingerprint).
         """
         if "linear" in self.metadata:
             return bool(self.metadata["linear"])
         if self._affine is None:
-            object.__setattr__(self, "_affine", is_affine_function(self.field, self.z0))
+            from harness.model.identity import result_key
+
+            object.__setattr__(self, "_affine", bool(kept(result_key("is_affine", self),
+                                                          lambda: (is_affine_function(self.field, self.z0),))[0]))
         return bool(self._affine)
 
     def identity_items(self) -> dict:
@@ -195,10 +200,16 @@ def single_objective(name: str, loss: Callable, x0: Any, **metadata: Any) -> Gam
 def validate(game: Game) -> None:
     """Evaluate a game at its default state and a few seeded nearby points; raise GameError with one
     clear line if anything is unusable (wrong shapes or dtypes, NaN or inf, an identically zero field).
-    A game whose code or data changed since last seen is traced afresh (harness.model.identity.refresh)."""
-    from harness.model.identity import refresh
+    A game whose code or data changed since last seen is traced afresh (harness.model.identity.refresh); a pass is
+    kept across runs by the game's fingerprint (harness.base.result_cache, harness.model.identity.fingerprint)."""
+    from harness.model.identity import refresh, result_key
 
     refresh([game])
+    kept(result_key("validate", game), lambda: _validate(game))
+
+
+def _validate(game: Game) -> tuple:
+    """``validate``'s checks (nothing to keep but that they passed)."""
     a, b = game.dims
     phi, theta = jnp.asarray(game.phi0), jnp.asarray(game.theta0)
     for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
@@ -233,6 +244,7 @@ def validate(game: Game) -> None:
             f"game {game.name!r}: the vector field is identically zero near the default state "
             "(a loss that is not differentiable, e.g. built with integer casts or stop_gradient?)"
         )
+    return ()
 
 
 def _call(game: Game, label: str, fn: Callable, phi: Array, theta: Array) -> Array:

@@ -32,6 +32,7 @@ with other values).
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import functools
 import hashlib
 import os
@@ -52,7 +53,7 @@ from jax.extend import core as jcore
 BUDGET = 200_000
 """The most objects one snapshot visits (beyond, the rest is compared by identity)."""
 _DEPTH = 60
-_KEEP = frozenset({"harness.measure.kernel_cache.harness_source", "harness.measure.kernel_cache._cap_programs_at_exit"})
+_KEEP = frozenset({"harness.base.result_cache.harness_source", "harness.measure.kernel_cache._cap_programs_at_exit"})
 """Memos that depend on no game, rule or flow: not cleared."""
 _CLEARS: list[Callable[[], Any]] = []
 _LOCK = threading.RLock()
@@ -396,16 +397,22 @@ def _add_constants(digest, jaxpr, consts) -> None:
 
 
 
-def add_trace(digest, function: Callable, *args) -> None:
+def add_trace(digest, function: Callable, *args, strict: bool = False) -> None:
     """A fresh trace of ``function`` (jit wrappers traced through, none of JAX's caches used) into
-    ``digest``: the program's text and its constants (``add_program``)."""
+    ``digest``: the program's text and its constants (``add_program``). ``strict``: raise when it cannot be
+    traced (else the failure's text goes in) or calls back into Python (a callback's code is not in the program)."""
     try:
         with jax.disable_jit():
             closed = jax.make_jaxpr(function)(*args)
     except Exception as exc:  # noqa: BLE001  the check itself says why, in one line (harness.verdict.guards)
+        if strict:
+            raise
         digest.update(_ADDRESS.sub("", f"fails to trace: {type(exc).__name__}: {exc}").encode())
         return
-    digest.update(_ADDRESS.sub("", str(closed.jaxpr)).encode())
+    text = str(closed.jaxpr)
+    if strict and "callback" in text:
+        raise ValueError("the program calls back into Python")
+    digest.update(_ADDRESS.sub("", text).encode())
     _add_constants(digest, closed.jaxpr, closed.consts)
 
 
@@ -415,9 +422,10 @@ def _simple(value: Any) -> bool:
     return isinstance(value, (type(None), bool, int, float, str))
 
 
-def game_token(game: Any) -> str:
+def game_token(game: Any, strict: bool = False) -> str:
     """A hash of what determines a game's numbers: its state, its simple metadata (``h_max``, ``linear``…)
-    and a fresh trace of its field's JVP (its derivative and custom derivative rules) and of its losses."""
+    and a fresh trace of its field's JVP (its derivative and custom derivative rules) and of its losses
+    (``strict``: as ``add_trace``'s)."""
     import jax.numpy as jnp
 
     with jax.enable_x64(True):
@@ -426,9 +434,45 @@ def game_token(game: Any) -> str:
                                                           if k != "source" and _simple(v)))).encode())
         digest.update(game.phi0.tobytes() + game.theta0.tobytes())
         z = jnp.asarray(game.z0)
-        add_trace(digest, lambda x, v: jax.jvp(game.field, (x,), (v,)), z, z)
+        add_trace(digest, lambda x, v: jax.jvp(game.field, (x,), (v,)), z, z, strict=strict)
         phi, theta = game.split(z)
         for loss in (game.loss1, game.loss2 if game.kind == "two-player" else None):
             if loss is not None:
-                add_trace(digest, loss, phi, theta)
+                add_trace(digest, loss, phi, theta, strict=strict)
         return digest.hexdigest()
+
+
+@functools.cache
+def fingerprint(game: Any) -> str | None:
+    """What the results kept across runs (harness.base.result_cache) know a game by: ``game_token(game,
+    strict=True)``, once per game until a game or function changes (``invalidate``); None, and nothing kept, when
+    its field or a loss cannot be traced or calls back into Python."""
+    try:
+        return game_token(game, strict=True)
+    except Exception:  # noqa: BLE001  the checks themselves say why
+        return None
+
+
+def result_key(what: str, game: Any, *parts: Any) -> str | None:
+    """The key of a result kept across runs (harness.base.result_cache): ``what`` is computed, the game's
+    ``fingerprint`` and the inputs ``parts`` (each by its ``str``: floats exactly, arrays by
+    ``result_cache.digest``); None, nothing kept, when the game has no fingerprint."""
+    known = fingerprint(game)
+    return None if known is None else "|".join([what, known, *map(str, parts)])
+
+
+def exact_text(value: Any) -> str | None:
+    """A text that tells ``value`` apart exactly, for a result's key: None, booleans, numbers (floats by ``repr``)
+    and strings, and tuples, lists, dicts and dataclasses of them (field by field); None for anything else (a
+    function, an array), whose ``repr`` would not."""
+    if isinstance(value, (type(None), bool, int, float, str)):
+        return repr(value)
+    if isinstance(value, dict):
+        value = tuple(value.items())
+    if isinstance(value, (tuple, list)):
+        parts = [exact_text(item) for item in value]
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        parts = [exact_text(getattr(value, field.name)) for field in dataclasses.fields(value)]
+    else:
+        return None
+    return None if None in parts else f"{type(value).__qualname__}({', '.join(parts)})"  # type: ignore[arg-type]

@@ -34,7 +34,7 @@ from pathlib import Path
 
 import numpy as np
 
-from harness.base import cache_config
+from harness.base import cache_config, result_cache
 from harness.base.errors import ResultsError, UsageError
 from harness.base.files import atomic_write
 from harness.base.precision import float64
@@ -497,7 +497,14 @@ def _derived_with_caches() -> list[dict]:
 
 def derived_data(order: int = DERIVED_ORDER) -> list[dict]:
     """Each rule of DERIVED_RULES through h^order by harness.derive, as plain data (results.json, key
-    derived_flows: title, formula lines, verdict and the derivation), then the rules of NOT_DERIVED."""
+    derived_flows: title, formula lines, verdict and the derivation), then the rules of NOT_DERIVED; kept across
+    runs as its JSON text (harness.base.result_cache: it depends on the harness's code alone)."""
+    key = f"derived flows|{order}|{DERIVED_RULES!r}|{NOT_DERIVED!r}"
+    (text,) = result_cache.kept(key, lambda: (np.frombuffer(json.dumps(_derive_all(order)).encode(), np.uint8),))
+    return json.loads(text.tobytes().decode())
+
+
+def _derive_all(order: int) -> list[dict]:
     from harness.verdict.derivation import derive
 
     data = []

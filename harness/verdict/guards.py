@@ -36,6 +36,7 @@ Segments use h V(z0) (V = (alpha f, lambda g)), the first-order part of both the
 from __future__ import annotations
 
 import functools
+import hashlib
 from collections.abc import Callable
 
 import jax
@@ -45,10 +46,12 @@ import numpy as np
 from harness.base.bea import modified_coefficients
 from harness.base.errors import GameError, RuleError
 from harness.base.integrate import EPS
+from harness.base.result_cache import digest, kept
 from harness.base.status import Status
 from harness.model.game import Game
+from harness.model.identity import add_trace, result_key
 from harness.model.scaled_field import rates
-from harness.model.user import UserFunction, evaluate
+from harness.model.user import UserFunction, evaluate, joint_function
 from harness.rules.base import Traced
 from harness.rules.schemes import update_map
 
@@ -83,6 +86,10 @@ _values = functools.cache(_program)
 
 @functools.cache
 def _pure(game: Game, points: tuple) -> None:
+    kept(result_key("pure", game, digest(np.array(points))), lambda: _check_pure(game, points))
+
+
+def _check_pure(game: Game, points: tuple) -> tuple:
     first, second = ({k: np.asarray(v) for k, v in _program(game)(jnp.asarray(points)).items()} for _ in range(2))
     for label in sorted(first, key=lambda label: label == "the field"):  # a loss names the cause before the field
         gap = float(np.max(np.abs(first[label] - second[label]), initial=0.0))
@@ -90,6 +97,7 @@ def _pure(game: Game, points: tuple) -> None:
             raise GameError(f"game {game.name!r}: {label} is not a pure function of (phi, theta): two evaluations at "
                             f"the same point differ by {gap:.3g}; remove Python/numpy randomness or global state from "
                             "it (use a fixed key or constant)")
+    return ()
 
 
 def _parts(game: Game) -> dict[str, Callable]:
@@ -104,7 +112,7 @@ def _parts(game: Game) -> dict[str, Callable]:
 def check_pure(game: Game, points: np.ndarray) -> None:
     """GameError when the game's losses or field differ between two traces at the same initial points (a
     loss that reads Python or numpy randomness, or global state, at trace time); checked once per game and
-    points."""
+    points, a pass kept across runs (harness.base.result_cache)."""
     _pure(game, tuple(map(tuple, np.asarray(points))))
 
 
@@ -115,9 +123,10 @@ EQUILIBRIUM = "an equilibrium: F(z0) = 0"
 def without_equilibria(game: Game, points: np.ndarray) -> tuple[np.ndarray, list[str]]:
     """The initial points where the field does not vanish, and a note for the fit's reasons when some did:
     at an equilibrium (F(z0) = 0) the update and every flow stay put, the errors are exactly 0 and carry
-    no order. GameError when every initial point is one."""
-    values = np.asarray(_values(game)(jnp.asarray(points))["the field"])
-    at_rest = ~np.any(values != 0, axis=1)
+    no order. GameError when every initial point is one. Where F vanishes is kept across runs
+    (harness.base.result_cache)."""
+    (at_rest,) = kept(result_key("equilibria", game, digest(points)),
+                      lambda: (~np.any(np.asarray(_values(game)(jnp.asarray(points))["the field"]) != 0, axis=1),))
     if not at_rest.any():
         return points, []
     advice = "move phi0/theta0 off it" if at_rest[0] else "use another --seed"
@@ -130,7 +139,12 @@ def without_equilibria(game: Game, points: np.ndarray) -> tuple[np.ndarray, list
 
 
 def check_points(game: Game, points: np.ndarray, seed: int) -> None:
-    """GameError if the field (or a loss) is NaN or inf at one of the initial points."""
+    """GameError if the field (or a loss) is NaN or inf at one of the initial points; a pass is kept across runs
+    (harness.base.result_cache)."""
+    kept(result_key("points", game, digest(points)), lambda: _check_points(game, points, seed))
+
+
+def _check_points(game: Game, points: np.ndarray, seed: int) -> tuple:
     values = {label: np.asarray(value) for label, value in _values(game)(jnp.asarray(points)).items()}
     for label, value in values.items():
         bad = ~np.isfinite(value.reshape(len(points), -1)).all(axis=1)
@@ -143,6 +157,7 @@ def check_points(game: Game, points: np.ndarray, seed: int) -> None:
                 f"z0 = {_fmt(points[i])}: the loss is not defined there; move the default state away from "
                 "where it is undefined, or use --points 1 or another --seed"
             )
+    return ()
 
 
 @functools.cache
@@ -205,7 +220,26 @@ def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) ->
 
 @functools.cache
 def _user_values(game: Game, user: UserFunction, keywords: tuple, points: tuple, h: float, params: Traced) -> None:
-    evaluate(user, game, keywords, np.array(points), h, params.arrays())
+    def check() -> tuple:
+        evaluate(user, game, keywords, np.array(points), h, params.arrays())
+        return ()
+
+    kept(_user_key(game, user, keywords, points, h, params), check)
+
+
+def _user_key(game: Game, user: UserFunction, keywords: tuple, points: tuple, h: float, params: Traced) -> str | None:
+    """The key of a user's function's pass (``check_user_functions``) kept across runs: its files' texts
+    (``UserFunction.fingerprint``) and a fresh trace of it as evaluated, the keywords, points, step and parameters;
+    None (not kept) for a second-order flow, or a function that cannot be traced or calls back into Python."""
+    if user.second_order:
+        return None
+    traced = hashlib.sha256()
+    try:
+        add_trace(traced, joint_function(user, game, keywords), jnp.asarray(game.z0), h, params.arrays(), strict=True)
+    except Exception:  # noqa: BLE001  evaluate says why
+        return None
+    return result_key("user", game, user.fingerprint(), traced.hexdigest(), keywords, digest(np.array(points)), h,
+                      params)
 
 
 @functools.cache
@@ -224,7 +258,8 @@ def _taylor_mode_traces(game: Game, structure: tuple) -> None:
 def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray) -> None:
     """RuleError or FlowError (one line) when the user's rule or flow of a check cannot be traced, raises, returns the
     wrong structure, shape or dtype, or is NaN or inf at an initial point at the largest step size
-    (harness.model.user.evaluate). Each (function, game, points, step) is evaluated once."""
+    (harness.model.user.evaluate). Each (function, game, points, step) is evaluated once, a pass kept across runs
+    (harness.base.result_cache)."""
     at = (tuple(map(tuple, np.asarray(points))), float(step_sizes[-1]), scheme.param_values)
     if scheme.name == "user":
         _user_values(game, scheme.user_rule, scheme.structure[2], *at)
@@ -237,19 +272,26 @@ def check_user_functions(game: Game, scheme, flow, points: np.ndarray, step_size
 def before_measuring(game: Game, scheme, flow, points: np.ndarray, step_sizes: np.ndarray, seed: int
                      ) -> tuple[bool, list[str]]:
     """Check the initial points (GameError) and the user's functions (RuleError, FlowError) and confirm an affine
-    field along the measured steps; return whether the check may solve its flows as affine, and notes for the
-    fit's reasons."""
+    field along the measured steps (kept across runs, harness.base.result_cache); return whether the check may
+    solve its flows as affine, and notes for the fit's reasons."""
     check_points(game, points, seed)
     check_pure(game, points)
     check_user_functions(game, scheme, flow, points, step_sizes)
     if "linear" in game.metadata or not game.is_affine():
         return game.is_affine(), []
-    starts, moves = _segments(game, scheme, points, step_sizes)
-    defect = np.asarray(_secant_defect(game)(jnp.asarray(starts), jnp.asarray(moves)))
-    if not np.any(defect > SMOOTHNESS_TOLERANCE):
+    (kinked,) = kept(result_key("secant", game, (scheme.lr1, scheme.lr2), digest(points, step_sizes)),
+                     lambda: (_secant_kinked(game, scheme, points, step_sizes),))
+    if not kinked:
         return True, []
     return False, ["the field looked affine (zero second derivative) but is not along the measured steps: it is "
                    "piecewise affine (a kink, e.g. ReLU or abs); solved with Dopri8 instead of expm"]
+
+
+def _secant_kinked(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> bool:
+    """Whether the secant F(z1) - F(z0) departs from J(z0)(z1 - z0) along a measured step (a kink)."""
+    starts, moves = _segments(game, scheme, points, step_sizes)
+    defect = np.asarray(_secant_defect(game)(jnp.asarray(starts), jnp.asarray(moves)))
+    return bool(np.any(defect > SMOOTHNESS_TOLERANCE))
 
 
 def _defects(game: Game, starts: np.ndarray, moves: np.ndarray, rule: str) -> np.ndarray:

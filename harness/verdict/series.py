@@ -35,6 +35,7 @@ import numpy as np
 from harness.base.bea import MAX_ORDER, modified_coefficients, taylor_in_h
 from harness.base.errors import HarnessError
 from harness.base.integrate import EPS
+from harness.base.result_cache import digest, kept
 from harness.base.status import Status
 from harness.flows import Flow, family_field, flow_family
 from harness.measure import kernel_cache
@@ -240,8 +241,16 @@ def _rule_values(game: Game, structure: tuple, params: Traced, points: bytes, co
     (``params``: ``Scheme.param_values``, hashable floats)."""
     values = np.frombuffer(points).reshape(count, -1)
     key = f"series-rule|{program_key(game, structure)}|{orders}"
-    return np.asarray(kernel_cache.call(_rule_kernel(game, structure, orders), key,
-                                        (jnp.asarray(values), params.arrays())))
+    return _kept_call(_rule_kernel(game, structure, orders), key, (jnp.asarray(values), params.arrays()))
+
+
+def _kept_call(kernel, key: str, args: tuple) -> np.ndarray:
+    """``kernel_cache.call(kernel, key, args)`` as an array, kept across runs (harness.base.result_cache) by the
+    kernel's key (its traced programs, as kernel_cache keeps the kernel) and the arguments' structure and values."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    weak = [getattr(x, "weak_type", False) for x in leaves]
+    return kept(f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}",
+                lambda: (np.asarray(kernel_cache.call(kernel, key, args)),))[0]
 
 
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
@@ -249,7 +258,8 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``. The rule's come
     from one kernel per game and rule compiled at ``rule_orders`` (default ``orders``; a run passes the highest
     order its checks of that rule need, so they share it), evaluated once for every flow checked against it. A
-    ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked."""
+    ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked.
+    Both are kept across runs (harness.base.result_cache)."""
     structure = scheme.kernel_structure(game, True)
     points = np.ascontiguousarray(points, dtype=np.float64)
     rule = _rule_values(game, structure, scheme.param_values, points.tobytes(), len(points),
@@ -262,9 +272,9 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     params = scheme.params
     key = (f"series-flow|{program_key(game, flow_structure)}|"
            f"{family_key(game, flow_structure, family)}|{orders}")
-    values = kernel_cache.call(_flow_kernel(game, flow_structure, family, orders), key,
-                               (jnp.asarray(points), params, flow_coefficients))
-    return rule, np.asarray(values)
+    values = _kept_call(_flow_kernel(game, flow_structure, family, orders), key,
+                        (jnp.asarray(points), params, flow_coefficients))
+    return rule, values
 
 
 def series_orders(flow: Flow, scheme: Scheme) -> int:
