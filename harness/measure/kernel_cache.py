@@ -116,8 +116,7 @@ def call(kernel: Any, key: str, args: tuple):
         except Exception:  # missing, unreadable or corrupt: trace it again  # noqa: BLE001
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
-            evict(folder, cache_limit_bytes())
-            _cap_programs_at_exit(folder.parent)
+            _cap_at_exit(folder)
         compiled = _MEMORY[path] = jax.jit(exported.call)
         while len(_MEMORY) > LOADED:
             _MEMORY.popitem(last=False)
@@ -168,9 +167,10 @@ def _evict(entries: list[tuple[Path, Path]], limit: int) -> list[Path]:
 
 
 @functools.cache
-def _cap_programs_at_exit(folder: Path) -> None:
-    """Once per process: cap JAX's compiled programs in ``folder`` when the process exits."""
-    atexit.register(lambda: evict_programs(folder, programs_limit_bytes()))
+def _cap_at_exit(folder: Path) -> None:
+    """Once per process: cap the kernels and results in ``folder`` and JAX's compiled programs in its parent when
+    the process exits (not after each kernel written: a scan of the folder costs in proportion to its files)."""
+    atexit.register(lambda: (evict(folder, cache_limit_bytes()), evict_programs(folder.parent, programs_limit_bytes())))
 
 
 def _write(path: Path, data: bytes | bytearray) -> None:

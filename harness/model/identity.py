@@ -53,7 +53,7 @@ from jax.extend import core as jcore
 BUDGET = 200_000
 """The most objects one snapshot visits (beyond, the rest is compared by identity)."""
 _DEPTH = 60
-_KEEP = frozenset({"harness.base.result_cache.harness_source", "harness.measure.kernel_cache._cap_programs_at_exit"})
+_KEEP = frozenset({"harness.base.result_cache.harness_source", "harness.measure.kernel_cache._cap_at_exit"})
 """Memos that depend on no game, rule or flow: not cleared."""
 _CLEARS: list[Callable[[], Any]] = []
 _LOCK = threading.RLock()
