@@ -481,15 +481,21 @@ NOT_DERIVED = {"random_reshuffling": "one epoch over a finite sum E = (1/m) Σ_k
 
 
 def derived_in_background() -> concurrent.futures.Future:
-    """``derived_data()`` computed in a process of its own while the caller goes on (a report's checks run
-    meanwhile); ``.result()`` is the list. The process is spawned, not forked (JAX's threads make a fork unsafe),
-    and uses the caches as the command line does."""
+    """``derived_data()`` while the caller goes on (a report's checks run meanwhile); ``.result()`` is the list.
+    Read at once when it is kept (harness.base.result_cache), else computed in a process of its own, spawned, not
+    forked (JAX's threads make a fork unsafe), with the caches as the command line has them."""
+    kept = result_cache.get(_derived_key(DERIVED_ORDER))
+    if kept is not None:
+        future: concurrent.futures.Future = concurrent.futures.Future()
+        future.set_result(_decoded(kept[0]))
+        return future
     pool = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"))
     future = pool.submit(_derived_with_caches)
     pool.shutdown(wait=False)
     return future
 
 
+@float64
 def _derived_with_caches() -> list[dict]:
     cache_config.enable_compilation_cache()
     return derived_data()
@@ -499,8 +505,17 @@ def derived_data(order: int = DERIVED_ORDER) -> list[dict]:
     """Each rule of DERIVED_RULES through h^order by harness.derive, as plain data (results.json, key
     derived_flows: title, formula lines, verdict and the derivation), then the rules of NOT_DERIVED; kept across
     runs as its JSON text (harness.base.result_cache: it depends on the harness's code alone)."""
-    key = f"derived flows|{order}|{DERIVED_RULES!r}|{NOT_DERIVED!r}"
-    (text,) = result_cache.kept(key, lambda: (np.frombuffer(json.dumps(_derive_all(order)).encode(), np.uint8),))
+    (text,) = result_cache.kept(_derived_key(order),
+                                lambda: (np.frombuffer(json.dumps(_derive_all(order)).encode(), np.uint8),))
+    return _decoded(text)
+
+
+def _derived_key(order: int) -> str:
+    return f"derived flows|{order}|{DERIVED_RULES!r}|{NOT_DERIVED!r}"
+
+
+def _decoded(text: np.ndarray) -> list[dict]:
+    """The derived data from its kept JSON text (UTF-8 bytes)."""
     return json.loads(text.tobytes().decode())
 
 
