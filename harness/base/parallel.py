@@ -3,7 +3,10 @@
 A cold check matrix is dominated by building its kernels: tracing (Python, which holds the GIL) and XLA
 compilation (which releases it). With two or more threads one kernel compiles while the next is traced.
 Tasks that share a kernel form a group and run one after another in one thread, so that a kernel is never
-built twice; groups start in the order of their first task.
+built twice; groups start in the order of their first task. The consumer's own thread runs groups between
+results; helper threads start one by one, each when a task has run STAGGER seconds (a kernel being built): a
+warm run, whose tasks take milliseconds of Python, stays in one thread, where handing each result over from
+another thread would cost more than it saves.
 
 Results come back in order: a consumer sees exactly the sequence of a serial run, and an exception raised
 by a task reaches it at that task's place. Closing the iterator early (an interrupt) stops every thread
@@ -12,8 +15,10 @@ after its current task.
 
 from __future__ import annotations
 
+import collections
 import os
 import threading
+import time
 from collections.abc import Callable, Generator, Hashable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, TypeVar
@@ -23,6 +28,8 @@ Result = TypeVar("Result")
 
 MAX_JOBS = 4
 """Default thread count at most: beyond it tracing, which holds the GIL, is the bottleneck."""
+STAGGER = 0.2
+"""Seconds a task runs before one more thread starts."""
 
 
 def default_jobs() -> int:
@@ -37,7 +44,7 @@ def default_jobs() -> int:
 def ordered_map(function: Callable[[Item], Result], items: Sequence[Item], jobs: int,
                 group: Callable[[Item], Hashable]) -> Generator[Result, None, None]:
     """``function(item)`` for every item, in order; items of one ``group`` run in sequence in one thread,
-    groups in up to ``jobs`` threads."""
+    groups in up to ``jobs`` threads (the consumer's and ``jobs - 1`` helpers)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if jobs == 1:
@@ -47,32 +54,70 @@ def ordered_map(function: Callable[[Item], Result], items: Sequence[Item], jobs:
     for index, item in enumerate(items):
         groups.setdefault(group(item), []).append(index)
     finished: dict[int, tuple[bool, Any]] = {}
+    running: dict[int, float] = {}  # thread -> when its current task started
     ready = threading.Condition()
     stop = threading.Event()
+    pending = collections.deque(groups.values())
 
-    def run_group(indices: list[int]) -> None:
-        for index in indices:
-            if stop.is_set():
-                return
-            try:
-                outcome: tuple[bool, Any] = (True, function(items[index]))
-            except BaseException as exc:  # noqa: BLE001  handed to the consumer at this item's place
-                outcome = (False, exc)
+    def take() -> collections.deque[int]:
+        with ready:
+            return collections.deque(pending.popleft() if pending else ())
+
+    def run_one(index: int, inline: bool = False) -> bool:
+        """Run one item and keep its outcome; whether it succeeded. ``inline`` (the consumer's own thread): an
+        interrupt or exit is raised at once, not at the item's place."""
+        with ready:
+            running[threading.get_ident()] = time.monotonic()
+        try:
+            outcome: tuple[bool, Any] = (True, function(items[index]))
+        except Exception as exc:  # handed to the consumer at this item's place
+            outcome = (False, exc)
+        except BaseException as exc:
+            if inline:
+                raise
+            outcome = (False, exc)
+        finally:
             with ready:
-                finished[index] = outcome
-                ready.notify_all()
-            if not outcome[0]:
-                return
+                running.pop(threading.get_ident(), None)
+        with ready:
+            finished[index] = outcome
+            ready.notify_all()
+        return outcome[0]
 
-    executor = ThreadPoolExecutor(min(jobs, len(groups)) or 1, thread_name_prefix="harness")
+    def work() -> None:
+        while not stop.is_set() and (indices := take()):
+            while indices and not stop.is_set() and run_one(indices.popleft()):
+                pass
+
+    def start_helpers(executor: ThreadPoolExecutor) -> None:
+        """Start a helper each time a task has run STAGGER seconds, up to ``jobs - 1`` of them."""
+        helpers = 0
+        while helpers < jobs - 1 and not stop.wait(STAGGER):
+            with ready:
+                slow = any(time.monotonic() - begun >= STAGGER for begun in running.values()) and pending
+            if slow:
+                executor.submit(work)
+                helpers += 1
+
+    executor = ThreadPoolExecutor(min(jobs, len(groups)), thread_name_prefix="harness")
+    executor.submit(start_helpers, executor)
+    mine: collections.deque[int] = collections.deque()  # what this thread runs itself between results
     try:
-        for indices in groups.values():
-            executor.submit(run_group, indices)
         for index in range(len(items)):
-            with ready:
-                while index not in finished:
-                    ready.wait(timeout=0.2)  # wakes now and then, so that Ctrl-C gets through
-                succeeded, value = finished.pop(index)
+            while True:
+                with ready:
+                    if index in finished:
+                        succeeded, value = finished.pop(index)
+                        break
+                if not mine:
+                    mine = take()
+                if mine:
+                    if not run_one(mine.popleft(), inline=True):
+                        mine.clear()  # a group stops at its first error
+                else:
+                    with ready:
+                        if index not in finished:
+                            ready.wait(timeout=0.2)  # wakes now and then, so that Ctrl-C gets through
             if not succeeded:
                 raise value
             yield value

@@ -338,7 +338,7 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
                 scheme.params, coefficients)
     key = (f"{program_key(game, structure)}|"
            f"{family_key(game, structure, family)}|{affine}|{scheme.start}")
-    arrays = kernel_cache.call(kernel, key, args)
+    arrays = kernel_cache.kept_call(kernel, key, args)
     errors, reference_error, floor = (distributed.gathered(x) for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
                        update_steps, horizon)

@@ -38,7 +38,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.cache_config import cache_limit_bytes, programs_limit_bytes
-from harness.base.result_cache import SUFFIX, directory, harness_source
+from harness.base.result_cache import SUFFIX, digest, directory, harness_source, kept
 from harness.model.game import Game
 from harness.model.identity import add_program, add_trace
 from harness.rules.base import Traced
@@ -121,6 +121,18 @@ def call(kernel: Any, key: str, args: tuple):
         while len(_MEMORY) > LOADED:
             _MEMORY.popitem(last=False)
     return compiled(*args)
+
+
+def kept_call(kernel: Any, key: str, args: tuple) -> tuple[np.ndarray, ...]:
+    """``call(kernel, key, args)``'s outputs as arrays, kept across runs (harness.base.result_cache) by the
+    kernel's key (its traced programs, as ``call`` keeps the kernel) and the arguments' structure, weak types,
+    shapes and values: a warm run reads them instead of loading and running the kernel. Not kept when the
+    arguments span several devices (as ``call``: the kernel is not kept then either)."""
+    leaves, tree = jax.tree_util.tree_flatten(args)
+    on_devices = {d for x in leaves if isinstance(x, jax.Array) for d in x.devices()}
+    weak = [getattr(x, "weak_type", False) for x in leaves]
+    entry = None if len(on_devices) > 1 else f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}"
+    return kept(entry, lambda: tuple(np.asarray(x) for x in jax.tree_util.tree_leaves(call(kernel, key, args))))
 
 
 def evict(folder: Path, limit: int) -> list[Path]:

@@ -41,7 +41,7 @@ from harness.flows import Flow, family_field, flow_family
 from harness.measure import kernel_cache
 from harness.measure.kernel_cache import family_key, program_key
 from harness.model.game import Game
-from harness.model.identity import register
+from harness.model.identity import register, result_key
 from harness.rules.base import Traced
 from harness.rules.schemes import Scheme, update_map
 from harness.verdict.trees import basis, differentials
@@ -241,16 +241,8 @@ def _rule_values(game: Game, structure: tuple, params: Traced, points: bytes, co
     (``params``: ``Scheme.param_values``, hashable floats)."""
     values = np.frombuffer(points).reshape(count, -1)
     key = f"series-rule|{program_key(game, structure)}|{orders}"
-    return _kept_call(_rule_kernel(game, structure, orders), key, (jnp.asarray(values), params.arrays()))
-
-
-def _kept_call(kernel, key: str, args: tuple) -> np.ndarray:
-    """``kernel_cache.call(kernel, key, args)`` as an array, kept across runs (harness.base.result_cache) by the
-    kernel's key (its traced programs, as kernel_cache keeps the kernel) and the arguments' structure and values."""
-    leaves, tree = jax.tree_util.tree_flatten(args)
-    weak = [getattr(x, "weak_type", False) for x in leaves]
-    return kept(f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}",
-                lambda: (np.asarray(kernel_cache.call(kernel, key, args)),))[0]
+    return kernel_cache.kept_call(_rule_kernel(game, structure, orders), key,
+                                  (jnp.asarray(values), params.arrays()))[0]
 
 
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
@@ -272,8 +264,8 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     params = scheme.params
     key = (f"series-flow|{program_key(game, flow_structure)}|"
            f"{family_key(game, flow_structure, family)}|{orders}")
-    values = _kept_call(_flow_kernel(game, flow_structure, family, orders), key,
-                        (jnp.asarray(points), params, flow_coefficients))
+    values = kernel_cache.kept_call(_flow_kernel(game, flow_structure, family, orders), key,
+                                    (jnp.asarray(points), params, flow_coefficients))[0]
     return rule, values
 
 
@@ -376,8 +368,9 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: n
     trees = basis(j, players)
     a = game.dims[0]
     extra = tuple(_user_term(t) for t in raw_terms)
-    kernel = _tree_kernel(game, j, raw_terms, _stamps(raw_terms))
-    columns = np.asarray(kernel(jnp.asarray(points)))  # [P, trees + extra, n]
+    # [P, trees + extra, n]; kept across runs by the game's fingerprint when there are no user terms
+    key = None if raw_terms else result_key("series trees", game, j, digest(points))
+    columns = kept(key, lambda: (_tree_kernel(game, j, raw_terms, _stamps(raw_terms))(jnp.asarray(points)),))[0]
     rule_of, derived = _rule_coefficients(scheme, j, players, raw_terms)
     unexplained = total = 0.0
     found: list[Term] = []
