@@ -26,6 +26,13 @@ def kernels(tmp_path):
     jax.config.update("jax_compilation_cache_dir", previous)
 
 
+def _new_process(kernels):
+    """As in a new process that finds the kernels but not the kernels' kept outputs: the kernel is read back."""
+    kernel_cache._MEMORY.clear()
+    for path in kernels.glob("*.result.json"):
+        path.unlink()
+
+
 def _errors(game, flow="modified", scheme=ALTERNATING):
     return measure_local_error(game, scheme, Flow(flow), STEPS, initial_points(game, 3)).errors
 
@@ -34,7 +41,7 @@ def test_a_kept_kernel_gives_the_numbers_of_a_freshly_traced_one(kernels):
     game = _game(0.5)
     first = _errors(game)
     assert len(list(kernels.glob("*.jaxexport"))) == 1
-    kernel_cache._MEMORY.clear()  # as in a new process: the kernel is read back from disk
+    _new_process(kernels)
     again = _errors(game)
     np.testing.assert_array_equal(first, again)
     jax.config.update("jax_compilation_cache_dir", None)  # cache off: traced and run directly
@@ -65,7 +72,7 @@ def test_games_that_differ_only_in_an_array_constant_get_their_own_kernels(kerne
 
     first, second = _errors(game(1.0)), _errors(game(1.3))
     assert len(list(kernels.glob("*.jaxexport"))) == 2
-    kernel_cache._MEMORY.clear()
+    _new_process(kernels)
     np.testing.assert_array_equal(second, _errors(game(1.3)))
     assert np.max(np.abs(first / second - 1)) > 0.01
 
@@ -75,6 +82,19 @@ def test_a_corrupt_kernel_file_is_traced_again(kernels):
     first = _errors(game)
     (path,) = kernels.glob("*.jaxexport")
     path.write_bytes(b"not a kernel")
-    kernel_cache._MEMORY.clear()
+    _new_process(kernels)
     np.testing.assert_array_equal(first, _errors(game))
     assert path.read_bytes() != b"not a kernel"
+
+
+def test_a_warm_run_reads_the_kernels_outputs_without_loading_the_kernel(kernels, monkeypatch):
+    game = _game(0.5)
+    first = _errors(game)
+    kept = len(list(kernels.glob("*.result.json")))  # the outputs, |dV/dz|
+    kernel_cache._MEMORY.clear()
+    with monkeypatch.context() as patched:
+        patched.setattr(kernel_cache, "call", lambda *_: pytest.fail("the kernel was loaded"))
+        np.testing.assert_array_equal(first, _errors(game))
+    other = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS[:5], initial_points(game, 3))
+    assert len(list(kernels.glob("*.result.json"))) == kept + 1  # other step sizes: measured, not read
+    np.testing.assert_allclose(other.errors, first[:, :5], rtol=1e-12)

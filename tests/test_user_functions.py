@@ -192,12 +192,15 @@ def test_user_flow_kernels_are_keyed_by_their_closure_values():
 
 
 def test_edited_flow_file_is_not_served_a_stale_kernel(tmp_path, monkeypatch, cli):
+    from harness.base import result_cache
     from harness.measure import kernel_cache
 
-    # Kept kernels in a folder of the test's own, whatever the session's cache: the second run, of the edited file,
-    # finds the first run's kernels there and in memory (kernel_cache.call: one key for both), under another key.
+    # Kept kernels and results in a folder of the test's own, whatever the session's cache: the second run, of the
+    # edited file, finds the first run's kernels there and in memory (kernel_cache.call: one key for both), under
+    # another key.
     kernels = tmp_path / "cache" / "kernels"
     monkeypatch.setattr(kernel_cache, "directory", lambda: kernels)
+    monkeypatch.setattr(result_cache, "directory", lambda: kernels)
     monkeypatch.chdir(tmp_path)
     flow = tmp_path / "flow.py"
     source = "import harness\n\n@harness.flow(order=0)\ndef scaled(V, z, h):\n    return {} * V(z)\n"

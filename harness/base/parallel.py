@@ -47,7 +47,7 @@ def ordered_map(function: Callable[[Item], Result], items: Sequence[Item], jobs:
     groups in up to ``jobs`` threads (the consumer's and ``jobs - 1`` helpers)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
-    if jobs == 1:
+    if jobs == 1 or not items:
         yield from map(function, items)
         return
     groups: dict[Hashable, list[int]] = {}

@@ -124,15 +124,18 @@ def call(kernel: Any, key: str, args: tuple):
 
 
 def kept_call(kernel: Any, key: str, args: tuple) -> tuple[np.ndarray, ...]:
-    """``call(kernel, key, args)``'s outputs as arrays, kept across runs (harness.base.result_cache) by the
+    """``call(kernel, key, args)``'s outputs (a tuple of arrays), kept across runs (harness.base.result_cache) by the
     kernel's key (its traced programs, as ``call`` keeps the kernel) and the arguments' structure, weak types,
     shapes and values: a warm run reads them instead of loading and running the kernel. Not kept when the
-    arguments span several devices (as ``call``: the kernel is not kept then either)."""
+    arguments span several devices (as ``call``: the kernel is not kept then either; the outputs are then JAX's
+    arrays, which may span several processes)."""
     leaves, tree = jax.tree_util.tree_flatten(args)
     on_devices = {d for x in leaves if isinstance(x, jax.Array) for d in x.devices()}
     weak = [getattr(x, "weak_type", False) for x in leaves]
-    entry = None if len(on_devices) > 1 else f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}"
-    return kept(entry, lambda: tuple(np.asarray(x) for x in jax.tree_util.tree_leaves(call(kernel, key, args))))
+    if len(on_devices) > 1:
+        return tuple(jax.tree_util.tree_leaves(call(kernel, key, args)))
+    return kept(f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}",
+                lambda: tuple(jax.tree_util.tree_leaves(call(kernel, key, args))))
 
 
 def evict(folder: Path, limit: int) -> list[Path]:
