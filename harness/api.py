@@ -336,17 +336,18 @@ def make_report(
     matrix: str | Path | None = None,
     *,
     progress: Callable[[int, int, CheckResult], None] | None = None,
+    jobs: int = 1,
     **changes: Any,
 ) -> Path:
-    """Run the check matrix and write a report, like ``harness report --out OUT``; returns the path of
-    ``index.md`` (next to it: the figures and ``results.json``). Arguments as for ``check_all``. ``out`` must be
-    new, empty or a report folder written before (its ``.harness-report`` marker): UsageError otherwise, before
-    anything runs."""
+    """Run the check matrix and write a report, like ``harness report --out OUT [--jobs N]``; returns the path of
+    ``index.md`` (next to it: the figures and ``results.json``). Arguments as for ``check_all``; ``jobs`` also
+    draws the figures in that many processes. ``out`` must be new, empty or a report folder written before (its
+    ``.harness-report`` marker): UsageError otherwise, before anything runs."""
     from harness.report import claim, write_report
 
     claim(Path(out))
-    results = check_all(games, matrix, progress=progress, **changes)
-    return write_report(results, results[0].settings, Path(out))
+    results = check_all(games, matrix, progress=progress, jobs=jobs, **changes)
+    return write_report(results, results[0].settings, Path(out), jobs=jobs)
 
 
 def new_game(name: str, path: str | Path | None = None) -> Path:

@@ -192,8 +192,9 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(),
-                        help="threads building and running kernels at once (default: the CPUs available, at most "
-                        f"{MAX_JOBS}, here {default_jobs()}); the numbers do not depend on it")
+                        help="threads building and running kernels at once, and for a report the processes drawing "
+                        f"its figures (default: the CPUs available, at most {MAX_JOBS}, here {default_jobs()}); the "
+                        "numbers do not depend on it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -621,7 +622,7 @@ def command_report(args) -> int:
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         shutil.rmtree(out / ".staging", ignore_errors=True)  # an interrupted run's (in the report's own folder)
         write_report(results, settings, out / ".staging", games, figures_progress, paper_checks=facts,
-                     derived_flows=derived)
+                     derived_flows=derived, jobs=args.jobs)
         publish(out / ".staging", out)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, len(results), len(results), None if partial is None else partial.path) from None

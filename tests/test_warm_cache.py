@@ -11,6 +11,7 @@ from harness.base import result_cache
 from harness.base.errors import FlowError, GameError
 from harness.flows import Flow
 from harness.measure import default_step_sizes, initial_points, jacobian_norm
+from harness.measure.trajectories import trajectories
 from harness.model import identity
 from harness.model.catalog import catalog, load_game
 from harness.rules.schemes import Scheme
@@ -77,6 +78,21 @@ def test_an_optimizers_scale_is_kept_exactly(hits, games):
     assert set(hits) == {"jacobian_norm", "optimizer_rate"}
     assert cold[0] == warm[0]
     np.testing.assert_array_equal(cold[1], warm[1])
+
+
+def test_a_reports_trajectories_are_kept_bit_for_bit(hits, games):
+    cold = trajectories(games["dirac_gan"])
+    new_process()
+    hits.clear()
+    warm = trajectories(games["dirac_gan"])
+    assert hits == ["trajectories"]
+    assert (warm.h, warm.steps) == (cold.h, cold.steps)
+    assert [p.scheme for p in warm.panels] == [p.scheme for p in cold.panels]
+    for before, after in zip(cold.panels, warm.panels, strict=True):
+        np.testing.assert_array_equal(before.iterates, after.iterates)
+        assert before.flows.keys() == after.flows.keys()
+        for name in before.flows:
+            np.testing.assert_array_equal(before.flows[name], after.flows[name])
 
 
 GAME = """import jax.numpy as jnp

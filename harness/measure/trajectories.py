@@ -21,9 +21,11 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.integrate import reference_solution
+from harness.base.result_cache import kept
 from harness.flows import Flow, flow_field
 from harness.measure import jacobian_norm
 from harness.model.game import Game
+from harness.model.identity import result_key
 from harness.rules.schemes import Scheme, update_rule
 
 DRIFT = 0.2
@@ -68,18 +70,26 @@ def flow_path(game: Game, flow: Flow, scheme: Scheme, h: float, steps: int) -> n
 
 
 def trajectories(game: Game, steps: int = STEPS, drift: float = DRIFT) -> Trajectories:
-    """Iterates and flows of the module docstring for ``game``."""
+    """Iterates and flows of the module docstring for ``game``, kept across runs (harness.base.result_cache) by
+    the game's fingerprint, ``steps`` and ``drift``."""
     if game.kind == "single-objective":
         schemes, modified = [Scheme("gd")], "igr"
     else:
         schemes, modified = [Scheme("simultaneous"), Scheme("alternating")], "modified"
+    key = result_key("trajectories", game, steps, repr(float(drift)))
+    h, gradient, *paths = kept(key, lambda: _computed(game, schemes, modified, steps, drift))
+    panels = [Panel(scheme, iterates, {"gradient": gradient, modified: flowed})
+              for scheme, iterates, flowed in zip(schemes, paths[::2], paths[1::2], strict=True)]
+    return Trajectories(game.name, float(h), steps, panels)
+
+
+def _computed(game: Game, schemes: list[Scheme], modified: str, steps: int, drift: float) -> tuple:
+    """(h, the gradient flow's path, then per scheme its iterates and its modified flow's path)."""
     scale = jacobian_norm(game, schemes[0])
     h = drift / scale if scale > 0 else drift
-    gradient = flow_path(game, Flow("gradient"), schemes[0], h, steps)
-    panels = []
+    values = [h, flow_path(game, Flow("gradient"), schemes[0], h, steps)]
     for scheme in schemes:
         rule = update_rule(game, scheme)
-        iterates = iterate(lambda z, rule=rule: rule(z, h), game.z0, steps)
-        flows = {"gradient": gradient, modified: flow_path(game, Flow(modified), scheme, h, steps)}
-        panels.append(Panel(scheme, iterates, flows))
-    return Trajectories(game.name, h, steps, panels)
+        values += [iterate(lambda z, rule=rule: rule(z, h), game.z0, steps),
+                   flow_path(game, Flow(modified), scheme, h, steps)]
+    return tuple(values)

@@ -36,6 +36,7 @@ import numpy as np
 
 from harness.base import cache_config, result_cache
 from harness.base.errors import ResultsError, UsageError
+from harness.base.figure_files import FigureWriter, Save, save
 from harness.base.files import atomic_write
 from harness.base.precision import float64
 from harness.base.status import Status
@@ -47,7 +48,7 @@ from harness.model.game import Game
 from harness.report import literature, paper
 from harness.report.blocks import Block, Code, Fold, Heading, Paragraph, headings, spans, status_sentence
 from harness.report.blocks import markdown as blocks_markdown
-from harness.report.figures import error_figures, panel_suffix, phase_figures, plotted_checks, rule_name, save
+from harness.report.figures import error_figures, panel_suffix, phase_figures, plotted_checks, rule_name
 from harness.report.html import render_html, slug
 from harness.verdict.series import Series
 
@@ -335,10 +336,10 @@ def largest_deviations(rows: list[Row], count: int = 5) -> list[Row]:
 
 
 def write_figures(results: list[CheckResult], games: dict[str, Game] | None, folder: Path,
-                  progress: Callable[[int, int, str], None] | None = None) -> list[Figure]:
+                  progress: Callable[[int, int, str], None] | None = None, save: Save = save) -> list[Figure]:
     """The error and phase-plane figures of every game in ``results``, one file per panel, written into
-    ``folder`` (where figure files of earlier reports that are not rewritten are removed). Phase planes need
-    the Game: from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
+    ``folder`` by ``save`` (where figure files of earlier reports that are not rewritten are removed). Phase planes
+    need the Game: from ``games`` (name -> Game), else from the catalog; a game in neither has none."""
     names = list(dict.fromkeys(r.spec.game for r in results))
     matrix = [r for r in results if literature.source_of(r) is None]
     if matrix:  # the literature's claims beside a matrix (report --literature): their rows carry details, not panels
@@ -375,25 +376,27 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
 def write_report(results: list[CheckResult], settings: Settings, out: Path, games: dict[str, Game] | None = None,
                  progress: Callable[[int, int, str], None] | None = None,
                  paper_checks: list[CheckResult] | None = None,
-                 derived_flows: concurrent.futures.Future | None = None) -> Path:
+                 derived_flows: concurrent.futures.Future | None = None, jobs: int = 1) -> Path:
     """Write the report of ``results`` into ``out`` (``games``: name -> Game, for the phase planes; see
     ``write_figures``); return the path of ``index.md``. A report that covers paper.PAPER_GAMES (the default
     matrix does) adds the sections "The paper, checked" and "Modified flows, derived": their numbers are
     recorded in results.json (keys ``paper``, with the facts' slope checks the matrix lacks in ``checks``:
     ``paper_checks``, run with the matrix, or run here; and ``derived_flows``: ``derived_data()``, or the
-    result of ``derived_in_background()`` when given), and the sections are written from that file's data alone."""
+    result of ``derived_in_background()`` when given), and the sections are written from that file's data alone.
+    The figures' files are drawn in ``jobs`` worker processes (harness.base.figure_files.FigureWriter)."""
     out.mkdir(parents=True, exist_ok=True)
     env = environment()
-    figures = write_figures(results, games, out / "figures", progress)
     names = list(dict.fromkeys(r.spec.game for r in results))
     paper_data: dict = {}
     derived: list[dict] = []
-    if paper.covers(names):  # docs/theory.md §5, when its games ran
-        extra = paper.beside(results, settings, paper_checks)
-        specs = paper.fact_specs()
-        lookup = {r.spec: r for r in [*extra, *(r for r in results if r.spec in specs)]}
-        paper_data = {**paper.measure(out, lookup), "checks": [r.to_dict() for r in extra]}
-        derived = derived_flows.result() if derived_flows is not None else derived_data()
+    with FigureWriter(jobs) as writer:
+        figures = write_figures(results, games, out / "figures", progress, writer.save)
+        if paper.covers(names):  # docs/theory.md §5, when its games ran
+            extra = paper.beside(results, settings, paper_checks)
+            specs = paper.fact_specs()
+            lookup = {r.spec: r for r in [*extra, *(r for r in results if r.spec in specs)]}
+            paper_data = {**paper.measure(out, lookup, save=writer.save), "checks": [r.to_dict() for r in extra]}
+            derived = derived_flows.result() if derived_flows is not None else derived_data()
     disagreements = paper.disagreements(paper_data.get("facts", []))
     claims = literature.claims(results)
     table = ordered(results)

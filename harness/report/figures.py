@@ -1,4 +1,4 @@
-"""Report figures, written as SVG (byte-stable: no date, fixed id salt; compacted by ``compact_svg``) and PNG.
+"""Report figures (written by harness.base.figure_files: byte-stable SVG and PNG).
 
 - ``error_figures``: per game and panel (update rule; global errors apart), log-log local error against
   step size, one figure each, sized to be read at about PANEL_PX CSS pixels wide. Per flow a colour, a
@@ -14,10 +14,8 @@
 
 from __future__ import annotations
 
-import hashlib
 import re
 import textwrap
-from pathlib import Path
 from typing import Any
 
 import matplotlib
@@ -28,18 +26,14 @@ import numpy as np  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.ticker import FuncFormatter, LogLocator, NullFormatter, NullLocator  # noqa: E402
 
+from harness.base.figure_files import STYLE, SUPERSCRIPT, power_of_ten  # noqa: E402
 from harness.checks import CheckResult  # noqa: E402
 from harness.measure.trajectories import Trajectories  # noqa: E402
 
-STYLE: Any = {"svg.hashsalt": "discretization-drift-harness", "svg.fonttype": "none", "font.size": 11.5,
-              "font.sans-serif": ["DejaVu Sans", "Arial", "Helvetica"],
-              "axes.titlesize": 11.5, "axes.labelsize": 11.5, "xtick.labelsize": 11.5, "ytick.labelsize": 11.5,
-              "legend.fontsize": 11.5, "legend.title_fontsize": 11.5}
 PANEL = (3.9, 3.3)
 """Inches of one panel: 374 CSS pixels wide at its natural size, where 11.5 pt text is 15.3 px tall."""
 LEGEND_ROW = 0.22
 """Inches added below an error panel per flow, for its legend line (flow, fitted slope) under the axes."""
-PNG_DPI = 80
 FlowStyle = tuple[str, str, Any]
 """(colour, marker, dash pattern) of a flow in the error figures."""
 FLOW_STYLES: dict[str, FlowStyle] = {"gradient": ("tab:blue", "o", "-"), "modified": ("tab:orange", "s", "--"),
@@ -49,63 +43,11 @@ OTHER_STYLES: list[FlowStyle] = [("tab:red", "D", ":"), ("tab:purple", "v", (0, 
                                  ("tab:olive", "<", "-"), ("tab:cyan", ">", "--")]
 ITERATE_COLOURS = {"simultaneous": "tab:red", "alternating": "tab:purple", "gd": "tab:red"}
 VIEW = 3.0
-SUPERSCRIPT = str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹")
 
 
 def rule_name(scheme: str) -> str:
     """How an update rule is named in figures: "simultaneous GD", "alternating GD", "GD"."""
     return "GD" if scheme == "gd" else f"{scheme} GD"
-
-
-def compact_svg(svg: str) -> str:
-    """Matplotlib's SVG without metadata, comments, indentation, unreferenced ids, attribute-less groups and
-    null rotations, coordinates to 2 decimals, and each distinct ``style`` attribute a class named by its
-    content's hash (so identical styles share one rule across figures; the rules sit in the SVG's <style>)."""
-    svg = re.sub(r"<metadata>.*?</metadata>|<!--.*?-->|<!DOCTYPE[^>]*>", "", svg, flags=re.S)
-    svg = re.sub(r'="[^"]*"', lambda m: re.sub(r"(\d\.\d{2})\d+", r"\1", m.group(0)), svg)  # attributes only
-    svg = re.sub(r">\s+<", "><", re.sub(r"\s*\n\s*", " ", svg)).strip()
-    svg = re.sub(r' transform="rotate\(-?0 [^)]*\)"', "", svg)
-    referenced = set(re.findall(r"#([\w.-]+)", svg))
-    svg = re.sub(r' id="([^"]+)"', lambda m: m.group(0) if m.group(1) in referenced else "", svg)
-    svg = _unwrap_groups(svg)
-    rules: dict[str, str] = {}
-
-    def to_class(match: re.Match) -> str:
-        name = "s" + hashlib.sha1(match.group(1).encode()).hexdigest()[:7]
-        rules.setdefault(name, match.group(1))
-        return f'class="{name}"'
-
-    svg = re.sub(r'style="([^"]*)"', to_class, svg)
-    css = "".join(f".{name}{{{style}}}" for name, style in rules.items())
-    return svg.replace("</style>", css + "</style>", 1)
-
-
-def _unwrap_groups(svg: str) -> str:
-    """``svg`` without the <g> elements that have no attribute (their content kept)."""
-    out: list[str] = []
-    kept: list[bool] = []
-    last = 0
-    for match in re.finditer(r"<g>|<g [^>]*>|</g>", svg):
-        out.append(svg[last:match.start()])
-        last = match.end()
-        if match.group(0) == "</g>":
-            out.append("</g>" if kept.pop() else "")
-        else:
-            kept.append(match.group(0) != "<g>")
-            out.append(match.group(0) if kept[-1] else "")
-    return "".join(out) + svg[last:]
-
-
-def save(fig: plt.Figure, folder: Path, stem: str) -> list[str]:
-    """Write ``stem.svg`` (compacted) and ``stem.png`` into ``folder``; return their names."""
-    folder.mkdir(parents=True, exist_ok=True)
-    with plt.rc_context(STYLE):
-        fig.savefig(folder / f"{stem}.svg", metadata={"Date": None})
-        fig.savefig(folder / f"{stem}.png", dpi=PNG_DPI, metadata={"Software": None})
-    plt.close(fig)
-    svg = folder / f"{stem}.svg"
-    svg.write_text(compact_svg(svg.read_text()))
-    return [f"{stem}.svg", f"{stem}.png"]
 
 
 def panel_key(r: CheckResult) -> str:
@@ -156,21 +98,13 @@ def _fitted_line(r: CheckResult) -> tuple[np.ndarray, np.ndarray] | None:
     return h, np.exp(intercept) * h**fit.slope
 
 
-def _power_of_ten(value: float, _position: int) -> str:
-    """A tick label in plain text: 10⁻³, 2×10⁻³."""
-    exponent = int(np.floor(np.log10(value) + 1e-9))
-    mantissa = round(value / 10.0**exponent)
-    power = f"10{str(exponent).translate(SUPERSCRIPT)}"
-    return power if mantissa == 1 else f"{mantissa}×{power}"
-
-
 def _log_ticks(ax: plt.Axes, low: float, high: float, axis: str) -> None:
     """Labelled ticks at 1, 2 and 5 per decade over spans up to 2 decades (unlabelled minor ticks between),
     else at decades (at most 7, no minor ticks)."""
     narrow = np.log10(high / low) <= 2
     target = ax.xaxis if axis == "x" else ax.yaxis
     target.set_major_locator(LogLocator(base=10, subs=(1.0, 2.0, 5.0) if narrow else (1.0,), numticks=7))
-    target.set_major_formatter(FuncFormatter(_power_of_ten))
+    target.set_major_formatter(FuncFormatter(power_of_ten))
     target.set_minor_formatter(NullFormatter())
     if not narrow:
         target.set_minor_locator(NullLocator())

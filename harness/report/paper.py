@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.bea import modified_field
+from harness.base.figure_files import Save, save
 from harness.checks import CheckResult, CheckSpec, Settings, run_check, run_checks
 from harness.flows import Flow, flow_field
 from harness.measure import initial_points
@@ -39,7 +40,6 @@ from harness.measure.stability import analyse, map_grid, spectral_radii, stabili
 from harness.model.catalog import catalog
 from harness.model.game import Game
 from harness.report.blocks import Block, Heading, Image, Paragraph, Table, markdown, spans
-from harness.report.figures import save
 from harness.report.paper_figures import distance_figure, drift_panels, stability_legend, stability_panels
 from harness.rules.schemes import Scheme, update_map
 
@@ -435,7 +435,7 @@ def facts(checks: Checks | None = None) -> list[Fact]:
 
 # --- the measurements beyond the slope checks: stability, invariants, drift, regularisers -----------------
 
-def _stability(folder: Path, data: dict) -> None:
+def _stability(folder: Path, data: dict, save: Save) -> None:
     """Stability maps of the iterates and of each flow over (αh, λh), their figures and agreement shares."""
     shares: dict[str, dict] = data.setdefault("stability", {})
     for name in ("dirac_gan", "rotational"):
@@ -467,7 +467,7 @@ def _invariants(data: dict) -> None:
 DRIFT_H, DRIFT_STEPS = 0.2, 300
 
 
-def _drift(folder: Path, data: dict) -> None:
+def _drift(folder: Path, data: dict, save: Save) -> None:
     """The first-order drift terms' sizes at the default state and their figures along the iterates."""
     game, h = _games()[GAME], DRIFT_H
     paths, rows = [], data.setdefault("drift", [])
@@ -484,7 +484,7 @@ def _drift(folder: Path, data: dict) -> None:
         data["drift_panels"].append(key)
 
 
-def _regularisers(folder: Path, data: dict) -> None:
+def _regularisers(folder: Path, data: dict, save: Save) -> None:
     """Distance to the equilibrium of plain and explicitly regularised simultaneous GD, and its figure."""
     game, h, steps = _games()[GAME], REGULARISED_H, REGULARISED_STEPS
     rules = {"simultaneous GD": Scheme("simultaneous"), "regularised (interaction cancelled)": Scheme("regularised"),
@@ -497,19 +497,20 @@ def _regularisers(folder: Path, data: dict) -> None:
                             "final_distance": {label: float(d[-1]) for label, d in distances.items()}}
 
 
-def measure(out: Path, checks: Checks | None = None, folder: str = "paper") -> dict:
+def measure(out: Path, checks: Checks | None = None, folder: str = "paper", save: Save = save) -> dict:
     """Measure every fact (its slope checks looked up in ``checks``, see ``_checks``), the stability maps, the
     invariants' drift, the drift terms and the regularisers; write their figures into ``out / folder``; return
-    every number the section shows as plain data (results.json, key ``paper``: ``section_blocks`` reads it)."""
+    every number the section shows as plain data (results.json, key ``paper``: ``section_blocks`` reads it).
+    ``save`` writes a figure's files (harness.base.figure_files: ``save``, or a ``FigureWriter``'s)."""
     target = Path(out) / folder
     measured = facts(checks)
     read = all(f.source for f in measured)
     data: dict = {"source": SOURCE if read else None, "facts": [f.to_dict() for f in measured],
                   "counts": {v: sum(f.verdict == v for f in measured) for v in RESULT_WORDS}, "folder": folder}
-    _stability(target, data)
+    _stability(target, data, save)
     _invariants(data)
-    _drift(target, data)
-    _regularisers(target, data)
+    _drift(target, data, save)
+    _regularisers(target, data, save)
     return data
 
 
