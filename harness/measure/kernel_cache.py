@@ -6,8 +6,9 @@ modified flows (Taylor-mode AD over the inlined update rule) tracing takes secon
 serialised with ``jax.export`` into ``<compilation cache dir>/kernels/`` under a key that hashes everything
 it depends on:
 
-- the game and update rule, by their traced programs: the jaxprs (and captured constants) of the update
-  step and of the JVP of the game's field (the field, its derivative and any custom derivative rule);
+- the game and update rule, by their traced programs: the jaxpr (and captured constants) of the update step,
+  and the game's fingerprint (harness.model.identity: the JVP of its field, with its derivative and any custom
+  derivative rule, its losses, state and metadata);
 - the kernel's own options (flow family, affine, regime), the argument shapes and dtypes; a user's flow
   by its traced program too (``family_key``);
 - the harness source files, the JAX version and the platform.
@@ -40,7 +41,7 @@ import numpy as np
 from harness.base.cache_config import cache_limit_bytes, programs_limit_bytes
 from harness.base.result_cache import SUFFIX, digest, directory, harness_source, kept
 from harness.model.game import Game
-from harness.model.identity import add_program, add_trace
+from harness.model.identity import add_program, add_trace, fingerprint
 from harness.rules.base import Traced
 from harness.rules.regimes import state_size
 from harness.rules.schemes import update_map
@@ -54,6 +55,12 @@ jax.export.register_namedtuple_serialization(Traced, serialized_name="harness.ru
 
 @functools.cache
 def _field_key(game: Game) -> str:
+    """The game's fingerprint (harness.model.identity: a fresh trace of its field's JVP and its losses, its state and
+    metadata), which the kept results compute anyway; else (a field that calls back into Python) a trace of the
+    field's JVP."""
+    known = fingerprint(game)
+    if known is not None:
+        return known
     z = jnp.asarray(game.z0)
     digest = hashlib.sha256()
     add_program(digest, jax.make_jaxpr(lambda x, v: jax.jvp(game.field, (x,), (v,)))(z, z))
