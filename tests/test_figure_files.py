@@ -18,17 +18,20 @@ def _figure(seed: int):
     return fig
 
 
-def test_figures_drawn_in_worker_processes_are_the_bytes_drawn_here(tmp_path):
+def test_figures_drawn_in_worker_processes_are_the_bytes_drawn_here(tmp_path, monkeypatch):
+    monkeypatch.setattr(FigureWriter, "IN_PROCESS", 1)  # the first figure here, the others in the workers
     here, there = tmp_path / "here", tmp_path / "there"
     names = [save(_figure(seed), here, f"figure-{seed}") for seed in range(3)]
     with FigureWriter(2) as writer:
         assert [writer.save(_figure(seed), there, f"figure-{seed}") for seed in range(3)] == names
+        assert writer._pool is not None
     for name in sum(names, []):
         assert (here / name).read_bytes() == (there / name).read_bytes(), name
     assert sorted(p.name for p in there.iterdir()) == sorted(sum(names, []))
 
 
-def test_a_workers_error_is_raised_when_the_writer_closes(tmp_path):
+def test_a_workers_error_is_raised_when_the_writer_closes(tmp_path, monkeypatch):
+    monkeypatch.setattr(FigureWriter, "IN_PROCESS", 0)
     blocked = tmp_path / "blocked"
     blocked.mkdir()
     (blocked / "figure.svg").mkdir()  # a folder where the file should go

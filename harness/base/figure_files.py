@@ -96,17 +96,26 @@ Save = Callable[[Any, Path, str], list[str]]
 
 class FigureWriter:
     """``save`` figures in ``jobs`` worker processes (1: in this one), each sent as a pickle; ``close`` waits for
-    every file and raises the first error. A context manager: leaving it early cancels what has not started."""
+    every file and raises the first error. The first IN_PROCESS figures are drawn here: a worker costs a process
+    start and matplotlib's import (about a second), which a small report would not earn back. A context manager:
+    leaving it early cancels what has not started."""
+
+    IN_PROCESS = 8
 
     def __init__(self, jobs: int = 1) -> None:
-        self._pool = None if jobs <= 1 else concurrent.futures.ProcessPoolExecutor(
-            jobs, mp_context=multiprocessing.get_context("spawn"))
+        self._jobs = jobs
+        self._drawn_here = 0
+        self._pool: concurrent.futures.ProcessPoolExecutor | None = None
         self._pending: list[concurrent.futures.Future] = []
 
     def save(self, fig: plt.Figure, folder: Path, stem: str) -> list[str]:
         """As ``save``; the files are complete after ``close``."""
-        if self._pool is None:
+        if self._jobs <= 1 or self._drawn_here < self.IN_PROCESS:
+            self._drawn_here += 1
             return save(fig, folder, stem)
+        if self._pool is None:
+            self._pool = concurrent.futures.ProcessPoolExecutor(self._jobs,
+                                                                mp_context=multiprocessing.get_context("spawn"))
         folder.mkdir(parents=True, exist_ok=True)
         data = pickle.dumps(fig)
         plt.close(fig)
