@@ -137,12 +137,11 @@ def kept_call(kernel: Any, key: str, args: tuple) -> tuple[np.ndarray, ...]:
     arguments span several devices (as ``call``: the kernel is not kept then either; the outputs are then JAX's
     arrays, which may span several processes)."""
     leaves, tree = jax.tree_util.tree_flatten(args)
-    on_devices = {d for x in leaves if isinstance(x, jax.Array) for d in x.devices()}
+    outputs = lambda: tuple(jax.tree_util.tree_leaves(call(kernel, key, args)))  # noqa: E731
+    if len({d for x in leaves if isinstance(x, jax.Array) for d in x.devices()}) > 1:
+        return outputs()
     weak = [getattr(x, "weak_type", False) for x in leaves]
-    if len(on_devices) > 1:
-        return tuple(jax.tree_util.tree_leaves(call(kernel, key, args)))
-    return kept(f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}",
-                lambda: tuple(jax.tree_util.tree_leaves(call(kernel, key, args))))
+    return kept(f"kernel values|{key}|{tree}|{weak}|{digest(*leaves)}", outputs)
 
 
 def evict(folder: Path, limit: int) -> list[Path]:
