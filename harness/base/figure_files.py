@@ -88,8 +88,6 @@ def save(fig: plt.Figure, folder: Path, stem: str) -> list[str]:
     return [f"{stem}.svg", f"{stem}.png"]
 
 
-
-
 Save = Callable[[Any, Path, str], list[str]]
 """``save``'s signature: (figure, folder, stem) -> the names of the files written."""
 

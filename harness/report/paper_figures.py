@@ -23,9 +23,9 @@ from matplotlib.colors import ListedColormap  # noqa: E402
 from matplotlib.lines import Line2D  # noqa: E402
 from matplotlib.patches import Patch  # noqa: E402
 
+from harness.base.figure_files import STYLE  # noqa: E402
 from harness.measure.drift import TERMS, DriftAlongPath  # noqa: E402
 from harness.measure.stability import CLASSES, StabilityMap  # noqa: E402
-from harness.report.figures import STYLE  # noqa: E402
 
 _STYLE: Any = STYLE  # matplotlib's stubs type rc_context's keys as literals
 CLASS_COLOURS = ("#9ecae1", "#e6e6e6", "#fc9272")  # converges, cycles, diverges
