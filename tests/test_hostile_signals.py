@@ -19,6 +19,7 @@ from harness.checks import BUNDLED_MATRICES, load_matrix
 from harness.checks.budget import MAX_NUMBERS, MAX_SEQUENCE, MAX_SUBSTEPS, estimate, refusal
 from harness.cli import main
 from harness.pytest_plugin import assert_order
+from harness.rules.schemes import Scheme
 
 pytest_plugins = ["pytester"]
 
@@ -156,7 +157,8 @@ def test_m_1e9_exits_2_within_10_seconds(tmp_path):
     assert done.returncode == 2 and seconds < 10, (seconds, done.stderr)
     line = one_line(done.stderr)
     assert line.startswith("harness: error: too much work: dirac_gan · alternating(")
-    assert f"m + k = 1,000,000,001 substeps per step is over the budget of {MAX_SUBSTEPS}" in line
+    assert ("each of its 40 rows takes 1e+09 update substeps in sequence (1 step x 1,000,000,001 substeps), over "
+            f"the budget of {MAX_SEQUENCE:.3g}") in line
     assert "or give --no-budget to run it anyway" in line
 
 
@@ -166,7 +168,8 @@ def test_m_1e9_exits_2_within_10_seconds(tmp_path):
     (["--optimizer", "heavy_ball", "--regime", "cold", "--step", "1000000000", "--flow", "gradient"],
      f"each of its 40 rows takes 1e+09 update substeps in sequence (1,000,000,000 steps), over the budget of "
      f"{MAX_SEQUENCE:.3g}"),
-    (["--scheme", "alternating", "--k", "100"], f"m + k = 101 substeps per step is over the budget of {MAX_SUBSTEPS}"),
+    (["--scheme", "alternating", "--k", "100", "--flow", "bea:1"],
+     f"m + k = 101 substeps per step is over the budget of {MAX_SUBSTEPS} (the step is traced unrolled"),
     (["--scheme", "alternating", "--m", "30", "--measure", "global", "--decades", "5", "--flow", "gradient"],
      "each of its 40 rows takes 3.1e+07 update substeps in sequence (1,000,000 steps x 31 substeps)"),
 ])
@@ -194,9 +197,19 @@ def test_no_budget_lifts_the_budget(capsys, monkeypatch):
 
 def test_the_python_api_refuses_too_with_its_own_way_out(no_run):
     with pytest.raises(GameError, match=r"m \+ k = 1,000,000,001 substeps .* or give budget=False to run it anyway"):
+        harness.check("dirac_gan", "alternating", "bea:1", m=10**9)
+    with pytest.raises(GameError, match=r"1e\+09 update substeps in sequence .* or give budget=False"):
         harness.check("dirac_gan", "alternating", "gradient", m=10**9)
     with pytest.raises(GameError, match="numbers held at once .* budget=False"):
         harness.check_all(["dirac_gan"], points=10**6)
+
+
+def test_many_substeps_of_alternating_gd_run_in_its_traced_loop():
+    """m = 100 substeps are within the budget for closed-form flows (a traced loop, in the kernel and in the error
+    series alike) and measure the modified flow's slope 3."""
+    result = harness.check("dirac_gan", Scheme("alternating", 1.0, 0.3, m=100, k=1), "modified", points=1)
+    assert result.passed and abs(result.fit.slope - 3) < 0.15
+    assert result.series.agrees_through == 1 and result.series.predicted_slope == 3
 
 
 def test_every_bundled_matrix_is_far_within_the_budget(games):

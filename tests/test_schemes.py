@@ -4,6 +4,7 @@ import numpy as np
 import pytest
 
 from harness import Game, GameError
+from harness.base.bea import modified_coefficients
 from harness.rules.schemes import Scheme, update_map, update_rule
 
 A, B = np.array([[0.3, -1.0], [0.7, 0.2]]), np.array([[0.5], [-0.4]])
@@ -55,8 +56,9 @@ def test_alternating_substeps(first):
                                     Scheme("alternating", 0.4, 1.5, 3, 2, "theta")])
 def test_one_traced_step_for_simultaneous_and_alternating(scheme):
     """The kernel structure of a two-player game traces m, k and the order: one compiled step gives every
-    variant's own step; the unrolled one of bea kernels serves simultaneous GD too (to round-off: the
-    simultaneous step multiplies in another order)."""
+    variant's own step (to round-off: the simultaneous step multiplies in another order), and its Taylor
+    coefficients in h (harness.base.bea, through the loops and branches) are those of the unrolled step, which
+    bea kernels use and simultaneous GD shares."""
     game, z, h = linear_game(), jnp.array([1.0, -0.5, 0.8]), 0.1
     own = update_rule(game, scheme)(z, h)
     assert scheme.kernel_structure(game, automatic=False) == ("two-player gd",)
@@ -65,6 +67,10 @@ def test_one_traced_step_for_simultaneous_and_alternating(scheme):
     unrolled = scheme.kernel_structure(game, automatic=True)
     assert unrolled == (scheme.structure if scheme.name == "alternating" else ("alternating", 1, 1, "phi"))
     np.testing.assert_allclose(update_map(game, unrolled)(z, h, scheme.params), own, rtol=1e-15)
+    looped = modified_coefficients(update_map(game, ("two-player gd",)), 3)(z, scheme.params)
+    expanded = modified_coefficients(update_map(game, unrolled), 3)(z, scheme.params)
+    assert np.max(np.abs(looped[1:])) > 0.01  # the rule has h^1 ... h^3 terms to compare
+    np.testing.assert_allclose(looped, expanded, rtol=1e-13, atol=1e-15)
 
 
 @pytest.mark.parametrize(

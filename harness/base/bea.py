@@ -10,7 +10,9 @@ Taylor coefficients in h of z_1 ... z_{p+1} up to h^(p+1) give f_h = f_1 + h f_2
 exactly. The coefficients come from Taylor-mode autodiff (``jax.experimental.jet``) of the orbit in h at
 h = 0: exact, no finite differences, and polynomial in p (nested jvp would cost 2^(p+1) orbits and compile
 accordingly). jet has no rules for custom derivatives (softplus, logaddexp) or nested jit, so the orbit is
-first traced to a jaxpr in which those calls are replaced by their bodies (``_inline``).
+first traced to a jaxpr in which those calls are replaced by their bodies (``_inline``); nor for loops and
+branches, which get rules here (``_while_rule``, ``_cond_rule``): a step whose substep count is a traced
+``fori_loop`` bound is expanded with its loop kept, traced and compiled once whatever the count.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from collections.abc import Callable
 
 import jax
 import jax.numpy as jnp
+from jax.experimental import jet as jet_module
 from jax.experimental.jet import jet
 from jax.extend import core as jcore
+from jax.extend.core import primitives
 
 MAX_ORDER = 6
 
@@ -49,6 +53,43 @@ def _evaluate_inlined(jaxpr, consts, *args):
 
 _INLINED = {"pjit", "jit", "closed_call", "core_call", "custom_jvp_call", "custom_vjp_call",
             "custom_vjp_call_jaxpr", "remat", "checkpoint"}
+
+
+def _series_of(closed, consts: list, consts_series: list) -> Callable:
+    """``(values, series) -> (outputs, output series)``: Taylor mode (jet, unscaled coefficients, as inside a
+    jet rule) of the closed jaxpr ``closed`` whose leading inputs are ``consts``, inlined as ``_inline`` does."""
+
+    def expand(values, series):
+        outputs, terms = jet_module.jet2(lambda *args: _evaluate_inlined(closed.jaxpr, closed.consts, *args),
+                                         (*consts, *values), (*consts_series, *series))
+        return list(outputs), [list(t) for t in terms]
+
+    return expand
+
+
+def _while_rule(primals_in, series_in, **params):
+    """Taylor mode of a while loop: a loop carrying each value's series, whose body is the body's Taylor mode
+    (the condition sees the values only: a traced bound, not a quantity expanded in h)."""
+    cond_jaxpr, body_jaxpr, cond_nconsts = params["cond_jaxpr"], params["body_jaxpr"], params["cond_nconsts"]
+    split = cond_nconsts + params["body_nconsts"]
+    cond_consts = primals_in[:cond_nconsts]
+    body = _series_of(body_jaxpr, list(primals_in[cond_nconsts:split]), list(series_in[cond_nconsts:split]))
+
+    def condition(state):
+        return _evaluate_inlined(cond_jaxpr.jaxpr, cond_jaxpr.consts, *cond_consts, *state[0])[0]
+
+    return jax.lax.while_loop(condition, lambda state: body(*state),
+                              (list(primals_in[split:]), [list(s) for s in series_in[split:]]))
+
+
+def _cond_rule(primals_in, series_in, **params):
+    """Taylor mode of a branch: the branch the index picks, expanded."""
+    return jax.lax.switch(primals_in[0], [_series_of(branch, [], []) for branch in params["branches"]],
+                          list(primals_in[1:]), [list(s) for s in series_in[1:]])
+
+
+jet_module.jet_rules.setdefault(primitives.while_p, _while_rule)
+jet_module.jet_rules.setdefault(primitives.cond_p, _cond_rule)
 
 
 def _inline(function: Callable, *example) -> Callable:

@@ -2,9 +2,10 @@
 
 Each check is estimated from its sizes alone (no compilation, no call of the game):
 
-- **substeps** m + k of one alternating step (or of a user rule given ``m`` and ``k``), at most MAX_SUBSTEPS: the
-  step is traced unrolled for the error series and the automatic flows (``bea:P``), about 0.3 s of tracing per
-  substep on a laptop CPU.
+- **substeps** m + k of one alternating step (or of a user rule given ``m`` and ``k``), at most MAX_SUBSTEPS where
+  the step is traced unrolled, about 0.3 s of tracing per substep on a laptop CPU: a user's rule, and the
+  automatic flows' (``bea:P``) kernels. Simultaneous and alternating GD with other flows run their substeps
+  in a traced loop (``Scheme.kernel_structure``), bounded by the sequence alone.
 - **sequence**: the update substeps each row (an initial point and a step size) takes one after another,
   ((n - 1) + N) (m + k) with n the measured step of a cold start and N the update steps of a global error
   (horizon / smallest step size; 1 for a local error), at most MAX_SEQUENCE.
@@ -45,6 +46,7 @@ class Estimate:
     steps: int  # update steps per row: (n - 1) + N
     rows: int
     state: int
+    unrolled: bool = True  # the step is traced unrolled (its substeps are not a traced loop)
 
     @property
     def sequence(self) -> int:
@@ -78,20 +80,22 @@ def estimate(spec: CheckSpec, game: Game, settings: Settings) -> Estimate:
         steps = _global_steps(spec, settings)
     if getattr(scheme, "regime", "on-flow") == "cold":
         steps += int(scheme.step or 1) - 1
-    return Estimate(substeps, steps, int(settings.points) * int(settings.step_sizes), int(game.z0.size))
+    unrolled = scheme.kernel_structure(game, spec.flow.automatic) != ("two-player gd",)
+    return Estimate(substeps, steps, int(settings.points) * int(settings.step_sizes), int(game.z0.size), unrolled)
 
 
 def refusal(spec: CheckSpec, found: Estimate, override: str) -> str | None:
     """The line refusing ``spec`` with its estimate ``found``, or None when it is within the budget."""
     way_out = f"or give {override} to run it anyway"
-    if found.substeps > MAX_SUBSTEPS:
+    if found.unrolled and found.substeps > MAX_SUBSTEPS:
         return (f"{spec.label}: m + k = {found.substeps:,} substeps per step is over the budget of {MAX_SUBSTEPS} "
-                "(each step is traced unrolled for the error series and automatic flows, about 0.3 s per substep); "
+                "(the step is traced unrolled, about 0.3 s per substep); "
                 f"lower --m or --k, {way_out}")
     if found.sequence > MAX_SEQUENCE:
-        each = f" x {found.substeps} substeps" if found.substeps > 1 else ""
+        each = f" x {found.substeps:,} substeps" if found.substeps > 1 else ""
+        steps = f"{found.steps:,} step{'s' if found.steps != 1 else ''}"
         return (f"{spec.label}: each of its {found.rows:,} rows takes {found.sequence:.3g} update substeps in "
-                f"sequence ({found.steps:,} steps{each}), over the budget of "
+                f"sequence ({steps}{each}), over the budget of "
                 f"{MAX_SEQUENCE:.3g}; lower --step, --m, --k, --horizon or --decades, {way_out}")
     if found.numbers > MAX_NUMBERS:
         return (f"{spec.label}: {found.rows:,} rows (points x step sizes) of {found.state:,} numbers = "

@@ -160,7 +160,7 @@ def shared_bea_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dic
 
 
 def shared_series_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> dict[tuple, int]:
-    """(game, the rule's automatic kernel structure) -> the highest series order its checks need: the rule's
+    """(game, the rule's kernel structure) -> the highest series order its checks need: the rule's
     coefficients are computed once at that order for all of them (harness.verdict.series)."""
     orders: dict[tuple, int] = {}
     for spec in specs:
@@ -171,7 +171,7 @@ def shared_series_orders(specs: Iterable[CheckSpec], games: dict[str, Game]) -> 
 
 
 def series_group(spec: CheckSpec, game: Game) -> tuple:
-    return spec.game, spec.scheme.kernel_structure(game, True)
+    return spec.game, spec.scheme.kernel_structure(game, False)
 
 
 @float64

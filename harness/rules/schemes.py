@@ -8,9 +8,8 @@ Rules with memory (ogda, heavy_ball and the optimizers: simultaneous, alternatin
 per-player ``optimizer``, ``optimizer2``, harness.rules.optimizers) act on a lifted state; where that state starts is
 the ``regime`` (harness.rules.regimes: ``on-flow`` or ``cold`` at step n). The rates, beta and the regulariser's
 coefficients enter the compiled step as traced arguments (``params``, harness.rules.base.Traced), so one compiled
-kernel serves every value. In ``structure`` m, k and the order are structure (unrolled plain jnp code, which
-Taylor-mode autodiff sees through); the measurement kernels of closed-form flows use ``kernel_structure``, where
-they are traced too.
+kernel serves every value. In ``structure`` m, k and the order are structure (unrolled plain jnp code); the
+measurement kernels and the error series use ``kernel_structure``, where they are traced too.
 """
 
 from __future__ import annotations
@@ -203,9 +202,11 @@ class Scheme:
 
     def kernel_structure(self, game: Game, automatic: bool) -> tuple:
         """The structure a measurement kernel is compiled for. Simultaneous and alternating GD on a two-player
-        game share ``("two-player gd",)`` (substeps and order traced). Taylor-mode autodiff (``automatic``:
-        bea flows) needs unrolled steps: there simultaneous GD shares the alternating step with m = k = 1 and
-        phi first, whose second mover sees the first one's old state when ``params.order`` says simultaneous."""
+        game share ``("two-player gd",)`` (substeps and order traced), whose loops and branches Taylor-mode
+        autodiff expands as loops and branches (harness.base.bea): the error series and harness.derive use it.
+        The kernels of bea flows (``automatic``) are smaller unrolled, so there simultaneous GD shares the
+        alternating step with m = k = 1 and phi first, whose second mover sees the first one's old state when
+        ``params.order`` says simultaneous."""
         if self.name not in ("simultaneous", "alternating") or game.kind != "two-player" or self.optimizers:
             return self.structure
         if not automatic:

@@ -409,7 +409,8 @@ def _rule_scheme(rule: Scheme | str | Callable, settings: dict) -> Scheme:
                         f"{scheme.name} --flow your_ode.py:NAME` (the two-step residual)")
     if scheme.m + scheme.k > MAX_SUBSTEPS:
         raise UsageError(f"too much work: m + k = {scheme.m + scheme.k:,} substeps per step, over the budget of "
-                         f"{MAX_SUBSTEPS} (each is unrolled into the Taylor-mode expansion); lower --m or --k")
+                         f"{MAX_SUBSTEPS} (each is expanded in Taylor mode at every probe point and rate); lower --m "
+                         "or --k")
     if scheme.name == "random_reshuffling":
         raise RuleError("random_reshuffling averages steps along the components C_k of a finite sum: its modified "
                         "field is a series in their fields, not in f = -grad of their mean, so the tree basis of f "
@@ -453,7 +454,7 @@ def _derive(rule, order, players, terms, settings, refresh_code: bool) -> Deriva
     grid = [(a, b) for a in RATE_GRID[players] for b in (RATE_GRID[players] if players == 2 else (1.0,))]
     rates = [(scheme.lr1, scheme.lr2), *grid]
     params = Traced.stack([dataclasses.replace(scheme, lr1=float(a), lr2=float(b)).param_values for a, b in rates])
-    structure = scheme.kernel_structure(_probe_game(np.zeros((1, 1)), np.zeros((1, 1)), players, 1), True)
+    structure = scheme.kernel_structure(_probe_game(np.zeros((1, 1)), np.zeros((1, 1)), players, 1), False)
     stored = _stored_path(structure, order, players, degree, params, extra)
     if stored is not None and stored.is_file():
         with contextlib.suppress(OSError, ValueError, KeyError, TypeError):

@@ -248,11 +248,13 @@ def _rule_values(game: Game, structure: tuple, params: Traced, points: bytes, co
 def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, orders: int,
                  rule_orders: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``. The rule's come
-    from one kernel per game and rule compiled at ``rule_orders`` (default ``orders``; a run passes the highest
-    order its checks of that rule need, so they share it), evaluated once for every flow checked against it. A
+    from one kernel per game and rule (one for every variant of simultaneous and alternating GD, whose
+    substeps and order are traced: ``Scheme.kernel_structure``) compiled at ``rule_orders`` (default
+    ``orders``; a run passes the highest order its checks of that rule need, so they share it), evaluated once
+    for every flow checked against it. A
     ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked.
     Both are kept across runs (harness.base.result_cache)."""
-    structure = scheme.kernel_structure(game, True)
+    structure = scheme.kernel_structure(game, False)
     points = np.ascontiguousarray(points, dtype=np.float64)
     rule = _rule_values(game, structure, scheme.param_values, points.tobytes(), len(points),
                         max(orders, rule_orders or 0))
@@ -260,7 +262,7 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     if flow.automatic:
         return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None]
     family, flow_coefficients = flow_family(flow, scheme)
-    flow_structure = scheme.kernel_structure(game, False)
+    flow_structure = structure
     params = scheme.params
     key = (f"series-flow|{program_key(game, flow_structure)}|"
            f"{family_key(game, flow_structure, family)}|{orders}")
