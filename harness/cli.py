@@ -408,7 +408,7 @@ def command_check(args) -> int:
         return _command_check(args)
 
 
-WATCH_INTERVAL = 0.2
+WATCH_INTERVAL = 0.1
 """Seconds between two looks at the watched files' modification times (harness check --watch)."""
 
 

@@ -95,6 +95,38 @@ def test_a_reports_trajectories_are_kept_bit_for_bit(hits, games):
             np.testing.assert_array_equal(before.flows[name], after.flows[name])
 
 
+
+def test_the_dopri8_tableau_is_kept_bit_for_bit_and_read_without_diffrax(hits, monkeypatch):
+    from harness.base import integrate
+
+    original = integrate._diffrax_tableau()
+    integrate._tableau.cache_clear()
+    cold = integrate._tableau()
+    integrate._tableau.cache_clear()
+    monkeypatch.setattr(integrate, "_diffrax_tableau", lambda: pytest.fail("diffrax was read again"))
+    hits.clear()
+    warm = integrate._tableau()
+    assert hits == ["dopri8 tableau"]
+    for before, kept, read in zip(cold, warm, original, strict=True):
+        assert kept.dtype == read.dtype and kept.tobytes() == before.tobytes() == read.tobytes()
+
+
+def test_a_kinks_reason_and_a_smooth_fields_none_are_kept(hits):
+    import jax.numpy as jnp
+
+    import harness
+
+    relu = harness.Game.from_fields("relu", lambda p, t: -jnp.maximum(p - 0.02, 0.0) - 0.1 * t,
+                                    lambda p, t: -t + 0.1 * p, [0.05], [1.0])
+    smooth = harness.Game.from_fields("smooth", lambda p, t: -p - 0.1 * t, lambda p, t: -t + 0.1 * p, [0.05], [1.0])
+    scheme, points, steps = Scheme(), np.array([[0.05, 1.0]]), np.logspace(-2, -0.5, 6)
+    cold = [guards.non_smooth_reason(game, scheme, points, steps, 1.0) for game in (relu, smooth)]
+    assert "kink" in cold[0] and cold[1] is None
+    new_process()
+    hits.clear()
+    assert [guards.non_smooth_reason(game, scheme, points, steps, 1.0) for game in (relu, smooth)] == cold
+    assert hits == ["non-smooth", "non-smooth"]
+
 GAME = """import jax.numpy as jnp
 import harness
 from helper import SCALE

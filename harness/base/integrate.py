@@ -14,10 +14,13 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
+from importlib import metadata
 
 import jax
 import jax.numpy as jnp
 import numpy as np
+
+from harness.base.result_cache import kept
 
 EPS = float(np.finfo(np.float64).eps)
 DEFAULT_STEPS = 4
@@ -25,8 +28,15 @@ DEFAULT_STEPS = 4
 
 @functools.cache
 def _tableau() -> tuple[np.ndarray, np.ndarray]:
-    """Dopri8's Butcher tableau (A [stages, stages], b [stages]), read from diffrax on first use: a run whose
-    kernels are all kept (harness.measure.kernel_cache) never imports diffrax."""
+    """Dopri8's Butcher tableau (A [stages, stages], b [stages]), read from diffrax once per diffrax version and
+    kept (harness.base.result_cache): importing diffrax takes about a second, spent once per diffrax version
+    instead of by every run that builds a kernel."""
+    key = f"dopri8 tableau|diffrax {metadata.version('diffrax')}"
+    a, b = kept(key, _diffrax_tableau)
+    return a, b
+
+
+def _diffrax_tableau() -> tuple[np.ndarray, np.ndarray]:
     import diffrax
 
     tableau = diffrax.Dopri8.tableau

@@ -50,6 +50,7 @@ from typing import Any
 import jax
 import jax.numpy as jnp
 import numpy as np
+from jax.extend.core import jaxpr_as_fun
 
 from harness.base.errors import FlowError, HarnessError, RuleError
 from harness.model.game import Game
@@ -499,9 +500,10 @@ _TRACING_FIXES = (
 
 def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray, h: float,
              params: Any) -> np.ndarray:
-    """The user's function at every initial point (one step size h), compiled as the measurement will
-    compile it; RuleError or FlowError with one line when it cannot be traced, raises, returns the wrong structure, or
-    gives NaN or inf at an initial point."""
+    """The user's function at every initial point (one step size h), traced as the measurement will trace it
+    and then evaluated operation by operation (JAX keeps each operation's small program, so an edited function
+    compiles nothing new); RuleError or FlowError with one line when it cannot be traced, raises, returns the
+    wrong structure, or gives NaN or inf at an initial point."""
     if user.second_order:  # the acceleration at the initial velocity, time 1 and step s = h
         accelerate = second_order_function(user, game, keywords)
         initial = initial_velocity_function(user, game, keywords)
@@ -511,7 +513,9 @@ def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray
     else:
         call = joint_function(user, game, keywords)
     try:
-        values = np.asarray(jax.jit(jax.vmap(call, in_axes=(0, None, None)))(jnp.asarray(points), h, params))
+        arguments = (jnp.asarray(points), jnp.asarray(h, points.dtype), params)
+        traced = jax.make_jaxpr(jax.vmap(call, in_axes=(0, None, None)))(*arguments)
+        values = np.asarray(jaxpr_as_fun(traced)(*jax.tree_util.tree_leaves(arguments))[0])
     except HarnessError:
         raise
     except tuple(kind for kind, _, _ in _TRACING_FIXES) as exc:

@@ -306,7 +306,15 @@ def non_smooth_reason(game: Game, scheme, points: np.ndarray, step_sizes: np.nda
 
     Only steps inside the asymptotic range (h |dF/dz| <= ASYMPTOTIC_LIMIT, when ``jacobian_norm`` is given)
     are tested, and a defect counts only when the refined quadrature confirms it (RESOLVED): an unresolved
-    test says nothing about smoothness."""
+    test says nothing about smoothness. Kept across runs (harness.base.result_cache) by the game, the rates,
+    the points, the step sizes and ``jacobian_norm``."""
+    key = result_key("non-smooth", game, (scheme.lr1, scheme.lr2), digest(points, step_sizes), jacobian_norm)
+    (reason,) = kept(key, lambda: (_non_smooth_reason(game, scheme, points, step_sizes, jacobian_norm) or "",))
+    return str(reason) or None
+
+
+def _non_smooth_reason(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray,
+                       jacobian_norm: float | None) -> str | None:
     starts, moves = _segments(game, scheme, points, step_sizes)
     tested = np.isfinite(moves).all(axis=1)
     if jacobian_norm is not None:
