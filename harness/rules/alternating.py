@@ -85,7 +85,7 @@ def _two_player_gd(game: Game) -> Callable:
     m Euler substeps of size alpha h / m with theta held, theta takes k of size lambda h / k with phi held;
     the player who moves second sees the first one's new state (simultaneous: both see the old one). Loops
     and branches are lax control flow, which Taylor-mode autodiff (harness.base.bea) expands as loops and
-    branches, so the error series and the bea flows share the step too."""
+    branches, so the error series and harness.derive share the step too."""
 
     def step(z, h, params):
         phi, theta = game.split(z)

@@ -204,9 +204,9 @@ class Scheme:
         """The structure a measurement kernel is compiled for. Simultaneous and alternating GD on a two-player
         game share ``("two-player gd",)`` (substeps and order traced), whose loops and branches Taylor-mode
         autodiff expands as loops and branches (harness.base.bea): the error series and harness.derive use it.
-        The kernels of bea flows (``automatic``) are smaller unrolled, so there simultaneous GD shares the
-        alternating step with m = k = 1 and phi first, whose second mover sees the first one's old state when
-        ``params.order`` says simultaneous."""
+        The kernels of bea flows (``automatic``) build faster unrolled (docs/performance.md), so there
+        simultaneous GD shares the alternating step with m = k = 1 and phi first, whose second mover sees the
+        first one's old state when ``params.order`` says simultaneous."""
         if self.name not in ("simultaneous", "alternating") or game.kind != "two-player" or self.optimizers:
             return self.structure
         if not automatic:

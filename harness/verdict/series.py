@@ -251,9 +251,8 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     from one kernel per game and rule (one for every variant of simultaneous and alternating GD, whose
     substeps and order are traced: ``Scheme.kernel_structure``) compiled at ``rule_orders`` (default
     ``orders``; a run passes the highest order its checks of that rule need, so they share it), evaluated once
-    for every flow checked against it. A
-    ``bea:P`` flow's field is by definition the rule's, truncated after h^P: its coefficients are those, masked.
-    Both are kept across runs (harness.base.result_cache)."""
+    for every flow checked against it. A ``bea:P`` flow's field is by definition the rule's, truncated after
+    h^P: its coefficients are those, masked. Both are kept across runs (harness.base.result_cache)."""
     structure = scheme.kernel_structure(game, False)
     points = np.ascontiguousarray(points, dtype=np.float64)
     rule = _rule_values(game, structure, scheme.param_values, points.tobytes(), len(points),
@@ -262,11 +261,9 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     if flow.automatic:
         return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None]
     family, flow_coefficients = flow_family(flow, scheme)
-    flow_structure = structure
     params = scheme.params
-    key = (f"series-flow|{program_key(game, flow_structure)}|"
-           f"{family_key(game, flow_structure, family)}|{orders}")
-    values = kernel_cache.kept_call(_flow_kernel(game, flow_structure, family, orders), key,
+    key = f"series-flow|{program_key(game, structure)}|{family_key(game, structure, family)}|{orders}"
+    values = kernel_cache.kept_call(_flow_kernel(game, structure, family, orders), key,
                                     (jnp.asarray(points), params, flow_coefficients))[0]
     return rule, values
 
