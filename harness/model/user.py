@@ -501,9 +501,10 @@ _TRACING_FIXES = (
 def evaluate(user: UserFunction, game: Game, keywords: tuple, points: np.ndarray, h: float,
              params: Any) -> np.ndarray:
     """The user's function at every initial point (one step size h), traced as the measurement will trace it
-    and then evaluated operation by operation (JAX keeps each operation's small program, so an edited function
-    compiles nothing new); RuleError or FlowError with one line when it cannot be traced, raises, returns the
-    wrong structure, or gives NaN or inf at an initial point."""
+    and then evaluated operation by operation (JAX keeps each operation's small program for the process, so
+    under ``harness check --watch`` an edited function compiles nothing new); RuleError or FlowError with one
+    line when it cannot be traced, raises, returns the wrong structure, or gives NaN or inf at an initial
+    point."""
     if user.second_order:  # the acceleration at the initial velocity, time 1 and step s = h
         accelerate = second_order_function(user, game, keywords)
         initial = initial_velocity_function(user, game, keywords)
