@@ -32,8 +32,9 @@ def relative(a, b):
     Scheme("regularised", 0.6, 1.3),
 ])
 def test_order_one_equals_the_closed_form_flows(scheme):
-    """Through the unrolled step and the step the kernels use (for simultaneous and alternating GD its substep
-    loops and player order are traced: Taylor mode goes through lax loops and branches)."""
+    """Through the unrolled step and the step of the closed-form kernels, the error series and derive (for
+    simultaneous and alternating GD its substep loops and player order are traced: Taylor mode goes through lax
+    loops and branches)."""
     closed_form = flow_field(GAME, Flow("modified"), scheme)(Z, H)
     for structure in (scheme.structure, scheme.kernel_structure(GAME, automatic=False)):
         automatic = modified_field(update_map(GAME, structure), 1)(Z, H, scheme.params)
