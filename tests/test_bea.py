@@ -5,10 +5,12 @@ import jax.numpy as jnp
 import numpy as np
 import pytest
 
+import harness
 from harness import Game
 from harness.base.bea import modified_coefficients, modified_field
 from harness.flows import Flow, flow_field
 from harness.rules.schemes import Scheme, update_map
+from harness.verdict.derivation import derive
 
 
 def nonlinear_game():
@@ -131,3 +133,28 @@ def test_a_slope_hidden_by_the_floor_is_floor_limited_and_a_larger_range_shows_i
     assert hidden.fit.status == "FLOOR-LIMITED" and hidden.fit.slope is None
     shown = run_check(games["bilinear"], spec, Settings())
     assert shown.fit.status == "PASS" and abs(shown.fit.slope - 6.0) < 0.15
+
+
+def looped_alternating(f, g, phi, theta, h, lr1, lr2):
+    """Alternating GD with m = 2, k = 1 written with lax control flow: phi's two substeps in a while loop, and
+    theta's view of phi chosen by a branch (the new phi at every h >= 0)."""
+
+    def substep(state):
+        count, x = state
+        return count + 1, x + (lr1 * h / 2) * f(x, theta)
+
+    _, phi_next = jax.lax.while_loop(lambda state: state[0] < 2, substep, (0, phi))
+    seen = jax.lax.cond(h >= 0, lambda: phi_next, lambda: phi)
+    return phi_next, theta + lr2 * h * g(seen, theta)
+
+
+def test_a_users_rule_with_a_while_loop_and_a_branch_is_expanded_in_taylor_mode():
+    """Its derivation is alternating GD's (m = 2, k = 1) term for term, and it measures bea:1's slope 3."""
+    mine, builtin = derive(looped_alternating, 1), derive(Scheme("alternating", m=2, k=1), 1)
+    assert mine.verified
+    expected = {(t.order, t.player, t.tree): t.coefficient for t in builtin.terms}
+    assert {(t.order, t.player, t.tree) for t in mine.terms} == set(expected)
+    for term in mine.terms:
+        assert term.coefficient == pytest.approx(expected[(term.order, term.player, term.tree)], rel=1e-9, abs=1e-12)
+    result = harness.check("dirac_gan", looped_alternating, "bea:1", points=1)
+    assert result.passed and abs(result.fit.slope - 3) < 0.15
