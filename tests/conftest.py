@@ -1,6 +1,9 @@
 import os
 
 os.environ.setdefault("XLA_FLAGS", "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1")
+# Every `harness` process a test starts runs its checks: none replays a stored run (harness.base.replay), whose own
+# tests (test_replay.py) turn it on for theirs.
+os.environ["HARNESS_REPLAY"] = "off"
 
 import jax  # noqa: E402
 import pytest  # noqa: E402

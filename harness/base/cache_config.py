@@ -8,8 +8,6 @@ import sys
 import tempfile
 import threading
 
-import jax
-
 
 def cache_folder() -> str:
     """Where the caches live: ``$HARNESS_CACHE_DIR``, else ``$XDG_CACHE_HOME`` (default ``~/.cache``) /
@@ -85,6 +83,8 @@ def enable_compilation_cache() -> None:
         if _ENABLED:
             return
         _ENABLED = True
+        import jax  # here: the command line reads the folder before JAX is imported (harness.base.replay)
+
         if jax.config.jax_compilation_cache_dir:  # type: ignore[attr-defined]
             return
         CACHE_PROBLEM = _compilation_cache_problem()
@@ -101,6 +101,8 @@ def _compilation_cache_problem() -> str | None:
                    "HARNESS_CACHE_DIR to a writable folder, or to off)")
         return problem
     cache_limit_bytes(), programs_limit_bytes()  # a bad size cap is named now, once
+    import jax
+
     jax.config.update("jax_compilation_cache_dir", path)
     jax.config.update("jax_persistent_cache_min_compile_time_secs", 0.0)
     jax.config.update("jax_persistent_cache_min_entry_size_bytes", 0)
