@@ -114,6 +114,7 @@ def test_a_command_whose_inputs_the_key_cannot_see_is_never_replayed(argv, monke
     ["check", "--all", "--jobs", "2", "--matrix", "optimizers", "--quiet"],
     ["check", "--game=dirac_gan", "--lr2=0.3", "--scheme", "alternating", "--m", "2", "--flow", "bea:2"],
     ["check", "--literature", "--json", "out/results.json", "--progress"],
+    ["check", "--all", "--shard", "1/3", "--json", "part-1.json"],
 ])
 def test_built_in_checks_may_be_replayed(argv, monkeypatch):
     monkeypatch.delenv("HARNESS_REPLAY", raising=False)

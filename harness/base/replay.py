@@ -45,8 +45,8 @@ VALUED = {"--game", "--scheme", "--lr1", "--lr2", "--m", "--k", "--first", "--be
           "--step", "--flow", "--expected-slope", "--expected-status", "--measure", "--horizon", "--json", "--shard",
           "--param", "--jobs", "-j", "--points", "--step-sizes", "--decades", "--h-max", "--seed", "--tolerance",
           "--matrix"}
-"""``harness check`` options with a value that a replayed run may have (a value naming a file, a ``.py`` or a
-path, only for ``--json``, where the run writes)."""
+"""``harness check`` options with a value that a replayed run may have (a value with ``.py`` or a path in it only
+for ``--json``, where the run writes, and ``--shard I/N``)."""
 BUNDLED = {"default", "large", "optimizers", "literature"}
 """``--matrix`` values that name a matrix shipped with the harness (harness.checks.matrix.BUNDLED_MATRICES)."""
 ENVIRONMENT = ("HARNESS_", "JAX_", "XLA_", "TF_", "CUDA_", "NVIDIA_", "TPU_", "LIBTPU_", "ROCR_", "HIP_", "OMP_",
@@ -74,7 +74,7 @@ def _options(argv: list[str]) -> list[tuple[str, str | None]] | None:
         else:
             return None
     for option, given in pairs:
-        if given is None or option == "--json":
+        if given is None or option in ("--json", "--shard"):  # where the run writes; I/N
             continue
         if option == "--matrix" and given not in BUNDLED:
             return None
