@@ -4,6 +4,8 @@ later one may replay it."""
 
 from __future__ import annotations
 
+import contextlib
+import os
 import sys
 
 from harness.base import replay
@@ -14,7 +16,13 @@ def main() -> int:
     argv = sys.argv[1:]
     key = replay.run_key(argv)
     if key is not None:
-        code = replay.replayed(key, argv)
+        try:
+            code = replay.replayed(key, argv)
+        except OSError as exc:  # the output's reader went away (a broken pipe): one line, exit 2, as in a run
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+                print(f"harness: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            return 2
         if code is not None:
             return code
     from harness import cli  # JAX and the rest: only for a run that is not replayed

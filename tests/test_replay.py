@@ -62,7 +62,7 @@ def test_the_key_follows_every_file_of_the_package_the_environment_and_the_argum
     shutil.copy(replay.PACKAGE / "checks" / "check_matrix.toml", package / "checks")
     monkeypatch.delenv("HARNESS_REPLAY", raising=False)
     key = replay.run_key(COMMAND, package)
-    assert key is not None and len(key) == 64 and replay.run_key(COMMAND, package) == key
+    assert key is not None and len(key.text) == 64 and replay.run_key(COMMAND, package) == key
     assert replay.run_key([*COMMAND, "--seed", "1"], package) != key
 
     game = package / "games" / "dirac_gan.py"
@@ -76,14 +76,24 @@ def test_the_key_follows_every_file_of_the_package_the_environment_and_the_argum
     matrix.write_text((replay.PACKAGE / "checks" / "check_matrix.toml").read_text())
     assert replay.run_key(COMMAND, package) == key
 
+    linked = tmp_path / "linked"
+    linked.mkdir()
+    (linked / "helper.py").write_text("A = 1\n")
+    (package / "games" / "shared").symlink_to(linked, target_is_directory=True)  # a linked folder is followed
+    key = replay.run_key(COMMAND, package)
+    (linked / "helper.py").write_text("A = 2\n")
+    assert replay.run_key(COMMAND, package) != key
+    key = replay.run_key(COMMAND, package)
+
     for name, value in (("XLA_FLAGS", "--xla_force_host_platform_device_count=4"), ("JAX_PLATFORMS", "cpu"),
                         ("HARNESS_PARAM_SHARDS", "2"), ("PYTHONPATH", str(tmp_path)), ("CUDA_VISIBLE_DEVICES", "")):
         with monkeypatch.context() as changed:
             changed.setenv(name, value) if os.environ.get(name) != value else changed.delenv(name)
             assert replay.run_key(COMMAND, package) != key, name
     assert replay.run_key(COMMAND, package) == key
-    monkeypatch.setenv("HARNESS_REPLAY", "off")
-    assert replay.run_key(COMMAND, package) is None
+    for off in ("off", "0", "false", "no"):
+        monkeypatch.setenv("HARNESS_REPLAY", off)
+        assert replay.run_key(COMMAND, package) is None
 
 
 @pytest.mark.parametrize("argv", [
@@ -99,6 +109,7 @@ def test_the_key_follows_every_file_of_the_package_the_environment_and_the_argum
     ["check", "--merge", "a.json", "b.json"],
     ["check", "--all", "--distributed"],
     ["check", "--game"],
+    ["check", "--game", "dirac_gan", "--json", "a.json", "--json", "b.json"],  # argparse keeps the last
     ["report", "--out", "report"],
     ["derive", "--game", "dirac_gan"],
     ["--version"],
@@ -121,7 +132,14 @@ def test_built_in_checks_may_be_replayed(argv, monkeypatch):
     assert replay.run_key(argv) is not None
 
 
-def test_a_run_is_stored_with_its_output_in_order_and_only_when_it_gave_a_verdict(replaying, tmp_path):
+@pytest.fixture
+def clean_process(monkeypatch):
+    """As in a `harness` process, whose every module came from the harness, the standard library or
+    site-packages (this one imported the tests' own modules too)."""
+    monkeypatch.setattr(replay, "_imported", lambda argv: ["json", "numpy"])
+
+
+def test_a_run_is_stored_with_its_output_in_order_and_only_when_it_gave_a_verdict(replaying, clean_process):
     def run(code):
         def printing():
             print("met   measured", flush=True)
@@ -130,46 +148,82 @@ def test_a_run_is_stored_with_its_output_in_order_and_only_when_it_gave_a_verdic
             return code
         return printing
 
+    key = replay.run_key(COMMAND)
     for code in (2, 130, 143):  # refused, interrupted, stopped: nothing stored, nothing replayed
-        assert replay.recorded("a" * 64, COMMAND, run(code)) == code
-        assert replay.replayed("a" * 64, COMMAND) is None
+        assert replay.recorded(key, COMMAND, run(code)) == code
+        assert replay.replayed(key, COMMAND) is None
     assert not replaying.exists() or not list(replaying.iterdir())
-    assert replay.recorded("b" * 64, COMMAND, run(1)) == 1
-    assert (replaying / f"{'b' * 64}.result.json").is_file()  # beside the kept results: capped and cleared with them
+    assert replay.recorded(key, COMMAND, run(1)) == 1
+    assert (replaying / f"{key.text}.result.json").is_file()  # beside the kept results: capped and cleared with them
     both = io.StringIO()
-    assert replay.replayed("b" * 64, COMMAND, both, both) == 1
+    assert replay.replayed(key, COMMAND, both, both) == 1
     lines = both.getvalue().splitlines()
     assert lines[:3] == ["met   measured", "[1/1] ok", "1 checks: 1 met"]
     assert lines[3].startswith("harness: replayed the run of ")
+    assert replay.replayed(key, [*COMMAND, "--seed", "0"], both, both) is None  # another command's stored run
 
 
-def test_the_json_file_is_written_again_but_never_through_a_link_a_folder_or_beside_partial_results(replaying,
-                                                                                                     tmp_path):
+def test_a_run_that_imported_code_from_elsewhere_or_saw_a_file_change_is_not_kept(replaying, monkeypatch):
+    key = replay.run_key(COMMAND)
+    assert replay._imported(COMMAND) is None  # this process imported the tests' own modules
+    assert replay.recorded(key, COMMAND, lambda: 0) == 0 and replay.replayed(key, COMMAND) is None
+    monkeypatch.setattr(replay, "_imported", lambda argv: ["json"])
+    monkeypatch.setattr(replay, "_files", lambda argv, folder=None: "e" * 64)  # a harness file edited meanwhile
+    assert replay.recorded(key, COMMAND, lambda: 0) == 0 and replay.replayed(key, COMMAND) is None
+
+
+def test_a_module_that_another_folder_on_the_import_path_now_holds_stops_the_replay(replaying, clean_process,
+                                                                                    tmp_path, monkeypatch):
+    key = replay.run_key(COMMAND)
+    assert replay.recorded(key, COMMAND, lambda: 0) == 0
+    folder = tmp_path / "here"
+    folder.mkdir()
+    monkeypatch.syspath_prepend(str(folder))  # as the current folder is for python -m harness
+    assert replay.replayed(key, COMMAND, io.StringIO(), io.StringIO()) == 0
+    (folder / "numpy").mkdir()  # a local numpy/ would be imported in place of the installed one
+    assert replay.replayed(key, COMMAND, io.StringIO(), io.StringIO()) is None
+
+
+def test_a_check_whose_game_imports_a_module_from_outside_is_never_kept(tmp_path):
+    (tmp_path / "helper_of_mine.py").write_text("VALUE = 1\n")
+    script = (f"import sys\nsys.path.insert(0, {str(tmp_path)!r})\nimport helper_of_mine\n"
+              "from harness.launch import main\nsys.exit(main())\n")
+    env = {**os.environ, "HARNESS_REPLAY": "on", "HARNESS_TEST_RUN": uuid.uuid4().hex}
+    for _ in range(2):
+        run = subprocess.run([sys.executable, "-c", script, *COMMAND], capture_output=True, text=True, env=env,
+                             timeout=600)
+        assert run.returncode == 0 and "PASS" in run.stdout, run.stderr
+        assert "replayed" not in run.stderr
+
+
+def test_the_json_file_is_written_again_but_never_through_a_link_a_folder_or_beside_partial_results(
+        replaying, clean_process, tmp_path):
     target = tmp_path / "results.json"
     argv = [*COMMAND, "--json", str(target)]
+    key = replay.run_key(argv)
 
     def run():
         target.write_text('{"results": []}\n')
         return 0
 
-    assert replay.recorded("c" * 64, argv, run) == 0
+    assert replay.recorded(key, argv, run) == 0
     target.unlink()
-    assert replay.replayed("c" * 64, argv, io.StringIO(), io.StringIO()) == 0
+    assert replay.replayed(key, argv, io.StringIO(), io.StringIO()) == 0
     assert target.read_text() == '{"results": []}\n'
     Path(str(target) + ".partial").write_text("{}")  # an interrupted run's results: the run itself decides
-    assert replay.replayed("c" * 64, argv, io.StringIO(), io.StringIO()) is None
+    assert replay.replayed(key, argv, io.StringIO(), io.StringIO()) is None
     Path(str(target) + ".partial").unlink()
     target.unlink()
     target.mkdir()
-    assert replay.replayed("c" * 64, argv, io.StringIO(), io.StringIO()) is None
+    assert replay.replayed(key, argv, io.StringIO(), io.StringIO()) is None
     target.rmdir()
     target.symlink_to(tmp_path / "elsewhere.json")
-    assert replay.replayed("c" * 64, argv, io.StringIO(), io.StringIO()) is None
+    assert replay.replayed(key, argv, io.StringIO(), io.StringIO()) is None
     assert not (tmp_path / "elsewhere.json").exists()
 
 
 def test_a_damaged_stored_run_is_run_again(replaying):
     replaying.mkdir(parents=True)
-    for text in ("not json", json.dumps({"format": 999}), json.dumps([1, 2])):
+    for text in ("not json", json.dumps({"format": 999}), json.dumps([1, 2]), json.dumps({"format": 1, "code": 0})):
         (replaying / f"{'d' * 64}.result.json").write_text(text)
-        assert replay.replayed("d" * 64, COMMAND, io.StringIO(), io.StringIO()) is None
+        assert replay.replayed(replay.Key("d" * 64, ""), COMMAND, io.StringIO(), io.StringIO()) is None

@@ -1,17 +1,24 @@
 """A repeated ``harness check`` replayed: the same command over built-in games, rules, flows and matrices, with
 the same harness files, Python, installed packages, environment and machine, prints what its first run printed
 (stdout and stderr, in order), writes the same ``--json`` file and returns the same exit code, without importing
-JAX (about 0.2 s instead of a second or more of imports and cache reads).
+JAX (under 0.1 s where a run of its checks takes seconds: docs/performance.md).
 
-The key (``run_key``) is a SHA-256 of: the arguments; every file of the harness package, and of the repository's
-literature/ folder when its matrix runs; Python's executable and version; the names of the installed
-distributions' metadata folders on the import path (each holds a version); the environment variables that steer
-JAX, XLA, the devices, the BLAS threads, Python's imports and the harness; the host name, machine and processor;
-whether stdout and stderr are terminals. A run is kept only when it ended with exit code 0 or 1. Never replayed
-(``run_key`` is None): a command that names a file of the user's (a game, rule, flow, terms or matrix path: it may
-import code that the key cannot see), ``--watch``, ``--resume``, ``--merge``, ``--distributed``, an option not
-spelled out in full, or ``HARNESS_REPLAY=off``. The stored runs live beside the kept results (the folder and
-suffix of harness.base.result_cache), so the same size cap evicts them and ``harness cache clear`` removes them.
+The key (``run_key``) is a SHA-256 of: the arguments; every file of the harness package (linked folders
+followed), and of the repository's literature/ folder when its matrix runs; Python's executable, version and
+options; the names of the installed distributions' metadata folders on the import path (each holds a version);
+the environment variables that steer JAX, XLA, the devices, the loader, NumPy, the BLAS threads, Python's imports
+and the harness; the host name, machine, processor and NVIDIA driver; whether stdout and stderr are terminals.
+
+A run is kept only when it ended with exit code 0 or 1, every module it imported came from the harness package
+(literature/ when hashed), the standard library or the site-packages folders (harness.base.locations), and the
+digest of the harness files in its key, taken again when it ended, is unchanged (none edited while it ran). A
+kept run is replayed only while no other folder on the import path (the current folder of ``python -m``,
+``PYTHONPATH``) holds a module of the names it imported. Never replayed (``run_key`` is None): a command that
+names a file of the user's (a game, rule, flow, terms or matrix path: it may import code that the key cannot
+see), ``--watch``, ``--resume``, ``--merge``, ``--distributed``, ``--json`` twice, an option not spelled out in
+full, a closed stdout or stderr, a harness file that cannot be read, or ``HARNESS_REPLAY=off``. The stored runs
+live beside the kept results (the folder and suffix of harness.base.result_cache), so the same size cap evicts
+them and ``harness cache clear`` removes them.
 """
 
 from __future__ import annotations
@@ -24,19 +31,23 @@ import os
 import platform
 import socket
 import sys
+import types
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
 from harness.base.cache_config import cache_folder
 from harness.base.files import atomic_write
+from harness.base.locations import library_roots
 from harness.base.version import __version__
 
 PACKAGE = Path(__file__).resolve().parents[1]
 LITERATURE = PACKAGE.parent / "literature"
 FORMAT = 1
 SWITCH = "HARNESS_REPLAY"
-"""Environment variable: ``off`` runs every command anew (nothing replayed, nothing stored)."""
+"""Environment variable: ``off`` (or ``0``, ``false``, ``no``) runs every command anew (nothing replayed, nothing
+stored)."""
 
 FLAGS = {"--all", "--literature", "--quiet", "--progress", "--no-budget"}
 """``harness check`` options without a value that a replayed run may have."""
@@ -49,8 +60,8 @@ VALUED = {"--game", "--scheme", "--lr1", "--lr2", "--m", "--k", "--first", "--be
 for ``--json``, where the run writes, and ``--shard I/N``)."""
 BUNDLED = {"default", "large", "optimizers", "literature"}
 """``--matrix`` values that name a matrix shipped with the harness (harness.checks.matrix.BUNDLED_MATRICES)."""
-ENVIRONMENT = ("HARNESS_", "JAX_", "XLA_", "TF_", "CUDA_", "NVIDIA_", "TPU_", "LIBTPU_", "ROCR_", "HIP_", "OMP_",
-               "MKL_", "OPENBLAS_", "PYTHON")
+ENVIRONMENT = ("HARNESS_", "JAX_", "XLA_", "TF_", "CUDA_", "NVIDIA_", "TPU_", "LIBTPU_", "ROCR_", "HIP_", "PJRT_",
+               "LD_", "NPY_", "NUMPY_", "OMP_", "KMP_", "GOMP_", "MKL_", "OPENBLAS_", "PYTHON")
 """Prefixes of the environment variables in the key."""
 
 
@@ -73,6 +84,8 @@ def _options(argv: list[str]) -> list[tuple[str, str | None]] | None:
             pairs.append((name, found))
         else:
             return None
+    if sum(option == "--json" for option, _ in pairs) > 1:  # argparse keeps the last: the run decides
+        return None
     for option, given in pairs:
         if given is None or option in ("--json", "--shard"):  # where the run writes; I/N
             continue
@@ -84,9 +97,18 @@ def _options(argv: list[str]) -> list[tuple[str, str | None]] | None:
 
 
 def _folder_digest(folder: Path, digest) -> None:
-    """Every file under ``folder`` (its path and bytes), compiled bytecode left out."""
-    for path in sorted(folder.rglob("*")):
-        if path.is_file() and "__pycache__" not in path.parts:
+    """Every file under ``folder`` (its path and bytes; linked folders followed, each once), compiled bytecode
+    left out. OSError where a file cannot be read (or went away meanwhile)."""
+    seen: set[str] = set()
+    for top, folders, files in os.walk(folder, followlinks=True):
+        real = os.path.realpath(top)
+        if real in seen:
+            folders[:] = []
+            continue
+        seen.add(real)
+        folders[:] = sorted(name for name in folders if name != "__pycache__")
+        for name in sorted(files):
+            path = Path(top, name)
             digest.update(path.relative_to(folder).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
 
 
@@ -99,32 +121,65 @@ def _installed() -> list[str]:
     return sorted(set(found))
 
 
-def _processor() -> str:
+def _machine() -> list[str]:
+    """The host name, machine, processor model, NVIDIA driver and devices."""
+    found = [socket.gethostname(), platform.machine(), platform.processor()]
     with contextlib.suppress(OSError):
-        for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines():
-            if line.startswith("model name"):
-                return line
-    return platform.processor()
+        found += [line for line in Path("/proc/cpuinfo").read_text(errors="replace").splitlines()
+                  if line.startswith("model name")][:1]
+    with contextlib.suppress(OSError):
+        found.append(Path("/proc/driver/nvidia/version").read_text(errors="replace"))
+    with contextlib.suppress(OSError):
+        found += sorted(name for name in os.listdir("/dev") if name.startswith("nvidia"))
+    return found
 
 
-def run_key(argv: list[str], folder: Path = PACKAGE) -> str | None:
+@dataclass(frozen=True)
+class Key:
+    """A run's key (``text``, 64 hex digits: its stored run's file name) and the digest of the files in it
+    (``files``), taken again when the run ends: a file edited meanwhile and the run is not kept."""
+
+    text: str
+    files: str
+
+
+def run_key(argv: list[str], folder: Path = PACKAGE) -> Key | None:
     """The key of ``harness ARGV``'s stored run (module docstring), or None where it may not be replayed
     (``folder``: the harness package, whose every file is in the key)."""
-    if os.environ.get(SWITCH, "").strip().lower() == "off":
+    if os.environ.get(SWITCH, "").strip().lower() in ("off", "0", "false", "no"):
         return None
     pairs = _options(argv)
-    if pairs is None:
+    if pairs is None or sys.stdout is None or sys.stderr is None:
         return None
-    digest = hashlib.sha256(f"replay {FORMAT}|{__version__}".encode())
-    digest.update(json.dumps(argv).encode())
-    _folder_digest(folder, digest)
-    if ("--literature", None) in pairs or ("--matrix", "literature") in pairs:
-        if LITERATURE.is_dir():
-            _folder_digest(LITERATURE, digest)
+    files = _files(argv, folder)
+    try:
+        terminals = [sys.stdout.isatty(), sys.stderr.isatty()]
+    except ValueError:  # a closed stream
+        return None
+    if files is None:
+        return None
     environment = sorted((name, value) for name, value in os.environ.items() if name.startswith(ENVIRONMENT))
-    digest.update(json.dumps([sys.executable, sys.version, _installed(), environment, socket.gethostname(),
-                              platform.machine(), _processor(), sys.stdout.isatty(), sys.stderr.isatty()]).encode())
+    text = json.dumps([f"replay {FORMAT}", __version__, argv, files, sys.executable, sys.version, repr(sys.flags),
+                       sys.warnoptions, repr(sys._xoptions), _installed(), environment, _machine(), terminals])
+    return Key(hashlib.sha256(text.encode()).hexdigest(), files)
+
+
+def _files(argv: list[str], folder: Path = PACKAGE) -> str | None:
+    """The digest of every file of ``folder`` (the harness package), and of literature/ when its matrix runs;
+    None where one cannot be read (or went away meanwhile)."""
+    digest = hashlib.sha256()
+    try:
+        _folder_digest(folder, digest)
+        if _uses_literature(argv) and LITERATURE.is_dir():
+            _folder_digest(LITERATURE, digest)
+    except OSError:
+        return None
     return digest.hexdigest()
+
+
+def _uses_literature(argv: list[str]) -> bool:
+    pairs = _options(argv) or []
+    return ("--literature", None) in pairs or ("--matrix", "literature") in pairs
 
 
 def _json_path(argv: list[str]) -> str | None:
@@ -132,11 +187,46 @@ def _json_path(argv: list[str]) -> str | None:
     return next((value for name, value in pairs if name == "--json"), None)
 
 
-def _store(key: str) -> Path | None:
+def _trusted(argv: list[str]) -> tuple[str, ...]:
+    """Folders whose modules a kept run may import: the standard library, the site-packages folders, the harness
+    package, and literature/ when its matrix runs (all in the key or in the installed distributions)."""
+    extra = (os.path.join(os.path.realpath(LITERATURE), ""),) if _uses_literature(argv) else ()
+    return library_roots() + extra
+
+
+def _imported(argv: list[str]) -> list[str] | None:
+    """The top-level names of the modules this process imported, or None when one of them came from outside the
+    ``_trusted`` folders (a run that may not be kept)."""
+    trusted, names = _trusted(argv), set()
+    for name, module in list(sys.modules.items()):
+        file = getattr(module, "__file__", None) if isinstance(module, types.ModuleType) else None
+        if file is None or name == "__main__":
+            continue
+        if not os.path.realpath(file).startswith(trusted):
+            return None
+        names.add(name.partition(".")[0])
+    return sorted(names)
+
+
+def _shadowed(names: list[str], argv: list[str]) -> bool:
+    """Whether a folder on the import path outside the ``_trusted`` ones now holds a module of one of ``names``
+    (it would be imported in place of the one the kept run used)."""
+    trusted, wanted = _trusted(argv), set(names) - {"harness"}
+    for entry in sys.path:
+        folder = os.path.realpath(entry or ".")
+        if os.path.join(folder, "").startswith(trusted) or not os.path.isdir(folder):
+            continue
+        with contextlib.suppress(OSError):
+            if wanted & {name.partition(".")[0] for name in os.listdir(folder)}:
+                return True
+    return False
+
+
+def _store(key: Key) -> Path | None:
     """The stored run's file: ``KEY.result.json`` in the kept results' folder (``kernels/`` in JAX's compilation
     cache folder, which the command line sets to ``cache_folder()`` unless $JAX_COMPILATION_CACHE_DIR names one)."""
     folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or cache_folder()
-    return None if folder.lower() == "off" else Path(folder) / "kernels" / f"{key}.result.json"
+    return None if folder.lower() == "off" else Path(folder) / "kernels" / f"{key.text}.result.json"
 
 
 def _writable(target: str) -> bool:
@@ -153,12 +243,13 @@ def _valid(run: Any) -> TypeGuard[dict]:
     """Whether a stored run has every field, of its type (a damaged or older one is run again)."""
     return (isinstance(run, dict) and run.get("format") == FORMAT and run.get("code") in (0, 1)
             and isinstance(run.get("when"), str) and isinstance(run.get("json"), str | None)
-            and isinstance(run.get("output"), list)
+            and isinstance(run.get("output"), list) and isinstance(run.get("modules"), list)
+            and all(isinstance(name, str) for name in run["modules"])
             and all(isinstance(c, list) and len(c) == 2 and c[0] in ("out", "err") and isinstance(c[1], str)
                     for c in run["output"]))
 
 
-def replayed(key: str, argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
+def replayed(key: Key, argv: list[str], out: TextIO | None = None, err: TextIO | None = None) -> int | None:
     """Replay the run stored under ``key``: its output written again and its exit code returned; None when there
     is none (or it cannot be read, or its ``--json`` cannot be written here): the command then runs."""
     out, err = out or sys.stdout, err or sys.stderr
@@ -169,7 +260,7 @@ def replayed(key: str, argv: list[str], out: TextIO | None = None, err: TextIO |
         run = json.loads(store.read_text())
     except (OSError, ValueError):
         return None
-    if not _valid(run):
+    if not _valid(run) or run.get("argv") != argv or _shadowed(run["modules"], argv):
         return None
     target = _json_path(argv)
     if target is not None:
@@ -183,6 +274,7 @@ def replayed(key: str, argv: list[str], out: TextIO | None = None, err: TextIO |
         os.utime(store)  # used now: the least recently used are evicted first
     for stream, text in run["output"]:
         (out if stream == "out" else err).write(text)
+        (out if stream == "out" else err).flush()  # in order where both streams go to one file
     print(f"harness: replayed the run of {run['when']} (the same command, harness files, packages, environment and "
           f"machine); {SWITCH}=off runs it again", file=err, flush=True)
     out.flush()
@@ -220,17 +312,18 @@ def _teed(chunks: list[list[str]]) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
-def recorded(key: str, argv: list[str], run: Callable[[], int]) -> int:
-    """``run()``'s exit code, its output (and ``--json`` file) stored under ``key`` when the code is 0 or 1."""
+def recorded(key: Key, argv: list[str], run: Callable[[], int]) -> int:
+    """``run()``'s exit code, its output (and ``--json`` file) stored under ``key`` where the module docstring says
+    a run is kept."""
     chunks: list[list[str]] = []
     with _teed(chunks):
         code = run()
-    store = _store(key)
-    if code in (0, 1) and store is not None:
+    store, modules = _store(key), _imported(argv)
+    if code in (0, 1) and store is not None and modules is not None and _files(argv) == key.files:
         target = _json_path(argv)
         with contextlib.suppress(OSError, UnicodeDecodeError):
             document = None if target is None else Path(target).read_text()
             atomic_write(store, json.dumps({
-                "format": FORMAT, "argv": argv, "code": code, "output": chunks, "json": document,
+                "format": FORMAT, "argv": argv, "code": code, "output": chunks, "json": document, "modules": modules,
                 "when": datetime.datetime.now().astimezone().isoformat(timespec="seconds")}))
     return code

@@ -31,15 +31,12 @@ with other values).
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import functools
 import hashlib
 import os
 import re
-import site
 import sys
-import sysconfig
 import threading
 import types
 import weakref
@@ -49,6 +46,8 @@ from typing import Any
 import jax
 import numpy as np
 from jax.extend import core as jcore
+
+from harness.base.locations import library_roots
 
 BUDGET = 200_000
 """The most objects one snapshot visits (beyond, the rest is compared by identity)."""
@@ -70,21 +69,6 @@ def register(clear: Callable[[], Any]) -> Callable[[], Any]:
 # --- where code comes from --------------------------------------------------------------------------------
 
 
-@functools.cache
-def _library_roots() -> tuple[str, ...]:
-    """The standard library, the site-packages folders and the harness package: code that is not the user's
-    (not the whole installation prefix, which may hold the user's files too, e.g. /usr/src under /usr)."""
-    roots = {*site.getsitepackages(), os.path.dirname(os.path.dirname(os.path.abspath(__file__)))}
-    for scheme in {sysconfig.get_default_scheme(), sysconfig.get_preferred_scheme("user")}:
-        with contextlib.suppress(KeyError):
-            paths = sysconfig.get_paths(scheme)
-            roots.update(paths[key] for key in ("stdlib", "platstdlib", "purelib", "platlib") if key in paths)
-    user_site = site.getusersitepackages()
-    if isinstance(user_site, str):
-        roots.add(user_site)
-    return tuple(os.path.join(os.path.realpath(root), "") for root in roots if root)
-
-
 _USER: dict[str, bool] = {}
 
 
@@ -101,7 +85,7 @@ def is_user_module(module: types.ModuleType | None) -> bool:
     if file is None:
         user = name == "__main__"
     else:
-        user = not os.path.realpath(file).startswith(_library_roots())
+        user = not os.path.realpath(file).startswith(library_roots())
     _USER[name] = user
     return user
 
@@ -114,7 +98,7 @@ def _user_code(function: types.FunctionType) -> bool:
     file = function.__code__.co_filename
     known = _USER_FILES.get(file)
     if known is None:
-        known = _USER_FILES[file] = not (os.path.isabs(file) and os.path.realpath(file).startswith(_library_roots()))
+        known = _USER_FILES[file] = not (os.path.isabs(file) and os.path.realpath(file).startswith(library_roots()))
     return known
 
 
