@@ -19,9 +19,10 @@ def main() -> int:
         try:
             code = replay.replayed(key, argv)
         except OSError as exc:  # the output's reader went away (a broken pipe): one line, exit 2, as in a run
-            with contextlib.suppress(OSError):
-                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
+            with contextlib.suppress(OSError, ValueError):
                 print(f"harness: error: {type(exc).__name__}: {exc}", file=sys.stderr)
+            with contextlib.suppress(OSError, ValueError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
             return 2
         if code is not None:
             return code

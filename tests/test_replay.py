@@ -227,3 +227,16 @@ def test_a_damaged_stored_run_is_run_again(replaying):
     for text in ("not json", json.dumps({"format": 999}), json.dumps([1, 2]), json.dumps({"format": 1, "code": 0})):
         (replaying / f"{'d' * 64}.result.json").write_text(text)
         assert replay.replayed(replay.Key("d" * 64, ""), COMMAND, io.StringIO(), io.StringIO()) is None
+
+
+def test_a_replay_whose_reader_went_away_is_one_line_and_exit_2(monkeypatch, capsys):
+    from harness import launch
+
+    def broken(key, argv):
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(replay, "run_key", lambda argv: replay.Key("f" * 64, ""))
+    monkeypatch.setattr(replay, "replayed", broken)
+    monkeypatch.setattr(sys, "argv", ["harness", *COMMAND])
+    assert launch.main() == 2
+    assert capsys.readouterr().err == "harness: error: BrokenPipeError: [Errno 32] Broken pipe\n"
