@@ -55,6 +55,18 @@ def test_a_repeated_check_prints_the_same_and_writes_the_same_json_without_jax(t
     assert third.returncode == 1 and "a replay imported JAX" in third.stderr  # off: the checks ran
 
 
+def test_a_repeated_derivation_prints_the_same_without_jax():
+    env = {**os.environ, "HARNESS_REPLAY": "on", "HARNESS_TEST_RUN": uuid.uuid4().hex}
+    command = ["derive", "--scheme", "simultaneous", "--order", "1", "--lr2", "0.3"]
+    first = subprocess.run([sys.executable, "-m", "harness", *command], capture_output=True, text=True, env=env,
+                           timeout=600)
+    assert first.returncode == 0 and "verified" in first.stdout, first.stderr
+    second = subprocess.run([sys.executable, "-c", REPLAY_WITHOUT_JAX, *command], capture_output=True, text=True,
+                            env=env, timeout=600)
+    assert second.returncode == 0 and second.stdout == first.stdout, second.stderr
+    assert "harness: replayed the run of" in second.stderr
+
+
 def test_the_key_follows_every_file_of_the_package_the_environment_and_the_arguments(tmp_path, monkeypatch):
     package = tmp_path / "harness"
     shutil.copytree(replay.PACKAGE / "games", package / "games", ignore=shutil.ignore_patterns("__pycache__"))
@@ -112,6 +124,9 @@ def test_the_key_follows_every_file_of_the_package_the_environment_and_the_argum
     ["check", "--game", "dirac_gan", "--json", "a.json", "--json", "b.json"],  # argparse keeps the last
     ["report", "--out", "report"],
     ["derive", "--game", "dirac_gan"],
+    ["derive", "--scheme", "alternating", "--out", "derived.py", "--format", "python"],  # derive's own file rules
+    ["derive", "--scheme", "my_rule.py:rule"],
+    ["derive", "--terms", "terms.py:TERMS"],
     ["--version"],
     [],
 ])
@@ -126,6 +141,7 @@ def test_a_command_whose_inputs_the_key_cannot_see_is_never_replayed(argv, monke
     ["check", "--game=dirac_gan", "--lr2=0.3", "--scheme", "alternating", "--m", "2", "--flow", "bea:2"],
     ["check", "--literature", "--json", "out/results.json", "--progress"],
     ["check", "--all", "--shard", "1/3", "--json", "part-1.json"],
+    ["derive", "--scheme", "alternating", "--order", "3", "--m", "2", "--format", "latex"],
 ])
 def test_built_in_checks_may_be_replayed(argv, monkeypatch):
     monkeypatch.delenv("HARNESS_REPLAY", raising=False)

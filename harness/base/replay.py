@@ -1,7 +1,7 @@
-"""A repeated ``harness check`` replayed: the same command over built-in games, rules, flows and matrices, with
-the same harness files, Python, installed packages, environment and machine, prints what its first run printed
-(stdout and stderr, in order), writes the same ``--json`` file and returns the same exit code, without importing
-JAX (under 0.1 s where a run of its checks takes seconds: docs/performance.md).
+"""A repeated ``harness check`` or ``harness derive`` replayed: the same command over built-in games, rules, flows
+and matrices, with the same harness files, Python, installed packages, environment and machine, prints what its
+first run printed (stdout and stderr, in order), writes the same ``--json`` file and returns the same exit code,
+without importing JAX (about 0.1 s where a run takes seconds: docs/performance.md).
 
 The key (``run_key``) is a SHA-256 of: the arguments; every file of the harness package (linked folders
 followed), and of the repository's literature/ folder when its matrix runs; Python's executable, version and
@@ -15,8 +15,8 @@ digest of the harness files in its key, taken again when it ended, is unchanged 
 kept run is replayed only while no other folder on the import path (the current folder of ``python -m``,
 ``PYTHONPATH``) holds a module of the names it imported. Never replayed (``run_key`` is None): a command that
 names a file of the user's (a game, rule, flow, terms or matrix path: it may import code that the key cannot
-see), ``--watch``, ``--resume``, ``--merge``, ``--distributed``, ``--json`` twice, an option not spelled out in
-full, a closed stdout or stderr, a harness file that cannot be read, or ``HARNESS_REPLAY=off``. The stored runs
+see), ``--watch``, ``--resume``, ``--merge``, ``--distributed``, ``--json`` twice, ``derive --out``, an option not
+spelled out in full, a closed stdout or stderr, a harness file that cannot be read, or ``HARNESS_REPLAY=off``. The stored runs
 live beside the kept results (the folder and suffix of harness.base.result_cache), so the same size cap evicts
 them and ``harness cache clear`` removes them.
 """
@@ -49,15 +49,19 @@ SWITCH = "HARNESS_REPLAY"
 """Environment variable: ``off`` (or ``0``, ``false``, ``no``) runs every command anew (nothing replayed, nothing
 stored)."""
 
-FLAGS = {"--all", "--literature", "--quiet", "--progress", "--no-budget"}
-"""``harness check`` options without a value that a replayed run may have."""
-VALUED = {"--game", "--scheme", "--lr1", "--lr2", "--m", "--k", "--first", "--beta", "--gamma", "--mu", "--a",
-          "--inner", "--base", "--cancel", "--strengthen", "--convention", "--optimizer", "--optimizer2", "--regime",
-          "--step", "--flow", "--expected-slope", "--expected-status", "--measure", "--horizon", "--json", "--shard",
-          "--param", "--jobs", "-j", "--points", "--step-sizes", "--decades", "--h-max", "--seed", "--tolerance",
-          "--matrix"}
-"""``harness check`` options with a value that a replayed run may have (a value with ``.py`` or a path in it only
-for ``--json``, where the run writes, and ``--shard I/N``)."""
+COMMANDS = {
+    "check": ({"--all", "--literature", "--quiet", "--progress", "--no-budget"},
+              {"--game", "--scheme", "--lr1", "--lr2", "--m", "--k", "--first", "--beta", "--gamma", "--mu", "--a",
+               "--inner", "--base", "--cancel", "--strengthen", "--convention", "--optimizer", "--optimizer2",
+               "--regime", "--step", "--flow", "--expected-slope", "--expected-status", "--measure", "--horizon",
+               "--json", "--shard", "--param", "--jobs", "-j", "--points", "--step-sizes", "--decades", "--h-max",
+               "--seed", "--tolerance", "--matrix"}),
+    "derive": (set(), {"--scheme", "--order", "--players", "--lr1", "--lr2", "--m", "--k", "--first", "--beta",
+                       "--gamma", "--mu", "--a", "--inner", "--base", "--cancel", "--strengthen", "--convention",
+                       "--param", "--format"}),
+}
+"""The commands that may be replayed, each with its options without a value and with one (a value with ``.py`` or
+a path in it only for ``--json``, where the run writes, and ``--shard I/N``); ``derive --out`` is not among them."""
 BUNDLED = {"default", "large", "optimizers", "literature"}
 """``--matrix`` values that name a matrix shipped with the harness (harness.checks.matrix.BUNDLED_MATRICES)."""
 ENVIRONMENT = ("HARNESS_", "JAX_", "XLA_", "TF_", "CUDA_", "NVIDIA_", "TPU_", "LIBTPU_", "ROCR_", "HIP_", "PJRT_",
@@ -66,18 +70,20 @@ ENVIRONMENT = ("HARNESS_", "JAX_", "XLA_", "TF_", "CUDA_", "NVIDIA_", "TPU_", "L
 
 
 def _options(argv: list[str]) -> list[tuple[str, str | None]] | None:
-    """``harness check``'s (option, value) pairs, or None where the command may not be replayed."""
-    if not argv or argv[0] != "check":
+    """The (option, value) pairs of ``harness check`` or ``harness derive``, or None where the command may not be
+    replayed."""
+    if not argv or argv[0] not in COMMANDS:
         return None
+    flags, valued = COMMANDS[argv[0]]
     pairs: list[tuple[str, str | None]] = []
     rest = iter(argv[1:])
     for token in rest:
         name, joined, value = token.partition("=") if token.startswith("--") else (token, "", "")
         if name.startswith("-j") and name != "-j" and not name.startswith("--"):  # -j2
             name, joined, value = "-j", "=", name[2:]
-        if name in FLAGS and not joined:
+        if name in flags and not joined:
             pairs.append((name, None))
-        elif name in VALUED:
+        elif name in valued:
             found = value if joined else next(rest, None)
             if found is None:
                 return None
