@@ -215,6 +215,7 @@ class Browser:
 
     def screenshot(self, path: Path) -> None:
         data = self.call("Page.captureScreenshot", session=True, format="png", captureBeyondViewport=False)["data"]
+        path.parent.mkdir(parents=True, exist_ok=True)  # whichever test takes the first screenshot (xdist's order)
         path.write_bytes(base64.b64decode(data))
 
     def close(self) -> None:
@@ -233,7 +234,6 @@ def browser(tmp_path_factory):
 
 @pytest.mark.parametrize("width, mobile", [(1400, False), (400, True)], ids=["desktop-1400", "phone-400"])
 def test_report_page_in_a_real_browser(browser, width, mobile):
-    SHOTS.mkdir(parents=True, exist_ok=True)
     seconds = browser.open(PAGE.as_uri(), width, mobile)
     page = browser.evaluate(MEASURE)
     browser.screenshot(SHOTS / f"report-{width}.png")
