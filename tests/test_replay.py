@@ -188,6 +188,25 @@ def test_a_run_that_imported_code_from_elsewhere_or_saw_a_file_change_is_not_kep
     assert replay.recorded(key, COMMAND, lambda: 0) == 0 and replay.replayed(key, COMMAND) is None
 
 
+def test_a_run_that_read_a_file_from_elsewhere_is_not_kept(replaying, clean_process, tmp_path):
+    data = tmp_path / "weights.txt"  # as a catalog game's data file outside the package would be
+    data.write_text("1.0\n")
+    key = replay.run_key(COMMAND)
+
+    def reading():
+        data.read_text()
+        return 0
+
+    assert replay.recorded(key, COMMAND, reading) == 0 and replay.replayed(key, COMMAND) is None
+
+    def reading_the_package():
+        (replay.PACKAGE / "checks" / "check_matrix.toml").read_text()  # in the key: kept
+        return 0
+
+    assert replay.recorded(key, COMMAND, reading_the_package) == 0
+    assert replay.replayed(key, COMMAND, io.StringIO(), io.StringIO()) == 0
+
+
 def test_a_module_that_another_folder_on_the_import_path_now_holds_stops_the_replay(replaying, clean_process,
                                                                                     tmp_path, monkeypatch):
     key = replay.run_key(COMMAND)

@@ -9,16 +9,17 @@ options; the names of the installed distributions' metadata folders on the impor
 the environment variables that steer JAX, XLA, the devices, the loader, NumPy, the BLAS threads, Python's imports
 and the harness; the host name, machine, processor and NVIDIA driver; whether stdout and stderr are terminals.
 
-A run is kept only when it ended with exit code 0 or 1, every module it imported came from the harness package
-(literature/ when hashed), the standard library or the site-packages folders (harness.base.locations), and the
-digest of the harness files in its key, taken again when it ended, is unchanged (none edited while it ran). A
-kept run is replayed only while no other folder on the import path (the current folder of ``python -m``,
-``PYTHONPATH``) holds a module of the names it imported. Never replayed (``run_key`` is None): a command that
-names a file of the user's (a game, rule, flow, terms or matrix path: it may import code that the key cannot
-see), ``--watch``, ``--resume``, ``--merge``, ``--distributed``, ``--json`` twice, ``derive --out``, an option not
-spelled out in full, a closed stdout or stderr, a harness file that cannot be read, or ``HARNESS_REPLAY=off``. The stored runs
-live beside the kept results (the folder and suffix of harness.base.result_cache), so the same size cap evicts
-them and ``harness cache clear`` removes them.
+A run is kept only when it ended with exit code 0 or 1, every module it imported and every file it read came from
+the harness package (literature/ when hashed), the standard library or the site-packages folders
+(harness.base.locations), files also from the cache folder, /proc, /sys and /dev, and the digest of the harness
+files in its key, taken again when it ended, is unchanged (none edited while it ran). A kept run is replayed only
+while no other folder on the import path (the current folder of ``python -m``, ``PYTHONPATH``) holds a module of
+the names it imported. Never replayed (``run_key`` is None): a command that names a file of the user's (a game,
+rule, flow, terms or matrix path: it may import code that the key cannot see), ``--watch``, ``--resume``,
+``--merge``, ``--distributed``, ``--json`` twice, ``derive --out``, an option not spelled out in full, a closed
+stdout or stderr, a harness file that cannot be read, or ``HARNESS_REPLAY=off``. The stored runs live beside the
+kept results (the folder and suffix of harness.base.result_cache), so the same size cap evicts them and ``harness
+cache clear`` removes them.
 """
 
 from __future__ import annotations
@@ -228,11 +229,49 @@ def _shadowed(names: list[str], argv: list[str]) -> bool:
     return False
 
 
-def _store(key: Key) -> Path | None:
-    """The stored run's file: ``KEY.result.json`` in the kept results' folder (``kernels/`` in JAX's compilation
-    cache folder, which the command line sets to ``cache_folder()`` unless $JAX_COMPILATION_CACHE_DIR names one)."""
+_OPENED: list[str] | None = None
+"""The paths opened for reading while a run is recorded (``_audit``), else None."""
+
+
+def _audit(event: str, args: tuple) -> None:
+    """Python's audit hook: note each path opened for reading (``open`` events of io.open and os.open)."""
+    if event == "open" and _OPENED is not None and not isinstance(args[0], int):
+        path, mode, flags = args
+        if isinstance(mode, str):
+            reading = "r" in mode or "+" in mode
+        else:
+            reading = (flags or 0) & os.O_ACCMODE != os.O_WRONLY
+        if reading:
+            _OPENED.append(os.fsdecode(path))
+
+
+def _read_elsewhere(argv: list[str], opened: list[str]) -> str | None:
+    """The first path in ``opened`` outside the ``_trusted`` folders, the cache folder, /proc, /sys and /dev (a
+    file of the user's that a catalog game may have read), else None; the import path's own entries are probed,
+    and the installed distributions' metadata read (entry points), wherever they are."""
+    cache = _cache()
+    folders = ["/proc", "/sys", "/dev"] + ([str(cache)] if cache is not None else [])
+    allowed = _trusted(argv) + tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
+    entries = {os.path.realpath(entry or ".") for entry in sys.path}
+    for path in opened:
+        real = os.path.realpath(path)
+        metadata = os.path.basename(os.path.dirname(real)).endswith((".dist-info", ".egg-info"))  # names in the key
+        if not real.startswith(allowed) and real not in entries and not metadata:
+            return path
+    return None
+
+
+def _cache() -> Path | None:
+    """The cache folder: JAX's compilation cache folder, which the command line sets to ``cache_folder()`` unless
+    $JAX_COMPILATION_CACHE_DIR names one; None when it is off."""
     folder = os.environ.get("JAX_COMPILATION_CACHE_DIR") or cache_folder()
-    return None if folder.lower() == "off" else Path(folder) / "kernels" / f"{key.text}.result.json"
+    return None if folder.lower() == "off" else Path(folder)
+
+
+def _store(key: Key) -> Path | None:
+    """The stored run's file: ``KEY.result.json`` in the kept results' folder (``kernels/`` in the cache folder)."""
+    cache = _cache()
+    return None if cache is None else cache / "kernels" / f"{key.text}.result.json"
 
 
 def _writable(target: str) -> bool:
@@ -318,14 +357,32 @@ def _teed(chunks: list[list[str]]) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
+_HOOKED: list[bool] = []
+
+
+def _hook() -> None:
+    """Install ``_audit`` once per process (an audit hook cannot be removed; it does nothing between runs)."""
+    if not _HOOKED:
+        sys.addaudithook(_audit)
+        _HOOKED.append(True)
+
+
 def recorded(key: Key, argv: list[str], run: Callable[[], int]) -> int:
     """``run()``'s exit code, its output (and ``--json`` file) stored under ``key`` where the module docstring says
     a run is kept."""
+    global _OPENED
     chunks: list[list[str]] = []
-    with _teed(chunks):
-        code = run()
+    opened: list[str] = []
+    _hook()
+    _OPENED = opened
+    try:
+        with _teed(chunks):
+            code = run()
+    finally:
+        _OPENED = None
     store, modules = _store(key), _imported(argv)
-    if code in (0, 1) and store is not None and modules is not None and _files(argv) == key.files:
+    if (code in (0, 1) and store is not None and modules is not None and _read_elsewhere(argv, opened) is None
+            and _files(argv) == key.files):
         target = _json_path(argv)
         with contextlib.suppress(OSError, UnicodeDecodeError):
             document = None if target is None else Path(target).read_text()
