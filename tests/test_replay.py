@@ -207,6 +207,41 @@ def test_a_run_that_read_a_file_from_elsewhere_is_not_kept(replaying, clean_proc
     assert replay.replayed(key, COMMAND, io.StringIO(), io.StringIO()) == 0
 
 
+def test_a_run_that_started_a_program_or_read_shared_memory_is_not_kept(replaying, clean_process):
+    key = replay.run_key(COMMAND)
+
+    def starting():
+        subprocess.run(["true"], check=True)  # its reads are not seen
+        return 0
+
+    assert replay.recorded(key, COMMAND, starting) == 0 and replay.replayed(key, COMMAND) is None
+    shared = Path("/dev/shm") / f"harness-test-{uuid.uuid4().hex}"
+    if shared.parent.is_dir():
+        shared.write_text("1.0\n")
+        try:
+            assert replay.recorded(key, COMMAND, lambda: (shared.read_text(), 0)[1]) == 0
+            assert replay.replayed(key, COMMAND) is None  # a file in /dev, not a device
+        finally:
+            shared.unlink()
+
+    def reading_a_device():
+        with open(os.devnull) as null:  # a character device: kept
+            null.read()
+        return 0
+
+    assert replay.recorded(key, COMMAND, reading_a_device) == 0
+    assert replay.replayed(key, COMMAND, io.StringIO(), io.StringIO()) == 0
+
+
+def test_the_audit_hook_never_raises_into_the_code_it_watches(replaying, clean_process):
+    def odd_events():
+        sys.audit("open", "only one argument")  # a third party's event of other arguments
+        return 0
+
+    key = replay.run_key(COMMAND)
+    assert replay.recorded(key, COMMAND, odd_events) == 0 and replay.replayed(key, COMMAND) is None
+
+
 def test_a_module_that_another_folder_on_the_import_path_now_holds_stops_the_replay(replaying, clean_process,
                                                                                     tmp_path, monkeypatch):
     key = replay.run_key(COMMAND)

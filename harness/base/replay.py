@@ -9,9 +9,11 @@ options; the names of the installed distributions' metadata folders on the impor
 the environment variables that steer JAX, XLA, the devices, the loader, NumPy, the BLAS threads, Python's imports
 and the harness; the host name, machine, processor and NVIDIA driver; whether stdout and stderr are terminals.
 
-A run is kept only when it ended with exit code 0 or 1, every module it imported and every file it read came from
-the harness package (literature/ when hashed), the standard library or the site-packages folders
-(harness.base.locations), files also from the cache folder, /proc, /sys and /dev, and the digest of the harness
+A run is kept only when it ended with exit code 0 or 1, every module it imported and every file it opened for
+reading came from the harness package (literature/ when hashed), the standard library or the site-packages folders
+(harness.base.locations), files also from the cache folder, /proc, /sys, character devices and installed
+distributions' metadata, it started no program and loaded no library by path (whose reads no audit hook sees; nor
+are directory listings, file sizes and environment variables outside the key's), and the digest of the harness
 files in its key, taken again when it ended, is unchanged (none edited while it ran). A kept run is replayed only
 while no other folder on the import path (the current folder of ``python -m``, ``PYTHONPATH``) holds a module of
 the names it imported. Never replayed (``run_key`` is None): a command that names a file of the user's (a game,
@@ -31,6 +33,7 @@ import json
 import os
 import platform
 import socket
+import stat
 import sys
 import types
 from collections.abc import Callable, Iterator
@@ -231,34 +234,56 @@ def _shadowed(names: list[str], argv: list[str]) -> bool:
 
 _OPENED: list[str] | None = None
 """The paths opened for reading while a run is recorded (``_audit``), else None."""
+OUTSIDE = "<a process or a foreign library>"
+"""What ``_audit`` notes for a program started or a shared library loaded by path (ctypes): neither's reads are
+seen, so such a run is not kept."""
+_STARTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "pty.spawn")
 
 
 def _audit(event: str, args: tuple) -> None:
-    """Python's audit hook: note each path opened for reading (``open`` events of io.open and os.open)."""
-    if event == "open" and _OPENED is not None and not isinstance(args[0], int):
-        path, mode, flags = args
-        if isinstance(mode, str):
-            reading = "r" in mode or "+" in mode
-        else:
-            reading = (flags or 0) & os.O_ACCMODE != os.O_WRONLY
-        if reading:
-            _OPENED.append(os.fsdecode(path))
+    """Python's audit hook: note each path opened for reading (``open`` events of io.open and os.open), and
+    ``OUTSIDE`` for a program started or a library loaded by path. Never raises into the code it observes."""
+    opened = _OPENED
+    if opened is None:
+        return
+    try:
+        if event == "open" and not isinstance(args[0], int):
+            path, mode, flags = args
+            reading = ("r" in mode or "+" in mode) if isinstance(mode, str) else (
+                (flags or 0) & os.O_ACCMODE != os.O_WRONLY)
+            if reading:
+                opened.append(os.fsdecode(path))
+        elif event in _STARTS or (event == "ctypes.dlopen" and args[0] and os.sep in os.fsdecode(args[0])):
+            opened.append(OUTSIDE)
+    except Exception:  # noqa: BLE001  an event of unexpected arguments: noted as unknown, never raised
+        opened.append(OUTSIDE)
 
 
 def _read_elsewhere(argv: list[str], opened: list[str]) -> str | None:
-    """The first path in ``opened`` outside the ``_trusted`` folders, the cache folder, /proc, /sys and /dev (a
-    file of the user's that a catalog game may have read), else None; the import path's own entries are probed,
-    and the installed distributions' metadata read (entry points), wherever they are."""
+    """The first path in ``opened`` (or ``OUTSIDE``) outside the ``_trusted`` folders, the cache folder, /proc and
+    /sys, and not a character device (/dev/null, /dev/urandom, a GPU's), else None: a file of the user's that a
+    catalog game may have read. The import path's own entries are probed, and the installed distributions'
+    metadata read (entry points), wherever they are. Directory listings and file sizes are not seen."""
     cache = _cache()
-    folders = ["/proc", "/sys", "/dev"] + ([str(cache)] if cache is not None else [])
+    folders = ["/proc", "/sys"] + ([str(cache)] if cache is not None else [])
     allowed = _trusted(argv) + tuple(os.path.join(os.path.realpath(folder), "") for folder in folders)
     entries = {os.path.realpath(entry or ".") for entry in sys.path}
     for path in opened:
+        if path == OUTSIDE:
+            return path
         real = os.path.realpath(path)
         metadata = os.path.basename(os.path.dirname(real)).endswith((".dist-info", ".egg-info"))  # names in the key
-        if not real.startswith(allowed) and real not in entries and not metadata:
-            return path
+        if real.startswith(allowed) or real in entries or metadata or _device(real):
+            continue
+        return path
     return None
+
+
+def _device(path: str) -> bool:
+    try:
+        return stat.S_ISCHR(os.stat(path).st_mode)
+    except OSError:
+        return False
 
 
 def _cache() -> Path | None:
