@@ -23,7 +23,7 @@ from pathlib import Path
 import harness
 from harness.base import cache_config, distributed, signals
 from harness.base.errors import HarnessError, MatrixError, ResultsError, UsageError
-from harness.base.files import atomic_write
+from harness.base.files import atomic_write, json_target
 from harness.base.parallel import MAX_JOBS, default_jobs
 from harness.base.precision import float64
 from harness.base.status import Status
@@ -499,7 +499,7 @@ def _command_check(args) -> int:
     if not args.no_budget:  # sizes that cannot finish: one line before anything is compiled (harness.checks.budget)
         check_budget(specs, games, settings, "--no-budget")
     if args.json_path:
-        _json_target(args.json_path, _input_files(args, specs))  # refused before anything runs
+        json_target(args.json_path, _input_files(args, specs))  # refused before anything runs
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
         results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs)
@@ -554,7 +554,7 @@ def _check_merged(args) -> int:
     """``harness check --merge FILE...``: the shards' results as one run of the whole matrix."""
     _alone(args, "--merge", ("all", "literature", "game", "shard", "resume", *MEASUREMENT_FLAGS))
     if args.json_path:
-        _json_target(args.json_path, _input_files(args))
+        json_target(args.json_path, _input_files(args))
     results, settings = merge(args.merge)
     _print_table(results)
     if args.json_path:
@@ -735,32 +735,10 @@ def _input_files(args, specs: Sequence[CheckSpec] = ()) -> list[Path]:
     return list(dict.fromkeys(found))
 
 
-def _json_target(text: str, inputs: Sequence[Path] = ()) -> Path:
-    """The path of --json, refused (UsageError, one line) where writing it would destroy something: a symbolic
-    link (its target would not be updated), a folder, a device or other non-regular file, a path under a file,
-    or one of the run's own input files (``inputs``); the same for its partial-results file PATH.partial."""
-    for path, what in ((Path(text), f"--json {text}"), (Path(text + ".partial"), f"--json {text}: {text}.partial")):
-        if path.is_symlink():
-            raise UsageError(f"{what} is a symbolic link: give the path of a regular file (a link's target is not "
-                             "written through it)")
-        if path.is_dir():
-            raise UsageError(f"{what} is a folder: give a file path, e.g. {Path(text) / 'results.json'}")
-        if path.exists() and not path.is_file():
-            raise UsageError(f"{what} is not a regular file (a device, pipe or socket): give a file path")
-        parent = next((p for p in path.parents if p.exists() or p.is_symlink()), None)
-        if parent is not None and not parent.is_dir():
-            raise UsageError(f"{what}: {parent} is not a folder: give a file path in a folder")
-        for name in inputs:
-            with contextlib.suppress(OSError):
-                if path.exists() and os.path.samefile(path, name):
-                    raise UsageError(f"{what} is one of the run's own input files ({name}): give another path")
-    return Path(text)
-
-
 def _write_json(path: Path, document: dict) -> None:
     """Write the results document to ``path`` atomically (a temporary file, then a rename: nothing is left
-    behind), refused as ``_json_target`` says."""
-    _json_target(str(path))  # checked again: the path may have changed while the checks ran
+    behind), refused as ``json_target`` says."""
+    json_target(str(path))  # checked again: the path may have changed while the checks ran
     try:
         atomic_write(path, json.dumps(document, indent=1) + "\n")
     except OSError as exc:

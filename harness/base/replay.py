@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import contextlib
 import datetime
+import functools
 import hashlib
 import json
 import os
@@ -42,7 +43,8 @@ from pathlib import Path
 from typing import Any, TextIO, TypeGuard
 
 from harness.base.cache_config import cache_folder
-from harness.base.files import atomic_write
+from harness.base.errors import UsageError
+from harness.base.files import atomic_write, json_target
 from harness.base.locations import library_roots
 from harness.base.version import __version__
 
@@ -300,13 +302,15 @@ def _store(key: Key) -> Path | None:
 
 
 def _writable(target: str) -> bool:
-    """Whether a replay may write ``--json`` at ``target``: a new or regular file, no link, no partial results
-    beside it, outside the harness's own folders (the run refuses the rest with its own error)."""
-    path = Path(target)
-    if path.is_symlink() or (path.exists() and not path.is_file()) or os.path.lexists(target + ".partial"):
+    """Whether a replay may write ``--json`` at ``target``: where a run would (harness.base.files.json_target), with
+    no partial results beside it, outside the harness's own folders (the run refuses the rest with its own error)."""
+    try:
+        json_target(target)
+    except UsageError:
         return False
-    resolved = path.resolve()
-    return not any(resolved.is_relative_to(folder) for folder in (PACKAGE, LITERATURE))
+    resolved = Path(target).resolve()
+    return not os.path.lexists(target + ".partial") and not any(
+        resolved.is_relative_to(folder) for folder in (PACKAGE, LITERATURE))
 
 
 def _valid(run: Any) -> TypeGuard[dict]:
@@ -382,14 +386,10 @@ def _teed(chunks: list[list[str]]) -> Iterator[None]:
         sys.stdout, sys.stderr = out, err
 
 
-_HOOKED: list[bool] = []
-
-
+@functools.cache
 def _hook() -> None:
     """Install ``_audit`` once per process (an audit hook cannot be removed; it does nothing between runs)."""
-    if not _HOOKED:
-        sys.addaudithook(_audit)
-        _HOOKED.append(True)
+    sys.addaudithook(_audit)
 
 
 def recorded(key: Key, argv: list[str], run: Callable[[], int]) -> int:
