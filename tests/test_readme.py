@@ -257,7 +257,8 @@ def test_the_documents_have_commands_and_they_are_classified():
     assert {c.exit_code for c in everything if "--flow official" in c.line and "--lr2 0.3" in c.line} == {1}
     # the entry points themselves run through bash; the checks of a block in the test's process
     direct = {c.line.split(" #")[0].strip() for c in everything if not c.slow and in_process(c) is None}
-    assert direct == {"harness --version", "python -m harness ..."}, direct
+    assert direct == {"harness --version", "python -m harness ...",
+                      "HARNESS_REPLAY=off harness check --game dirac_gan"}, direct
 
 
 def test_extraction_is_robust():
