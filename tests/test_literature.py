@@ -60,7 +60,11 @@ def _param(spec, slow=False):
                         marks=[pytest.mark.slow] if slow else [])
 
 
-DEFAULT = _first_of_each(SPECS)
+FIRST = _first_of_each(SPECS)
+# Two of the three minibatch rules (smith_2021_batches.py) average an epoch over every ordered partition, a
+# program that takes 12-16 s to build with empty caches: the default suite checks the batches of 2 alone.
+HEAVY_RULES = ("smith_2021_batches.py:one_partition", "smith_2021_batches.py:random_batches_3")
+DEFAULT = [s for s in FIRST if not any(rule in s.scheme.label for rule in HEAVY_RULES)]
 QUICK = replace(SETTINGS, points=2)
 
 
@@ -97,7 +101,13 @@ def corrupted(user):
     return harness.flow(order=1, name=f"corrupted {user.name}")(wrong)
 
 
-@pytest.mark.parametrize("spec", [_param(s) for s in DEFAULT
+def _corruptible(spec):
+    """A claim's corrupted copy, in the default suite but for the heavy rules' and proximal point's: its failing
+    verdict's series expands the 24 unrolled fixed-point iterations in Taylor mode (19 s with empty caches)."""
+    return _param(spec, slow=spec.scheme.name == "proximal_point" or spec not in DEFAULT)
+
+
+@pytest.mark.parametrize("spec", [_corruptible(s) for s in FIRST
                                   if s.flow.order == 1 and s.expected_slope == s.claimed_slope])
 def test_a_corrupted_copy_of_each_claim_fails(spec):
     wrong = CheckSpec(spec.game, spec.scheme, Flow.of(corrupted(spec.flow.user)), expected_slope=spec.expected_slope)

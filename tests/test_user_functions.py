@@ -86,8 +86,13 @@ def _errors(game, scheme, flow):
 ALTERNATING = [dict(lr1=0.4, lr2=1.5, m=2, k=3, first="phi"), dict(lr1=1.3, lr2=0.6, m=3, k=1, first="theta")]
 
 
-@pytest.mark.parametrize("name", [pytest.param(n, marks=pytest.mark.slow) if g.metadata.get("large") else n
-                                  for n, g in catalog().items()])
+# A representative of each kind by default (a nonlinear and a linear two-player game, one in logits, a
+# single-objective one); the other games under `pytest -m slow` (8-20 s each with empty caches).
+HAND_WRITTEN_BY_DEFAULT = {"dirac_gan", "bilinear", "matching_pennies", "rosenbrock"}
+
+
+@pytest.mark.parametrize("name", [n if n in HAND_WRITTEN_BY_DEFAULT else pytest.param(n, marks=pytest.mark.slow)
+                                  for n in catalog()])
 def test_hand_written_alternating_flow_measures_the_builtin_errors(name):
     game = catalog()[name]
     for parameters in ALTERNATING:

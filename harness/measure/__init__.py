@@ -7,7 +7,8 @@ with Phi_h the update rule and phi_t the flow's time-t map (reference solution, 
 One compiled kernel per (game, kernel structure, flow family) serves every learning rate, flow
 coefficient matrix, step size, initial point and horizon, and on a two-player game every variant of
 simultaneous and alternating GD (``Scheme.kernel_structure``): all of those are traced arguments, and the
-(point, step size) pairs are the rows of one batch.
+(point, step size) pairs are the rows of one batch (on a small game, of 4 points for 1 to 4:
+``point_bucket``).
 """
 
 from __future__ import annotations
@@ -312,6 +313,18 @@ def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: fl
     return _USER_FLOWS_AFFINE[key]
 
 
+POINT_BUCKET = 4
+"""On a game of at most BUCKETED_SIZE numbers, a sweep of P initial points runs max(POINT_BUCKET, the next power
+of two) rows per step size (copies of the last point), so that 1 to 4 points share one compiled kernel, 5 to 8
+the next: compiling costs more than the rows there. A larger game runs its P rows alone."""
+BUCKETED_SIZE = 1000
+
+
+def point_bucket(count: int, size: int) -> int:
+    """The rows per step size of a sweep of ``count`` points of ``size`` numbers (``POINT_BUCKET``)."""
+    return count if size > BUCKETED_SIZE else max(POINT_BUCKET, 1 << (count - 1).bit_length())
+
+
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
            affine, horizon=None):
     family, own = flow_family(flow, scheme, bea_order)
@@ -326,20 +339,22 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
         affine = _user_flow_is_affine(game, structure, family, float(step_sizes[-1]), scheme.params)
     mesh = sweep_mesh()
     kernel = _kernel(game, structure, scheme.start, affine, family, mesh)
+    count = points.shape[0]
+    rows = np.concatenate([points, np.repeat(points[-1:], point_bucket(count, game.z0.size) - count, axis=0)])
     # on a mesh the points go to every device (replicated), and the kernel splits the rows; over several
     # processes (harness.base.distributed) every argument is replicated, and every process gathers the result
     if mesh is not None and distributed.processes() > 1:
-        args = jax.device_put((points, step_sizes, update_steps, reference_steps, scheme.params, coefficients),
+        args = jax.device_put((rows, step_sizes, update_steps, reference_steps, scheme.params, coefficients),
                               jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
     else:
-        placed = jnp.asarray(points) if mesh is None else jax.device_put(
-            points, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
+        placed = jnp.asarray(rows) if mesh is None else jax.device_put(
+            rows, jax.sharding.NamedSharding(mesh, jax.sharding.PartitionSpec()))
         args = (placed, jnp.asarray(step_sizes), jnp.asarray(update_steps), jnp.asarray(reference_steps),
                 scheme.params, coefficients)
     key = (f"{program_key(game, structure)}|"
            f"{family_key(game, structure, family)}|{affine}|{scheme.start}")
     arrays = kernel_cache.kept_call(kernel, key, args)
-    errors, reference_error, floor = (distributed.gathered(x) for x in arrays)
+    errors, reference_error, floor = (distributed.gathered(x)[:count] for x in arrays)
     return Measurement(step_sizes, points, errors, reference_error, floor, "expm" if affine else "dopri8",
                        update_steps, horizon)
 
