@@ -45,6 +45,9 @@ def _listener(event: str, duration: float, **labels) -> None:
 def pytest_configure(config) -> None:
     from jax import monitoring
 
+    if not hasattr(config, "workerinput"):  # the run's first process: the last run's files go
+        for path in FOLDER.glob("*.json"):
+            path.unlink()
     monitoring.register_event_duration_secs_listener(_listener)
 
 

@@ -65,15 +65,16 @@ def test_an_edited_game_or_another_rule_gets_its_own_kernel(kernels):
 def test_one_to_four_points_share_one_kernel_and_give_the_first_rows_of_four(kernels):
     game = _game(0.5)
     points = initial_points(game, 5)
-    four = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points[:4]).errors
+    four = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points[:4])
     for count in (1, 2, 3):
-        errors = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points[:count]).errors
-        assert errors.shape == (count, STEPS.size)
-        np.testing.assert_array_equal(errors, four[:count])  # each row alone: padding changes no number
+        fewer = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points[:count])
+        assert fewer.errors.shape == fewer.floor.shape == fewer.reference_error.shape == (count, STEPS.size)
+        np.testing.assert_array_equal(fewer.errors, four.errors[:count])  # each row alone: no number changes
+        np.testing.assert_array_equal(fewer.reference_error, four.reference_error[:count])
     assert len(list(kernels.glob("*.jaxexport"))) == 1
     five = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points).errors
-    np.testing.assert_array_equal(five[:4], four)
-    assert len(list(kernels.glob("*.jaxexport"))) == 2  # 5 to 8 points: the next kernel
+    np.testing.assert_array_equal(five[:4], four.errors)
+    assert len(list(kernels.glob("*.jaxexport"))) == 2  # more points: their own rows, a kernel of their own
 
 
 def test_games_that_differ_only_in_an_array_constant_get_their_own_kernels(kernels):

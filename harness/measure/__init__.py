@@ -314,15 +314,16 @@ def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: fl
 
 
 POINT_BUCKET = 4
-"""On a game of at most BUCKETED_SIZE numbers, a sweep of P initial points runs max(POINT_BUCKET, the next power
-of two) rows per step size (copies of the last point), so that 1 to 4 points share one compiled kernel, 5 to 8
-the next: compiling costs more than the rows there. A larger game runs its P rows alone."""
+"""On one device and a game of at most BUCKETED_SIZE numbers, a sweep of fewer than POINT_BUCKET initial points
+runs POINT_BUCKET rows per step size (copies of the last point), so that 1 to 4 points share one compiled kernel:
+compiling costs more than those rows. More points, a larger game or a mesh (whose blocks the copies would fill)
+run their own rows alone."""
 BUCKETED_SIZE = 1000
 
 
-def point_bucket(count: int, size: int) -> int:
+def point_bucket(count: int, size: int, mesh: jax.sharding.Mesh | None = None) -> int:
     """The rows per step size of a sweep of ``count`` points of ``size`` numbers (``POINT_BUCKET``)."""
-    return count if size > BUCKETED_SIZE else max(POINT_BUCKET, 1 << (count - 1).bit_length())
+    return POINT_BUCKET if count < POINT_BUCKET and size <= BUCKETED_SIZE and mesh is None else count
 
 
 def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps, coefficients, bea_order,
@@ -340,7 +341,7 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     mesh = sweep_mesh()
     kernel = _kernel(game, structure, scheme.start, affine, family, mesh)
     count = points.shape[0]
-    rows = np.concatenate([points, np.repeat(points[-1:], point_bucket(count, game.z0.size) - count, axis=0)])
+    rows = np.concatenate([points, np.repeat(points[-1:], point_bucket(count, game.z0.size, mesh) - count, axis=0)])
     # on a mesh the points go to every device (replicated), and the kernel splits the rows; over several
     # processes (harness.base.distributed) every argument is replicated, and every process gathers the result
     if mesh is not None and distributed.processes() > 1:
