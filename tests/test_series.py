@@ -72,7 +72,7 @@ def test_each_mutated_coefficient_is_named(seed, name):
     def series_of(flow):  # a check's series, without its measurement (a kernel of its own for each flow)
         return error_series(game, scheme, Flow.of(flow), points, scale)
 
-    _, right = harness.flows.flow_coefficients(harness.flows.Flow("modified"), scheme)
+    _, right = harness.flows.flow_coefficients(Flow("modified"), scheme)
     agreeing = series_of(closed_form(right))
     assert agreeing.at_least and harness.check(game, scheme, closed_form(right), points=2).series == agreeing
     for label, wrong in mutations(right, scheme).items():

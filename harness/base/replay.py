@@ -163,11 +163,11 @@ def run_key(argv: list[str], folder: Path = PACKAGE) -> Key | None:
     pairs = _options(argv)
     if pairs is None or sys.stdout is None or sys.stderr is None:
         return None
-    files = _files(argv, folder)
     try:
         terminals = [sys.stdout.isatty(), sys.stderr.isatty()]
     except ValueError:  # a closed stream
         return None
+    files = _files(argv, folder)
     if files is None:
         return None
     environment = sorted((name, value) for name, value in os.environ.items() if name.startswith(ENVIRONMENT))
