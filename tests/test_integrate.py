@@ -4,6 +4,7 @@ import jax.numpy as jnp
 import numpy as np
 from scipy.integrate import solve_ivp
 
+from harness.base import integrate
 from harness.base.integrate import expm_flow, reference_solution, rk8
 
 
@@ -37,6 +38,16 @@ def test_rk8_cross_checked_with_diffrax_adaptive_dopri8():
         stepsize_controller=diffrax.PIDController(rtol=1e-14, atol=1e-15),
     )
     np.testing.assert_allclose(rk8(pendulum, z0, t, 8), solution.ys[-1], rtol=0, atol=5e-15)
+
+
+def test_the_written_out_tableau_is_diffraxs_dopri8_bit_for_bit():
+    tableau = diffrax.Dopri8.tableau
+    a, b = integrate._tableau()
+    assert a.shape == (len(tableau.b_sol),) * 2 and not np.triu(a).any()
+    for row, coefficients in enumerate(tableau.a_lower, start=1):
+        expected = np.asarray(coefficients, dtype=np.float64)
+        assert a[row, : len(expected)].tobytes() == expected.tobytes() and not a[row, len(expected):].any()
+    assert b.tobytes() == np.asarray(tableau.b_sol, dtype=np.float64).tobytes()
 
 
 def test_expm_flow_is_exact_for_affine_fields():

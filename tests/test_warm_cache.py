@@ -96,21 +96,6 @@ def test_a_reports_trajectories_are_kept_bit_for_bit(hits, games):
 
 
 
-def test_the_dopri8_tableau_is_kept_bit_for_bit_and_read_without_diffrax(hits, monkeypatch):
-    from harness.base import integrate
-
-    original = integrate._diffrax_tableau()
-    integrate._tableau.cache_clear()
-    cold = integrate._tableau()
-    integrate._tableau.cache_clear()
-    monkeypatch.setattr(integrate, "_diffrax_tableau", lambda: pytest.fail("diffrax was read again"))
-    hits.clear()
-    warm = integrate._tableau()
-    assert hits == ["dopri8 tableau"]
-    for before, kept, read in zip(cold, warm, original, strict=True):
-        assert kept.dtype == read.dtype and kept.tobytes() == before.tobytes() == read.tobytes()
-
-
 def test_a_kinks_reason_and_a_smooth_fields_none_are_kept(hits):
     import jax.numpy as jnp
 

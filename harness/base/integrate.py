@@ -3,7 +3,7 @@
 - Affine fields F(z) = A z + b (every flow of a game with an affine field): exact,
   z(h) = z0 + [expm(M)]_{:n, n} with M = [[h A, h F(z0)], [0, 0]] (augmented matrix exponential); the
   error estimate is the round-off scale eps (|z0| + (n + 1) |z(h) - z0|).
-- Other fields: the 8th-order Dormand-Prince tableau (diffrax's Dopri8) with fixed steps, run with N and
+- Other fields: the 8th-order Dormand-Prince tableau (Dopri8, as diffrax defines it) with fixed steps, run with N and
   2N steps (two lanes of one loop, so the field is compiled once). The 2N solution is returned; its error
   estimate is |z_N - z_2N| (an upper estimate: the 2N solution's error is about 2^8 times smaller than
   that of z_N; the difference also holds both solutions' round-off) plus eps |z|. Fixed steps keep the
@@ -14,37 +14,50 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from importlib import metadata
 
 import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.base.result_cache import kept
-
 EPS = float(np.finfo(np.float64).eps)
 DEFAULT_STEPS = 4
 
 
+# Dopri8's Butcher tableau, as diffrax 0.7.2 defines it (diffrax/_solver/dopri8.py; Dormand & Prince's 8(7)
+# pair with its 14th, first-same-as-last stage), written out so that no run imports diffrax (a second) for it;
+# tests/test_integrate.py checks it against diffrax's bit for bit.
+_A_LOWER = (  # row i: the coefficients of stages 0 .. i-1 in stage i (stage 0 has none)
+    (0.05555555555555555,),
+    (0.020833333333333332, 0.0625),
+    (0.03125, 0.0, 0.09375),
+    (0.3125, 0.0, -1.171875, 1.171875),
+    (0.0375, 0.0, 0.0, 0.1875, 0.15),
+    (0.04791013711111111, 0.0, 0.0, 0.11224871277777777, -0.02550567377777778, 0.012846823888888888),
+    (0.01691798978729228, 0.0, 0.0, 0.3878482784860432, 0.03597736985150033, 0.19697021421566607, -0.17271385234050185),
+    (0.0690957533591923, 0.0, 0.0, -0.6342479767288541, -0.16119757522460407, 0.13865030945882525,
+     0.9409286140357562, 0.21163632648194397),
+    (0.1835569968390454, 0.0, 0.0, -2.4687680843155926, -0.29128688781630047, -0.026473020233117376,
+     2.8478387641928005, 0.2813873314698498, 0.12374489986331466),
+    (-1.2154248173958881, 0.0, 0.0, 16.672608665945774, 0.915741828416818, -6.056605804357471, -16.00357359415618,
+     14.849303086297663, -13.371575735289849, 5.134182648179638),
+    (0.25886091643826425, 0.0, 0.0, -4.774485785489205, -0.4350930137770325, -3.0494833320722416,
+     5.5779200399360995, 6.15583158986104, -5.062104586736939, 2.193926173180679, 0.13462799865933495),
+    (0.8224275996265075, 0.0, 0.0, -11.658673257277664, -0.7576221166909362, 0.7139735881595816,
+     12.075774986890057, -2.127659113920403, 1.9901662070489554, -0.23428647154404028, 0.17589857770794226, 0.0),
+    (0.041747491141530244, 0.0, 0.0, 0.0, 0.0, -0.05545232861123931, 0.2393128072011801, 0.703510669403443,
+     -0.7597596138144609, 0.6605630309222863, 0.15818748251012332, -0.2381095387528628, 0.25),
+)
+_B = _A_LOWER[-1] + (0.0,)
+"""The 8th-order solution's weights: the last stage's row (first same as last), the last stage itself unused."""
+
+
 @functools.cache
 def _tableau() -> tuple[np.ndarray, np.ndarray]:
-    """Dopri8's Butcher tableau (A [stages, stages], b [stages]), read from diffrax once per diffrax version and
-    kept (harness.base.result_cache): importing diffrax takes about a second, spent once per diffrax version
-    instead of by every run that builds a kernel."""
-    key = f"dopri8 tableau|diffrax {metadata.version('diffrax')}"
-    a, b = kept(key, _diffrax_tableau)
-    return a, b
-
-
-def _diffrax_tableau() -> tuple[np.ndarray, np.ndarray]:
-    import diffrax
-
-    tableau = diffrax.Dopri8.tableau
-    stages = len(tableau.b_sol)
-    a = np.zeros((stages, stages))
-    for row, coefficients in enumerate(tableau.a_lower, start=1):
+    """Dopri8's tableau as arrays: A [stages, stages] (strictly lower triangular) and b [stages]."""
+    a = np.zeros((len(_B), len(_B)))
+    for row, coefficients in enumerate(_A_LOWER, start=1):
         a[row, : len(coefficients)] = coefficients
-    return a, np.asarray(tableau.b_sol, dtype=np.float64)
+    return a, np.array(_B)
 
 
 def _dopri8_step(field: Callable, z: jax.Array, dt: jax.Array) -> jax.Array:

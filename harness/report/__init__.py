@@ -98,7 +98,7 @@ class Row:
 def environment() -> dict:
     """Package versions, machine and git commit (stable across runs on one machine and checkout; no date)."""
     versions: dict[str, str | None] = {"harness": __version__}
-    for package in ("jax", "jaxlib", "numpy", "scipy", "diffrax", "matplotlib"):
+    for package in ("jax", "jaxlib", "numpy", "scipy", "matplotlib"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:
