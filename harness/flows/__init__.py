@@ -253,4 +253,4 @@ def flow_field(game: Game, flow: Flow, scheme: Scheme) -> Callable:
     family, coefficients = flow_family(flow, scheme)
     field = family_field(game, scheme.structure, family)
     params = scheme.params
-    return jax.jit(lambda z, h: field(z, h, params, coefficients))
+    return jax.jit(lambda z, h: field(z, h, params, coefficients))  # JAX's options: it is also called in programs

@@ -23,6 +23,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base import distributed
+from harness.base.compiler import jit
 from harness.base.errors import UsageError
 from harness.base.integrate import EPS, dopri8_rows, reference_solutions
 from harness.base.precision import require_float64
@@ -85,7 +86,7 @@ def _power_step(game: Game, structure: tuple):
         w = jax.vjp(field, z0)[1](jax.jvp(field, (z0,), (v,))[1])[0]
         return w / (jnp.linalg.norm(w) + 1e-300), jnp.linalg.norm(w)
 
-    return jax.jit(power)
+    return jit(power)
 
 
 @functools.cache
@@ -163,7 +164,7 @@ def _relative_rates(game: Game, structure: tuple):
                 rates.append(jnp.linalg.norm(ud[s]) / (jnp.linalg.norm(u[s]) + 1e-300))
         return jnp.max(jnp.stack(rates))
 
-    return jax.jit(jax.vmap(rate, in_axes=(0, None, None)))
+    return jit(jax.vmap(rate, in_axes=(0, None, None)))
 
 
 def default_step_sizes(game: Game, scheme: Scheme, count: int = 10, decades: float = 1.5,
@@ -244,7 +245,7 @@ def _kernel(game: Game, structure: tuple, start: tuple | None, affine: bool, fam
         outputs = run(*batch, reference_steps, params, coefficients)
         return tuple(jnp.reshape(x[: count * step_sizes.size], (count, step_sizes.size)) for x in outputs)
 
-    return jax.jit(sweep)
+    return jit(sweep)
 
 
 REFERENCE_STEP_SCALE = 0.1

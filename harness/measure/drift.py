@@ -22,6 +22,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.flows import Flow, flow_coefficients
 from harness.model.game import Game
 from harness.rules.schemes import Scheme
@@ -41,7 +42,7 @@ def _products(game: Game):
         along_g = jax.jvp(game.field, (z,), (jnp.concatenate([jnp.zeros(a), raw[a:]]),))[1]
         return along_f, along_g
 
-    return jax.jit(jax.vmap(one))
+    return jit(jax.vmap(one))
 
 
 def _terms(game: Game, flow: Flow, scheme: Scheme, path: np.ndarray, h: float) -> dict[str, np.ndarray]:

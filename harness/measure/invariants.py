@@ -21,6 +21,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.base.errors import GameError, RuleError
 from harness.base.integrate import reference_solution
 from harness.flows import Family, Flow, family_field, flow_family
@@ -81,7 +82,7 @@ def _scan(step: Callable, z0: jax.Array, steps: int) -> jax.Array:
 @functools.cache
 def _iterate_orbit(game: Game, structure: tuple, steps: int) -> Callable:
     step = update_map(game, structure)
-    return jax.jit(lambda z0, h, params: _scan(lambda z: step(z, h, params), z0, steps))
+    return jit(lambda z0, h, params: _scan(lambda z: step(z, h, params), z0, steps))
 
 
 @functools.cache
@@ -92,7 +93,7 @@ def _flow_orbit(game: Game, structure: tuple, family: Family, affine: bool, step
         flow = lambda x: field(x, h, params, coefficients)  # noqa: E731
         return _scan(lambda z: reference_solution(flow, z, h, affine)[0], z0, steps)
 
-    return jax.jit(run)
+    return jit(run)
 
 
 @dataclass

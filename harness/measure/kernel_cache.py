@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.cache_config import cache_limit_bytes, programs_limit_bytes
+from harness.base.compiler import jit
 from harness.base.result_cache import SUFFIX, digest, directory, harness_source, kept
 from harness.model.game import Game
 from harness.model.identity import add_program, add_trace, fingerprint
@@ -124,7 +125,7 @@ def call(kernel: Any, key: str, args: tuple):
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
             _cap_at_exit(folder)
-        compiled = _MEMORY[path] = jax.jit(exported.call)
+        compiled = _MEMORY[path] = jit(exported.call)
         while len(_MEMORY) > LOADED:
             _MEMORY.popitem(last=False)
     return compiled(*args)

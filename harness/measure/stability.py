@@ -23,6 +23,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.base.errors import FlowError, GameError, HarnessError, RuleError, UsageError
 from harness.flows import CLOSED_FORM, Flow, family_field, flow_coefficients, flow_family
 from harness.model.game import Game
@@ -85,7 +86,7 @@ def spectral_radii(game: Game, scheme: Scheme, step_sizes: np.ndarray, z_star=No
     """rho(M(h)) of the update map at z* for each step size h (batched: one compiled vmap over h)."""
     point = lifted_point(scheme, jnp.asarray(equilibrium(game, z_star)))
     step, params = update_map(game, scheme.structure), scheme.params
-    jacobians = jax.jit(jax.vmap(lambda h: jax.jacfwd(lambda z: step(z, h, params))(point)))(
+    jacobians = jit(jax.vmap(lambda h: jax.jacfwd(lambda z: step(z, h, params))(point)))(
         jnp.asarray(step_sizes, dtype=jnp.float64))
     return np.max(np.abs(np.linalg.eigvals(np.asarray(jacobians))), axis=-1)
 
@@ -177,10 +178,10 @@ def stability_map(game: Game, scheme: Scheme, x: np.ndarray, y: np.ndarray,
     params = jax.tree.map(jnp.asarray, Traced.stack([s.param_values for s in grid]))
     lifted = lifted_point(scheme, point)
     step = update_map(game, scheme.structure)
-    jacobians = jax.jit(jax.vmap(lambda p: jax.jacfwd(lambda z: step(z, 1.0, p))(lifted)))(params)
+    jacobians = jit(jax.vmap(lambda p: jax.jacfwd(lambda z: step(z, 1.0, p))(lifted)))(params)
     radius = np.max(np.abs(np.linalg.eigvals(np.asarray(jacobians))), axis=-1).reshape(y.size, x.size)
     field = family_field(game, scheme.structure, CLOSED_FORM)
-    flow_jacobians = jax.jit(jax.vmap(lambda p, c: jax.jacfwd(lambda z: field(z, 1.0, p, c))(point)))
+    flow_jacobians = jit(jax.vmap(lambda p, c: jax.jacfwd(lambda z: field(z, 1.0, p, c))(point)))
     classes = {}
     for name in flows:
         flow = Flow(name)

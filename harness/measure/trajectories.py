@@ -20,6 +20,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.base.integrate import reference_solution
 from harness.base.result_cache import kept
 from harness.flows import Flow, flow_field
@@ -57,7 +58,7 @@ def iterate(step: Callable, z0: np.ndarray, count: int) -> np.ndarray:
         z = step(z)
         return z, z
 
-    run = jax.jit(lambda z: jax.lax.scan(body, z, None, length=count)[1])
+    run = jit(lambda z: jax.lax.scan(body, z, None, length=count)[1])
     return np.vstack([z0[None, :], np.asarray(run(jnp.asarray(z0)))])
 
 

@@ -45,6 +45,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.base.integrate import EPS, reference_solutions
 from harness.base.precision import require_float64
 from harness.flows import Flow
@@ -106,7 +107,7 @@ def _kernel(game: Game, name: str, user: UserFunction, keywords: tuple):
         s, params = arg
         return jnp.concatenate([y[n:2 * n], accelerate(y[:n], y[n:2 * n], y[-1], s, params), jnp.ones(1)])
 
-    @jax.jit
+    @jit
     def residual(x0, taus, ks, params):
         V = velocity(game, params)
         s = taus ** power

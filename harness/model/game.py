@@ -16,6 +16,7 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
+from harness.base.compiler import jit
 from harness.base.errors import GameError, HarnessError
 from harness.base.result_cache import kept
 
@@ -70,7 +71,8 @@ class Game:
         self.loss1, self.loss2 = loss1, loss2
         grad1 = jax.grad(loss1, argnums=0)
         grad2 = jax.grad(loss2, argnums=1)
-        # jitted: evaluated on its own (guards, validation) it is one compiled program, not one per operation
+        # jitted: evaluated on its own (guards, validation) it is one compiled program, not one per operation; with
+        # JAX's own options, as it is also called inside the harness's programs and the user's (nested jits)
         self.field1 = jax.jit(lambda phi, theta: -grad1(phi, theta))
         self.field2 = jax.jit(lambda phi, theta: -grad2(phi, theta))
         self._frozen = True
@@ -173,7 +175,7 @@ def is_affine_function(function: Callable, z0: np.ndarray) -> bool:
     a piecewise-affine function (ReLU, abs) fails across a kink."""
     rng = np.random.default_rng(0)
 
-    @jax.jit
+    @jit
     def terms(z, v, w):
         second = jax.jvp(lambda x: jax.jvp(function, (x,), (v,))[1], (z,), (w,))[1]
         value, slope = jax.jvp(function, (z,), (v,))

@@ -350,4 +350,4 @@ def update_rule(game: Game, scheme: Scheme) -> Callable:
     their lifted state, harness.rules.regimes)."""
     step = update_map(game, scheme.structure)
     params = scheme.params
-    return jax.jit(lambda z, h: step(z, h, params))
+    return jax.jit(lambda z, h: step(z, h, params))  # JAX's options: it is also called in programs

@@ -39,6 +39,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.bea import modified_coefficients
+from harness.base.compiler import jit
 from harness.base.errors import FlowError, HarnessError, RuleError, UsageError
 from harness.base.files import atomic_write
 from harness.measure import kernel_cache
@@ -390,7 +391,7 @@ def _kernel(structure: tuple, order: int, players: int, degree: int, extra: tupl
             columns[f"user:{name}"] = jax.vmap(lambda z, term=term: term(game, z))(points)
         return coefficients, columns
 
-    return jax.jit(run)
+    return jit(run)
 
 
 def _joint(value: jax.Array, root: str, a: int, b: int) -> jax.Array:

@@ -44,6 +44,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.bea import modified_coefficients
+from harness.base.compiler import jit
 from harness.base.errors import GameError, RuleError
 from harness.base.integrate import EPS
 from harness.base.result_cache import digest, kept
@@ -77,7 +78,7 @@ def _program(game: Game):
     """Compiled ``points -> {"the field": F, "loss1": L1, "loss2": L2}`` at a batch of states (the losses
     a game has); each call traces a new program."""
     parts = _parts(game)
-    return jax.jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
+    return jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
 
 
 _values = functools.cache(_program)
@@ -169,7 +170,7 @@ def _secant_defect(game: Game):
         scale = jnp.linalg.norm(secant) + jnp.linalg.norm(slope) + 1e-300
         return jnp.maximum(jnp.linalg.norm(secant - slope) - allowance, 0.0) / scale
 
-    return jax.jit(jax.vmap(one))
+    return jit(jax.vmap(one))
 
 
 @functools.cache
@@ -197,7 +198,7 @@ def _smoothness_defect(game: Game):
                            / (jnp.linalg.norm(jump) + size + 1e-300))
         return jnp.max(jnp.stack(defects))
 
-    return jax.jit(jax.vmap(one, in_axes=(0, 0, None, None, None)))
+    return jit(jax.vmap(one, in_axes=(0, 0, None, None, None)))
 
 
 _RULES = {"6 nodes": (_NODES, _WEIGHTS),

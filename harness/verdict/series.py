@@ -33,6 +33,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.bea import MAX_ORDER, modified_coefficients, taylor_in_h
+from harness.base.compiler import jit
 from harness.base.errors import HarnessError
 from harness.base.integrate import EPS
 from harness.base.result_cache import digest, kept
@@ -200,7 +201,7 @@ def unavailable(reason: str) -> Series:
 @functools.cache
 def _rule_kernel(game: Game, structure: tuple, orders: int):
     """Compiled ``(points, params) -> rule [P, J+1, n]``: the rule's modified-field coefficients (harness.base.bea)."""
-    return jax.jit(jax.vmap(modified_coefficients(update_map(game, structure), orders), in_axes=(0, None)))
+    return jit(jax.vmap(modified_coefficients(update_map(game, structure), orders), in_axes=(0, None)))
 
 
 @functools.lru_cache(maxsize=32)
@@ -221,7 +222,7 @@ def _tree_kernel(game: Game, order: int, raw_terms: tuple, stamps: tuple = ()):
         columns += [term(game, z) for _, term in extra]
         return jnp.stack(columns)
 
-    return jax.jit(jax.vmap(one))
+    return jit(jax.vmap(one))
 
 
 @functools.cache
@@ -232,7 +233,7 @@ def _flow_kernel(game: Game, structure: tuple, family, orders: int):
     def one(z, params, coefficients):
         return taylor_in_h(lambda h: field(z, h, params, coefficients), orders, z.dtype)
 
-    return jax.jit(jax.vmap(one, in_axes=(0, None, None)))
+    return jit(jax.vmap(one, in_axes=(0, None, None)))
 
 
 @functools.lru_cache(maxsize=256)

@@ -1,0 +1,37 @@
+"""XLA's options for the harness's programs: every ``jax.jit`` of the package goes through ``jit`` here.
+
+On CPU the programs are compiled with XLA's elemental emitters instead of its newer fusion emitters
+(``xla_cpu_use_fusion_emitters=False``): the harness compiles many distinct programs once each (Taylor-mode
+expansions, reference integrators), and with empty caches ``harness check --all`` took 83 s against 135 s. The
+default matrix's errors, floors and verdicts stayed the same (docs/performance.md has the comparison). An XLA that
+no longer knows the option compiles with its defaults; other platforms keep theirs. The options apply to the
+harness's own programs only, never to a user's process as ``XLA_FLAGS`` would.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from typing import Any
+
+import jax
+
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+
+
+@functools.cache
+def compiler_options() -> dict[str, Any]:
+    """``CPU_OPTIONS`` when JAX computes on CPU and its XLA accepts them (one tiny program compiled to ask), else
+    none."""
+    if jax.default_backend() != "cpu":
+        return {}
+    try:
+        jax.jit(lambda x: x + 1.0, compiler_options=CPU_OPTIONS).lower(0.0).compile()
+    except Exception:  # noqa: BLE001  an XLA without the option: its defaults
+        return {}
+    return dict(CPU_OPTIONS)
+
+
+def jit(function: Callable, **kwargs: Any) -> Any:
+    """``jax.jit(function, **kwargs)`` compiled with ``compiler_options()``."""
+    return jax.jit(function, compiler_options=compiler_options(), **kwargs)
