@@ -2,10 +2,11 @@
 
 On CPU the programs are compiled with XLA's elemental emitters instead of its newer fusion emitters
 (``xla_cpu_use_fusion_emitters=False``): the harness compiles many distinct programs once each (Taylor-mode
-expansions, reference integrators), and with empty caches ``harness check --all`` took 83 s against 135 s. The
-default matrix's errors, floors and verdicts stayed the same (docs/performance.md has the comparison). An XLA that
-no longer knows the option compiles with its defaults; other platforms keep theirs. The options apply to the
-harness's own programs only, never to a user's process as ``XLA_FLAGS`` would.
+expansions, reference integrators), and with empty caches ``harness check --all`` took 96 s against 120 s. The
+default matrix's statuses and floors stayed the same, its errors within round-off (docs/performance.md has the
+comparison). An XLA that no longer knows the option compiles with its defaults; other platforms keep theirs. The
+options apply to the harness's own programs only, never to a user's process as ``XLA_FLAGS`` would; a function
+that other programs call (a game's field) keeps JAX's options, since a nested ``jax.jit`` cannot carry any.
 """
 
 from __future__ import annotations
