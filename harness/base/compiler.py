@@ -1,4 +1,4 @@
-"""XLA's options for the harness's programs: every ``jax.jit`` of the package goes through ``jit`` here.
+"""XLA's options for the harness's programs: every top-level ``jax.jit`` of the package goes through ``jit`` here.
 
 On CPU the programs are compiled with XLA's elemental emitters instead of its newer fusion emitters
 (``xla_cpu_use_fusion_emitters=False``): the harness compiles many distinct programs once each (Taylor-mode
@@ -6,7 +6,8 @@ expansions, reference integrators), and with empty caches ``harness check --all`
 default matrix's statuses and floors stayed the same, its errors within round-off (docs/performance.md has the
 comparison). An XLA that no longer knows the option compiles with its defaults; other platforms keep theirs. The
 options apply to the harness's own programs only, never to a user's process as ``XLA_FLAGS`` would; a function
-that other programs call (a game's field) keeps JAX's options, since a nested ``jax.jit`` cannot carry any.
+that other programs call (a game's fields, ``flow_field``, ``update_rule``) keeps ``jax.jit`` and JAX's options,
+since a nested ``jax.jit`` cannot carry any.
 """
 
 from __future__ import annotations
@@ -34,5 +35,6 @@ def compiler_options() -> dict[str, Any]:
 
 
 def jit(function: Callable, **kwargs: Any) -> Any:
-    """``jax.jit(function, **kwargs)`` compiled with ``compiler_options()``."""
+    """``jax.jit(function, **kwargs)`` compiled with ``compiler_options()``: a top-level program only (called
+    inside another jit, scan, grad or jvp, JAX refuses its options; vmap and ``jax.export`` take it)."""
     return jax.jit(function, compiler_options=compiler_options(), **kwargs)

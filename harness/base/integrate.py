@@ -24,7 +24,7 @@ DEFAULT_STEPS = 4
 
 
 # Dopri8's Butcher tableau, as diffrax 0.7.2 defines it (diffrax/_solver/dopri8.py; Dormand & Prince's 8(7)
-# pair with its 14th, first-same-as-last stage), written out so that no run imports diffrax (a second) for it;
+# pair with its 14th, first-same-as-last stage), written out so that no run imports diffrax for it (0.8 s);
 # tests/test_integrate.py checks it against diffrax's bit for bit.
 _A_LOWER = (  # row i: the coefficients of stages 0 .. i-1 in stage i (stage 0 has none)
     (0.05555555555555555,),
