@@ -95,7 +95,6 @@ def test_a_reports_trajectories_are_kept_bit_for_bit(hits, games):
             np.testing.assert_array_equal(before.flows[name], after.flows[name])
 
 
-
 def test_a_kinks_reason_and_a_smooth_fields_none_are_kept(hits):
     import jax.numpy as jnp
 
