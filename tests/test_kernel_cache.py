@@ -1,13 +1,15 @@
 """Kernels kept across runs (harness.measure.kernel_cache): same numbers, new key when the game changes."""
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 import pytest
 
 from harness import Game
-from harness.flows import Flow
+from harness.flows import Flow, flow_family
 from harness.measure import initial_points, kernel_cache, measure_local_error
 from harness.rules.schemes import Scheme
+from harness.verdict import series
 
 STEPS = np.geomspace(1e-3, 3e-2, 6)
 ALTERNATING = Scheme("alternating", 1.0, 0.3)
@@ -75,6 +77,23 @@ def test_one_to_four_points_share_one_kernel_and_give_the_first_rows_of_four(ker
     five = measure_local_error(game, ALTERNATING, Flow("modified"), STEPS, points).errors
     np.testing.assert_array_equal(five[:4], four.errors)
     assert len(list(kernels.glob("*.jaxexport"))) == 2  # more points: their own rows, a kernel of their own
+
+
+def test_one_to_four_points_share_the_series_kernels_and_give_the_coefficients_of_their_own_rows(kernels):
+    """A series evaluates a check's points and the EXTRA_POINTS seeded ones: 7 to 10 rows run as 10."""
+    game = _game(0.5)
+    points = initial_points(game, series.SERIES_ROWS + 1)
+    structure = ALTERNATING.kernel_structure(game, False)
+    family, coefficients = flow_family(Flow("modified"), ALTERNATING)
+    for count in range(series.EXTRA_POINTS + 1, series.SERIES_ROWS + 2):
+        rule, flow = series.coefficients(game, ALTERNATING, Flow("modified"), points[:count], 1)
+        rows = jnp.asarray(points[:count])
+        alone = series._rule_kernel(game, structure, 1)(rows, ALTERNATING.params)  # traced at these rows alone
+        np.testing.assert_array_equal(rule, np.asarray(alone)[:, :2])
+        np.testing.assert_array_equal(flow, series._flow_kernel(game, structure, family, 1)(
+            rows, ALTERNATING.params, coefficients))
+        assert rule.shape == flow.shape == (count, 2, 2)
+    assert len(list(kernels.glob("*.jaxexport"))) == 4  # the rule's and the flow's, at 10 rows and at 11
 
 
 def test_games_that_differ_only_in_an_array_constant_get_their_own_kernels(kernels):

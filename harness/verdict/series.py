@@ -39,7 +39,7 @@ from harness.base.integrate import EPS
 from harness.base.result_cache import digest, kept
 from harness.base.status import Status
 from harness.flows import Flow, family_field, flow_family
-from harness.measure import kernel_cache
+from harness.measure import BUCKETED_SIZE, POINT_BUCKET, initial_points, kernel_cache
 from harness.measure.kernel_cache import family_key, program_key
 from harness.model.game import Game
 from harness.model.identity import register, result_key
@@ -255,18 +255,33 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
     for every flow checked against it. A ``bea:P`` flow's field is by definition the rule's, truncated after
     h^P: its coefficients are those, masked. Both are kept across runs (harness.base.result_cache)."""
     structure = scheme.kernel_structure(game, False)
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    rule = _rule_values(game, structure, scheme.param_values, points.tobytes(), len(points),
+    count = len(points)
+    rows = bucketed(points, game)
+    rule = _rule_values(game, structure, scheme.param_values, rows.tobytes(), len(rows),
                         max(orders, rule_orders or 0))
-    rule = rule[:, : orders + 1]
+    rule = rule[:count, : orders + 1]
     if flow.automatic:
         return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None]
     family, flow_coefficients = flow_family(flow, scheme)
     params = scheme.params
     key = f"series-flow|{program_key(game, structure)}|{family_key(game, structure, family)}|{orders}"
     values = kernel_cache.kept_call(_flow_kernel(game, structure, family, orders), key,
-                                    (jnp.asarray(points), params, flow_coefficients))[0]
-    return rule, values
+                                    (jnp.asarray(rows), params, flow_coefficients))[0]
+    return rule, values[:count]
+
+
+SERIES_ROWS = POINT_BUCKET + EXTRA_POINTS
+"""The rows of a series kernel on a small game: a check's 1 to POINT_BUCKET initial points and the EXTRA_POINTS seeded
+ones, padded (harness.measure.point_bucket), so that checks of any of those point counts share its compiled kernels."""
+
+
+def bucketed(points: np.ndarray, game: Game) -> np.ndarray:
+    """``points`` (float64, contiguous) with copies of the last appended up to SERIES_ROWS rows, on a game of at most
+    BUCKETED_SIZE numbers (each row is computed on its own: the first rows' values do not depend on the copies)."""
+    points = np.ascontiguousarray(points, dtype=np.float64)
+    if len(points) >= SERIES_ROWS or game.z0.size > BUCKETED_SIZE:
+        return points
+    return np.concatenate([points, np.repeat(points[-1:], SERIES_ROWS - len(points), axis=0)])
 
 
 def series_orders(flow: Flow, scheme: Scheme) -> int:
@@ -305,8 +320,6 @@ def error_series(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, jac
         return Series("", orders, orders, float(orders + 2 - (measure == "global")), True,
                       players=("phi", "theta") if game.kind == "two-player" else ("x",),
                       attribution=f"by construction: {flow.name} is the rule's own modified field through h^{orders}")
-    from harness.measure import initial_points
-
     extra = initial_points(game, EXTRA_POINTS + 1, seed + 1)[1:]
     try:
         rule, flow_terms = coefficients(game, scheme, flow, np.vstack([points, extra]), orders, rule_orders)
@@ -370,7 +383,8 @@ def _attribute(series: Series, game: Game, scheme: Scheme, j: int, difference: n
     extra = tuple(_user_term(t) for t in raw_terms)
     # [P, trees + extra, n]; kept across runs by the game's fingerprint when there are no user terms
     key = None if raw_terms else result_key("series trees", game, j, digest(points))
-    columns = kept(key, lambda: (_tree_kernel(game, j, raw_terms, _stamps(raw_terms))(jnp.asarray(points)),))[0]
+    kernel = _tree_kernel(game, j, raw_terms, _stamps(raw_terms))
+    columns = kept(key, lambda: (kernel(jnp.asarray(bucketed(points, game)))[: len(points)],))[0]
     rule_of, derived = _rule_coefficients(scheme, j, players, raw_terms)
     unexplained = total = 0.0
     found: list[Term] = []
