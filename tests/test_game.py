@@ -6,7 +6,10 @@ import numpy as np
 import pytest
 
 from harness import Game, GameError, single_objective
-from harness.model.game import validate
+from harness.measure import initial_points
+from harness.model import game as game_module
+from harness.model.game import validate, values_at, values_program
+from harness.verdict import guards
 
 
 def bilinear(c=2.0):
@@ -59,12 +62,39 @@ def test_bad_initial_states(phi0, message):
         (lambda p, t: jnp.sum(jnp.log(p - 10.0)), "NaN"),
         (lambda p, t: jax.lax.stop_gradient(jnp.sum(p * t)), "identically zero"),
         (lambda p, t: jnp.sum(p * t).astype(jnp.int32), "failed|int"),
+        # runs alone but not traced: the one program fails, the functions one by one name the field that fails
+        (lambda p, t: jnp.sum(p * t) if float(p[0]) > 0 else 0.0, "field of player 1 failed: Concretization"),
     ],
 )
 def test_validate_names_the_problem(loss1, message):
     game = Game("bad", loss1, lambda p, t: -jax.lax.stop_gradient(jnp.sum(p * t)), [1.0], [0.5])
     with pytest.raises(GameError, match=message):
         validate(game)
+
+
+def test_validation_and_the_guards_share_one_compiled_values_program(tmp_path):
+    """The validation's 3 states and a check's 1 to 4 initial points are padded to 4 rows: one compiled program,
+    whose padding changes the values by round-off at most (a batch of 4 rows is vectorised otherwise than one of 3:
+    1 ulp here)."""
+    previous = jax.config.jax_compilation_cache_dir
+    jax.config.update("jax_compilation_cache_dir", str(tmp_path))  # nothing kept from an earlier run
+    try:
+        game = Game("pair", lambda p, t: p[0] ** 2 * t[0] + p[0] * t[0], lambda p, t: -p[0] * t[0] + t[0] ** 4 / 4,
+                    [0.6], [0.8])
+        validate(game)
+        for count in (1, 2, 4):
+            points = initial_points(game, count)
+            guards.check_points(game, points, 0)
+            assert guards.without_equilibria(game, points) == (points, [])
+        assert game_module._game_program(game)._cache_size() == 1
+        states = initial_points(game, 3)
+        alone = values_program(game)(jnp.asarray(states))  # traced at 3 rows
+        padded = values_at(game, states)
+        assert set(padded) == {"loss1", "loss2", "field of player 1", "field of player 2"}
+        for label, values in padded.items():
+            np.testing.assert_allclose(values, np.asarray(alone[label]), rtol=4 * np.finfo(float).eps, atol=0)
+    finally:
+        jax.config.update("jax_compilation_cache_dir", previous)
 
 
 def test_catalog_games_are_valid(games):

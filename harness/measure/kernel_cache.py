@@ -73,10 +73,10 @@ def program_key(game: Game, structure: tuple) -> str:
     """Hash of the traced update step and of the field's JVP for ``game`` and a scheme ``structure`` (a
     rule with memory steps its lifted state, harness.rules.regimes)."""
     z = jnp.asarray(game.z0)
-    h = jnp.zeros((), z.dtype)
+    h = np.zeros((), z.dtype)
     params = Traced.zeros(z.dtype)
     digest = hashlib.sha256(_field_key(game).encode())
-    state = jnp.zeros(state_size(game, structure), z.dtype)
+    state = np.zeros(state_size(game, structure), z.dtype)
     add_program(digest, jax.make_jaxpr(update_map(game, structure))(state, h, params))
     return digest.hexdigest()
 

@@ -8,6 +8,7 @@ to it unchanged (simultaneous GD becomes plain GD, the modified flow becomes IGR
 
 from __future__ import annotations
 
+import functools
 import warnings
 from collections.abc import Callable
 from typing import Any
@@ -183,17 +184,17 @@ def is_affine_function(function: Callable, z0: np.ndarray) -> bool:
 
     for _ in range(3):
         z, v, w = (jnp.asarray(z0 + rng.standard_normal(z0.size)) for _ in range(3))
-        second, value, slope, secant = terms(z, v, w)
-        scale = float(jnp.max(jnp.abs(secant)) + jnp.max(jnp.abs(slope)) + jnp.max(jnp.abs(value)))
-        defect = float(jnp.max(jnp.abs(secant - slope)))
-        if float(jnp.max(jnp.abs(second))) != 0.0 or defect > AFFINE_TOLERANCE * scale:
+        second, value, slope, secant = (np.asarray(x) for x in terms(z, v, w))
+        scale = float(np.max(np.abs(secant)) + np.max(np.abs(slope)) + np.max(np.abs(value)))
+        defect = float(np.max(np.abs(secant - slope)))
+        if float(np.max(np.abs(second))) != 0.0 or defect > AFFINE_TOLERANCE * scale:
             return False
     return True
 
 
 def single_objective(name: str, loss: Callable, x0: Any, **metadata: Any) -> Game:
     """A single-objective problem ``loss(x)``: a game whose second player has no parameters."""
-    empty = jnp.zeros(0)
+    empty = np.zeros(0)
     game = Game(name, lambda x, _theta: loss(x), lambda x, _theta: jnp.sum(empty), x0, np.zeros(0), **metadata)
     object.__setattr__(game, "loss", loss)
     return game
@@ -211,26 +212,38 @@ def validate(game: Game) -> None:
 
 
 def _validate(game: Game) -> tuple:
-    """``validate``'s checks (nothing to keep but that they passed)."""
+    """``validate``'s checks (nothing to keep but that they passed), at the default state and two seeded nearby
+    states: every value from one compiled program (``values_at``), or, where that fails, from each function on its
+    own, so that the error names the one that failed."""
     a, b = game.dims
-    phi, theta = jnp.asarray(game.phi0), jnp.asarray(game.theta0)
+    rng = np.random.default_rng(0)
+    states = np.stack([game.z0, *(game.z0 + 0.1 * rng.standard_normal(game.z0.size) for _ in range(2))])
+    try:
+        together: dict[str, np.ndarray] | None = values_at(game, states)
+    except HarnessError:
+        raise
+    except Exception:  # noqa: BLE001  evaluated one by one below, which names the failing function
+        together = None
+
+    def value_of(label: str, function: Callable, row: int) -> Any:
+        if together is not None:
+            return together[label][row]
+        return _call(game, label, function, *game.split(jnp.asarray(states[row])))
+
     for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
         if loss is None:
             continue
-        value = _call(game, label, loss, phi, theta)
+        value = value_of(label, loss, 0)
         if jnp.ndim(value) != 0:
             raise GameError(f"game {game.name!r}: {label} must return a scalar, got shape {jnp.shape(value)}")
         _check_dtype(game, label, value)
         if not np.isfinite(float(value)):
             kind = "NaN" if np.isnan(float(value)) else "inf"
             raise GameError(f"game {game.name!r}: {label} is {kind} at the default state {game.z0.tolist()}")
-    rng = np.random.default_rng(0)
     nonzero = False
     for attempt in range(3):
-        z = game.z0 if attempt == 0 else game.z0 + 0.1 * rng.standard_normal(game.z0.size)
-        p, t = game.split(jnp.asarray(z))
-        f = _call(game, "field of player 1", game.field1, p, t)
-        g = _call(game, "field of player 2", game.field2, p, t)
+        f = value_of("field of player 1", game.field1, attempt)
+        g = value_of("field of player 2", game.field2, attempt)
         for label, value, size in (("player 1's field", f, a), ("player 2's field", g, b)):
             if jnp.shape(value) != (size,):
                 raise GameError(
@@ -249,6 +262,45 @@ def _validate(game: Game) -> tuple:
     return ()
 
 
+def _parts(game: Game) -> dict[str, Callable]:
+    """The game's losses (those it has) and its players' fields, as functions of the joint state."""
+    parts: dict[str, Callable] = {}
+    for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
+        if loss is not None:
+            parts[label] = lambda z, loss=loss: loss(*game.split(z))
+    parts["field of player 1"] = lambda z: game.field1(*game.split(z))
+    parts["field of player 2"] = lambda z: game.field2(*game.split(z))
+    return parts
+
+
+def values_program(game: Game) -> Callable:
+    """Compiled ``states [P, n] -> {label: values [P, ...]}`` of ``_parts``; each call traces a new program."""
+    parts = _parts(game)
+    return jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
+
+
+_game_program = functools.cache(values_program)
+
+VALUE_ROWS = 4
+"""Batches of fewer states are padded to VALUE_ROWS (copies of the last), so that the validation's three states
+and a check's one to four initial points (harness.verdict.guards) share one compiled program."""
+
+
+def padded(states: np.ndarray) -> np.ndarray:
+    """``states`` [P, n] with copies of the last appended up to VALUE_ROWS rows."""
+    states = np.asarray(states, dtype=np.float64)
+    return np.concatenate([states, np.repeat(states[-1:], max(VALUE_ROWS - len(states), 0), axis=0)])
+
+
+def values_at(game: Game, states: np.ndarray, program: Callable | None = None) -> dict[str, np.ndarray]:
+    """{label: values [P, ...]} of the game's losses and players' fields at ``states`` [P, n] (``_parts``'
+    labels), computed by ``program`` (default: the game's ``values_program``, traced once per game) on the
+    ``padded`` batch (each row is computed on its own, though a batch of another size may be vectorised otherwise:
+    a value may differ from an unpadded batch's by round-off)."""
+    program = _game_program(game) if program is None else program
+    return {label: np.asarray(value)[: len(states)] for label, value in program(jnp.asarray(padded(states))).items()}
+
+
 def _call(game: Game, label: str, fn: Callable, phi: Array, theta: Array) -> Array:
     try:
         return fn(phi, theta)
@@ -260,7 +312,7 @@ def _call(game: Game, label: str, fn: Callable, phi: Array, theta: Array) -> Arr
 
 
 def _check_dtype(game: Game, label: str, value: Array) -> None:
-    dtype = jnp.asarray(value).dtype
+    dtype = np.asarray(value).dtype
     if jnp.issubdtype(dtype, jnp.complexfloating):
         raise GameError(f"game {game.name!r}: {label} returns complex values; losses must be real")
     if not jnp.issubdtype(dtype, jnp.floating):

@@ -410,14 +410,12 @@ def game_token(game: Any, strict: bool = False) -> str:
     """A hash of what determines a game's numbers: its state, its simple metadata (``h_max``, ``linear``…)
     and a fresh trace of its field's JVP (its derivative and custom derivative rules) and of its losses
     (``strict``: as ``add_trace``'s)."""
-    import jax.numpy as jnp
-
     with jax.enable_x64(True):
         digest = hashlib.sha256()
         digest.update(repr((game.kind, game.dims, sorted((k, v) for k, v in game.metadata.items()
                                                           if k != "source" and _simple(v)))).encode())
         digest.update(game.phi0.tobytes() + game.theta0.tobytes())
-        z = jnp.asarray(game.z0)
+        z = game.z0  # traced at numpy arguments: no program is compiled to place them
         add_trace(digest, lambda x, v: jax.jvp(game.field, (x,), (v,)), z, z, strict=strict)
         phi, theta = game.split(z)
         for loss in (game.loss1, game.loss2 if game.kind == "two-player" else None):

@@ -49,7 +49,7 @@ from harness.base.errors import GameError, RuleError
 from harness.base.integrate import EPS
 from harness.base.result_cache import digest, kept
 from harness.base.status import Status
-from harness.model.game import Game
+from harness.model.game import Game, values_at, values_program
 from harness.model.identity import add_trace, result_key
 from harness.model.scaled_field import rates
 from harness.model.user import UserFunction, evaluate, joint_function
@@ -74,24 +74,21 @@ def _fmt(z) -> str:
         ", …]" if np.asarray(z).size > 6 else "]")
 
 
-def _program(game: Game):
-    """Compiled ``points -> {"the field": F, "loss1": L1, "loss2": L2}`` at a batch of states (the losses
-    a game has); each call traces a new program."""
-    parts = _parts(game)
-    return jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
-
-
-_values = functools.cache(_program)
-"""``_program``, traced once per game."""
+def _values(game: Game, points: np.ndarray, program: Callable | None = None) -> dict[str, np.ndarray]:
+    """{"loss1", "loss2" (those the game has), "the field": F = (f, g)} at ``points``, in that order, from the game's
+    compiled values program (harness.model.game.values_at; ``program``: a freshly traced one)."""
+    values = values_at(game, np.asarray(points), program)
+    joint = np.concatenate([values.pop("field of player 1"), values.pop("field of player 2")], axis=1)
+    return {**values, "the field": joint}
 
 
 @functools.cache
 def _pure(game: Game, points: tuple) -> None:
-    kept(result_key("pure", game, digest(np.array(points))), lambda: _check_pure(game, points))
+    kept(result_key("pure", game, digest(np.array(points))), lambda: _check_pure(game, np.array(points)))
 
 
-def _check_pure(game: Game, points: tuple) -> tuple:
-    first, second = ({k: np.asarray(v) for k, v in _program(game)(jnp.asarray(points)).items()} for _ in range(2))
+def _check_pure(game: Game, points: np.ndarray) -> tuple:
+    first, second = (_values(game, points, values_program(game)) for _ in range(2))
     for label in sorted(first, key=lambda label: label == "the field"):  # a loss names the cause before the field
         gap = float(np.max(np.abs(first[label] - second[label]), initial=0.0))
         if not gap <= 1e-12 * (float(np.max(np.abs(first[label]), initial=0.0)) + 1e-300):
@@ -99,15 +96,6 @@ def _check_pure(game: Game, points: tuple) -> tuple:
                             f"the same point differ by {gap:.3g}; remove Python/numpy randomness or global state from "
                             "it (use a fixed key or constant)")
     return ()
-
-
-def _parts(game: Game) -> dict[str, Callable]:
-    """The game's field and losses (those it has), as functions of the joint state."""
-    parts: dict[str, Callable] = {"the field": game.field}
-    for label, loss in (("loss1", game.loss1), ("loss2", game.loss2 if game.kind == "two-player" else None)):
-        if loss is not None:
-            parts[label] = lambda z, loss=loss: loss(*game.split(z))
-    return parts
 
 
 def check_pure(game: Game, points: np.ndarray) -> None:
@@ -127,7 +115,7 @@ def without_equilibria(game: Game, points: np.ndarray) -> tuple[np.ndarray, list
     no order. GameError when every initial point is one. Where F vanishes is kept across runs
     (harness.base.result_cache)."""
     (at_rest,) = kept(result_key("equilibria", game, digest(points)),
-                      lambda: (~np.any(np.asarray(_values(game)(jnp.asarray(points))["the field"]) != 0, axis=1),))
+                      lambda: (~np.any(_values(game, points)["the field"] != 0, axis=1),))
     if not at_rest.any():
         return points, []
     advice = "move phi0/theta0 off it" if at_rest[0] else "use another --seed"
@@ -146,7 +134,7 @@ def check_points(game: Game, points: np.ndarray, seed: int) -> None:
 
 
 def _check_points(game: Game, points: np.ndarray, seed: int) -> tuple:
-    values = {label: np.asarray(value) for label, value in _values(game)(jnp.asarray(points)).items()}
+    values = _values(game, points)
     for label, value in values.items():
         bad = ~np.isfinite(value.reshape(len(points), -1)).all(axis=1)
         if bad.any():
@@ -213,7 +201,7 @@ ASYMPTOTIC_LIMIT = 1.0
 
 def _segments(game: Game, scheme, points: np.ndarray, step_sizes: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Start and displacement h V(z0) of every (point, step size) pair, as [points * step sizes, n]."""
-    velocity = np.asarray(_values(game)(jnp.asarray(points))["the field"]) * np.asarray(_rates(game, scheme))
+    velocity = _values(game, points)["the field"] * np.asarray(_rates(game, scheme))
     starts = np.repeat(points, len(step_sizes), axis=0)
     moves = (velocity[:, None, :] * np.asarray(step_sizes)[None, :, None]).reshape(starts.shape)
     return starts, moves
