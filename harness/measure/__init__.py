@@ -115,8 +115,8 @@ def _jacobian_norm(game: Game, scheme: Scheme, iterations: int, at_step: bool) -
     coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1] if scheme.optimizers else ()
     power = _power_step(game, structure)
     z0 = jnp.asarray(game.z0)
-    v = np.random.default_rng(0).standard_normal(z0.size)
-    v = jnp.asarray(v / np.linalg.norm(v))
+    start = np.random.default_rng(0).standard_normal(z0.size)
+    v = jnp.asarray(start / np.linalg.norm(start))
     sigma2, params = 0.0, scheme.params
     for _ in range(iterations):
         v, sigma2 = power(v, z0, params, coefficients)
