@@ -250,24 +250,26 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
                  rule_orders: int | None = None) -> tuple[np.ndarray, np.ndarray]:
     """The rule's and the flow's Taylor coefficients in h (h^0 ... h^orders) at ``points``. The rule's come
     from one kernel per game and rule (one for every variant of simultaneous and alternating GD, whose
-    substeps and order are traced: ``Scheme.kernel_structure``) compiled at ``rule_orders`` (default
-    ``orders``; a run passes the highest order its checks of that rule need, so they share it), evaluated once
-    for every flow checked against it. A ``bea:P`` flow's field is by definition the rule's, truncated after
-    h^P: its coefficients are those, masked. Both are kept across runs (harness.base.result_cache)."""
+    substeps and order are traced: ``Scheme.kernel_structure``), the flow's from one per game, rule and flow family
+    (harness.flows.flow_family: gradient, modified and the official flow are one), both compiled at ``rule_orders``
+    (default ``orders``; a run passes the highest order its checks of that rule need, so they share them) and read
+    through h^orders; the rule's is evaluated once for every flow checked against it. A ``bea:P`` flow's field is by
+    definition the rule's, truncated after h^P: its coefficients are those, masked. Both are kept across runs
+    (harness.base.result_cache)."""
     structure = scheme.kernel_structure(game, False)
     count = len(points)
     rows = bucketed(points, game)
-    rule = _rule_values(game, structure, scheme.param_values, rows.tobytes(), len(rows),
-                        max(orders, rule_orders or 0))
+    compiled = max(orders, rule_orders or 0)
+    rule = _rule_values(game, structure, scheme.param_values, rows.tobytes(), len(rows), compiled)
     rule = rule[:count, : orders + 1]
     if flow.automatic:
         return rule, rule * (np.arange(orders + 1) <= flow.order)[None, :, None]
     family, flow_coefficients = flow_family(flow, scheme)
     params = scheme.params
-    key = f"series-flow|{program_key(game, structure)}|{family_key(game, structure, family)}|{orders}"
-    values = kernel_cache.kept_call(_flow_kernel(game, structure, family, orders), key,
+    key = f"series-flow|{program_key(game, structure)}|{family_key(game, structure, family)}|{compiled}"
+    values = kernel_cache.kept_call(_flow_kernel(game, structure, family, compiled), key,
                                     (jnp.asarray(rows), params, flow_coefficients))[0]
-    return rule, values[:count]
+    return rule, values[:count, : orders + 1]
 
 
 SERIES_ROWS = POINT_BUCKET + EXTRA_POINTS
