@@ -83,17 +83,22 @@ def test_one_to_four_points_share_the_series_kernels_and_give_the_coefficients_o
     """A series evaluates a check's points and the EXTRA_POINTS seeded ones: 7 to 10 rows run as 10."""
     game = _game(0.5)
     points = initial_points(game, series.SERIES_ROWS + 1)
+    found = {count: series.coefficients(game, ALTERNATING, Flow("modified"), points[:count], 1)
+             for count in range(series.EXTRA_POINTS + 1, series.SERIES_ROWS + 1)}
+    assert len(list(kernels.glob("*.jaxexport"))) == 2  # the rule's and the flow's
     structure = ALTERNATING.kernel_structure(game, False)
     family, coefficients = flow_family(Flow("modified"), ALTERNATING)
-    for count in range(series.EXTRA_POINTS + 1, series.SERIES_ROWS + 2):
-        rule, flow = series.coefficients(game, ALTERNATING, Flow("modified"), points[:count], 1)
-        rows = jnp.asarray(points[:count])
-        alone = series._rule_kernel(game, structure, 1)(rows, ALTERNATING.params)  # traced at these rows alone
-        np.testing.assert_array_equal(rule, np.asarray(alone)[:, :2])
-        np.testing.assert_array_equal(flow, series._flow_kernel(game, structure, family, 1)(
-            rows, ALTERNATING.params, coefficients))
-        assert rule.shape == flow.shape == (count, 2, 2)
-    assert len(list(kernels.glob("*.jaxexport"))) == 4  # the rule's and the flow's, at 10 rows and at 11
+    rows = jnp.asarray(points[: series.EXTRA_POINTS + 1])  # one point's rows, traced alone
+    rule, flow = found[series.EXTRA_POINTS + 1]
+    assert rule.shape == flow.shape == (series.EXTRA_POINTS + 1, 2, 2)
+    np.testing.assert_array_equal(rule, series._rule_kernel(game, structure, 1)(rows, ALTERNATING.params))
+    np.testing.assert_array_equal(flow, series._flow_kernel(game, structure, family, 1)(rows, ALTERNATING.params,
+                                                                                        coefficients))
+    for count, (rule, flow) in found.items():
+        np.testing.assert_array_equal(rule, found[series.SERIES_ROWS][0][:count])
+        np.testing.assert_array_equal(flow, found[series.SERIES_ROWS][1][:count])
+    series.coefficients(game, ALTERNATING, Flow("modified"), points, 1)
+    assert len(list(kernels.glob("*.jaxexport"))) == 4  # 11 rows: kernels of their own
 
 
 def test_games_that_differ_only_in_an_array_constant_get_their_own_kernels(kernels):
