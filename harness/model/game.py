@@ -279,7 +279,7 @@ def values_program(game: Game) -> Callable:
     return jit(jax.vmap(lambda z: {label: part(z) for label, part in parts.items()}))
 
 
-_game_program = functools.cache(values_program)
+_game_program = functools.cache(values_program)  # traced once per game
 
 VALUE_ROWS = 4
 """Batches of fewer states are padded to VALUE_ROWS (copies of the last), so that the validation's three states

@@ -279,7 +279,8 @@ ones, padded (harness.measure.point_bucket), so that checks of any of those poin
 
 def bucketed(points: np.ndarray, game: Game) -> np.ndarray:
     """``points`` (float64, contiguous) with copies of the last appended up to SERIES_ROWS rows, on a game of at most
-    BUCKETED_SIZE numbers (each row is computed on its own: the first rows' values do not depend on the copies)."""
+    BUCKETED_SIZE numbers (each row is computed on its own, though a batch of another size may be vectorised
+    otherwise: a value may differ from an unpadded batch's by round-off)."""
     points = np.ascontiguousarray(points, dtype=np.float64)
     if len(points) >= SERIES_ROWS or game.z0.size > BUCKETED_SIZE:
         return points
