@@ -33,7 +33,7 @@ from harness.flows.optimizer_flows import mean_lag, optimizer_flow
 from harness.measure import kernel_cache
 from harness.measure.kernel_cache import LOADED, family_key, program_key
 from harness.model import identity
-from harness.model.game import Game, is_affine_function
+from harness.model.game import POINT_BUCKET, Game, is_affine_function, padded
 from harness.model.identity import exact_text, result_key
 from harness.model.scaled_field import velocity
 from harness.rules.optimizers import ADAPTIVE, players
@@ -314,16 +314,15 @@ def _user_flow_is_affine(game: Game, structure: tuple, family: UserFamily, h: fl
     return _USER_FLOWS_AFFINE[key]
 
 
-POINT_BUCKET = 4
-"""On one device and a game of at most BUCKETED_SIZE numbers, a sweep of fewer than POINT_BUCKET initial points
-runs POINT_BUCKET rows per step size (copies of the last point), so that 1 to 4 points share one compiled kernel:
-compiling costs more than those rows. More points, a larger game or a mesh (whose blocks the copies would fill)
-run their own rows alone."""
 BUCKETED_SIZE = 1000
+"""On one device and a game of at most BUCKETED_SIZE numbers, a sweep of fewer than POINT_BUCKET
+(harness.model.game) initial points runs POINT_BUCKET rows per step size (copies of the last point), so that 1 to 4
+points share one compiled kernel: compiling costs more than those rows. More points, a larger game or a mesh (whose
+blocks the copies would fill) run their own rows alone."""
 
 
 def point_bucket(count: int, size: int, mesh: jax.sharding.Mesh | None = None) -> int:
-    """The rows per step size of a sweep of ``count`` points of ``size`` numbers (``POINT_BUCKET``)."""
+    """The rows per step size of a sweep of ``count`` points of ``size`` numbers (``BUCKETED_SIZE``)."""
     return POINT_BUCKET if count < POINT_BUCKET and size <= BUCKETED_SIZE and mesh is None else count
 
 
@@ -342,7 +341,7 @@ def _sweep(game, scheme, flow, step_sizes, points, update_steps, reference_steps
     mesh = sweep_mesh()
     kernel = _kernel(game, structure, scheme.start, affine, family, mesh)
     count = points.shape[0]
-    rows = np.concatenate([points, np.repeat(points[-1:], point_bucket(count, game.z0.size, mesh) - count, axis=0)])
+    rows = padded(points, point_bucket(count, game.z0.size, mesh))
     # on a mesh the points go to every device (replicated), and the kernel splits the rows; over several
     # processes (harness.base.distributed) every argument is replicated, and every process gathers the result
     if mesh is not None and distributed.processes() > 1:

@@ -281,15 +281,16 @@ def values_program(game: Game) -> Callable:
 
 _game_program = functools.cache(values_program)  # traced once per game
 
-VALUE_ROWS = 4
-"""Batches of fewer states are padded to VALUE_ROWS (copies of the last), so that the validation's three states
-and a check's one to four initial points (harness.verdict.guards) share one compiled program."""
+POINT_BUCKET = 4
+"""Batches of 1 to POINT_BUCKET states run as POINT_BUCKET rows (``padded``), so that they share one compiled program:
+the validation's three states and a check's initial points in the game's values program (``values_at``), its
+sweeps (harness.measure.point_bucket) and its error series (harness.verdict.series.bucketed)."""
 
 
-def padded(states: np.ndarray) -> np.ndarray:
-    """``states`` [P, n] with copies of the last appended up to VALUE_ROWS rows."""
-    states = np.asarray(states, dtype=np.float64)
-    return np.concatenate([states, np.repeat(states[-1:], max(VALUE_ROWS - len(states), 0), axis=0)])
+def padded(rows: np.ndarray, count: int = POINT_BUCKET) -> np.ndarray:
+    """``rows`` [P, n] (as float64) with copies of the last appended up to ``count`` rows (none when P >= count)."""
+    rows = np.asarray(rows, dtype=np.float64)
+    return np.concatenate([rows, np.repeat(rows[-1:], max(count - len(rows), 0), axis=0)])
 
 
 def values_at(game: Game, states: np.ndarray, program: Callable | None = None) -> dict[str, np.ndarray]:

@@ -39,9 +39,9 @@ from harness.base.integrate import EPS
 from harness.base.result_cache import digest, kept
 from harness.base.status import Status
 from harness.flows import Flow, family_field, flow_family
-from harness.measure import BUCKETED_SIZE, POINT_BUCKET, initial_points, kernel_cache
+from harness.measure import BUCKETED_SIZE, initial_points, kernel_cache
 from harness.measure.kernel_cache import family_key, program_key
-from harness.model.game import Game
+from harness.model.game import POINT_BUCKET, Game, padded
 from harness.model.identity import register, result_key
 from harness.rules.base import Traced
 from harness.rules.schemes import Scheme, update_map
@@ -274,17 +274,14 @@ def coefficients(game: Game, scheme: Scheme, flow: Flow, points: np.ndarray, ord
 
 SERIES_ROWS = POINT_BUCKET + EXTRA_POINTS
 """The rows of a series kernel on a small game: a check's 1 to POINT_BUCKET initial points and the EXTRA_POINTS seeded
-ones, padded (harness.measure.point_bucket), so that checks of any of those point counts share its compiled kernels."""
+ones, padded (harness.model.game.padded), so that checks of any of those point counts share its compiled kernels."""
 
 
 def bucketed(points: np.ndarray, game: Game) -> np.ndarray:
-    """``points`` (float64, contiguous) with copies of the last appended up to SERIES_ROWS rows, on a game of at most
-    BUCKETED_SIZE numbers (each row is computed on its own, though a batch of another size may be vectorised
-    otherwise: a value may differ from an unpadded batch's by round-off)."""
-    points = np.ascontiguousarray(points, dtype=np.float64)
-    if len(points) >= SERIES_ROWS or game.z0.size > BUCKETED_SIZE:
-        return points
-    return np.concatenate([points, np.repeat(points[-1:], SERIES_ROWS - len(points), axis=0)])
+    """``points`` (float64) ``padded`` to SERIES_ROWS rows on a game of at most BUCKETED_SIZE numbers (each row is
+    computed on its own, though a batch of another size may be vectorised otherwise: a value may differ from an
+    unpadded batch's by round-off)."""
+    return padded(points, SERIES_ROWS if game.z0.size <= BUCKETED_SIZE else 0)
 
 
 def series_orders(flow: Flow, scheme: Scheme) -> int:
