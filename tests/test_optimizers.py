@@ -11,10 +11,11 @@ import optax
 import pytest
 
 import harness
-from harness import GameError
+from harness import GameError, measure
 from harness.checks import CheckSpec, Settings, run_check
-from harness.flows import Flow, family_field, flow_family
-from harness.flows.optimizer_flows import buffer_coefficients
+from harness.flows import Flow, family_field, flow_family, optimizer_coefficients
+from harness.flows.optimizer_flows import buffer_coefficients, optimizer_flow, optimizer_lead
+from harness.measure import initial_points
 from harness.rules.optimizers import Optimizer, cold_state, past_terms
 from harness.rules.schemes import Scheme, update_map
 
@@ -167,6 +168,26 @@ def test_adams_flow_is_its_closed_form(games):
     l1, l2 = b1 / (1 - b1), b2 / (1 - b2)
     expected = g + h * (r * (l2 * u ** 2 * ug / n ** 3 - l1 * ug / n) - 0.5 * jax.jvp(lead, (z,), (g,))[1])
     np.testing.assert_allclose(ours, expected, rtol=1e-12)
+
+
+@pytest.mark.parametrize("optimizer, optimizer2", [(ADAM, "heavy_ball(beta=0.5)"), ("nesterov(beta=0.6)", None)])
+def test_the_leading_field_is_the_flow_at_h_zero_and_its_rates_share_one_program(games, optimizer, optimizer2):
+    """The step-size scale differentiates D alone (optimizer_lead), which is the flow at h = 0 to the bit; its
+    relative rates at the default state alone and at a check's 4 points come from one compiled program."""
+    game = games["dirac_gan"]
+    scheme = Scheme("simultaneous", 1.0, 0.3, optimizer=optimizer, optimizer2=optimizer2)
+    coefficients = optimizer_coefficients(Flow("gradient"), scheme)[1]
+    flow = optimizer_flow(game, scheme.structure[1], scheme.structure[2])
+    lead = optimizer_lead(game, scheme.structure[2])
+    for z in initial_points(game, 4):
+        at_zero = flow(jnp.asarray(z), 0.0, scheme.params, (0.0, coefficients))
+        np.testing.assert_array_equal(lead(jnp.asarray(z), scheme.params, coefficients), at_zero)
+    measure._relative_rates.cache_clear()
+    with jax.enable_x64(True):
+        alone = measure._optimizer_rate(game, scheme, 0.0, game.z0[None, :], False)
+        four = measure._optimizer_rate(game, scheme, 0.0, initial_points(game, 4), False)
+    assert measure._relative_rates(game, scheme.structure)._cache_size() == 1
+    assert 0.0 < alone <= four
 
 
 def test_a_bias_corrected_buffers_lag_after_n_steps_is_its_closed_form():

@@ -98,18 +98,13 @@ def buffer_coefficients(optimizers: tuple[Optimizer, Optimizer], order: str, ind
     return np.array(rows, dtype=np.float64).reshape(len(rows), 4)
 
 
-def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer]) -> Callable:
-    """The field ``(z, h, params, (first, coefficients)) -> z'`` of the module docstring: D + first h H, with
-    ``coefficients`` one ``buffer_coefficients`` array per player (traced, as are the rates ``params.alpha``,
-    ``params.lam``); a buffer's lag is taken along each player's displacement, lam_1 D_1 + lam_2 D_2."""
+def _direction(game: Game, optimizers: tuple[Optimizer, Optimizer]) -> tuple[Callable, Callable]:
+    """``phi(i, u, shifted, coefficients, rate)``: r_i d(u_i seen, buffers) for a seen field ``u`` and the buffers'
+    arguments ``shifted``; and the leading field ``lead(z, params, coefficients)`` = D = (Phi_i(0) / (1 - beta_i))_i."""
     members = players(game, optimizers)
-    field = field_of(game, len(members))
     looks = [o.look_ahead for _, o in members]
-    displaced = [any(moves_before(order, j, i) or looks[j] for j in range(len(members)))
-                 for i in range(len(members))]
 
     def phi(i, u, shifted, coefficients, rate):
-        """r_i d(u_i seen, buffers) for a seen field ``u`` and the buffers' arguments ``shifted``."""
         _, o = members[i]
         rows = coefficients[i]
         buffers = tuple(rows[k, 0] * arg ** b.power for k, (b, arg) in enumerate(zip(o.buffers, shifted, strict=True)))
@@ -119,6 +114,26 @@ def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimize
         u = game.field(z)
         return jnp.concatenate([phi(i, u[s], [u[s]] * len(o.buffers), coefficients, params.rate(i)) / (1.0 - looks[i])
                                 for i, (s, o) in enumerate(members)])
+
+    return phi, lead
+
+
+def optimizer_lead(game: Game, optimizers: tuple[Optimizer, Optimizer]) -> Callable:
+    """The leading field ``(z, params, coefficients) -> D`` of ``optimizer_flow`` (its value at h = 0), alone: what
+    the step-size scale differentiates (harness.measure.jacobian_norm), without the first-order terms' derivatives."""
+    return _direction(game, optimizers)[1]
+
+
+def optimizer_flow(game: Game, order: str, optimizers: tuple[Optimizer, Optimizer]) -> Callable:
+    """The field ``(z, h, params, (first, coefficients)) -> z'`` of the module docstring: D + first h H, with
+    ``coefficients`` one ``buffer_coefficients`` array per player (traced, as are the rates ``params.alpha``,
+    ``params.lam``); a buffer's lag is taken along each player's displacement, lam_1 D_1 + lam_2 D_2."""
+    members = players(game, optimizers)
+    field = field_of(game, len(members))
+    looks = [o.look_ahead for _, o in members]
+    displaced = [any(moves_before(order, j, i) or looks[j] for j in range(len(members)))
+                 for i in range(len(members))]
+    phi, lead = _direction(game, optimizers)
 
     def flow(z, h, params, flow_coefficients):
         first, coefficients = flow_coefficients

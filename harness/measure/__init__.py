@@ -29,7 +29,7 @@ from harness.base.integrate import EPS, dopri8_rows, reference_solutions
 from harness.base.precision import require_float64
 from harness.base.result_cache import digest, kept
 from harness.flows import Family, Flow, UserFamily, family_field, flow_family, optimizer_coefficients
-from harness.flows.optimizer_flows import mean_lag, optimizer_flow
+from harness.flows.optimizer_flows import mean_lag, optimizer_lead
 from harness.measure import kernel_cache
 from harness.measure.kernel_cache import LOADED, family_key, program_key
 from harness.model import identity
@@ -74,8 +74,7 @@ def _power_step(game: Game, structure: tuple):
     """One power-iteration step on J^T J of the rule's leading field at z0 (one JVP, one VJP): the rate-scaled
     field V for every rule but the optimizers, whose leading field is D (harness.flows.optimizer_flows)."""
     if structure[0] == "optimizers":
-        flow = optimizer_flow(game, structure[1], structure[2])
-        lead = lambda z, params, coefficients: flow(z, 0.0, params, (0.0, coefficients))  # noqa: E731
+        lead = optimizer_lead(game, structure[2])
     else:
 
         def lead(z, params, _coefficients):
@@ -139,8 +138,9 @@ def optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndar
 def _optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.ndarray, at_step: bool) -> float:
     optimizers = scheme.optimizers
     assert optimizers is not None
-    rows = np.asarray(_relative_rates(game, scheme.structure)(jnp.asarray(points), scheme.params,
-                                                             optimizer_coefficients(Flow("gradient"), scheme)[1]))
+    rates_at = _relative_rates(game, scheme.structure)
+    rows = np.asarray(rates_at(jnp.asarray(padded(points)), scheme.params,
+                               optimizer_coefficients(Flow("gradient"), scheme)[1]))[: len(points)]
     decays = [d for _, o in players(game, optimizers) for d in [*(b.decay for b in o.buffers), o.look_ahead]]
     n = scheme.measured_step if at_step else math.inf
     return max(lead_norm, float(np.max(rows))) * (1.0 + max(mean_lag(d, n) for d in decays))
@@ -149,11 +149,12 @@ def _optimizer_rate(game: Game, scheme: Scheme, lead_norm: float, points: np.nda
 @functools.lru_cache(maxsize=LOADED)
 def _relative_rates(game: Game, structure: tuple):
     """``(points, params, coefficients) -> [P]``: max_i |(u'D)_i| / N_i at each point (per coordinate N_i =
-    sqrt(u_i^2 + eps) or |u_i| + eps for adaptive players, |u| of the player's whole field for the others)."""
-    flow = optimizer_flow(game, structure[1], structure[2])
+    sqrt(u_i^2 + eps) or |u_i| + eps for adaptive players, |u| of the player's whole field for the others). Called
+    on ``padded`` batches: the default state alone and a check's 1 to 4 points share one compiled program."""
+    leading = optimizer_lead(game, structure[2])
 
     def rate(z, params, coefficients):
-        lead = flow(z, 0.0, params, (0.0, coefficients))
+        lead = leading(z, params, coefficients)
         u, ud = jax.jvp(game.field, (z,), (lead,))
         rates = []
         for s, o in players(game, structure[2]):
