@@ -158,3 +158,36 @@ def test_a_users_rule_with_a_while_loop_and_a_branch_is_expanded_in_taylor_mode(
         assert term.coefficient == pytest.approx(expected[(term.order, term.player, term.tree)], rel=1e-9, abs=1e-12)
     result = harness.check("dirac_gan", looped_alternating, "bea:1", points=1)
     assert result.passed and abs(result.fit.slope - 3) < 0.15
+
+
+def test_random_reshuffling_loops_equal_the_unrolled_epoch_and_its_modified_coefficients():
+    """The epoch runs its orders and steps in while loops with a branch on the component index (Taylor mode
+    holds the integer index fixed); its values and its order-1 modified coefficients equal those of the m! orders
+    written out step by step, and its program holds each component's gradient once, not m * m! times."""
+    import itertools
+
+    from harness.games.finite_sum import COMPONENTS
+
+    components = COMPONENTS[:2]  # two of the catalog's three (their unrolled epoch compiles in a second)
+    game = harness.single_objective("pair", lambda x: (components[0](x) + components[1](x)) / 2, x0=[0.7, -0.4],
+                                    components=components)
+    gradients = [jax.grad(c) for c in components]
+
+    def unrolled(z, h, params):
+        size = params.alpha * h / len(gradients)
+        ends = []
+        for order in itertools.permutations(range(len(gradients))):
+            x = z
+            for k in order:
+                x = x - size * gradients[k](x)
+            ends.append(x)
+        return sum(ends) / len(ends)
+
+    looped = update_map(game, Scheme("random_reshuffling").kernel_structure(game, True))
+    params = Scheme("random_reshuffling", 0.7).params
+    z = np.array([0.3, -0.8])
+    np.testing.assert_array_equal(looped(z, 0.1, params), unrolled(z, 0.1, params))
+    np.testing.assert_allclose(jax.jit(modified_coefficients(looped, 1))(z, params),
+                               jax.jit(modified_coefficients(unrolled, 1))(z, params), rtol=1e-13, atol=1e-15)
+    text = str(jax.make_jaxpr(looped)(z, 0.1, params))
+    assert text.count("while[") == 2 and text.count("cond[") == 1

@@ -60,8 +60,18 @@ def _series_of(closed, consts: list, consts_series: list) -> Callable:
     jet rule) of the closed jaxpr ``closed`` whose leading inputs are ``consts``, inlined as ``_inline`` does."""
 
     def expand(values, series):
-        outputs, terms = jet_module.jet2(lambda *args: _evaluate_inlined(closed.jaxpr, closed.consts, *args),
-                                         (*consts, *values), (*consts_series, *series))
+        # integer inputs (loop counters, branch indices) are held fixed: their series are zero, and jet's rules
+        # for integer operations would mistake the zeros carried for them for a series (max promotes to float)
+        args, args_series = (*consts, *values), (*consts_series, *series)
+        smooth = [i for i, x in enumerate(args) if not jnp.issubdtype(jnp.result_type(x), jnp.integer)]
+
+        def function(*smooth_args):
+            full = list(args)
+            for i, x in zip(smooth, smooth_args, strict=True):
+                full[i] = x
+            return _evaluate_inlined(closed.jaxpr, closed.consts, *full)
+
+        outputs, terms = jet_module.jet2(function, [args[i] for i in smooth], [args_series[i] for i in smooth])
         return list(outputs), [list(t) for t in terms]
 
     return expand

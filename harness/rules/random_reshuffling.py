@@ -10,6 +10,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import jax
+import jax.numpy as jnp
 import numpy as np
 
 from harness.base.errors import FlowError, GameError
@@ -27,17 +28,23 @@ class RandomReshuffling(Rule):
             raise GameError(f"random_reshuffling needs a single-objective finite sum with components=(C_1, ..., "
                             f"C_m); game {game.name!r} declares none")
         gradients = [jax.grad(c) for c in components]
-        orders = list(itertools.permutations(range(len(gradients))))
+        orders = np.array(list(itertools.permutations(range(len(gradients)))))
 
-        def epoch(z, h, params):
+        def epoch(z, h, params):  # while loops, not unrolled: Taylor mode and XLA see one step of one order
             size = params.alpha * h / len(gradients)
-            ends = []
-            for order in orders:
-                x = z
-                for k in order:
-                    x = x - size * gradients[k](x)
-                ends.append(x)
-            return sum(ends) / len(orders)
+
+            def one_order(i):
+                def one_step(state):
+                    j, x = state
+                    return j + 1, x - size * jax.lax.switch(jnp.asarray(orders)[i, j], gradients, x)
+                return jax.lax.while_loop(lambda state: state[0] < len(gradients), one_step, (0, z))[1]
+
+            def next_order(state):
+                i, total = state
+                return i + 1, total + one_order(i)
+
+            total = jax.lax.while_loop(lambda state: state[0] < len(orders), next_order, (0, jnp.zeros_like(z)))[1]
+            return total / len(orders)
 
         return epoch
 
