@@ -10,13 +10,14 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from harness.base.integrate import reference_solution
 from harness.checks import CheckSpec, Settings, run_checks
 from harness.cli import main
-from harness.flows import Flow
-from harness.measure.trajectories import SAMPLES_PER_STEP, trajectories
+from harness.flows import CLOSED_FORM, Flow, flow_field
+from harness.measure.trajectories import SAMPLES_PER_STEP, _computed, _flow_program, _iterates_program, trajectories
 from harness.report import PUBLISHED, findings, ordered, table_rows, write_report
 from harness.report.figures import projection
-from harness.rules.schemes import Scheme
+from harness.rules.schemes import Scheme, update_rule
 
 SETTINGS = Settings(points=2)
 GAMES = ("dirac_gan", "rotational", "quadratic_objective")
@@ -332,6 +333,29 @@ def test_modified_flow_tracks_the_iterates_more_closely_than_the_gradient_flow(g
         assert panel.iterates.shape == (41, 2) and panel.flows["gradient"].shape == (40 * SAMPLES_PER_STEP + 1, 2)
         gaps = {name: np.abs(path[::SAMPLES_PER_STEP] - panel.iterates).max() for name, path in panel.flows.items()}
         assert gaps["modified"] < 0.2 * gaps["gradient"], gaps
+
+
+def test_a_games_trajectories_are_two_compiled_programs(games):
+    """The iterates of simultaneous and alternating GD share one program, the gradient flow and both modified flows
+    another (step size, rates and flow coefficients traced); the paths equal those of the update rule and of the
+    flow field compiled on their own, to round-off."""
+    game, steps, schemes = games["dirac_gan"], 6, [Scheme("simultaneous"), Scheme("alternating")]
+    _iterates_program.cache_clear()
+    _flow_program.cache_clear()
+    h, gradient, *paths = _computed(game, schemes, "modified", steps, 0.2)
+    structure = schemes[0].kernel_structure(game, False)
+    assert _iterates_program.cache_info().currsize == 1 and _flow_program.cache_info().currsize == 1
+    assert _iterates_program(game, structure, steps)._cache_size() == 1
+    assert _flow_program(game, structure, CLOSED_FORM, steps * SAMPLES_PER_STEP)._cache_size() == 1
+    for scheme, iterates, path in zip(schemes, paths[::2], paths[1::2], strict=True):
+        rule, field, z, x = update_rule(game, scheme), flow_field(game, Flow("modified"), scheme), game.z0, game.z0
+        for n in range(1, steps + 1):
+            z = rule(z, h)
+            np.testing.assert_allclose(iterates[n], z, rtol=1e-13, atol=1e-15)
+        for n in range(1, SAMPLES_PER_STEP + 1):
+            x = reference_solution(lambda y, field=field: field(y, h), x, h / SAMPLES_PER_STEP, False)[0]
+            np.testing.assert_allclose(path[n], x, rtol=1e-13, atol=1e-15)
+    assert not np.allclose(paths[1], gradient) and not np.allclose(paths[1], paths[3])
 
 
 def test_projection_of_larger_games_is_labelled():

@@ -8,11 +8,13 @@ From the default state z0 of a game, with rates alpha = lambda = 1 (m = k = 1, p
   integrator (harness.base.integrate: expm for affine fields, Dopri8 otherwise).
 
 The step size is h = DRIFT / |dF/dz| at z0, large enough for the drift to show. Each trajectory is one
-compiled ``lax.scan``.
+compiled ``lax.scan``, its step size and rates traced: one program per game for the iterates of rules of
+one kernel structure, one for the flows of one family.
 """
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -23,11 +25,11 @@ import numpy as np
 from harness.base.compiler import jit
 from harness.base.integrate import reference_solution
 from harness.base.result_cache import kept
-from harness.flows import Flow, flow_field
+from harness.flows import Flow, family_field, flow_family
 from harness.measure import jacobian_norm
 from harness.model.game import Game
 from harness.model.identity import result_key
-from harness.rules.schemes import Scheme, update_rule
+from harness.rules.schemes import Scheme, update_map
 
 DRIFT = 0.2
 STEPS = 80
@@ -51,23 +53,50 @@ class Trajectories:
     panels: list[Panel]
 
 
-def iterate(step: Callable, z0: np.ndarray, count: int) -> np.ndarray:
-    """[z0, step(z0), step(step(z0)), ...]: ``count + 1`` states, in one compiled scan."""
+def _scan(step: Callable, z0: jax.Array, count: int) -> jax.Array:
+    """[step(z0), step(step(z0)), ...]: ``count`` states."""
 
     def body(z, _):
         z = step(z)
         return z, z
 
-    run = jit(lambda z: jax.lax.scan(body, z, None, length=count)[1])
-    return np.vstack([z0[None, :], np.asarray(run(jnp.asarray(z0)))])
+    return jax.lax.scan(body, z0, None, length=count)[1]
+
+
+@functools.cache
+def _iterates_program(game: Game, structure: tuple, count: int) -> Callable:
+    """Compiled ``(z0, h, params) -> count`` iterates of the rule ``structure``: one program for every rule that
+    shares a kernel structure (simultaneous and alternating GD on a two-player game, Scheme.kernel_structure)."""
+    step = update_map(game, structure)
+    return jit(lambda z0, h, params: _scan(lambda z: step(z, h, params), z0, count))
+
+
+@functools.cache
+def _flow_program(game: Game, structure: tuple, family, count: int) -> Callable:
+    """Compiled ``(z0, h, params, coefficients) -> count`` samples of a flow family's path, one every
+    h / SAMPLES_PER_STEP, each interval solved by the reference integrator: one program for the gradient flow and
+    every rule's closed-form modified flow (harness.flows.flow_family)."""
+    field, affine = family_field(game, structure, family), game.is_affine()
+
+    def path(z0, h, params, coefficients):
+        flow = lambda x: field(x, h, params, coefficients)  # noqa: E731
+        return _scan(lambda z: reference_solution(flow, z, h / SAMPLES_PER_STEP, affine)[0], z0, count)
+
+    return jit(path)
+
+
+def iterates(game: Game, scheme: Scheme, h: float, steps: int) -> np.ndarray:
+    """[z0, z1, ..., z_steps]: the rule's iterates from z0 with step size h."""
+    program = _iterates_program(game, scheme.kernel_structure(game, False), steps)
+    return np.vstack([game.z0[None, :], np.asarray(program(jnp.asarray(game.z0), h, scheme.params))])
 
 
 def flow_path(game: Game, flow: Flow, scheme: Scheme, h: float, steps: int) -> np.ndarray:
     """The flow from z0 over time ``steps * h``, sampled ``SAMPLES_PER_STEP`` times per step."""
-    field, affine = flow_field(game, flow, scheme), game.is_affine()
-    dt = h / SAMPLES_PER_STEP
-    step = lambda z: reference_solution(lambda x: field(x, h), z, dt, affine)[0]  # noqa: E731
-    return iterate(step, game.z0, steps * SAMPLES_PER_STEP)
+    family, coefficients = flow_family(flow, scheme)
+    program = _flow_program(game, scheme.kernel_structure(game, False), family, steps * SAMPLES_PER_STEP)
+    samples = program(jnp.asarray(game.z0), h, scheme.params, coefficients)
+    return np.vstack([game.z0[None, :], np.asarray(samples)])
 
 
 def trajectories(game: Game, steps: int = STEPS, drift: float = DRIFT) -> Trajectories:
@@ -90,7 +119,5 @@ def _computed(game: Game, schemes: list[Scheme], modified: str, steps: int, drif
     h = drift / scale if scale > 0 else drift
     values = [h, flow_path(game, Flow("gradient"), schemes[0], h, steps)]
     for scheme in schemes:
-        rule = update_rule(game, scheme)
-        values += [iterate(lambda z, rule=rule: rule(z, h), game.z0, steps),
-                   flow_path(game, Flow(modified), scheme, h, steps)]
+        values += [iterates(game, scheme, h, steps), flow_path(game, Flow(modified), scheme, h, steps)]
     return tuple(values)
