@@ -346,26 +346,31 @@ def write_figures(results: list[CheckResult], games: dict[str, Game] | None, fol
         results = matrix
     known: dict[str, Game] = games if games is not None and set(names) <= set(games) else {**catalog(), **(games or {})}
     figures, written = [], set()
-    for index, name in enumerate(names, start=1):
-        if progress:
-            progress(index, len(names), f"figures of {name}")
-        drawn = {panel_suffix(key): checks for key, checks in plotted_checks(results, name).items()}
-        for suffix, figure in error_figures(results, name).items():
-            written.update(save(figure, folder, f"{name}-error-{suffix}"))
-            kind = "global error at a fixed horizon" if "global" in suffix else "local error"
-            figures.append(Figure(name, f"{folder.name}/{name}-error-{suffix}.svg",
-                                  f"{name}, {suffix.replace('-', ' ')}: {kind} against step size",
-                                  f"fig-{name}-error-{suffix}", tuple(id(r) for r in drawn.get(suffix, []))))
-        game = known.get(name)
-        if game is None:
-            continue
-        paths = trajectories(game)
-        flows = " and ".join(paths.panels[0].flows)
-        for rule, figure in phase_figures(paths, game.dims).items():
-            written.update(save(figure, folder, f"{name}-phase-{rule}"))
-            figures.append(Figure(name, f"{folder.name}/{name}-phase-{rule}.svg",
-                                  f"{name}: {rule_name(rule)} iterates against the {flows} flows, h = {paths.h:.3g}, "
-                                  f"{paths.steps} steps", f"fig-{name}-phase-{rule}"))
+    # the phase planes' trajectories (JAX: compiled, then run) are computed in a thread, ahead of the drawing here
+    ahead = concurrent.futures.ThreadPoolExecutor(1)
+    try:
+        computed = {name: ahead.submit(float64(trajectories), known[name]) for name in names if name in known}
+        for index, name in enumerate(names, start=1):
+            if progress:
+                progress(index, len(names), f"figures of {name}")
+            drawn = {panel_suffix(key): checks for key, checks in plotted_checks(results, name).items()}
+            for suffix, figure in error_figures(results, name).items():
+                written.update(save(figure, folder, f"{name}-error-{suffix}"))
+                kind = "global error at a fixed horizon" if "global" in suffix else "local error"
+                figures.append(Figure(name, f"{folder.name}/{name}-error-{suffix}.svg",
+                                      f"{name}, {suffix.replace('-', ' ')}: {kind} against step size",
+                                      f"fig-{name}-error-{suffix}", tuple(id(r) for r in drawn.get(suffix, []))))
+            if name not in computed:
+                continue
+            paths = computed[name].result()
+            flows = " and ".join(paths.panels[0].flows)
+            for rule, figure in phase_figures(paths, known[name].dims).items():
+                written.update(save(figure, folder, f"{name}-phase-{rule}"))
+                figures.append(Figure(name, f"{folder.name}/{name}-phase-{rule}.svg",
+                                      f"{name}: {rule_name(rule)} iterates against the {flows} flows, "
+                                      f"h = {paths.h:.3g}, {paths.steps} steps", f"fig-{name}-phase-{rule}"))
+    finally:
+        ahead.shutdown(wait=True, cancel_futures=True)
     for stale in folder.glob("*"):
         if stale.suffix in (".svg", ".png") and stale.name not in written:
             stale.unlink()
