@@ -14,7 +14,8 @@ from harness.base.integrate import reference_solution
 from harness.checks import CheckSpec, Settings, run_checks
 from harness.cli import main
 from harness.flows import CLOSED_FORM, Flow, flow_field
-from harness.measure.trajectories import SAMPLES_PER_STEP, _computed, _flow_program, _iterates_program, trajectories
+from harness.measure.orbits import flow_orbit, rule_orbit
+from harness.measure.trajectories import SAMPLES_PER_STEP, _computed, trajectories
 from harness.report import PUBLISHED, findings, ordered, table_rows, write_report
 from harness.report.figures import projection
 from harness.rules.schemes import Scheme, update_rule
@@ -340,13 +341,13 @@ def test_a_games_trajectories_are_two_compiled_programs(games):
     another (step size, rates and flow coefficients traced); the paths equal those of the update rule and of the
     flow field compiled on their own, to round-off."""
     game, steps, schemes = games["dirac_gan"], 6, [Scheme("simultaneous"), Scheme("alternating")]
-    _iterates_program.cache_clear()
-    _flow_program.cache_clear()
+    rule_orbit.cache_clear()
+    flow_orbit.cache_clear()
     h, gradient, *paths = _computed(game, schemes, "modified", steps, 0.2)
     structure = schemes[0].kernel_structure(game, False)
-    assert _iterates_program.cache_info().currsize == 1 and _flow_program.cache_info().currsize == 1
-    assert _iterates_program(game, structure, steps)._cache_size() == 1
-    assert _flow_program(game, structure, CLOSED_FORM, steps * SAMPLES_PER_STEP)._cache_size() == 1
+    assert rule_orbit.cache_info().currsize == 1 and flow_orbit.cache_info().currsize == 1
+    assert rule_orbit(game, structure, steps)._cache_size() == 1
+    assert flow_orbit(game, structure, CLOSED_FORM, False, steps, SAMPLES_PER_STEP)._cache_size() == 1
     for scheme, iterates, path in zip(schemes, paths[::2], paths[1::2], strict=True):
         rule, field, z, x = update_rule(game, scheme), flow_field(game, Flow("modified"), scheme), game.z0, game.z0
         for n in range(1, steps + 1):

@@ -13,7 +13,6 @@ harness.base.integrate: exact for affine fields, Dopri8 with its error estimate 
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
@@ -21,12 +20,11 @@ import jax
 import jax.numpy as jnp
 import numpy as np
 
-from harness.base.compiler import jit
 from harness.base.errors import GameError, RuleError
-from harness.base.integrate import reference_solution
-from harness.flows import Family, Flow, family_field, flow_family
+from harness.flows import Flow, flow_family
+from harness.measure.orbits import flow_orbit, rule_orbit
 from harness.model.game import Game
-from harness.rules.schemes import Scheme, update_map
+from harness.rules.schemes import Scheme
 
 
 def declared(game: Game) -> dict[str, Callable]:
@@ -55,7 +53,7 @@ def iterates(game: Game, scheme: Scheme, h: float, steps: int, z0: np.ndarray | 
     if scheme.lifted:
         raise RuleError(f"invariant drift needs a one-step update rule; {scheme.label} is multistep (it has memory)")
     start = game.z0 if z0 is None else np.asarray(z0, dtype=np.float64)
-    path = _iterate_orbit(game, scheme.structure, steps)(jnp.asarray(start), h, scheme.params)
+    path = rule_orbit(game, scheme.structure, steps)(jnp.asarray(start), h, scheme.params)
     return np.vstack([start[None, :], np.asarray(path)])
 
 
@@ -65,35 +63,8 @@ def flow_samples(game: Game, flow: Flow, scheme: Scheme, h: float, steps: int,
     compile per game, rule structure, flow family and number of steps)."""
     family, coefficients = flow_family(flow, scheme)
     start = game.z0 if z0 is None else np.asarray(z0, dtype=np.float64)
-    run = _flow_orbit(game, scheme.structure, family, game.is_affine(), steps)
+    run = flow_orbit(game, scheme.structure, family, game.is_affine(), steps)
     return np.vstack([start[None, :], np.asarray(run(jnp.asarray(start), h, scheme.params, coefficients))])
-
-
-def _scan(step: Callable, z0: jax.Array, steps: int) -> jax.Array:
-    """[step(z0), step(step(z0)), ...]: ``steps`` states."""
-
-    def body(z, _):
-        z = step(z)
-        return z, z
-
-    return jax.lax.scan(body, z0, None, length=steps)[1]
-
-
-@functools.cache
-def _iterate_orbit(game: Game, structure: tuple, steps: int) -> Callable:
-    step = update_map(game, structure)
-    return jit(lambda z0, h, params: _scan(lambda z: step(z, h, params), z0, steps))
-
-
-@functools.cache
-def _flow_orbit(game: Game, structure: tuple, family: Family, affine: bool, steps: int) -> Callable:
-    field = family_field(game, structure, family)
-
-    def run(z0, h, params, coefficients):
-        flow = lambda x: field(x, h, params, coefficients)  # noqa: E731
-        return _scan(lambda z: reference_solution(flow, z, h, affine)[0], z0, steps)
-
-    return jit(run)
 
 
 @dataclass
