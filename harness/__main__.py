@@ -1,5 +1,3 @@
-import sys
+from harness.launch import run
 
-from harness.launch import main
-
-sys.exit(main())
+run()

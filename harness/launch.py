@@ -1,12 +1,15 @@
 """The ``harness`` command and ``python -m harness``: a repeated ``harness check`` or ``harness derive`` is
 replayed from its stored run before JAX is imported (harness.base.replay); any other command runs through
-harness.cli, its run (imports included) recorded where a later one may replay it."""
+harness.cli, its run (imports included) recorded where a later one may replay it. ``run`` then ends the process
+without Python's teardown (see ``exit_now``)."""
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import sys
+from typing import NoReturn
 
 from harness.base import replay
 
@@ -32,3 +35,22 @@ def main() -> int:
             os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # nothing left to flush at exit
         return 2
     return code if code is not None else replay.recorded(key, argv, _command_line)
+
+
+def run() -> NoReturn:
+    """The ``harness`` command itself (console script and ``python -m harness``): ``main()``, then ``exit_now``."""
+    exit_now(main())
+
+
+def exit_now(code: int) -> NoReturn:
+    """End the process with ``code`` as Python's exit would, less its teardown: the atexit handlers run (the caches'
+    caps, multiprocessing joining its children) and the standard streams are flushed (exit code 120 where that
+    fails, as Python's own), then ``os._exit``. The teardown skipped frees every object one by one, JAX's
+    compiled programs among them: 0.25 s of a warm ``harness check --game dirac_gan`` that takes 1.1 s."""
+    atexit._run_exitfuncs()
+    for stream in (sys.stdout, sys.stderr):
+        try:
+            stream.flush()
+        except (OSError, ValueError):  # the reader went away, or the stream was closed
+            code = 120
+    os._exit(code)

@@ -104,6 +104,28 @@ def test_version():
     assert result.returncode == 0 and result.stdout.startswith("harness ")
 
 
+def test_the_command_ends_with_its_code_its_output_flushed_and_the_atexit_handlers_run(tmp_path):
+    # harness.launch.exit_now skips Python's teardown: what the teardown would have done must still happen
+    marker = tmp_path / "atexit-ran"
+    script = textwrap.dedent(f'''
+        import atexit, pathlib, sys
+        from harness.launch import exit_now
+        atexit.register(lambda: pathlib.Path({str(marker)!r}).write_text("yes"))
+        sys.stdout.write("buffered, not yet flushed")
+        exit_now(3)
+        print("never reached")
+    ''')
+    result = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    assert (result.returncode, result.stdout, marker.read_text()) == (3, "buffered, not yet flushed", "yes")
+    reader_gone = script.replace("sys.stdout.write", "import io\n"
+                                 "class Gone(io.StringIO):\n"
+                                 "    def flush(self): raise BrokenPipeError(32, 'Broken pipe')\n"
+                                 "sys.stdout = Gone()\n"
+                                 "sys.stdout.write")
+    broken = subprocess.run([sys.executable, "-c", reader_gone], capture_output=True, text=True, timeout=60)
+    assert broken.returncode == 120, broken.stderr  # as Python's own exit when its output cannot be flushed
+
+
 def test_user_update_rule_from_a_file_gets_its_order_2_flow_checked(tmp_path, monkeypatch, cli):
     (tmp_path / "rules.py").write_text(textwrap.dedent('''
         def lookahead(V, z, h):

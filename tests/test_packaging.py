@@ -31,7 +31,7 @@ def test_one_version_everywhere(capsys):
 
 def test_entry_points_are_installed():
     assert {ep.name: ep.value for ep in entry_points(group="console_scripts") if ep.name == "harness"} == {
-        "harness": "harness.launch:main"}
+        "harness": "harness.launch:run"}
     assert [ep.value for ep in entry_points(group="pytest11") if ep.name == "harness"] == ["harness_pytest"]
 
 
