@@ -191,3 +191,28 @@ def test_random_reshuffling_loops_equal_the_unrolled_epoch_and_its_modified_coef
                                jax.jit(modified_coefficients(unrolled, 1))(z, params), rtol=1e-13, atol=1e-15)
     text = str(jax.make_jaxpr(looped)(z, 0.1, params))
     assert text.count("while[") == 2 and text.count("cond[") == 1
+
+
+def test_proximal_points_loop_equals_its_unrolled_iterations_and_their_modified_coefficients():
+    """Proximal point's fixed-point iterations run in a while loop: its values and its order-1 modified coefficients
+    equal those of the ITERATIONS iterations written out, and its program holds the field once."""
+    from harness.model.catalog import catalog
+    from harness.model.scaled_field import velocity
+    from harness.rules.proximal_point import ITERATIONS
+
+    game = catalog()["dirac_gan"]
+
+    def unrolled(z, h, params):
+        V = velocity(game, params)
+        z_next = z
+        for _ in range(ITERATIONS):
+            z_next = z + h * V(z_next)
+        return z_next
+
+    scheme = Scheme("proximal_point", 0.4, 1.5)
+    looped = update_map(game, scheme.structure)
+    z = np.array([0.3, -0.8])
+    np.testing.assert_array_equal(looped(z, 0.1, scheme.params), unrolled(z, 0.1, scheme.params))
+    np.testing.assert_allclose(jax.jit(modified_coefficients(looped, 1))(z, scheme.params),
+                               jax.jit(modified_coefficients(unrolled, 1))(z, scheme.params), rtol=1e-13, atol=1e-15)
+    assert str(jax.make_jaxpr(looped)(z, 0.1, scheme.params)).count("while[") == 1

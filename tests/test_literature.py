@@ -102,9 +102,8 @@ def corrupted(user):
 
 
 def _corruptible(spec):
-    """A claim's corrupted copy, in the default suite but for the ``HEAVY_RULES``' and proximal point's (whose
-    failing verdict's series expands its 24 unrolled fixed-point iterations in Taylor mode: 19 s, empty caches)."""
-    return _param(spec, slow=spec.scheme.name == "proximal_point" or spec not in DEFAULT)
+    """A claim's corrupted copy, in the default suite but for the ``HEAVY_RULES``'."""
+    return _param(spec, slow=spec not in DEFAULT)
 
 
 @pytest.mark.parametrize("spec", [_corruptible(s) for s in FIRST

@@ -30,6 +30,7 @@ import jax.numpy as jnp
 import numpy as np
 
 from harness.base.bea import modified_field
+from harness.base.compiler import jit
 from harness.base.figure_files import Save, save
 from harness.checks import CheckResult, CheckSpec, Settings, run_check, run_checks
 from harness.flows import Flow, flow_field
@@ -308,8 +309,9 @@ def fact_5(checks: Checks | None = None) -> Fact:
     """Simultaneous GD against the second-order Euler field: slope 4 (measured with bea:2, which is checked
     against the closed form of docs/theory.md §3 at the initial points)."""
     game, scheme, h = _games()[GAME], Scheme("simultaneous", 1.0, 0.3), 0.1
-    closed = jax.vmap(euler_second_order_field(game, scheme.lr1, scheme.lr2), (0, None))
-    automatic = jax.vmap(modified_field(update_map(game, scheme.structure), 2), (0, None, None))
+    # compiled, not run op by op: evaluated eagerly, Taylor mode dispatched (and compiled) each operation alone
+    closed = jit(jax.vmap(euler_second_order_field(game, scheme.lr1, scheme.lr2), (0, None)))
+    automatic = jit(jax.vmap(modified_field(update_map(game, scheme.structure), 2), (0, None, None)))
     points = jnp.asarray(initial_points(game, SETTINGS.points, SETTINGS.seed))
     expected = closed(points, h)
     gap = float(np.max(np.linalg.norm(automatic(points, h, scheme.params) - expected, axis=1)
@@ -335,7 +337,7 @@ def fact_7(checks: Checks | None = None) -> Fact:
     docs/theory.md §5 item 7 states (read and evaluated there), and is positive (it predicts divergence) where
     the iterates cycle."""
     game, (alpha, lam, h) = _games()["dirac_gan_bilinear"], BILINEAR
-    c = float(jax.jacfwd(game.field)(jnp.zeros(2))[1, 0])  # g = c phi
+    c = float(jit(jax.jacfwd(game.field))(jnp.zeros(2))[1, 0])  # g = c phi
     steps = np.geomspace(0.01, 4.0, 40) / np.sqrt(alpha * lam) / c  # alpha lambda h^2 c^2 from 1e-4 to 16
     sim = spectral_radii(game, Scheme("simultaneous", alpha, lam), steps)
     sim_gap = float(np.max(np.abs(sim - np.sqrt(1 + alpha * lam * steps**2 * c**2))))

@@ -1,7 +1,7 @@
 """The proximal point rule (implicit): z' = z + h V(z'), solved by ITERATIONS fixed-point iterations
 z_(j+1) = z + h V(z_j) from z_0 = z (a contraction by h |dV/dz|, at most 0.1 on the default grids: 0.2^24 is below
-round-off; unrolled, so Taylor-mode autodiff goes through it, each iteration fixing one more order in h). Its
-first-order flow is V + (h/2) V'V."""
+round-off; each iteration fixes one more order in h). The iterations are a while loop, not unrolled: Taylor mode
+(harness.base.bea) and XLA see one iteration. Its first-order flow is V + (h/2) V'V."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+import jax
 import numpy as np
 
 from harness.model.game import Game
@@ -25,10 +26,12 @@ class ProximalPoint(Rule):
     def step(self, game: Game, structure: tuple) -> Callable:
         def proximal_point(z, h, params):
             V = velocity(game, params)
-            z_next = z
-            for _ in range(ITERATIONS):
-                z_next = z + h * V(z_next)
-            return z_next
+
+            def iteration(state):
+                j, z_next = state
+                return j + 1, z + h * V(z_next)
+
+            return jax.lax.while_loop(lambda state: state[0] < ITERATIONS, iteration, (0, z))[1]
 
         return proximal_point
 
