@@ -46,7 +46,7 @@ def exit_now(code: int) -> NoReturn:
     """End the process with ``code`` as Python's exit would, less its teardown: the atexit handlers run (the caches'
     caps, multiprocessing joining its children) and the standard streams are flushed (exit code 120 where that
     fails, as Python's own), then ``os._exit``. The teardown skipped frees every object one by one, JAX's
-    compiled programs among them: 0.25 s of a warm ``harness check --game dirac_gan`` that takes 1.1 s."""
+    compiled programs among them: about 0.2 s of a warm ``harness check --game dirac_gan`` that took 1.1 s."""
     atexit._run_exitfuncs()
     for stream in (sys.stdout, sys.stderr):
         try:
