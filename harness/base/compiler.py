@@ -1,13 +1,16 @@
 """XLA's options for the harness's programs: every top-level ``jax.jit`` of the package goes through ``jit`` here.
 
 On CPU the programs are compiled with XLA's elemental emitters instead of its newer fusion emitters
-(``xla_cpu_use_fusion_emitters=False``): the harness compiles many distinct programs once each (Taylor-mode
-expansions, reference integrators), and with empty caches ``harness check --all`` took 96 s against 120 s. The
-default matrix's statuses and floors stayed the same, its errors within round-off (docs/performance.md has the
-comparison). An XLA that no longer knows the option compiles with its defaults; other platforms keep theirs. The
-options apply to the harness's own programs only, never to a user's process as ``XLA_FLAGS`` would; a function
-that other programs call (a game's fields, ``flow_field``, ``update_rule``) keeps ``jax.jit`` and JAX's options,
-since a nested ``jax.jit`` cannot carry any.
+(``xla_cpu_use_fusion_emitters=False``) and without LLVM's optimisations (``xla_backend_optimization_level=0``):
+the harness compiles many distinct programs once each (Taylor-mode expansions, reference integrators) and runs
+each for milliseconds. With empty caches ``harness check --all`` took 96 s against 120 s with the first option,
+then 54 s against 75 s with the second added (XLA's compile time with ``--jobs 1``: 27 s against 51 s); a warm
+run, which runs the compiled programs, took as long as before (3.8 s). Neither option allows fast math, but the
+generated code differs, so errors move at round-off (docs/performance.md has the comparisons). An XLA that does
+not know the options compiles with its defaults; other platforms keep theirs. The options apply to the harness's
+own programs only, never to a user's process as ``XLA_FLAGS`` would; a function that other programs call (a
+game's fields, ``flow_field``, ``update_rule``) keeps ``jax.jit`` and JAX's options, since a nested ``jax.jit``
+cannot carry any.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from typing import Any
 
 import jax
 
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False}
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 @functools.cache
