@@ -192,9 +192,10 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(),
-                        help="threads building and running kernels at once, and for a report the processes drawing "
-                        f"its figures (default: the CPUs available, at most {MAX_JOBS}, here {default_jobs()}); the "
-                        "numbers do not depend on it")
+                        help="threads building and running kernels at once (each helper thread's checks in a process of "
+                        "its own when every game is the catalog's and no rule or flow is yours), and for a report the "
+                        f"processes drawing its figures (default: the CPUs available, at most {MAX_JOBS}, here "
+                        f"{default_jobs()}); the numbers do not depend on it")
 
 
 def build_parser() -> argparse.ArgumentParser:
@@ -502,11 +503,13 @@ def _command_check(args) -> int:
         json_target(args.json_path, _input_files(args, specs))  # refused before anything runs
     if args.json_path:  # saved as it goes: an interrupted run continues with --resume
         partial = PartialRun(Path(args.json_path + ".partial"), specs, settings, games)
-        results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs)
+        results = run_saving(partial, games, start(partial, args.resume, _note), _check_progress(args), args.jobs,
+                             processes=True)
     elif args.resume:
         raise UsageError("--resume needs --json PATH (the partial results are saved beside PATH)")
     else:
-        results = run_checks(specs, games, settings, _counted(_check_progress(args), len(specs)), args.jobs)
+        results = run_checks(specs, games, settings, _counted(_check_progress(args), len(specs)), args.jobs,
+                             processes=True)
     if not results and not args.shard:  # a run that checked nothing never passes (a shard may be empty)
         raise UsageError("nothing was checked: the run selected no checks")
     if args.terms:  # the diagnosis of each check whose flow departs from the rule, with the user's terms added
@@ -617,7 +620,8 @@ def command_report(args) -> int:
 
     out = Path(args.out)
     if partial is not None:
-        ran = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs)
+        ran = run_saving(partial, games, start(partial, args.resume, _note), checks_progress, args.jobs,
+                         processes=True)
         results, facts = ran[:len(ran) - len(facts)], ran[len(ran) - len(facts):]
     try:  # written aside, then moved into place: an interruption leaves the previous report as it was
         shutil.rmtree(out / ".staging", ignore_errors=True)  # an interrupted run's (in the report's own folder)

@@ -1,16 +1,24 @@
-"""Checks in threads (harness.base.parallel): the order, numbers and errors of a serial run."""
+"""Checks in threads and processes (harness.base.parallel): the order, numbers and errors of a serial run."""
 
+import sys
 import threading
 import time
 
 import pytest
 
-import harness  # noqa: F401
-from harness.base.parallel import default_jobs, ordered_map
-from harness.checks import CheckSpec, Settings, run_checks
+import harness
+from harness.base import parallel
+from harness.base.parallel import PROCESS_EVENT, Processes, default_jobs, ordered_map
+from harness.checks import CheckSpec, Settings, run, run_check, run_checks
+from harness.checks.run import _processes
 from harness.flows import Flow
 from harness.model.catalog import load_game
+from harness.model.game import Game
 from harness.rules.schemes import Scheme
+
+STARTED: list[str] = []
+"""The helper processes started in this test process (PROCESS_EVENT)."""
+sys.addaudithook(lambda event, _: STARTED.append(event) if event == PROCESS_EVENT else None)
 
 
 def test_results_come_in_order_and_a_group_runs_in_one_thread_at_a_time():
@@ -68,6 +76,47 @@ def test_jobs_must_be_positive():
     assert 1 <= default_jobs() <= 4
 
 
+_OFFSET: list[int] = []
+"""A helper process's state (``_setup``)."""
+
+
+def _setup(offset: int) -> None:
+    _OFFSET.append(offset)
+
+
+def _square_plus(item: int) -> int:
+    time.sleep(0.05)  # long enough for a helper to start
+    if item == 7:
+        raise ValueError("item 7")
+    return item * item + (_OFFSET[0] if _OFFSET else 1000)
+
+
+def _run(positions: list[int]) -> list:
+    outcomes = []
+    for position in positions:
+        try:
+            outcomes.append((True, _square_plus(position)))
+        except ValueError as exc:
+            outcomes.append((False, exc))
+            break
+    return outcomes
+
+
+def test_a_helper_process_runs_whole_groups_and_its_results_and_errors_come_in_order(monkeypatch):
+    """The parent adds 1000, the process (set up with 2000) 2000: which ran where shows in the values."""
+    monkeypatch.setattr(parallel, "STAGGER", 0.01)
+    started = len(STARTED)
+    seen = []
+    with pytest.raises(ValueError, match="item 7"):
+        for value in ordered_map(_square_plus, range(12), 2, lambda item: item % 3, Processes(_setup, (2000,), _run)):
+            seen.append(value)
+    assert len(STARTED) == started + 1
+    assert [value % 1000 for value in seen] == [item * item % 1000 for item in range(7)]
+    in_process = {item % 3 for item, value in enumerate(seen) if value >= 2000 + item * item}
+    assert len(in_process) == 1  # one group (items i ≡ r mod 3) went to the process, whole
+    assert all((value >= 2000 + item * item) == (item % 3 in in_process) for item, value in enumerate(seen))
+
+
 def test_checks_in_two_threads_give_the_numbers_of_a_serial_run():
     """Kernels of three groups (closed-form GD, bea, extragradient) on two games, built concurrently."""
     games = {name: load_game(name) for name in ("bilinear", "dirac_gan")}
@@ -84,3 +133,40 @@ def test_checks_in_two_threads_give_the_numbers_of_a_serial_run():
 
     assert [numbers(r) for r in threaded] == [numbers(r) for r in serial]
     assert all(r.passed for r in serial)
+
+
+def test_checks_in_a_helper_process_give_the_numbers_of_a_serial_run(monkeypatch):
+    """The catalog's games: the helper thread hands its units to a spawned process (started as soon as a check
+    runs: the kernels may be in memory already)."""
+    monkeypatch.setattr(parallel, "STAGGER", 0.0)
+    games = {name: load_game(name) for name in ("bilinear", "dirac_gan")}
+    specs = [CheckSpec(name, scheme, Flow(flow)) for name in games
+             for scheme, flow in ((Scheme("simultaneous", 1.0, 0.3), "bea:1"),
+                                  (Scheme("extragradient", 1.0, 0.3), "modified"))]
+    settings = Settings(points=2, step_sizes=5)
+    serial = run_checks(specs, games, settings)
+    here = []
+    monkeypatch.setattr(run, "run_check", lambda *args, **kwargs: here.append(1) or run_check(*args, **kwargs))
+    elsewhere = run_checks(specs, games, settings, jobs=2, processes=True)
+    assert 0 < len(here) < len(specs)  # the rest ran in the process
+
+    def numbers(result):
+        return {key: value for key, value in result.to_dict().items() if key != "seconds"}
+
+    assert [numbers(r) for r in elsewhere] == [numbers(r) for r in serial]
+    assert [r.fit.slope for r in serial] == pytest.approx([3.0, 3.0, 3.0, 3.0], abs=0.15)
+
+
+def test_checks_stay_in_threads_for_a_game_or_flow_a_process_could_not_rebuild():
+    bilinear = load_game("bilinear")
+    specs = [CheckSpec("bilinear", Scheme("simultaneous"), Flow("modified"))]
+    assert _processes(specs, {"bilinear": bilinear}, Settings(), [None], [None]) is not None
+    own = Game(bilinear.name, bilinear.loss1, bilinear.loss2, bilinear.phi0, bilinear.theta0)
+    assert _processes(specs, {"bilinear": own}, Settings(), [None], [None]) is None  # not the catalog's object
+
+    @harness.flow(order=0)
+    def mine(V, z, h):
+        return V(z)
+
+    users = [CheckSpec("bilinear", Scheme("simultaneous"), Flow.of(mine))]
+    assert _processes(users, {"bilinear": bilinear}, Settings(), [None], [None]) is None

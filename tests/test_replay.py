@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from harness.base import replay
+from harness.base.parallel import PROCESS_EVENT
 
 COMMAND = ["check", "--game", "dirac_gan", "--flow", "gradient", "--points", "2"]
 REPLAY_WITHOUT_JAX = ("import sys\n"
@@ -215,6 +216,8 @@ def test_a_run_that_started_a_program_or_read_shared_memory_is_not_kept(replayin
         return 0
 
     assert replay.recorded(key, COMMAND, starting) == 0 and replay.replayed(key, COMMAND) is None
+    assert replay.recorded(key, COMMAND, lambda: (sys.audit(PROCESS_EVENT), 0)[1]) == 0  # a checks' helper process
+    assert replay.replayed(key, COMMAND) is None
     shared = Path("/dev/shm") / f"harness-test-{uuid.uuid4().hex}"
     if shared.parent.is_dir():
         shared.write_text("1.0\n")

@@ -12,8 +12,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.checks import kernel_group, load_matrix, series_group
-from harness.checks.shards import assign, parse_shard, select, units
+from harness.checks import kernel_group, load_matrix, series_group, units
+from harness.checks.shards import assign, parse_shard, select
 from harness.cli import main
 from harness.model.game import GameError
 

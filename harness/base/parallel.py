@@ -1,27 +1,32 @@
-"""Run a list of tasks in a few threads, handing back results in the list's order.
+"""Run a list of tasks in a few threads or processes, handing back results in the list's order.
 
 A cold check matrix is dominated by building its kernels: tracing (Python, which holds the GIL) and XLA
-compilation (which releases it). With two or more threads one kernel compiles while the next is traced.
-Tasks that share a kernel form a group and run one after another in one thread, so that a kernel is never
-built twice; groups start in the order of their first task. The consumer's own thread runs groups between
-results; helper threads start one by one, each when a task has run STAGGER seconds (a kernel being built): a
-warm run, whose tasks take milliseconds of Python, stays in one thread, where handing each result over from
-another thread would cost more than it saves.
+compilation (which releases it). With two or more threads one kernel compiles while the next is traced; with
+helper processes (``Processes``) tracing runs in parallel too. Tasks that share a kernel form a group and run
+one after another in one thread or process, so that a kernel is never built twice; groups start in the order of
+their first task. The consumer's own thread runs groups between results; helpers start one by one, each when a
+task has run STAGGER seconds (a kernel being built): a warm run, whose tasks take milliseconds of Python, stays
+in one thread, where handing each result over from another thread would cost more than it saves, and starts no
+process.
 
 Results come back in order: a consumer sees exactly the sequence of a serial run, and an exception raised
 by a task reaches it at that task's place. Closing the iterator early (an interrupt) stops every thread
-after its current task.
+after its current task (a process after its current group).
 """
 
 from __future__ import annotations
 
 import collections
 import os
+import sys
 import threading
 import time
 from collections.abc import Callable, Generator, Hashable, Sequence
-from concurrent.futures import ThreadPoolExecutor
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar
+
+if TYPE_CHECKING:
+    from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
 Item = TypeVar("Item")
 Result = TypeVar("Result")
@@ -30,6 +35,31 @@ MAX_JOBS = 4
 """Default thread count at most: beyond it tracing, which holds the GIL, is the bottleneck."""
 STAGGER = 0.2
 """Seconds a task runs before one more thread starts."""
+
+
+PROCESS_EVENT = "harness.parallel.process"
+"""The audit event (``sys.audit``) raised when a helper process starts: Python raises none for a spawned
+process, and harness.base.replay keeps no run that started one (it cannot see what the process read)."""
+
+
+@dataclass(frozen=True)
+class Processes:
+    """Helpers that are processes: each helper thread spawns one (not forked: JAX's threads make a fork unsafe),
+    which runs ``setup(*arguments)`` once, then ``run(positions)`` for each group the thread takes: the items at
+    those positions in order, stopping after the first that fails, as a list of (succeeded, result or
+    exception). ``setup`` and ``run`` are module-level functions (sent by name), ``arguments`` picklable."""
+
+    setup: Callable[..., None]
+    arguments: tuple
+    run: Callable[[list[int]], list[tuple[bool, Any]]]
+
+    def start(self) -> ProcessPoolExecutor:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        sys.audit(PROCESS_EVENT)
+        return ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"), initializer=self.setup,
+                                   initargs=self.arguments)
 
 
 def default_jobs() -> int:
@@ -42,14 +72,18 @@ def default_jobs() -> int:
 
 
 def ordered_map(function: Callable[[Item], Result], items: Sequence[Item], jobs: int,
-                group: Callable[[Item], Hashable]) -> Generator[Result, None, None]:
+                group: Callable[[Item], Hashable], processes: Processes | None = None
+                ) -> Generator[Result, None, None]:
     """``function(item)`` for every item, in order; items of one ``group`` run in sequence in one thread,
-    groups in up to ``jobs`` threads (the consumer's and ``jobs - 1`` helpers)."""
+    groups in up to ``jobs`` threads (the consumer's and ``jobs - 1`` helpers), each helper's groups in a process
+    of its own when ``processes`` are given (``Processes.run`` computes what ``function`` would)."""
     if jobs < 1:
         raise ValueError(f"jobs must be at least 1, got {jobs}")
     if jobs == 1 or not items:
         yield from map(function, items)
         return
+    from concurrent.futures import ThreadPoolExecutor  # here: a replayed run imports this module for PROCESS_EVENT
+
     groups: dict[Hashable, list[int]] = {}
     for index, item in enumerate(items):
         groups.setdefault(group(item), []).append(index)
@@ -84,10 +118,35 @@ def ordered_map(function: Callable[[Item], Result], items: Sequence[Item], jobs:
             ready.notify_all()
         return outcome[0]
 
+    def run_elsewhere(pool: ProcessPoolExecutor, indices: list[int]) -> None:
+        """Run a group in the helper's process and keep its outcomes; a process that cannot start or dies fails
+        the group at its first item."""
+        assert processes is not None
+        with ready:
+            running[threading.get_ident()] = time.monotonic()
+        try:
+            outcomes = pool.submit(processes.run, indices).result()
+        except BaseException as exc:  # noqa: BLE001  handed to the consumer at the group's first item
+            outcomes = [(False, exc)]
+        finally:
+            with ready:
+                running.pop(threading.get_ident(), None)
+        with ready:
+            finished.update(zip(indices, outcomes, strict=False))  # a group stops at its first error
+            ready.notify_all()
+
     def work() -> None:
-        while not stop.is_set() and (indices := take()):
-            while indices and not stop.is_set() and run_one(indices.popleft()):
-                pass
+        pool = processes.start() if processes is not None else None
+        try:
+            while not stop.is_set() and (indices := take()):
+                if pool is not None:
+                    run_elsewhere(pool, list(indices))
+                    continue
+                while indices and not stop.is_set() and run_one(indices.popleft()):
+                    pass
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=not stop.is_set(), cancel_futures=True)
 
     def start_helpers(executor: ThreadPoolExecutor) -> None:
         """Start a helper each time a task has run STAGGER seconds, up to ``jobs - 1`` of them."""

@@ -46,6 +46,7 @@ from harness.base.cache_config import cache_folder
 from harness.base.errors import UsageError
 from harness.base.files import atomic_write, json_target
 from harness.base.locations import library_roots
+from harness.base.parallel import PROCESS_EVENT
 from harness.base.version import __version__
 
 PACKAGE = Path(__file__).resolve().parents[1]
@@ -237,9 +238,11 @@ def _shadowed(names: list[str], argv: list[str]) -> bool:
 _OPENED: list[str] | None = None
 """The paths opened for reading while a run is recorded (``_audit``), else None."""
 OUTSIDE = "<a process or a foreign library>"
-"""What ``_audit`` notes for a program started or a shared library loaded by path (ctypes): neither's reads are
-seen, so such a run is not kept."""
-_STARTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "pty.spawn")
+"""What ``_audit`` notes for a program started, a helper process spawned (harness.base.parallel, for which Python
+raises no event of its own) or a shared library loaded by path (ctypes): their reads are not seen, so such a run
+is not kept."""
+_STARTS = ("subprocess.Popen", "os.system", "os.exec", "os.posix_spawn", "os.spawn", "os.fork", "pty.spawn",
+           PROCESS_EVENT)
 
 
 def _audit(event: str, args: tuple) -> None:

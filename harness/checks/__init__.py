@@ -26,6 +26,7 @@ from harness.checks.run import (
     series_of,
     shared_bea_orders,
     shared_series_orders,
+    units,
     user_functions,
 )
 from harness.checks.spec import (
@@ -43,4 +44,4 @@ __all__ = ["BUNDLED_MATRICES", "DEFAULT_MATRIX", "GLOBAL_HORIZON", "LITERATURE_M
            "STATUSES", "CheckResult", "CheckSpec", "MatrixError", "Plan", "Settings", "kernel_group", "load_matrix",
            "measurement_grid", "plan_check", "plan_scale", "results_document", "run_check", "run_checks",
            "run_two_step_check", "series_group", "series_of", "shared_bea_orders", "shared_series_orders",
-           "user_functions", "with_settings"]
+           "units", "user_functions", "with_settings"]

@@ -250,11 +250,11 @@ def start(partial: PartialRun, resume: bool, say: Callable[[str], None]) -> list
 
 def run_saving(
     partial: PartialRun, games: dict[str, Game], previous: list[CheckResult],
-    progress: Callable[[int, int, CheckResult], None] | None = None, jobs: int = 1,
+    progress: Callable[[int, int, CheckResult], None] | None = None, jobs: int = 1, processes: bool = False,
 ) -> list[CheckResult]:
     """Run the checks of ``partial`` that are not among the ``previous`` ones (those ``load`` gave: any of them)
-    in ``jobs`` threads (harness.checks.run_checks), saving after each in order; return all of them in the
-    order of the checks. A signal stops the run with Interrupted (the finished checks saved)."""
+    in ``jobs`` threads, or ``processes`` (harness.checks.run_checks), saving after each in order; return all of
+    them in the order of the checks. A signal stops the run with Interrupted (the finished checks saved)."""
     results = list(previous)
     total = len(partial.specs)
     partial.begin(results)
@@ -278,7 +278,7 @@ def run_saving(
             progress(len(results), total, result)
 
     try:
-        run_checks(rest, games, partial.settings, finished, jobs)
+        run_checks(rest, games, partial.settings, finished, jobs, processes)
     except KeyboardInterrupt as exc:
         raise interrupted(exc, len(results), total, partial.path) from None
     return [result for _, result in sorted(zip(positions, results, strict=True), key=lambda pair: pair[0])]

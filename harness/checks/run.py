@@ -1,18 +1,21 @@
 """Running checks: the plan of a check (``plan_check``), its measurement and its verdict (``run_check``), and many
-checks sharing compiled kernels, in threads (``run_checks``)."""
+checks sharing compiled kernels, in threads or processes (``run_checks``)."""
 
 from __future__ import annotations
 
 import contextlib
 import math
+import pickle
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
+import jax
 import numpy as np
 
 from harness.base.errors import HarnessError
-from harness.base.parallel import ordered_map
+from harness.base.parallel import Processes, ordered_map
 from harness.base.precision import float64
 from harness.checks.spec import CheckResult, CheckSpec, Settings
 from harness.measure import (
@@ -174,6 +177,28 @@ def series_group(spec: CheckSpec, game: Game) -> tuple:
     return spec.game, spec.scheme.kernel_structure(game, False)
 
 
+def units(specs: list[CheckSpec], games: dict[str, Game]) -> list[list[int]]:
+    """The positions of the checks of each unit (sharing a kernel or series coefficients, transitively), the
+    units in the order of their first check."""
+    parent: dict[Hashable, Hashable] = {}
+
+    def root(key: Hashable) -> Hashable:
+        while parent.setdefault(key, key) != key:
+            key = parent[key]
+        return key
+
+    keys = []
+    for spec in specs:
+        game = games[spec.game]
+        kernel = ("kernel", kernel_group(spec, game))
+        parent[root(("series", series_group(spec, game)))] = root(kernel)
+        keys.append(kernel)
+    grouped: dict[Hashable, list[int]] = {}
+    for position, key in enumerate(keys):
+        grouped.setdefault(root(key), []).append(position)
+    return list(grouped.values())
+
+
 @float64
 def run_checks(
     specs: Iterable[CheckSpec],
@@ -181,12 +206,16 @@ def run_checks(
     settings: Settings = Settings(),
     progress: Callable[[int, int, CheckResult], None] | None = None,
     jobs: int = 1,
+    processes: bool = False,
 ) -> list[CheckResult]:
     """Run checks, calling ``progress(done, total, result)`` after each, in order; the user's functions are
     checked first (harness.verdict.guards.check_user_functions); the bea checks share kernels
-    (``shared_bea_orders``). With ``jobs`` > 1 the checks of different kernels run in that many
-    threads (harness.base.parallel: one kernel compiles while the next is traced); the results are those of a
-    serial run."""
+    (``shared_bea_orders``). With ``jobs`` > 1 the checks of different kernels run in that many threads
+    (harness.base.parallel: one kernel compiles while the next is traced). With ``processes`` too, when every
+    game is the catalog's and no function is the user's, each helper thread hands its ``units`` to a spawned
+    process of its own (``_processes``), so that tracing runs in parallel too: for a caller whose main module
+    can be imported again without running anything (the ``harness`` command; a script's work under
+    ``if __name__ == "__main__":``). The results are those of a serial run."""
     specs = list(specs)
     identity.refresh([games[spec.game] for spec in specs if spec.game in games],
                      [user for spec in specs for user in user_functions(spec)])
@@ -197,14 +226,21 @@ def run_checks(
             guards.check_user_functions(game, spec.scheme, spec.flow, points, step_sizes)
     orders = shared_bea_orders(specs, games)
     series = shared_series_orders(specs, games)
+    bea = [orders.get(kernel_group(spec, games[spec.game])) for spec in specs]
+    rule_series = [series.get(series_group(spec, games[spec.game])) for spec in specs]
 
-    def one(spec: CheckSpec) -> CheckResult:
-        game = games[spec.game]
-        return run_check(game, spec, settings, orders.get(kernel_group(spec, game)),
-                         series.get(series_group(spec, game)), refresh=False)
+    def one(position: int) -> CheckResult:
+        spec = specs[position]
+        return run_check(games[spec.game], spec, settings, bea[position], rule_series[position], refresh=False)
 
+    helpers = _processes(specs, games, settings, bea, rule_series) if jobs > 1 and processes else None
+    if helpers is not None:  # a unit (kernels and series shared) never runs in two processes
+        unit = {position: number for number, found in enumerate(units(specs, games)) for position in found}
+        group: Callable[[int], Hashable] = unit.__getitem__
+    else:
+        group = lambda position: kernel_group(specs[position], games[specs[position].game])  # noqa: E731
     results = []
-    with contextlib.closing(ordered_map(one, specs, jobs, lambda s: kernel_group(s, games[s.game]))) as ordered:
+    with contextlib.closing(ordered_map(one, range(len(specs)), jobs, group, helpers)) as ordered:
         for index, result in enumerate(ordered, start=1):
             results.append(result)
             if progress:
@@ -212,3 +248,62 @@ def run_checks(
     return results
 
 
+def _processes(specs: list[CheckSpec], games: dict[str, Game], settings: Settings, bea: list, rule_series: list
+               ) -> Processes | None:
+    """Helper processes for ``run_checks`` (harness.base.parallel.Processes) when a process can rebuild the run
+    from a pickle: every game the catalog's own object (a process loads the catalog and compares each game's
+    fingerprint), no rule or flow of the user's (a process would import their files again); else None."""
+    from harness.model.catalog import catalog
+
+    used = {spec.game: games[spec.game] for spec in specs}
+    built_in = catalog()
+    if any(built_in.get(name) is not game for name, game in used.items()):
+        return None
+    if any(user_functions(spec) or spec.scheme.name == "user" or spec.flow.user is not None for spec in specs):
+        return None
+    fingerprints = {name: identity.fingerprint(game) for name, game in used.items()}
+    arguments = (fingerprints, specs, settings, bea, rule_series)
+    try:
+        pickle.dumps(arguments)
+    except Exception:  # noqa: BLE001  something that does not pickle (an optimizer's function): threads
+        return None
+    return Processes(_process_setup, arguments, _process_run)
+
+
+_PROCESS: dict[str, Any] = {}
+"""A helper process's run (``_process_setup``): its games, specs, settings and kernel orders."""
+
+
+def _process_setup(fingerprints: dict[str, str | None], specs: list[CheckSpec], settings: Settings, bea: list,
+                   rule_series: list) -> None:
+    """Start a helper process: the caches as the command line has them, the catalog's games, each compared with
+    the fingerprint it had in the parent (a game that differs fails the process's checks)."""
+    from harness.base import cache_config
+    from harness.model.catalog import catalog
+
+    cache_config.enable_compilation_cache()
+    games = {name: catalog()[name] for name in fingerprints}
+    with jax.enable_x64(True):
+        identity.refresh(games.values())
+        differ = [name for name, game in games.items() if identity.fingerprint(game) != fingerprints[name]]
+    problem = HarnessError(f"the catalog's game {differ[0]!r} differs from the running one's: run with --jobs 1"
+                           ) if differ else None
+    _PROCESS.update(games=games, specs=specs, settings=settings, bea=bea, rule_series=rule_series, problem=problem)
+
+
+@float64
+def _process_run(positions: list[int]) -> list[tuple[bool, Any]]:
+    """Run the checks at ``positions`` in a helper process, in order, stopping after the first that raises."""
+    if _PROCESS["problem"] is not None:
+        return [(False, _PROCESS["problem"])]
+    outcomes: list[tuple[bool, Any]] = []
+    for position in positions:
+        spec = _PROCESS["specs"][position]
+        try:
+            outcomes.append((True, run_check(_PROCESS["games"][spec.game], spec, _PROCESS["settings"],
+                                             _PROCESS["bea"][position], _PROCESS["rule_series"][position],
+                                             refresh=False)))
+        except Exception as exc:  # noqa: BLE001  the parent raises it at this check's place
+            outcomes.append((False, exc))
+            break
+    return outcomes

@@ -1,8 +1,8 @@
 """Shards: the check matrix split across CI machines, and the shards' results merged back.
 
 ``harness check --all --shard I/N --json part-I.json`` runs shard I of N (1-based). The matrix is cut into
-units that are never split: the checks that share a compiled kernel (``harness.checks.kernel_group``, the key
-harness.base.parallel groups threads by) or the rule's error-series coefficients (``series_group``), since a run
+units that are never split (``harness.checks.units``): the checks that share a compiled kernel (``kernel_group``)
+or the rule's error-series coefficients (``series_group``), transitively, since a run
 builds each once, at the highest order its checks ask for, and a split unit could measure other numbers.
 A unit's estimated cost, in measured errors, is ``KERNEL_COST`` per kernel it builds plus ``points ×
 step_sizes`` per check: building kernels dominates a cold run, and neither a game's dimension nor a global
@@ -27,12 +27,11 @@ import glob
 import hashlib
 import json
 import re
-from collections.abc import Hashable
 from pathlib import Path
 
 from harness.base.errors import HarnessError, ResultsError, UsageError
 from harness.base.version import __version__
-from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, series_group
+from harness.checks import SCHEMA_VERSION, CheckResult, CheckSpec, Settings, kernel_group, units
 from harness.checks.resume import fingerprint, verdict_disagreement
 from harness.model.game import Game
 
@@ -50,28 +49,6 @@ def parse_shard(text: str) -> tuple[int, int]:
     if not 1 <= index <= count:
         raise UsageError(f"shard {text!r} is out of range: I/N with 1 <= I <= N (1-based, e.g. 1/3 to 3/3)")
     return index, count
-
-
-def units(specs: list[CheckSpec], games: dict[str, Game]) -> list[list[int]]:
-    """The positions of the checks of each unit (sharing a kernel or series coefficients, transitively), the
-    units in the order of their first check."""
-    parent: dict[Hashable, Hashable] = {}
-
-    def root(key: Hashable) -> Hashable:
-        while parent.setdefault(key, key) != key:
-            key = parent[key]
-        return key
-
-    keys = []
-    for spec in specs:
-        game = games[spec.game]
-        kernel = ("kernel", kernel_group(spec, game))
-        parent[root(("series", series_group(spec, game)))] = root(kernel)
-        keys.append(kernel)
-    grouped: dict[Hashable, list[int]] = {}
-    for position, key in enumerate(keys):
-        grouped.setdefault(root(key), []).append(position)
-    return list(grouped.values())
 
 
 def cost(positions: list[int], specs: list[CheckSpec], games: dict[str, Game], settings: Settings) -> int:
