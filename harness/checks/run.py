@@ -259,13 +259,13 @@ def _processes(specs: list[CheckSpec], games: dict[str, Game], settings: Setting
     built_in = catalog()
     if any(built_in.get(name) is not game for name, game in used.items()):
         return None
-    if any(user_functions(spec) or spec.scheme.name == "user" or spec.flow.user is not None for spec in specs):
+    if any(spec.scheme.name == "user" or spec.flow.user is not None for spec in specs):
         return None
     fingerprints = {name: identity.fingerprint(game) for name, game in used.items()}
     arguments = (fingerprints, specs, settings, bea, rule_series)
     try:
         pickle.dumps(arguments)
-    except Exception:  # noqa: BLE001  something that does not pickle (an optimizer's function): threads
+    except Exception:  # noqa: BLE001  a value that does not pickle: threads
         return None
     return Processes(_process_setup, arguments, _process_run)
 
