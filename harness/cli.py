@@ -192,9 +192,9 @@ def _add_measurement_flags(parser: argparse.ArgumentParser) -> None:
 
 def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(),
-                        help="threads building and running kernels at once (each helper thread's checks in a process of "
-                        "its own when every game is the catalog's and no rule or flow is yours), and for a report the "
-                        f"processes drawing its figures (default: the CPUs available, at most {MAX_JOBS}, here "
+                        help="threads building and running kernels at once (each helper thread's checks in a process "
+                        "of its own when every game is the catalog's and no rule or flow is yours), and for a report "
+                        f"the processes drawing its figures (default: the CPUs available, at most {MAX_JOBS}, here "
                         f"{default_jobs()}); the numbers do not depend on it")
 
 
