@@ -2,8 +2,8 @@
 
 ``harness check --all --shard I/N --json part-I.json`` runs shard I of N (1-based). The matrix is cut into
 units that are never split (``harness.checks.units``): the checks that share a compiled kernel (``kernel_group``)
-or the rule's error-series coefficients (``series_group``), transitively, since a run
-builds each once, at the highest order its checks ask for, and a split unit could measure other numbers.
+or the rule's error-series coefficients (``series_group``), transitively, since a run builds each once, at the
+highest order its checks ask for, and a split unit could measure other numbers.
 A unit's estimated cost, in measured errors, is ``KERNEL_COST`` per kernel it builds plus ``points ×
 step_sizes`` per check: building kernels dominates a cold run, and neither a game's dimension nor a global
 error predicted the measured times of the default matrix. Units go to shards by longest processing time
