@@ -85,7 +85,7 @@ def _setup(offset: int) -> None:
 
 
 def _square_plus(item: int) -> int:
-    time.sleep(0.05)  # long enough for a helper to start
+    time.sleep(0.1)  # long enough for a helper to start
     if item == 7:
         raise ValueError("item 7")
     return item * item + (_OFFSET[0] if _OFFSET else 1000)
@@ -136,8 +136,9 @@ def test_checks_in_two_threads_give_the_numbers_of_a_serial_run():
 
 
 def test_checks_in_a_helper_process_give_the_numbers_of_a_serial_run(monkeypatch):
-    """The catalog's games: the helper thread hands its units to a spawned process (started as soon as a check
-    runs: the kernels may be in memory already)."""
+    """The catalog's games: the helper thread hands its units to a spawned process. It starts as soon as a check
+    runs, and the checks here are slowed, so that it takes the second game's unit while the first game's run:
+    the kernels may be in memory already."""
     monkeypatch.setattr(parallel, "STAGGER", 0.0)
     games = {name: load_game(name) for name in ("bilinear", "dirac_gan")}
     specs = [CheckSpec(name, scheme, Flow(flow)) for name in games
@@ -146,7 +147,13 @@ def test_checks_in_a_helper_process_give_the_numbers_of_a_serial_run(monkeypatch
     settings = Settings(points=2, step_sizes=5)
     serial = run_checks(specs, games, settings)
     here = []
-    monkeypatch.setattr(run, "run_check", lambda *args, **kwargs: here.append(1) or run_check(*args, **kwargs))
+
+    def slowed(*args, **kwargs):
+        here.append(1)
+        time.sleep(0.5)
+        return run_check(*args, **kwargs)
+
+    monkeypatch.setattr(run, "run_check", slowed)
     elsewhere = run_checks(specs, games, settings, jobs=2, processes=True)
     assert 0 < len(here) < len(specs)  # the rest ran in the process
 
