@@ -21,3 +21,12 @@ def test_an_xla_without_the_option_compiles_with_its_defaults(monkeypatch):
         assert float(compiler.jit(lambda x: x * 2.0)(1.5)) == 3.0
     finally:
         compiler.compiler_options.cache_clear()
+
+
+def test_a_program_that_runs_long_keeps_llvms_optimisations(monkeypatch):
+    passed = []
+    monkeypatch.setattr(compiler.jax, "jit", lambda function, **kwargs: passed.append(kwargs["compiler_options"]))
+    compiler.jit(abs)
+    compiler.jit(abs, runs_long=True)
+    expected = {"xla_cpu_use_fusion_emitters": False} if jax.default_backend() == "cpu" else {}
+    assert passed == [{**expected, **({compiler.LLVM_LEVEL: 0} if expected else {})}, expected]

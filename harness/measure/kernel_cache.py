@@ -105,9 +105,10 @@ def _arguments_key(args) -> str:
     return f"{tree}{shapes}"
 
 
-def call(kernel: Any, key: str, args: tuple):
+def call(kernel: Any, key: str, args: tuple, runs_long: bool = False):
     """``kernel(*args)``, through the kernel kept under ``key`` and the arguments' shapes when there is one,
-    keeping it otherwise."""
+    keeping it otherwise; ``runs_long``: compiled with LLVM's optimisations (harness.base.compiler.jit), the same
+    for every call of a ``key``."""
     folder = directory()
     on_devices = {d for x in jax.tree_util.tree_leaves(args) if isinstance(x, jax.Array) for d in x.devices()}
     if folder is None or len(on_devices) > 1:
@@ -125,20 +126,20 @@ def call(kernel: Any, key: str, args: tuple):
             exported = jax.export.export(kernel)(*args)
             _write(path, exported.serialize())
             _cap_at_exit(folder)
-        compiled = _MEMORY[path] = jit(exported.call)
+        compiled = _MEMORY[path] = jit(exported.call, runs_long=runs_long)
         while len(_MEMORY) > LOADED:
             _MEMORY.popitem(last=False)
     return compiled(*args)
 
 
-def kept_call(kernel: Any, key: str, args: tuple) -> tuple[np.ndarray, ...]:
-    """``call(kernel, key, args)``'s outputs (a tuple of arrays), kept across runs (harness.base.result_cache) by the
-    kernel's key (its traced programs, as ``call`` keeps the kernel) and the arguments' structure, weak types,
-    shapes and values: a warm run reads them instead of loading and running the kernel. Not kept when the
-    arguments span several devices (as ``call``: the kernel is not kept then either; the outputs are then JAX's
-    arrays, which may span several processes)."""
+def kept_call(kernel: Any, key: str, args: tuple, runs_long: bool = False) -> tuple[np.ndarray, ...]:
+    """``call(kernel, key, args, runs_long)``'s outputs (a tuple of arrays), kept across runs
+    (harness.base.result_cache) by the kernel's key (its traced programs, as ``call`` keeps the kernel) and the
+    arguments' structure, weak types, shapes and values: a warm run reads them instead of loading and running the
+    kernel. Not kept when the arguments span several devices (as ``call``: the kernel is not kept then either; the
+    outputs are then JAX's arrays, which may span several processes)."""
     leaves, tree = jax.tree_util.tree_flatten(args)
-    outputs = lambda: tuple(jax.tree_util.tree_leaves(call(kernel, key, args)))  # noqa: E731
+    outputs = lambda: tuple(jax.tree_util.tree_leaves(call(kernel, key, args, runs_long)))  # noqa: E731
     if len({d for x in leaves if isinstance(x, jax.Array) for d in x.devices()}) > 1:
         return outputs()
     weak = [getattr(x, "weak_type", False) for x in leaves]
