@@ -23,7 +23,8 @@ from typing import Any
 
 import jax
 
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+LLVM_LEVEL = "xla_backend_optimization_level"
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, LLVM_LEVEL: 0}
 
 
 @functools.cache
@@ -37,9 +38,6 @@ def compiler_options() -> dict[str, Any]:
     except Exception:  # noqa: BLE001  an XLA without the option: its defaults
         return {}
     return dict(CPU_OPTIONS)
-
-
-LLVM_LEVEL = "xla_backend_optimization_level"
 
 
 def jit(function: Callable, *, runs_long: bool = False, **kwargs: Any) -> Any:
