@@ -298,9 +298,12 @@ def test_the_regime_is_recorded_in_the_label_and_the_json():
     assert Scheme("ogda").to_dict()["regime"] == "on-flow"
 
 
-def test_the_adaptive_optimizers_sweeps_keep_llvms_optimisations():
-    """Their reference solutions take many steps: compiled without LLVM's optimisations, `check --game dirac_gan
-    --optimizer adam` took 40 s against 16 s (docs/performance.md)."""
+def test_sweeps_that_start_on_the_flow_from_long_memories_run_long():
+    """Their start sums tens of thousands of past steps (beta2 = 0.999: 36,000): compiled with XLA's defaults,
+    `check --game dirac_gan --optimizer adam` took 8.5 s against 16 s and 40 s (docs/performance.md)."""
     assert [runs_long(Scheme("simultaneous", optimizer=name)) for name in ("adam", "rmsprop", "heavy_ball", "gd")
             ] == [True, True, False, False]
     assert runs_long(Scheme("simultaneous", optimizer="heavy_ball", optimizer2="adam"))
+    assert runs_long(Scheme("simultaneous", optimizer="heavy_ball(beta=0.999)"))  # 36,000 past steps
+    assert not runs_long(Scheme("simultaneous", optimizer="nesterov(beta=0.9)"))  # 350
+    assert not runs_long(Scheme("simultaneous", optimizer="adam", regime="cold"))  # no past summed

@@ -6,8 +6,9 @@ the harness compiles many distinct programs once each (Taylor-mode expansions, r
 each for milliseconds. With empty caches ``harness check --all`` took 96 s against 120 s with the first option,
 then 54 s against 75 s with the second added (XLA's compile time with ``--jobs 1``: 27 s against 51 s); a warm
 run, which runs the compiled programs, took as long as before (3.8 s). But a program that runs long runs slower
-without them: the sweeps of an adaptive optimizer's flow (``jit(..., runs_long=True)``) keep LLVM's optimisations,
-since there `check --game dirac_gan --optimizer adam` took 40 s against 16 s. Neither option allows fast math, but
+with them: the sweeps of an adaptive optimizer's flow (``jit(..., runs_long=True)``) are compiled with XLA's
+defaults, since there `check --game dirac_gan --optimizer adam` took 40 s at LLVM's level 0, 16 s at level 2
+and 8.5 s with the fusion emitters too (the same errors bit for bit). Neither option allows fast math, but
 the generated code differs, so errors move at round-off (docs/performance.md has the comparisons). An XLA that does
 not know the options compiles with its defaults; other platforms keep theirs. The options apply to the harness's
 own programs only, never to a user's process as ``XLA_FLAGS`` would; a function that other programs call (a
@@ -23,8 +24,7 @@ from typing import Any
 
 import jax
 
-LLVM_LEVEL = "xla_backend_optimization_level"
-CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, LLVM_LEVEL: 0}
+CPU_OPTIONS = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
 
 
 @functools.cache
@@ -43,7 +43,6 @@ def compiler_options() -> dict[str, Any]:
 def jit(function: Callable, *, runs_long: bool = False, **kwargs: Any) -> Any:
     """``jax.jit(function, **kwargs)`` compiled with ``compiler_options()``: a top-level program only (called
     inside another jit, scan, grad or jvp, JAX refuses its options; vmap and ``jax.export`` take it).
-    ``runs_long``: a program whose running costs more than LLVM's optimisations (harness.measure.runs_long), which
-    keeps them."""
-    options = {k: v for k, v in compiler_options().items() if not (runs_long and k == LLVM_LEVEL)}
-    return jax.jit(function, compiler_options=options, **kwargs)
+    ``runs_long``: a program whose running costs more than its compilation (harness.measure.runs_long), compiled
+    with XLA's defaults instead."""
+    return jax.jit(function, compiler_options={} if runs_long else compiler_options(), **kwargs)

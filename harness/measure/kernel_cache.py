@@ -107,8 +107,8 @@ def _arguments_key(args) -> str:
 
 def call(kernel: Any, key: str, args: tuple, runs_long: bool = False):
     """``kernel(*args)``, through the kernel kept under ``key`` and the arguments' shapes when there is one,
-    keeping it otherwise; ``runs_long``: compiled with LLVM's optimisations (harness.base.compiler.jit), the same
-    for every call of a ``key``."""
+    keeping it otherwise; ``runs_long``: compiled with XLA's defaults (harness.base.compiler.jit), the same for
+    every call of a ``key``."""
     folder = directory()
     on_devices = {d for x in jax.tree_util.tree_leaves(args) if isinstance(x, jax.Array) for d in x.devices()}
     if folder is None or len(on_devices) > 1:

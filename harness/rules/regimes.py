@@ -46,6 +46,11 @@ def state_size(game: Game, structure: tuple) -> int:
     return game.z0.size
 
 
+def on_flow_terms(optimizers: tuple[opt.Optimizer, opt.Optimizer]) -> int:
+    """J: the past steps whose fields a start on the flow sums into the optimizers' buffers."""
+    return opt.past_terms(optimizers, TAIL)
+
+
 def lifted(structure: tuple) -> bool:
     """Whether a rule structure steps a lifted state."""
     return structure[0] in ("ogda", "heavy_ball", "optimizers")
@@ -69,7 +74,7 @@ def start_states(game: Game, structure: tuple, regime: str, z0: jax.Array, backw
 def _on_flow(game, structure, z0, previous, error, step_back):
     _, order, optimizers = structure
     members = opt.players(game, optimizers)
-    terms = opt.past_terms(optimizers, TAIL)
+    terms = on_flow_terms(optimizers)
     contribution = jax.vmap(lambda newer, current, older, w: opt.past_contributions(
         game, order, optimizers, newer, current, older, w), in_axes=(0, 0, 0, None))
     decays = [[b.decay for b in o.buffers] for _, o in members]
