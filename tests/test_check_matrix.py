@@ -3,12 +3,13 @@
 import pytest
 
 import harness  # noqa: F401
-from harness.checks import kernel_group, load_matrix, run_check, shared_bea_orders
+from harness.checks import kernel_group, load_matrix, run_check, series_group, shared_bea_orders, shared_series_orders
 from harness.model.catalog import catalog
 
 GAMES = catalog()
 SETTINGS, SPECS = load_matrix(games=GAMES)
 BEA_ORDERS = shared_bea_orders(SPECS, GAMES)
+SERIES_ORDERS = shared_series_orders(SPECS, GAMES)  # as `harness check --all` shares them: the same kernels
 
 
 def test_matrix_covers_the_catalog():
@@ -41,7 +42,9 @@ def _param(spec):
 
 @pytest.mark.parametrize("spec", [_param(spec) for spec in SPECS])
 def test_check(spec):
-    result = run_check(GAMES[spec.game], spec, SETTINGS, BEA_ORDERS.get(kernel_group(spec, GAMES[spec.game])))
+    game = GAMES[spec.game]
+    result = run_check(game, spec, SETTINGS, BEA_ORDERS.get(kernel_group(spec, game)),
+                       SERIES_ORDERS.get(series_group(spec, game)))
     assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
     assert abs(result.fit.slope - spec.expected_slope) <= SETTINGS.tolerance
     series = result.series  # the exact verdict agrees with the fitted one

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 import harness
-from harness.checks import CheckSpec, load_matrix, run_check
+from harness.checks import CheckSpec, load_matrix, run_check, series_group, shared_series_orders
 from harness.flows import Flow
 from harness.model.catalog import catalog, load_file
 from harness.report.literature import UNREAD, verdict_of
@@ -66,11 +66,18 @@ FIRST = _first_of_each(SPECS)
 HEAVY_RULES = ("smith_2021_batches.py:one_partition", "smith_2021_batches.py:random_batches_3")
 DEFAULT = [s for s in FIRST if not any(rule in s.scheme.label for rule in HEAVY_RULES)]
 QUICK = replace(SETTINGS, points=2)
+SERIES_ORDERS = shared_series_orders(SPECS, GAMES)
+
+
+def _run(spec, settings):
+    """run_check, with the rule's series coefficients computed to the order `harness check --literature` shares."""
+    game = GAMES[spec.game]
+    return run_check(game, spec, settings, series_order=SERIES_ORDERS.get(series_group(spec, game)))
 
 
 @pytest.mark.parametrize("spec", [_param(s) for s in DEFAULT] + [_param(s, True) for s in SPECS if s not in DEFAULT])
 def test_each_claim_reproduces_its_verdict(spec):
-    result = run_check(GAMES[spec.game], spec, SETTINGS if spec not in DEFAULT else QUICK)
+    result = _run(spec, SETTINGS if spec not in DEFAULT else QUICK)
     assert result.passed, f"{spec.label}: {result.fit.status}, slope {result.fit.slope}, {result.fit.reasons}"
     if spec.expected_status == "EXACT":  # every error at round-off: no slope to compare
         assert result.fit.slope is None and result.measurement.errors.max() < 1e-13
@@ -110,7 +117,7 @@ def _corruptible(spec):
                                   if s.flow.order == 1 and s.expected_slope == s.claimed_slope])
 def test_a_corrupted_copy_of_each_claim_fails(spec):
     wrong = CheckSpec(spec.game, spec.scheme, Flow.of(corrupted(spec.flow.user)), expected_slope=spec.expected_slope)
-    result = run_check(GAMES[spec.game], wrong, QUICK)
+    result = _run(wrong, QUICK)
     one_short = spec.claimed_slope - 1
     if spec.flow.user.source.endswith("franca_2020.py:classical_momentum"):
         # the residual barely responds to CM's one O(h) term (franca_2020.py's docstring): the copy is caught, but
@@ -126,7 +133,7 @@ def test_the_report_section_renders_every_row_with_its_provenance(tmp_path):
 
     chosen = [s for s in DEFAULT if "rosca_2021_code" in s.flow.user.source
               or "ghosh_2023.py:heavy_ball" in s.flow.user.source]
-    results = [run_check(GAMES[s.game], s, QUICK) for s in chosen]
+    results = [_run(s, QUICK) for s in chosen]
     write_report(results, QUICK, tmp_path, GAMES)
     index, page = (tmp_path / "index.md").read_text(), (tmp_path / "index.html").read_text()
     section = index[index.index("## Published flows, checked"):index.index("## Environment")]
