@@ -8,6 +8,7 @@ import pytest
 import harness
 from harness import Game
 from harness.base.bea import modified_coefficients, modified_field
+from harness.base.compiler import jit
 from harness.flows import Flow, flow_field
 from harness.rules.schemes import Scheme, update_map
 from harness.verdict.derivation import derive
@@ -39,7 +40,7 @@ def test_order_one_equals_the_closed_form_flows(scheme):
     loops and branches)."""
     closed_form = flow_field(GAME, Flow("modified"), scheme)(Z, H)
     for structure in (scheme.structure, scheme.kernel_structure(GAME, automatic=False)):
-        automatic = modified_field(update_map(GAME, structure), 1)(Z, H, scheme.params)
+        automatic = jit(modified_field(update_map(GAME, structure), 1))(Z, H, scheme.params)
         assert relative(automatic, closed_form) <= 1e-10
 
 
