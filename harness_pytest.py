@@ -18,13 +18,14 @@ from typing import Any
 
 import pytest
 
-THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS")
+THREAD_VARIABLES = ("OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS", "HARNESS_JOBS")
 
 
 def cap_threads_per_worker(environ: Any = os.environ) -> None:
-    """Under pytest-xdist, give each worker its share of the cores: XLA's intra-op threads and the BLAS
-    thread counts become max(1, cores // workers) unless already set, so that n workers do not each
-    start a thread per core. Runs in a worker, before its conftest files import JAX, when the session opts in
+    """Under pytest-xdist, give each worker its share of the cores: XLA's intra-op threads, the BLAS thread counts
+    and the harness's default ``--jobs`` (HARNESS_JOBS, harness.base.parallel.default_jobs) become
+    max(1, cores // workers) unless already set, so that n workers do not each start a thread (or a helper
+    process) per core. Runs in a worker, before its conftest files import JAX, when the session opts in
     (``--harness-cap-threads`` or the ini option ``harness_cap_threads = true``)."""
     workers = int(environ.get("PYTEST_XDIST_WORKER_COUNT", "0") or 0)
     if not environ.get("PYTEST_XDIST_WORKER") or workers < 1:

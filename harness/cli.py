@@ -194,8 +194,8 @@ def _add_jobs_flag(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("-j", "--jobs", type=_positive_int, default=default_jobs(),
                         help="threads building and running kernels at once (each helper thread's checks in a process "
                         "of its own when every game is the catalog's and no rule or flow is yours), and for a report "
-                        f"the processes drawing its figures (default: the CPUs available, at most {MAX_JOBS}, here "
-                        f"{default_jobs()}); the numbers do not depend on it")
+                        "the processes drawing its figures (default: $HARNESS_JOBS, else the CPUs available, at most "
+                        f"{MAX_JOBS}, here {default_jobs()}); the numbers do not depend on it")
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -8,7 +8,7 @@ import pytest
 
 import harness
 from harness.base import parallel
-from harness.base.parallel import PROCESS_EVENT, Processes, default_jobs, ordered_map
+from harness.base.parallel import MAX_JOBS, PROCESS_EVENT, Processes, default_jobs, ordered_map
 from harness.checks import CheckSpec, Settings, run, run_check, run_checks
 from harness.checks.run import _processes
 from harness.flows import Flow
@@ -74,6 +74,20 @@ def test_jobs_must_be_positive():
     with pytest.raises(ValueError, match="at least 1"):
         list(ordered_map(str, [1], 0, str))
     assert 1 <= default_jobs() <= 4
+
+
+def test_the_default_jobs_are_harness_jobs_when_it_is_a_whole_number(monkeypatch, capsys):
+    monkeypatch.delenv("HARNESS_JOBS", raising=False)
+    cpus = default_jobs()
+    monkeypatch.setenv("HARNESS_JOBS", "3")
+    assert default_jobs() == 3
+    monkeypatch.setenv("HARNESS_JOBS", "64")
+    assert default_jobs() == MAX_JOBS
+    for bad in ("two", "0", "-1"):
+        monkeypatch.setenv("HARNESS_JOBS", bad)
+        assert default_jobs() == cpus
+        assert capsys.readouterr().err == (f"harness: warning: HARNESS_JOBS={bad!r} is not a number of jobs (a whole "
+                                           "number >= 1); using the CPUs available\n")
 
 
 _OFFSET: list[int] = []

@@ -15,7 +15,7 @@ from harness_pytest import cap_threads_per_worker
 def test_threads_are_capped_per_xdist_worker():
     environ = {"PYTEST_XDIST_WORKER": "gw0", "PYTEST_XDIST_WORKER_COUNT": str(os.cpu_count() or 1)}
     cap_threads_per_worker(environ)
-    assert environ["OMP_NUM_THREADS"] == environ["OPENBLAS_NUM_THREADS"] == "1"
+    assert environ["OMP_NUM_THREADS"] == environ["OPENBLAS_NUM_THREADS"] == environ["HARNESS_JOBS"] == "1"
     assert environ["XLA_FLAGS"] == "--xla_cpu_multi_thread_eigen=false intra_op_parallelism_threads=1"
     mine = {"PYTEST_XDIST_WORKER": "gw1", "PYTEST_XDIST_WORKER_COUNT": "2",
             "XLA_FLAGS": "intra_op_parallelism_threads=3", "OMP_NUM_THREADS": "3"}

@@ -28,7 +28,7 @@ def cache_limit_bytes(variable: str = "HARNESS_CACHE_MAX_MB", default_mb: int = 
     except ValueError:
         megabytes = float("nan")
     if not (math.isfinite(megabytes) and megabytes >= 0):
-        _warn_once(f"{variable}={text!r} is not a size in MB (a number >= 0); using the default, {default_mb} MB")
+        warn_once(f"{variable}={text!r} is not a size in MB (a number >= 0); using the default, {default_mb} MB")
         return default_mb * 2**20
     return int(megabytes * 2**20)
 
@@ -41,7 +41,7 @@ def programs_limit_bytes() -> int:
 _WARNED: set[str] = set()
 
 
-def _warn_once(text: str) -> None:
+def warn_once(text: str) -> None:
     """One warning line on stderr, once per process and text."""
     if text not in _WARNED:
         _WARNED.add(text)
@@ -97,7 +97,7 @@ def _compilation_cache_problem() -> str | None:
         return None
     problem = _unusable(path)
     if problem:  # read-only, a file, or cannot be created: run without the caches, saying so once
-        _warn_once(f"the cache folder {path} cannot be used ({problem}); running without the caches (set "
+        warn_once(f"the cache folder {path} cannot be used ({problem}); running without the caches (set "
                    "HARNESS_CACHE_DIR to a writable folder, or to off)")
         return problem
     cache_limit_bytes(), programs_limit_bytes()  # a bad size cap is named now, once

@@ -25,6 +25,8 @@ from collections.abc import Callable, Generator, Hashable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from harness.base.cache_config import warn_once
+
 if TYPE_CHECKING:
     from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
 
@@ -62,8 +64,19 @@ class Processes:
                                    initargs=self.arguments)
 
 
+JOBS_VARIABLE = "HARNESS_JOBS"
+"""The environment variable that sets ``default_jobs`` (the pytest plugin sets it to each xdist worker's share of
+the cores: harness_pytest.cap_threads_per_worker)."""
+
+
 def default_jobs() -> int:
-    """The CPUs this process may use, at most MAX_JOBS."""
+    """$HARNESS_JOBS when it is a whole number >= 1, else the CPUs this process may use; at most MAX_JOBS. Another
+    value of HARNESS_JOBS gives the CPUs, with one warning line on stderr naming it."""
+    text = os.environ.get(JOBS_VARIABLE, "").strip()
+    if text.isdigit() and int(text) >= 1:
+        return min(int(text), MAX_JOBS)
+    if text:
+        warn_once(f"{JOBS_VARIABLE}={text!r} is not a number of jobs (a whole number >= 1); using the CPUs available")
     try:
         cpus = len(os.sched_getaffinity(0))
     except AttributeError:  # not on Linux
