@@ -1,7 +1,8 @@
 """The ``harness`` command and ``python -m harness``: a repeated ``harness check`` or ``harness derive`` is
 replayed from its stored run before JAX is imported (harness.base.replay); any other command runs through
-harness.cli, its run (imports included) recorded where a later one may replay it. ``run`` then ends the process
-without Python's teardown (see ``exit_now``)."""
+harness.cli, with the garbage collector set for tracing (harness.base.collector), its run (imports included)
+recorded where a later one may replay it. ``run`` then ends the process without Python's teardown (see
+``exit_now``)."""
 
 from __future__ import annotations
 
@@ -11,10 +12,11 @@ import os
 import sys
 from typing import NoReturn
 
-from harness.base import replay
+from harness.base import collector, replay
 
 
 def _command_line() -> int:
+    collector.tune()  # a process that traces and compiles: fewer full collections (harness.base.collector)
     from harness import cli  # JAX and the rest: only for a run that is not replayed
 
     return cli.main()

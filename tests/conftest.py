@@ -9,9 +9,11 @@ import jax  # noqa: E402
 import pytest  # noqa: E402
 
 import harness  # noqa: E402
+from harness.base import collector  # noqa: E402
 from harness.model.catalog import catalog  # noqa: E402
 
 harness.enable_compilation_cache()  # as the entry points do: the tests that call internals use the caches too
+collector.tune()  # as the command line does: each worker traces hundreds of programs
 
 
 @pytest.fixture(autouse=True)

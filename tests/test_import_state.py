@@ -1,6 +1,8 @@
-"""Nothing global on import: ``import harness`` and the pytest plugin change no ``jax.config`` value and no
-environment variable; the entry points turn the persistent compilation cache on, once, keeping a cache folder
-the process set itself; the plugin caps xdist workers' threads only when the session opts in."""
+"""Nothing global on import: ``import harness`` and the pytest plugin change no ``jax.config`` value, no
+environment variable and not the garbage collector's thresholds; the entry points turn the persistent compilation
+cache on, once, keeping a cache folder the process set itself; the console script alone, which owns its process, sets
+the collector's thresholds (harness.base.collector); the plugin caps xdist workers' threads only when the session
+opts in."""
 
 import json
 import os
@@ -29,11 +31,12 @@ def _python(code: str, tmp_path: Path, **env: str) -> dict:
 
 
 SNAPSHOT = """
-    import json, os, sys
+    import gc, json, os, sys
     import jax
 
     def snapshot():
-        return {"config": {k: repr(v) for k, v in jax.config.values.items()}, "environ": dict(os.environ)}
+        return {"config": {k: repr(v) for k, v in jax.config.values.items()}, "environ": dict(os.environ),
+                "gc": {"thresholds": gc.get_threshold()}}
 """
 
 
@@ -57,6 +60,18 @@ def test_importing_the_harness_and_its_plugin_changes_nothing_and_the_command_li
     # the third setting, jax_persistent_cache_min_entry_size_bytes, is 0 by JAX's default already
     assert state["by_the_command_line"] == {"jax_compilation_cache_dir": ["None", folder],
                                             "jax_persistent_cache_min_compile_time_secs": ["1.0", "0.0"]}
+
+
+def test_the_console_script_alone_sets_the_garbage_collectors_thresholds(tmp_path):
+    state = _python("""
+    import gc, json, sys
+    from harness import launch
+    before = gc.get_threshold()
+    sys.argv = ["harness", "cache", "info"]
+    assert launch.main() == 0
+    print(json.dumps({"before": before, "after": gc.get_threshold()}))
+    """, tmp_path)
+    assert state == {"before": [700, 10, 10], "after": [5000, 20, 100]}
 
 
 @pytest.mark.parametrize("call", ["harness.load('bilinear')",
