@@ -6,8 +6,9 @@ import jax.numpy as jnp
 from harness.base import compiler
 
 
-def test_the_programs_are_compiled_with_the_elemental_emitters_and_without_llvm_optimisations_on_cpu_only():
-    expected = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0}
+def test_the_programs_are_compiled_with_the_elemental_emitters_without_llvm_optimisations_in_one_module_on_cpu_only():
+    expected = {"xla_cpu_use_fusion_emitters": False, "xla_backend_optimization_level": 0,
+                "xla_cpu_parallel_codegen_split_count": 1}
     expected = expected if jax.default_backend() == "cpu" else {}
     assert compiler.compiler_options() == expected
     assert float(compiler.jit(lambda x: jnp.sum(x * 2.0))(jnp.arange(4.0))) == 12.0

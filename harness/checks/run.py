@@ -276,8 +276,9 @@ _PROCESS: dict[str, Any] = {}
 
 def _process_setup(fingerprints: dict[str, str | None], specs: list[CheckSpec], settings: Settings, bea: list,
                    rule_series: list) -> None:
-    """Start a helper process: the garbage collector and the caches as the command line has them, the catalog's games, each compared with
-    the fingerprint it had in the parent (a game that differs fails the process's checks)."""
+    """Start a helper process: the garbage collector and the caches as the command line has them, the catalog's
+    games, each compared with the fingerprint it had in the parent (a game that differs fails the process's
+    checks)."""
     from harness.base import cache_config, collector
     from harness.model.catalog import catalog
 
