@@ -3,7 +3,7 @@ processes call ``tune`` (the ``harness`` command, its helper processes, the proj
 harness or calling its functions leaves a user's process as it was.
 
 Tracing a program builds objects that live as long as the trace (its jaxpr, the tracers, MLIR's operations), so
-they outlive the young generations and are moved to the oldest. With Python's thresholds (700, 10, 10) a full
+they outlive the young generations and are moved to the oldest. With Python 3.11's thresholds (700, 10, 10) a full
 collection then runs each time the oldest generation has grown by a quarter, and each walks every object the
 process holds, JAX's caches of traced programs included: a cold ``harness check --all --jobs 1`` ran 15 full
 collections, 2.9 s in all (and 0.6 s in the younger generations). With ``THRESHOLDS`` it ran none (0.7 s in the
